@@ -1,0 +1,227 @@
+//! Failure injection, a feature of the participant services (`--faults SPEC`).
+//!
+//! A spec is comma-separated `Method:kind:probability` rules, e.g.
+//! `CreateInvoice:unavailable:0.3,*:delay=200:0.1`. `Method` is the RPC name or `*`.
+//! Kinds: `unavailable` (answer UNAVAILABLE, do nothing), `ambiguous` (commit the effect,
+//! then answer UNAVAILABLE), `delay=MS` (wait, then proceed), `crash` (exit the process
+//! at once, before committing). Rules are tried in order; the first that fires wins.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tonic::Status;
+
+/// Exit code of a process that crashed on purpose.
+pub const CRASH_EXIT_CODE: i32 = 86;
+
+/// What an injected fault does to one call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultKind {
+    Unavailable,
+    Ambiguous,
+    Delay(Duration),
+    Crash,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    method: String,
+    kind: FaultKind,
+    probability: f64,
+}
+
+/// A fault spec that could not be parsed; the message names the offending rule.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash)")]
+pub struct FaultSpecError {
+    rule: String,
+    reason: &'static str,
+}
+
+/// The faults a service injects, with a seeded source so a run can be replayed.
+#[derive(Debug)]
+pub struct Faults {
+    rules: Vec<Rule>,
+    rng: Mutex<StdRng>,
+}
+
+impl Faults {
+    /// Parses `spec` (empty: no faults). `seed` fixes the random draws.
+    pub fn parse(spec: &str, seed: u64) -> Result<Self, FaultSpecError> {
+        let rules = spec
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(parse_rule)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            rules,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// No faults at all.
+    pub fn none() -> Self {
+        Self {
+            rules: Vec::new(),
+            rng: Mutex::new(StdRng::seed_from_u64(0)),
+        }
+    }
+
+    /// Draws the fault, if any, for one call of `method`.
+    pub fn draw(&self, method: &str) -> Option<FaultKind> {
+        let matching = self
+            .rules
+            .iter()
+            .filter(|r| r.method == "*" || r.method == method);
+        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for rule in matching {
+            if rng.random_bool(rule.probability) {
+                return Some(rule.kind);
+            }
+        }
+        None
+    }
+
+    /// Runs `effect` (the whole RPC, including its commit) under the fault drawn for
+    /// `method`.
+    pub async fn around<T, F>(&self, method: &str, effect: F) -> Result<T, Status>
+    where
+        F: Future<Output = Result<T, Status>>,
+    {
+        match self.draw(method) {
+            None => effect.await,
+            Some(FaultKind::Unavailable) => {
+                tracing::warn!(method, "injected fault: unavailable");
+                Err(Status::unavailable("injected fault: unavailable"))
+            }
+            Some(FaultKind::Ambiguous) => {
+                let result = effect.await;
+                tracing::warn!(method, ok = result.is_ok(), "injected fault: ambiguous");
+                result.and(Err(Status::unavailable("injected fault: ambiguous")))
+            }
+            Some(FaultKind::Delay(delay)) => {
+                tokio::time::sleep(delay).await;
+                effect.await
+            }
+            Some(FaultKind::Crash) => {
+                tracing::warn!(method, "injected fault: crash");
+                std::process::exit(CRASH_EXIT_CODE)
+            }
+        }
+    }
+}
+
+fn parse_rule(rule: &str) -> Result<Rule, FaultSpecError> {
+    let error = |reason| FaultSpecError {
+        rule: rule.to_string(),
+        reason,
+    };
+    let mut parts = rule.split(':');
+    let (Some(method), Some(kind), Some(probability), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(error("it needs exactly three parts"));
+    };
+    if method.is_empty() {
+        return Err(error("the method is empty"));
+    }
+    let kind = match kind {
+        "unavailable" => FaultKind::Unavailable,
+        "ambiguous" => FaultKind::Ambiguous,
+        "crash" => FaultKind::Crash,
+        other => match other.strip_prefix("delay=").map(str::parse::<u64>) {
+            Some(Ok(ms)) => FaultKind::Delay(Duration::from_millis(ms)),
+            Some(Err(_)) => return Err(error("the delay is not a whole number of milliseconds")),
+            None => return Err(error("unknown kind")),
+        },
+    };
+    let probability = probability
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .ok_or_else(|| error("the probability is not a number from 0 to 1"))?;
+    Ok(Rule {
+        method: method.to_string(),
+        kind,
+        probability,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_and_wildcards() {
+        let faults =
+            Faults::parse("CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1", 1)
+                .expect("valid spec");
+        let kinds: Vec<_> = faults.rules.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                FaultKind::Unavailable,
+                FaultKind::Delay(Duration::from_millis(25)),
+                FaultKind::Ambiguous,
+                FaultKind::Crash
+            ]
+        );
+        assert_eq!(faults.draw("CreateOrder"), Some(FaultKind::Unavailable));
+    }
+
+    #[test]
+    fn rejects_malformed_rules_naming_them() {
+        for bad in ["X", "X:unavailable", "X:boom:0.1", "X:delay=abc:0.1", "X:crash:2", ":crash:1", "X:crash:1:1"] {
+            let err = Faults::parse(bad, 0).expect_err(bad);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_spec_injects_nothing() {
+        let faults = Faults::parse("", 0).expect("empty spec");
+        assert_eq!(faults.draw("CreateOrder"), None);
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_faults() {
+        let draws = |seed| {
+            let f = Faults::parse("*:unavailable:0.5", seed).expect("valid");
+            (0..64).map(|_| f.draw("M").is_some()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7), draws(7));
+        assert_ne!(draws(7), draws(8));
+    }
+
+    #[tokio::test]
+    async fn ambiguous_commits_then_reports_unavailable() {
+        let faults = Faults::parse("M:ambiguous:1", 0).expect("valid");
+        let mut committed = false;
+        let result = faults
+            .around("M", async {
+                committed = true;
+                Ok::<_, Status>(())
+            })
+            .await;
+        assert!(committed);
+        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
+    }
+
+    #[tokio::test]
+    async fn unavailable_does_nothing() {
+        let faults = Faults::parse("M:unavailable:1", 0).expect("valid");
+        let mut committed = false;
+        let result = faults
+            .around("M", async {
+                committed = true;
+                Ok::<_, Status>(())
+            })
+            .await;
+        assert!(!committed);
+        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
+    }
+}
