@@ -1,1 +1,41 @@
-fn main() {}
+//! `saga`: start the whole stack locally, place orders and read saga logs.
+
+mod client;
+mod render;
+mod stack;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "saga", version, about = "The saga orchestrator's command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run orchestrator, orders-svc and invoices-svc in this process on SQLite files.
+    Up(stack::UpArgs),
+    /// Start the stack on a fresh folder, place one good and one over-limit order,
+    /// print both sagas with their logs, and stop.
+    Demo(stack::DemoArgs),
+    /// Place an order through a running orchestrator.
+    Place(client::PlaceArgs),
+    /// Show one saga with its log.
+    Get(client::GetArgs),
+    /// List sagas, newest first.
+    List(client::ListArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(args) => stack::up(args).await,
+        Command::Demo(args) => stack::demo(args).await,
+        Command::Place(args) => client::place(args).await,
+        Command::Get(args) => client::get(args).await,
+        Command::List(args) => client::list(args).await,
+    }
+}

@@ -163,15 +163,24 @@ mod tests {
     async fn a_repeat_gets_the_first_answer() {
         let (_dir, pool) = pool().await;
         assert_eq!(run(&pool, &CREATE, b"first").await, Entry::First);
-        assert_eq!(run(&pool, &CREATE, b"second").await, Entry::Repeat(b"first".to_vec()));
+        assert_eq!(
+            run(&pool, &CREATE, b"second").await,
+            Entry::Repeat(b"first".to_vec())
+        );
     }
 
     #[tokio::test]
     async fn a_compensation_without_its_action_leaves_a_tombstone_that_refuses_the_action() {
         let (_dir, pool) = pool().await;
         assert_eq!(run(&pool, &CANCEL, b"none").await, Entry::NothingToUndo);
-        assert_eq!(run(&pool, &CREATE, b"late").await, Entry::AlreadyCompensated);
-        assert_eq!(run(&pool, &CANCEL, b"again").await, Entry::Repeat(b"none".to_vec()));
+        assert_eq!(
+            run(&pool, &CREATE, b"late").await,
+            Entry::AlreadyCompensated
+        );
+        assert_eq!(
+            run(&pool, &CANCEL, b"again").await,
+            Entry::Repeat(b"none".to_vec())
+        );
     }
 
     #[tokio::test]
@@ -179,7 +188,10 @@ mod tests {
         let (_dir, pool) = pool().await;
         assert_eq!(run(&pool, &CREATE, b"made").await, Entry::First);
         assert_eq!(run(&pool, &CANCEL, b"undone").await, Entry::First);
-        assert_eq!(run(&pool, &CREATE, b"x").await, Entry::Repeat(b"made".to_vec()));
+        assert_eq!(
+            run(&pool, &CREATE, b"x").await,
+            Entry::Repeat(b"made".to_vec())
+        );
     }
 
     #[tokio::test]

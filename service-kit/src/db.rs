@@ -34,7 +34,10 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
         .or_else(|| url.strip_prefix("sqlite:"))
         .ok_or_else(|| OpenError::UnsupportedUrl(url.to_string()))?;
     let file = path.split('?').next().unwrap_or(path);
-    if let Some(dir) = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = std::path::Path::new(file)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
             path: dir.display().to_string(),
             source,

@@ -35,7 +35,9 @@ struct Rule {
 
 /// A fault spec that could not be parsed; the message names the offending rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash)")]
+#[error(
+    "invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash)"
+)]
 pub struct FaultSpecError {
     rule: String,
     reason: &'static str,
@@ -77,7 +79,10 @@ impl Faults {
             .rules
             .iter()
             .filter(|r| r.method == "*" || r.method == method);
-        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for rule in matching {
             if rng.random_bool(rule.probability) {
                 return Some(rule.kind);
@@ -157,9 +162,11 @@ mod tests {
 
     #[test]
     fn parses_every_kind_and_wildcards() {
-        let faults =
-            Faults::parse("CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1", 1)
-                .expect("valid spec");
+        let faults = Faults::parse(
+            "CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1",
+            1,
+        )
+        .expect("valid spec");
         let kinds: Vec<_> = faults.rules.iter().map(|r| r.kind).collect();
         assert_eq!(
             kinds,
@@ -175,7 +182,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_rules_naming_them() {
-        for bad in ["X", "X:unavailable", "X:boom:0.1", "X:delay=abc:0.1", "X:crash:2", ":crash:1", "X:crash:1:1"] {
+        for bad in [
+            "X",
+            "X:unavailable",
+            "X:boom:0.1",
+            "X:delay=abc:0.1",
+            "X:crash:2",
+            ":crash:1",
+            "X:crash:1:1",
+        ] {
             let err = Faults::parse(bad, 0).expect_err(bad);
             assert!(err.to_string().contains(bad), "{err}");
         }

@@ -1,0 +1,137 @@
+//! Client subcommands against a running orchestrator.
+
+use anyhow::Context;
+use saga_contracts::saga::v1 as pb;
+use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+
+use crate::render;
+
+const DEFAULT_URL: &str = "http://127.0.0.1:50051";
+
+/// Flags of `saga place`.
+#[derive(Debug, clap::Args)]
+pub struct PlaceArgs {
+    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
+    url: String,
+    #[arg(long)]
+    customer: String,
+    /// A line item as SKU:QUANTITY:UNIT_PRICE_CENTS; repeat for more lines.
+    #[arg(long = "item", required = true, value_parser = parse_item)]
+    items: Vec<pb::LineItem>,
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+    /// Idempotency key: the same key again returns the same saga.
+    #[arg(long, default_value = "")]
+    key: String,
+    /// Answer after this long even if the saga has not ended (0: wait for the end).
+    #[arg(long, default_value_t = 0)]
+    wait_ms: u32,
+}
+
+/// Flags of `saga get`.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
+    url: String,
+    saga_id: String,
+}
+
+/// Flags of `saga list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
+    url: String,
+    /// Only sagas of this status: running, compensating, completed, compensated, failed.
+    #[arg(long, value_parser = parse_status)]
+    status: Option<pb::SagaStatus>,
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+}
+
+pub async fn place(args: PlaceArgs) -> anyhow::Result<()> {
+    let request = pb::PlaceOrderRequest {
+        idempotency_key: args.key,
+        customer_id: args.customer,
+        items: args.items,
+        currency: args.currency,
+        wait_ms: args.wait_ms,
+    };
+    let saga = place_order(&args.url, request).await?;
+    println!("{}", render::saga(&saga));
+    Ok(())
+}
+
+pub async fn get(args: GetArgs) -> anyhow::Result<()> {
+    let mut client = connect(&args.url).await?;
+    let request = pb::GetSagaRequest {
+        saga_id: args.saga_id,
+    };
+    let saga = client.get_saga(request).await?.into_inner();
+    println!("{}", render::saga(&saga));
+    Ok(())
+}
+
+pub async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let mut client = connect(&args.url).await?;
+    let request = pb::ListSagasRequest {
+        status: args.status.unwrap_or(pb::SagaStatus::Unspecified).into(),
+        page_size: args.limit,
+        page_token: String::new(),
+    };
+    let listed = client.list_sagas(request).await?.into_inner();
+    for saga in &listed.sagas {
+        println!("{}", render::summary(saga));
+    }
+    Ok(())
+}
+
+/// Places the demo's order for customer `demo` with one line at `unit_price_cents`.
+pub async fn place_demo_order(url: &str, unit_price_cents: i64) -> anyhow::Result<pb::Saga> {
+    let request = pb::PlaceOrderRequest {
+        idempotency_key: String::new(),
+        customer_id: "demo".into(),
+        items: vec![pb::LineItem {
+            sku: "coffee-beans-1kg".into(),
+            quantity: 2,
+            unit_price_cents,
+        }],
+        currency: "EUR".into(),
+        wait_ms: 0,
+    };
+    place_order(url, request).await
+}
+
+async fn place_order(url: &str, request: pb::PlaceOrderRequest) -> anyhow::Result<pb::Saga> {
+    let mut client = connect(url).await?;
+    let response = client.place_order(request).await?.into_inner();
+    response
+        .saga
+        .context("the orchestrator answered without a saga")
+}
+
+async fn connect(url: &str) -> anyhow::Result<OrchestratorClient<tonic::transport::Channel>> {
+    OrchestratorClient::connect(url.to_string())
+        .await
+        .with_context(|| format!("cannot reach the orchestrator at {url}"))
+}
+
+fn parse_item(text: &str) -> Result<pb::LineItem, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [sku, quantity, price] = parts[..] else {
+        return Err("expected SKU:QUANTITY:UNIT_PRICE_CENTS".into());
+    };
+    Ok(pb::LineItem {
+        sku: sku.to_string(),
+        quantity: quantity
+            .parse()
+            .map_err(|_| "QUANTITY is not a whole number")?,
+        unit_price_cents: price
+            .parse()
+            .map_err(|_| "UNIT_PRICE_CENTS is not a whole number")?,
+    })
+}
+
+fn parse_status(text: &str) -> Result<pb::SagaStatus, String> {
+    let name = format!("SAGA_STATUS_{}", text.to_ascii_uppercase());
+    pb::SagaStatus::from_str_name(&name).ok_or_else(|| format!("unknown status {text:?}"))
+}

@@ -1,0 +1,63 @@
+//! Sagas as text for a terminal.
+
+use std::fmt::Write;
+
+use saga_contracts::saga::v1 as pb;
+
+/// One line per saga.
+pub fn summary(saga: &pb::Saga) -> String {
+    format!(
+        "{}  {:<12} {:>10} {}  customer={} order={} invoice={}",
+        saga.saga_id,
+        status(saga.status),
+        saga.total_cents,
+        saga.currency,
+        saga.customer_id,
+        or_dash(&saga.order_id),
+        or_dash(&saga.invoice_id),
+    )
+}
+
+/// A saga and its whole log.
+pub fn saga(saga: &pb::Saga) -> String {
+    let mut out = summary(saga);
+    if !saga.error.is_empty() {
+        let _ = write!(out, "\n  error: {}", saga.error);
+    }
+    for entry in &saga.log {
+        let phase = match pb::StepPhase::try_from(entry.phase) {
+            Ok(pb::StepPhase::Unspecified) | Err(_) => String::new(),
+            Ok(p) => p
+                .as_str_name()
+                .trim_start_matches("STEP_PHASE_")
+                .to_lowercase(),
+        };
+        let outcome = pb::StepOutcome::try_from(entry.outcome)
+            .map(|o| {
+                o.as_str_name()
+                    .trim_start_matches("STEP_OUTCOME_")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "\n  {:>3}  {:<15} {:<13} {:<16} attempt {:<3} {}",
+            entry.seq, entry.step, phase, outcome, entry.attempt, entry.detail
+        );
+    }
+    out
+}
+
+fn status(value: i32) -> String {
+    pb::SagaStatus::try_from(value)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("SAGA_STATUS_")
+                .to_string()
+        })
+        .unwrap_or_else(|_| value.to_string())
+}
+
+fn or_dash(id: &str) -> &str {
+    if id.is_empty() { "-" } else { id }
+}

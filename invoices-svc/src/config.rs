@@ -1,0 +1,75 @@
+//! Command-line flags and environment of the invoices participant.
+
+use clap::Parser;
+
+/// The default of `--max-invoice-cents`.
+pub const DEFAULT_MAX_INVOICE_CENTS: i64 = 1_000_000;
+
+/// How to run the invoices participant. Every field is public so that an in-process
+/// launcher can build one in code (start from [`Config::default`]).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "invoices-svc",
+    version,
+    about = "The invoices participant of the saga orchestrator"
+)]
+pub struct Config {
+    /// Address to serve gRPC on; port 0 picks a free port.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50053")]
+    pub listen: String,
+    /// The SQLite database, `sqlite://PATH`.
+    #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("invoices"))]
+    pub database_url: String,
+    /// Faults to inject, e.g. `CreateInvoice:unavailable:0.3` (empty: none).
+    #[arg(long, env = "FAULTS", default_value = "")]
+    pub faults: String,
+    /// Seed of the fault draws; absent: taken from the clock and logged, so a run can
+    /// be replayed.
+    #[arg(long, env = "FAULT_SEED")]
+    pub fault_seed: Option<u64>,
+    /// Largest invoice issued; a larger `CreateInvoice` is refused with
+    /// FAILED_PRECONDITION (how a saga is made to compensate on purpose).
+    #[arg(long, env = "MAX_INVOICE_CENTS", default_value_t = DEFAULT_MAX_INVOICE_CENTS)]
+    pub max_invoice_cents: i64,
+}
+
+impl Default for Config {
+    /// The flags' defaults: the usual port, `./data/invoices.db`, no faults.
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:50053".to_string(),
+            database_url: service_kit::db::default_url("invoices"),
+            faults: String::new(),
+            fault_seed: None,
+            max_invoice_cents: DEFAULT_MAX_INVOICE_CENTS,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let parsed = Config::try_parse_from([
+            "invoices-svc",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite://x.db",
+            "--faults",
+            "*:unavailable:0.5",
+            "--fault-seed",
+            "7",
+            "--max-invoice-cents",
+            "99",
+        ])
+        .expect("flags parse");
+        assert_eq!(parsed.listen, "127.0.0.1:0");
+        assert_eq!(parsed.database_url, "sqlite://x.db");
+        assert_eq!(parsed.faults, "*:unavailable:0.5");
+        assert_eq!(parsed.fault_seed, Some(7));
+        assert_eq!(parsed.max_invoice_cents, 99);
+    }
+}

@@ -1,0 +1,238 @@
+//! Conversions between the proto messages and the engine's types; validation of
+//! everything that crosses the process boundary happens here.
+
+use std::time::Duration;
+
+use saga_contracts::saga::v1 as pb;
+
+use super::error::ApiError;
+use crate::saga::{InvalidOrder, LineItem, OrderRequest, Outcome, Phase, SagaStatus};
+use crate::store::{LogEntry, SagaRecord};
+
+/// Longest idempotency key accepted, in bytes.
+pub const MAX_KEY_BYTES: usize = 128;
+
+/// A validated `PlaceOrder`.
+#[derive(Debug)]
+pub struct PlaceOrder {
+    /// `None`: the caller gave no key, so every call starts a new saga.
+    pub key: Option<String>,
+    pub order: OrderRequest,
+    /// `None`: wait until the saga ends.
+    pub wait: Option<Duration>,
+}
+
+impl TryFrom<pb::PlaceOrderRequest> for PlaceOrder {
+    type Error = ApiError;
+
+    fn try_from(request: pb::PlaceOrderRequest) -> Result<Self, ApiError> {
+        if request.idempotency_key.len() > MAX_KEY_BYTES {
+            return Err(ApiError::invalid(
+                "idempotency_key",
+                "must be at most 128 bytes",
+            ));
+        }
+        let items = request
+            .items
+            .into_iter()
+            .map(|i| LineItem {
+                sku: i.sku,
+                quantity: i.quantity,
+                unit_price_cents: i.unit_price_cents,
+            })
+            .collect();
+        let order = OrderRequest::new(request.customer_id, items, request.currency)
+            .map_err(|InvalidOrder { field, reason }| ApiError::invalid(field, reason))?;
+        Ok(PlaceOrder {
+            key: Some(request.idempotency_key).filter(|k| !k.is_empty()),
+            order,
+            wait: (request.wait_ms > 0).then(|| Duration::from_millis(request.wait_ms.into())),
+        })
+    }
+}
+
+/// The status filter of `ListSagas`: `None` lists every status.
+pub fn status_filter(value: i32) -> Result<Option<SagaStatus>, ApiError> {
+    match pb::SagaStatus::try_from(value) {
+        Ok(pb::SagaStatus::Unspecified) => Ok(None),
+        Ok(pb::SagaStatus::Running) => Ok(Some(SagaStatus::Running)),
+        Ok(pb::SagaStatus::Compensating) => Ok(Some(SagaStatus::Compensating)),
+        Ok(pb::SagaStatus::Completed) => Ok(Some(SagaStatus::Completed)),
+        Ok(pb::SagaStatus::Compensated) => Ok(Some(SagaStatus::Compensated)),
+        Ok(pb::SagaStatus::Failed) => Ok(Some(SagaStatus::Failed)),
+        Err(_) => Err(ApiError::invalid("status", "is not a known SagaStatus")),
+    }
+}
+
+fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {
+    match status {
+        SagaStatus::Running => pb::SagaStatus::Running,
+        SagaStatus::Compensating => pb::SagaStatus::Compensating,
+        SagaStatus::Completed => pb::SagaStatus::Completed,
+        SagaStatus::Compensated => pb::SagaStatus::Compensated,
+        SagaStatus::Failed => pb::SagaStatus::Failed,
+    }
+}
+
+/// A stored saga as clients see it.
+pub fn saga_to_proto(record: SagaRecord) -> pb::Saga {
+    let state = &record.state;
+    pb::Saga {
+        saga_id: record.saga_id.clone(),
+        status: status_to_proto(state.status()).into(),
+        order_id: state.order_id().unwrap_or_default().to_string(),
+        invoice_id: state.invoice_id().unwrap_or_default().to_string(),
+        log: record.log.into_iter().map(entry_to_proto).collect(),
+        error: state.cause().unwrap_or_default().to_string(),
+        created_at: Some(timestamp(record.created_at_ms)),
+        updated_at: Some(timestamp(record.updated_at_ms)),
+        idempotency_key: record.idempotency_key,
+        customer_id: record.request.customer_id().to_string(),
+        total_cents: record.request.total_cents(),
+        currency: record.request.currency().to_string(),
+    }
+}
+
+fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
+    let r = entry.record;
+    let phase = match r.step.phase() {
+        None => pb::StepPhase::Unspecified,
+        Some(Phase::Action) => pb::StepPhase::Action,
+        Some(Phase::Compensation) => pb::StepPhase::Compensation,
+    };
+    let outcome = match r.outcome {
+        Outcome::Started => pb::StepOutcome::Started,
+        Outcome::Succeeded => pb::StepOutcome::Succeeded,
+        Outcome::Failed => pb::StepOutcome::Failed,
+        Outcome::RetryScheduled => pb::StepOutcome::RetryScheduled,
+    };
+    pb::SagaLogEntry {
+        seq: entry.seq,
+        step: r.step.as_str().to_string(),
+        phase: phase.into(),
+        outcome: outcome.into(),
+        attempt: r.attempt,
+        detail: r.detail,
+        at: Some(timestamp(entry.at_ms)),
+        status: status_to_proto(r.status).into(),
+    }
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+/// The deadline a caller set with the `grpc-timeout` header, if any.
+pub fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> pb::PlaceOrderRequest {
+        pb::PlaceOrderRequest {
+            idempotency_key: "k1".into(),
+            customer_id: "c1".into(),
+            items: vec![pb::LineItem {
+                sku: "sku-1".into(),
+                quantity: 2,
+                unit_price_cents: 1_250,
+            }],
+            currency: "EUR".into(),
+            wait_ms: 0,
+        }
+    }
+
+    fn field_of(request: pb::PlaceOrderRequest) -> Option<String> {
+        match PlaceOrder::try_from(request) {
+            Err(ApiError::Invalid { field, .. }) => Some(field),
+            Err(other) => panic!("unexpected {other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_valid_order_converts_with_its_total() {
+        let place = PlaceOrder::try_from(valid()).expect("valid");
+        assert_eq!(place.key.as_deref(), Some("k1"));
+        assert_eq!(place.order.total_cents(), 2_500);
+        assert_eq!(place.wait, None);
+    }
+
+    #[test]
+    fn bad_input_names_the_field() {
+        let item = |quantity, unit_price_cents| pb::LineItem {
+            sku: "s".into(),
+            quantity,
+            unit_price_cents,
+        };
+        type Breakage = Box<dyn Fn(&mut pb::PlaceOrderRequest)>;
+        let cases: Vec<(&str, Breakage)> = vec![
+            ("customer_id", Box::new(|r| r.customer_id.clear())),
+            ("items", Box::new(|r| r.items.clear())),
+            (
+                "items[0].quantity",
+                Box::new(move |r| r.items = vec![item(0, 5)]),
+            ),
+            (
+                "items[0].unit_price_cents",
+                Box::new(move |r| r.items = vec![item(1, 0)]),
+            ),
+            (
+                "items[0].unit_price_cents",
+                Box::new(move |r| r.items = vec![item(1, -5)]),
+            ),
+            ("items[0].sku", Box::new(|r| r.items[0].sku.clear())),
+            (
+                "items",
+                Box::new(move |r| r.items = vec![item(u32::MAX, i64::MAX)]),
+            ),
+            (
+                "items",
+                Box::new(move |r| r.items = vec![item(1, i64::MAX), item(1, 1)]),
+            ),
+            ("currency", Box::new(|r| r.currency = "eur".into())),
+            ("currency", Box::new(|r| r.currency = "EURO".into())),
+            ("currency", Box::new(|r| r.currency.clear())),
+            (
+                "idempotency_key",
+                Box::new(|r| r.idempotency_key = "k".repeat(129)),
+            ),
+        ];
+        for (field, break_it) in cases {
+            let mut request = valid();
+            break_it(&mut request);
+            assert_eq!(field_of(request), Some(field.to_string()), "{field}");
+        }
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_in_every_unit() {
+        let parse = |v: &str| {
+            let mut m = tonic::metadata::MetadataMap::new();
+            m.insert("grpc-timeout", v.parse().expect("ascii"));
+            grpc_timeout(&m)
+        };
+        assert_eq!(parse("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse("x"), None);
+        assert_eq!(parse("10q"), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! The gRPC edge: each handler converts the request, calls one engine function and
+//! converts the answer back.
+
+mod convert;
+mod error;
+
+use std::time::Duration;
+
+use saga_contracts::saga::v1 as pb;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::engine::Engine;
+use convert::{PlaceOrder, grpc_timeout, saga_to_proto, status_filter};
+pub use error::ApiError;
+
+/// The longest a `PlaceOrder` waits for its saga, whatever the caller asked.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Answer this long before the caller's own deadline, so the answer still reaches it.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+
+/// `saga.v1.Orchestrator` over the engine.
+pub struct OrchestratorApi {
+    engine: Engine,
+}
+
+impl OrchestratorApi {
+    pub fn new(engine: Engine) -> Self {
+        Self { engine }
+    }
+
+    /// The gRPC service to mount.
+    pub fn into_service(self) -> pb::orchestrator_server::OrchestratorServer<Self> {
+        pb::orchestrator_server::OrchestratorServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
+    #[tracing::instrument(skip_all, fields(idempotency_key = %request.get_ref().idempotency_key))]
+    async fn place_order(
+        &self,
+        request: Request<pb::PlaceOrderRequest>,
+    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let caller_deadline = grpc_timeout(request.metadata());
+        let place = PlaceOrder::try_from(request.into_inner())?;
+        let mut wait = place.wait.unwrap_or(MAX_WAIT).min(MAX_WAIT);
+        if let Some(timeout) = caller_deadline {
+            wait = wait.min(timeout.saturating_sub(DEADLINE_MARGIN));
+        }
+        let saga = self
+            .engine
+            .place_order(place.key, place.order, Instant::now() + wait)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::PlaceOrderResponse {
+            saga: Some(saga_to_proto(saga)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn get_saga(
+        &self,
+        request: Request<pb::GetSagaRequest>,
+    ) -> Result<Response<pb::Saga>, Status> {
+        let saga_id = request.into_inner().saga_id;
+        if saga_id.is_empty() {
+            return Err(ApiError::invalid("saga_id", "must not be empty").into());
+        }
+        let saga = self.engine.get(&saga_id).await.map_err(ApiError::from)?;
+        Ok(Response::new(saga_to_proto(saga)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_sagas(
+        &self,
+        request: Request<pb::ListSagasRequest>,
+    ) -> Result<Response<pb::ListSagasResponse>, Status> {
+        let request = request.into_inner();
+        let status = status_filter(request.status)?;
+        let before = service_kit::paging::decode_token(&request.page_token)
+            .map_err(|_| ApiError::invalid("page_token", "is not a token from a previous page"))?;
+        let limit = service_kit::paging::page_size(request.page_size);
+        let sagas = self
+            .engine
+            .list(status, limit, before)
+            .await
+            .map_err(ApiError::from)?;
+        let last = sagas.last().map(|s| s.row);
+        let next_page_token = service_kit::paging::next_token(sagas.len(), limit, last);
+        Ok(Response::new(pb::ListSagasResponse {
+            sagas: sagas.into_iter().map(saga_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}

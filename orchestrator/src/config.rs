@@ -1,0 +1,81 @@
+//! The orchestrator's settings, from flags or environment variables.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::engine::{Backoff, Settings};
+use crate::saga::Policy;
+
+/// Runs order → invoice → confirm sagas over a durable saga log.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "orchestrator", version)]
+pub struct Config {
+    /// Address to serve gRPC on (port 0 picks a free port).
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50051")]
+    pub listen: String,
+    /// Where the saga log lives.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/orchestrator.db"
+    )]
+    pub database_url: String,
+    /// The orders participant.
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:50052")]
+    pub orders_url: String,
+    /// The invoices participant.
+    #[arg(long, env = "INVOICES_URL", default_value = "http://127.0.0.1:50053")]
+    pub invoices_url: String,
+    /// Deadline of one participant call; a call past it may still have taken effect.
+    #[arg(long, env = "CALL_TIMEOUT_MS", default_value_t = 2_000)]
+    pub call_timeout_ms: u64,
+    /// Attempts of a forward step (create order, create invoice) before compensating.
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Time a forward step may keep retrying before compensating.
+    #[arg(long, env = "STEP_TIME_LIMIT_MS", default_value_t = 60_000)]
+    pub step_time_limit_ms: u64,
+    /// First retry backoff; it doubles per attempt.
+    #[arg(long, env = "RETRY_BASE_MS", default_value_t = 50)]
+    pub retry_base_ms: u64,
+    /// Largest retry backoff.
+    #[arg(long, env = "RETRY_MAX_MS", default_value_t = 5_000)]
+    pub retry_max_ms: u64,
+    /// Sagas driven at once; beyond it PlaceOrder answers RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 10_000)]
+    pub max_in_flight: usize,
+    /// Time SIGTERM gives in-flight calls to finish.
+    #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
+    pub drain_timeout_ms: u64,
+    /// Seed of ids and jitter (default: from the clock).
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+}
+
+impl Config {
+    /// The engine's tuning from these settings.
+    pub fn engine_settings(&self) -> Settings {
+        Settings {
+            policy: Policy {
+                max_attempts: self.max_attempts,
+                step_time_limit_ms: i64::try_from(self.step_time_limit_ms).unwrap_or(i64::MAX),
+            },
+            backoff: Backoff {
+                base: Duration::from_millis(self.retry_base_ms),
+                max: Duration::from_millis(self.retry_max_ms.max(self.retry_base_ms)),
+            },
+            max_in_flight: self.max_in_flight.max(1),
+        }
+    }
+
+    /// Defaults for everything but the addresses, for in-process use.
+    pub fn local(listen: &str, database_url: &str, orders_url: &str, invoices_url: &str) -> Self {
+        let mut config = Config::parse_from(["orchestrator"]);
+        config.listen = listen.to_string();
+        config.database_url = database_url.to_string();
+        config.orders_url = orders_url.to_string();
+        config.invoices_url = invoices_url.to_string();
+        config
+    }
+}

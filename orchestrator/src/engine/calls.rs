@@ -1,0 +1,183 @@
+//! The saga's calls to the participants, and their answers turned into events.
+
+use std::time::Duration;
+
+use saga_contracts::invoices::v1 as invoices;
+use saga_contracts::orders::v1 as orders;
+use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
+
+use super::classify::classify;
+use crate::saga::{Call, Event, Failure, OrderRequest};
+
+/// A participant URL that is not a valid endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid participant url {url:?}")]
+pub struct InvalidUrl {
+    url: String,
+    #[source]
+    source: tonic::transport::Error,
+}
+
+/// Clients of the two participants; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Participants {
+    orders: orders::orders_client::OrdersClient<Channel>,
+    invoices: invoices::invoices_client::InvoicesClient<Channel>,
+    call_timeout: Duration,
+}
+
+impl Participants {
+    /// Connects lazily, so the orchestrator may start before the participants.
+    pub fn connect(
+        orders_url: &str,
+        invoices_url: &str,
+        call_timeout: Duration,
+    ) -> Result<Self, InvalidUrl> {
+        Ok(Self {
+            orders: orders::orders_client::OrdersClient::new(channel(orders_url)?),
+            invoices: invoices::invoices_client::InvoicesClient::new(channel(invoices_url)?),
+            call_timeout,
+        })
+    }
+
+    /// Makes `call` for the saga and reports how it ended. Never fails: a failure is an
+    /// event for the state machine to decide on.
+    pub async fn perform(
+        &self,
+        saga_id: &str,
+        order: &OrderRequest,
+        call: &Call,
+        attempt: u32,
+    ) -> Event {
+        let span = tracing::info_span!(
+            "call",
+            saga.id = saga_id,
+            step = call.step().as_str(),
+            attempt
+        );
+        self.dispatch(saga_id, order, call)
+            .instrument(span)
+            .await
+            .unwrap_or_else(|status| {
+                let failure = classify(status.code());
+                if failure == Failure::Transient {
+                    tracing::warn!(saga.id = saga_id, step = call.step().as_str(), attempt, code = ?status.code(), "call failed, will retry");
+                }
+                Event::CallFailed {
+                    failure,
+                    detail: format!("{:?}: {}", status.code(), status.message()),
+                }
+            })
+    }
+
+    async fn dispatch(
+        &self,
+        saga_id: &str,
+        order: &OrderRequest,
+        call: &Call,
+    ) -> Result<Event, tonic::Status> {
+        let saga_id = saga_id.to_string();
+        match call {
+            Call::CreateOrder => {
+                let request = orders::CreateOrderRequest {
+                    saga_id,
+                    customer_id: order.customer_id().to_string(),
+                    items: order.items().iter().map(to_line).collect(),
+                    currency: order.currency().to_string(),
+                };
+                let created = self
+                    .orders
+                    .clone()
+                    .create_order(self.timed(request))
+                    .await?;
+                let order_id = non_empty(created.into_inner().order_id, "order_id")?;
+                Ok(Event::OrderCreated { order_id })
+            }
+            Call::CreateInvoice { order_id } => {
+                let request = invoices::CreateInvoiceRequest {
+                    saga_id,
+                    order_id: order_id.clone(),
+                    customer_id: order.customer_id().to_string(),
+                    amount_cents: order.total_cents(),
+                    currency: order.currency().to_string(),
+                };
+                let issued = self
+                    .invoices
+                    .clone()
+                    .create_invoice(self.timed(request))
+                    .await?;
+                let invoice_id = non_empty(issued.into_inner().invoice_id, "invoice_id")?;
+                Ok(Event::InvoiceIssued { invoice_id })
+            }
+            Call::ConfirmOrder { order_id } => {
+                let request = orders::ConfirmOrderRequest {
+                    saga_id,
+                    order_id: order_id.clone(),
+                };
+                self.orders
+                    .clone()
+                    .confirm_order(self.timed(request))
+                    .await?;
+                Ok(Event::OrderConfirmed)
+            }
+            Call::VoidInvoice { invoice_id } => {
+                let request = invoices::VoidInvoiceRequest {
+                    saga_id,
+                    invoice_id: invoice_id.clone().unwrap_or_default(),
+                };
+                self.invoices
+                    .clone()
+                    .void_invoice(self.timed(request))
+                    .await?;
+                Ok(Event::InvoiceVoided)
+            }
+            Call::CancelOrder { order_id } => {
+                let request = orders::CancelOrderRequest {
+                    saga_id,
+                    order_id: order_id.clone().unwrap_or_default(),
+                };
+                self.orders
+                    .clone()
+                    .cancel_order(self.timed(request))
+                    .await?;
+                Ok(Event::OrderCancelled)
+            }
+        }
+    }
+
+    fn timed<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.call_timeout);
+        request
+    }
+}
+
+fn channel(url: &str) -> Result<Channel, InvalidUrl> {
+    let endpoint = Endpoint::from_shared(url.to_string()).map_err(|source| InvalidUrl {
+        url: url.to_string(),
+        source,
+    })?;
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+fn to_line(item: &crate::saga::LineItem) -> orders::LineItem {
+    orders::LineItem {
+        sku: item.sku.clone(),
+        quantity: item.quantity,
+        unit_price_cents: item.unit_price_cents,
+    }
+}
+
+/// A participant that answers success without an id broke its contract.
+fn non_empty(id: String, field: &str) -> Result<String, tonic::Status> {
+    if id.is_empty() {
+        return Err(tonic::Status::internal(format!(
+            "participant answered an empty {field}"
+        )));
+    }
+    Ok(id)
+}

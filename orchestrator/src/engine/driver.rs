@@ -1,0 +1,148 @@
+//! Drives one saga: carry out its command, feed the outcome to the state machine,
+//! commit the transition, repeat until the saga ends.
+//!
+//! A transition is durable before its command is carried out: the log never lags
+//! behind the world. A driver cut off (shutdown, crash) leaves the saga unfinished in
+//! the log, where recovery finds it.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use super::Inner;
+use crate::saga::{self, Command, Context, Event, OrderRequest, SagaState, SagaStatus};
+use crate::store::{SagaRecord, SagaWrite, StoreError};
+
+/// A saga being driven, as of its last committed transition.
+#[derive(Debug)]
+pub(super) struct LiveSaga {
+    pub id: String,
+    pub order: OrderRequest,
+    pub state: SagaState,
+    pub version: i64,
+    pub log_len: u32,
+    pub status: watch::Sender<SagaStatus>,
+}
+
+impl LiveSaga {
+    pub fn from_record(record: SagaRecord) -> Self {
+        let (status, _) = watch::channel(record.state.status());
+        Self {
+            id: record.saga_id,
+            order: record.request,
+            state: record.state,
+            version: record.version,
+            log_len: record.log_len,
+            status,
+        }
+    }
+}
+
+/// The driver stopped before the saga ended (shutdown, fenced, or a bug); the log
+/// keeps it for recovery.
+#[derive(Debug)]
+pub(super) struct Stopped;
+
+/// Runs `saga` from `command` until it ends or the driver must stop.
+pub(super) async fn drive(
+    inner: Arc<Inner>,
+    mut saga: LiveSaga,
+    mut command: Option<Command>,
+    _slot: OwnedSemaphorePermit,
+) {
+    while let Some(next) = command.take() {
+        let Some(event) = carry_out(&inner, &saga, next).await else {
+            break;
+        };
+        match apply(&inner, &mut saga, &event).await {
+            Ok(next) => command = next,
+            Err(Stopped) => break,
+        }
+    }
+    inner.forget(&saga.id);
+}
+
+/// Carries out one command; `None` when shutdown came first.
+async fn carry_out(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Event> {
+    match command {
+        Command::Send { call, attempt } => {
+            if inner.shutdown.is_cancelled() {
+                return None;
+            }
+            let event = inner
+                .participants
+                .perform(&saga.id, &saga.order, &call, attempt)
+                .await;
+            Some(event)
+        }
+        Command::Backoff { attempt } => {
+            let delay = inner.backoff.delay(attempt, &inner.entropy);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => Some(Event::RetryDue),
+                () = inner.shutdown.cancelled() => None,
+            }
+        }
+    }
+}
+
+/// Decides and commits the transition for `event`; returns the next command.
+#[tracing::instrument(skip_all, fields(saga.id = %saga.id, event = event.name()))]
+pub(super) async fn apply(
+    inner: &Inner,
+    saga: &mut LiveSaga,
+    event: &Event,
+) -> Result<Option<Command>, Stopped> {
+    let now_ms = inner.clock.now_ms();
+    let ctx = Context {
+        now_ms,
+        policy: &inner.policy,
+    };
+    let transition = saga::transition(&saga.state, event, &ctx).map_err(|error| {
+        tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
+        Stopped
+    })?;
+    let write = SagaWrite {
+        saga_id: &saga.id,
+        expected_version: saga.version,
+        state: &transition.state,
+        log: &transition.log,
+        log_len: saga.log_len,
+        now_ms,
+    };
+    commit_until_durable(inner, &write).await?;
+    let status = transition.state.status();
+    tracing::info!(
+        state = transition.state.name(),
+        status = status.as_str(),
+        "saga moved"
+    );
+    saga.version += 1;
+    saga.log_len += u32::try_from(transition.log.len()).unwrap_or(u32::MAX);
+    saga.state = transition.state;
+    saga.status.send_replace(status);
+    Ok(transition.command)
+}
+
+/// Commits `write`, retrying while the log is unavailable; gives up when fenced or on
+/// shutdown.
+async fn commit_until_durable(inner: &Inner, write: &SagaWrite<'_>) -> Result<(), Stopped> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match inner.store.commit(write).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Fenced(_)) => {
+                tracing::warn!("saga changed by another writer; no longer driving it");
+                return Err(Stopped);
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt, "saga log write failed, retrying");
+                let delay = inner.backoff.delay(attempt, &inner.entropy);
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = inner.shutdown.cancelled() => return Err(Stopped),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! What the engine reports to its callers.
+
+use crate::store::StoreError;
+
+/// Why the engine could not do what a caller asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The caller reused an idempotency key for a different order.
+    #[error("idempotency key already used by saga {saga_id} for a different order")]
+    KeyReused { saga_id: String },
+    /// Too many sagas in flight; the caller should retry later.
+    #[error("too many sagas in flight")]
+    Overloaded,
+    #[error("saga {0} not found")]
+    NotFound(String),
+    /// The orchestrator is stopping and accepts no new sagas.
+    #[error("shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

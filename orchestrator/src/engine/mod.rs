@@ -1,0 +1,232 @@
+//! The IO shell around the saga state machine: accepts sagas, drives each one through
+//! the participants, commits every transition to the saga log before acting on it, and
+//! resumes unfinished sagas after a restart.
+
+mod backoff;
+mod calls;
+mod classify;
+mod clock;
+mod driver;
+mod error;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use backoff::Backoff;
+pub use calls::{InvalidUrl, Participants};
+pub use clock::{Clock, Entropy, SystemClock};
+pub use error::EngineError;
+
+use crate::saga::{self, Event, OrderRequest, Policy, SagaStatus};
+use crate::store::{Inserted, NewSaga, SagaRecord, SagaStore};
+use driver::LiveSaga;
+
+/// The engine's tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub policy: Policy,
+    pub backoff: Backoff,
+    /// Sagas driven at once; beyond it `place_order` answers `Overloaded`.
+    pub max_in_flight: usize,
+}
+
+/// Runs sagas. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SagaStore>,
+    participants: Participants,
+    clock: Arc<dyn Clock>,
+    entropy: Entropy,
+    policy: Policy,
+    backoff: Backoff,
+    /// Status of every saga driven by this process, for callers waiting on its end.
+    live: Mutex<HashMap<String, watch::Receiver<SagaStatus>>>,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn SagaStore>,
+        participants: Participants,
+        clock: Arc<dyn Clock>,
+        entropy: Entropy,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                participants,
+                clock,
+                entropy,
+                policy: settings.policy,
+                backoff: settings.backoff,
+                live: Mutex::new(HashMap::new()),
+                slots: Arc::new(Semaphore::new(settings.max_in_flight)),
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Starts a saga for `order` (or finds the one `key` already started) and waits
+    /// until it ends or `deadline` passes; returns its state then.
+    pub async fn place_order(
+        &self,
+        key: Option<String>,
+        order: OrderRequest,
+        deadline: Instant,
+    ) -> Result<SagaRecord, EngineError> {
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let saga_id = inner.entropy.new_id();
+        let key = key.unwrap_or_else(|| saga_id.clone());
+        let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
+            let existing = inner.store.get_by_key(&key).await?;
+            let existing = existing.ok_or(EngineError::Overloaded)?;
+            return self.existing(existing, &order, deadline).await;
+        };
+        let now_ms = inner.clock.now_ms();
+        let start = saga::start(now_ms);
+        let new = NewSaga {
+            saga_id: &saga_id,
+            idempotency_key: &key,
+            request: &order,
+            state: &start.state,
+            log: &start.log,
+            now_ms,
+        };
+        if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
+            return self.existing(*existing, &order, deadline).await;
+        }
+        tracing::info!(saga.id = %saga_id, idempotency_key = %key, "saga accepted");
+        let saga = LiveSaga {
+            id: saga_id.clone(),
+            order,
+            state: start.state,
+            version: 1,
+            log_len: u32::try_from(start.log.len()).unwrap_or(u32::MAX),
+            status: watch::channel(SagaStatus::Running).0,
+        };
+        inner.remember(&saga);
+        inner
+            .tasks
+            .spawn(driver::drive(inner.clone(), saga, start.command, slot));
+        self.wait_for(&saga_id, deadline).await
+    }
+
+    /// A saga with its whole log.
+    pub async fn get(&self, saga_id: &str) -> Result<SagaRecord, EngineError> {
+        let found = self.inner.store.get(saga_id).await?;
+        found.ok_or_else(|| EngineError::NotFound(saga_id.to_string()))
+    }
+
+    /// Sagas newest first, after the row `before`.
+    pub async fn list(
+        &self,
+        status: Option<SagaStatus>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SagaRecord>, EngineError> {
+        Ok(self.inner.store.list(status, limit, before).await?)
+    }
+
+    /// Picks up every saga the log holds unfinished (after a crash or a restart): each
+    /// re-issues its current call, which the participants answer idempotently.
+    pub async fn resume_unfinished(&self) -> Result<usize, EngineError> {
+        let inner = &self.inner;
+        let unfinished = inner.store.unfinished().await?;
+        let count = unfinished.len();
+        for record in unfinished {
+            let mut saga = LiveSaga::from_record(record);
+            inner.remember(&saga);
+            let inner = inner.clone();
+            inner.clone().tasks.spawn(async move {
+                let Ok(slot) = inner.slots.clone().acquire_owned().await else {
+                    return;
+                };
+                match driver::apply(&inner, &mut saga, &Event::Resumed).await {
+                    Ok(command) => driver::drive(inner, saga, command, slot).await,
+                    Err(driver::Stopped) => inner.forget(&saga.id),
+                }
+            });
+        }
+        if count > 0 {
+            tracing::info!(count, "resuming unfinished sagas");
+        }
+        Ok(count)
+    }
+
+    /// Stops starting calls and waits up to `drain` for in-flight calls to be answered
+    /// and committed. What is cut off stays unfinished in the log for the next start.
+    pub async fn shutdown(&self, drain: Duration) {
+        let inner = &self.inner;
+        inner.shutdown.cancel();
+        inner.tasks.close();
+        if tokio::time::timeout(drain, inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain timed out; unfinished sagas resume at the next start");
+        }
+    }
+
+    async fn existing(
+        &self,
+        existing: SagaRecord,
+        order: &OrderRequest,
+        deadline: Instant,
+    ) -> Result<SagaRecord, EngineError> {
+        if existing.request != *order {
+            return Err(EngineError::KeyReused {
+                saga_id: existing.saga_id,
+            });
+        }
+        self.wait_for(&existing.saga_id, deadline).await
+    }
+
+    /// Waits until the saga ends (if this process drives it) or `deadline` passes, then
+    /// reads it back from the log.
+    async fn wait_for(&self, saga_id: &str, deadline: Instant) -> Result<SagaRecord, EngineError> {
+        let watching = self.inner.watch(saga_id);
+        if let Some(mut status) = watching {
+            let ended = status.wait_for(|s| s.is_terminal());
+            let _ = tokio::time::timeout_at(deadline, ended).await;
+        }
+        self.get(saga_id).await
+    }
+}
+
+impl Inner {
+    fn remember(&self, saga: &LiveSaga) {
+        self.live_map()
+            .insert(saga.id.clone(), saga.status.subscribe());
+    }
+
+    fn forget(&self, saga_id: &str) {
+        self.live_map().remove(saga_id);
+    }
+
+    fn watch(&self, saga_id: &str) -> Option<watch::Receiver<SagaStatus>> {
+        self.live_map().get(saga_id).cloned()
+    }
+
+    fn live_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<SagaStatus>>> {
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,20 @@
+//! The saga's business, decided without IO: what a saga is in each state, what can
+//! happen to it, and what must be done next. The engine feeds events in and carries the
+//! commands out; nothing here touches a database, the network or a clock.
+
+mod command;
+mod event;
+mod log;
+mod order;
+mod state;
+mod transition;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{Call, Command};
+pub use event::{Event, Failure};
+pub use log::{LogRecord, Outcome, Phase, Step};
+pub use order::{InvalidOrder, LineItem, OrderRequest};
+pub use state::{Progress, SagaState, SagaStatus};
+pub use transition::{Context, InvalidTransition, Policy, Transition, start, transition};

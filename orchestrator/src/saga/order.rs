@@ -1,0 +1,126 @@
+//! The order a saga places, valid by construction.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest customer id and SKU accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Most line items in one order.
+pub const MAX_ITEMS: usize = 1000;
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+}
+
+/// A validated order: non-empty, positive amounts, a total that fits in i64 cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    customer_id: String,
+    items: Vec<LineItem>,
+    currency: String,
+    total_cents: i64,
+}
+
+/// Why an order was refused; `field` names the request field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidOrder {
+    pub field: String,
+    pub reason: &'static str,
+}
+
+fn invalid(field: impl Into<String>, reason: &'static str) -> InvalidOrder {
+    InvalidOrder {
+        field: field.into(),
+        reason,
+    }
+}
+
+impl OrderRequest {
+    /// Validates an order; the error names the first field at fault.
+    pub fn new(
+        customer_id: String,
+        items: Vec<LineItem>,
+        currency: String,
+    ) -> Result<Self, InvalidOrder> {
+        if customer_id.trim().is_empty() {
+            return Err(invalid("customer_id", "must not be empty"));
+        }
+        if customer_id.len() > MAX_ID_BYTES {
+            return Err(invalid("customer_id", "must be at most 128 bytes"));
+        }
+        if items.is_empty() {
+            return Err(invalid("items", "must hold at least one line item"));
+        }
+        if items.len() > MAX_ITEMS {
+            return Err(invalid("items", "must hold at most 1000 line items"));
+        }
+        let mut total_cents: i64 = 0;
+        for (i, item) in items.iter().enumerate() {
+            let line = check_item(i, item)?;
+            total_cents = total_cents
+                .checked_add(line)
+                .ok_or_else(|| invalid("items", "the order total overflows"))?;
+        }
+        if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(invalid(
+                "currency",
+                "must be three upper-case letters (ISO 4217)",
+            ));
+        }
+        Ok(Self {
+            customer_id,
+            items,
+            currency,
+            total_cents,
+        })
+    }
+
+    pub fn customer_id(&self) -> &str {
+        &self.customer_id
+    }
+
+    pub fn items(&self) -> &[LineItem] {
+        &self.items
+    }
+
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    /// The sum of quantity × unit price over all items; the invoice's amount.
+    pub fn total_cents(&self) -> i64 {
+        self.total_cents
+    }
+}
+
+/// Checks one line and returns its amount.
+fn check_item(i: usize, item: &LineItem) -> Result<i64, InvalidOrder> {
+    if item.sku.trim().is_empty() {
+        return Err(invalid(format!("items[{i}].sku"), "must not be empty"));
+    }
+    if item.sku.len() > MAX_ID_BYTES {
+        return Err(invalid(
+            format!("items[{i}].sku"),
+            "must be at most 128 bytes",
+        ));
+    }
+    if item.quantity == 0 {
+        return Err(invalid(
+            format!("items[{i}].quantity"),
+            "must be at least 1",
+        ));
+    }
+    if item.unit_price_cents <= 0 {
+        return Err(invalid(
+            format!("items[{i}].unit_price_cents"),
+            "must be positive",
+        ));
+    }
+    item.unit_price_cents
+        .checked_mul(i64::from(item.quantity))
+        .ok_or_else(|| invalid("items", "the order total overflows"))
+}

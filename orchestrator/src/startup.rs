@@ -1,0 +1,99 @@
+//! Building the orchestrator from its config and running it until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::api::OrchestratorApi;
+use crate::config::Config;
+use crate::engine::{Engine, EngineError, Entropy, InvalidUrl, Participants, SystemClock};
+use crate::store::SqliteStore;
+
+/// Why the orchestrator could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the saga log")]
+    Database(#[from] service_kit::db::OpenError),
+    #[error(transparent)]
+    Url(#[from] InvalidUrl),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot resume unfinished sagas")]
+    Resume(#[source] EngineError),
+    #[error("gRPC server failed")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A ready orchestrator: saga log open, listener bound, nothing running yet.
+pub struct App {
+    listener: TcpListener,
+    engine: Engine,
+    drain: Duration,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let pool =
+            service_kit::db::open_sqlite(&config.database_url, &SqliteStore::migrator()).await?;
+        let participants = Participants::connect(
+            &config.orders_url,
+            &config.invoices_url,
+            Duration::from_millis(config.call_timeout_ms),
+        )?;
+        let seed = config.seed.unwrap_or_else(seed_from_clock);
+        let engine = Engine::new(
+            Arc::new(SqliteStore::new(pool)),
+            participants,
+            Arc::new(SystemClock),
+            Entropy::seeded(seed),
+            config.engine_settings(),
+        );
+        let listener = service_kit::serve::bind(&config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            engine,
+            drain: Duration::from_millis(config.drain_timeout_ms),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Resumes unfinished sagas, serves until `shutdown`, then drains in-flight calls.
+    pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartupError> {
+        self.engine
+            .resume_unfinished()
+            .await
+            .map_err(StartupError::Resume)?;
+        let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
+        let served = service_kit::serve::serve(self.listener, routes, shutdown).await;
+        self.engine.shutdown(self.drain).await;
+        served?;
+        tracing::info!("orchestrator stopped");
+        Ok(())
+    }
+}
+
+fn seed_from_clock() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
+        ^ u64::from(std::process::id())
+}

@@ -1,0 +1,109 @@
+//! The saga log's storage: a small interface the engine writes through, and its SQLite
+//! implementation. A PostgreSQL implementation slots in beside it.
+
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+
+use crate::saga::{LogRecord, OrderRequest, SagaState, SagaStatus};
+
+pub use sqlite::SqliteStore;
+
+/// One committed record of a saga's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// 1, 2, 3, … without gaps, per saga.
+    pub seq: u32,
+    pub record: LogRecord,
+    pub at_ms: i64,
+}
+
+/// A saga as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SagaRecord {
+    /// Insertion order; the key of list paging.
+    pub row: i64,
+    pub saga_id: String,
+    pub idempotency_key: String,
+    pub request: OrderRequest,
+    pub state: SagaState,
+    /// The version a write must name to replace this state.
+    pub version: i64,
+    /// How many log records the saga has.
+    pub log_len: u32,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Filled by [`SagaStore::get`]; empty in lists.
+    pub log: Vec<LogEntry>,
+}
+
+/// A saga to insert, with the records of its first transition.
+#[derive(Debug, Clone)]
+pub struct NewSaga<'a> {
+    pub saga_id: &'a str,
+    pub idempotency_key: &'a str,
+    pub request: &'a OrderRequest,
+    pub state: &'a SagaState,
+    pub log: &'a [LogRecord],
+    pub now_ms: i64,
+}
+
+/// The result of an insert: new, or the saga that already holds the key.
+#[derive(Debug)]
+pub enum Inserted {
+    New,
+    Existing(Box<SagaRecord>),
+}
+
+/// One transition to commit: the new state and its log records, atomically.
+#[derive(Debug, Clone)]
+pub struct SagaWrite<'a> {
+    pub saga_id: &'a str,
+    /// The version the writer read; the write fails if the saga moved on since.
+    pub expected_version: i64,
+    pub state: &'a SagaState,
+    /// Appended after the saga's `log_len` existing records.
+    pub log: &'a [LogRecord],
+    pub log_len: u32,
+    pub now_ms: i64,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The saga's version moved on: another writer owns it now. Stop driving it.
+    #[error("saga {0} was changed by another writer")]
+    Fenced(String),
+    /// The database could not be reached or refused the write; retry later.
+    #[error("saga log unavailable")]
+    Unavailable(#[from] sqlx::Error),
+    /// A stored row does not decode: a bug or a hand edit.
+    #[error("saga log row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The saga log. Every method is one transaction; a method that returns `Ok` has
+/// committed durably.
+#[async_trait]
+pub trait SagaStore: Send + Sync + 'static {
+    /// Inserts a saga unless its idempotency key is taken, in which case the saga that
+    /// holds the key is returned and nothing is written.
+    async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError>;
+    /// Commits one transition (state and log together), fenced by version.
+    async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError>;
+    /// A saga with its whole log.
+    async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError>;
+    /// A saga by its idempotency key, without its log.
+    async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError>;
+    /// Sagas newest first, optionally of one status, after the row `before` (paging).
+    async fn list(
+        &self,
+        status: Option<SagaStatus>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SagaRecord>, StoreError>;
+    /// Every saga that has not ended, oldest first.
+    async fn unfinished(&self) -> Result<Vec<SagaRecord>, StoreError>;
+}

@@ -1,0 +1,263 @@
+//! The saga log on SQLite: WAL, `synchronous=FULL`, one write transaction per commit.
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Acquire, Row};
+
+use super::{Inserted, LogEntry, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError};
+use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
+
+/// `SELECT <columns> FROM sagas` followed by the rest of a query, as a static string.
+macro_rules! select_sagas {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, ",
+            "created_at_ms, updated_at_ms FROM sagas ",
+            $rest
+        )
+    };
+}
+
+/// The saga log in one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Wraps a pool whose database has the orchestrator's migrations applied.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The migrations of the orchestrator's database.
+    pub fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("../migrations/orchestrator")
+    }
+}
+
+#[async_trait]
+impl SagaStore for SqliteStore {
+    async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
+        let mut tx = service_kit::db::begin_write(&self.pool).await?;
+        if !insert_saga(&mut tx, new).await? {
+            let existing = select_by_key(&mut tx, new.idempotency_key).await?;
+            tx.rollback().await?;
+            let existing = existing.ok_or_else(|| {
+                StoreError::Corrupt(format!("key {} vanished", new.idempotency_key))
+            })?;
+            return Ok(Inserted::Existing(Box::new(existing)));
+        }
+        insert_log(&mut tx, new.saga_id, 0, new.log, new.now_ms).await?;
+        tx.commit().await?;
+        Ok(Inserted::New)
+    }
+
+    async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
+        let mut tx = service_kit::db::begin_write(&self.pool).await?;
+        if !update_saga(&mut tx, write).await? {
+            tx.rollback().await?;
+            return Err(StoreError::Fenced(write.saga_id.to_string()));
+        }
+        insert_log(
+            &mut tx,
+            write.saga_id,
+            write.log_len,
+            write.log,
+            write.now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let Some(mut saga) = select_by_id(&mut tx, saga_id).await? else {
+            return Ok(None);
+        };
+        saga.log = select_log(&mut tx, saga_id).await?;
+        tx.commit().await?;
+        Ok(Some(saga))
+    }
+
+    async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_by_key(&mut conn, key).await
+    }
+
+    async fn list(
+        &self,
+        status: Option<SagaStatus>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let rows = sqlx::query(select_sagas!(
+            "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR seq < ?2)
+             ORDER BY seq DESC LIMIT ?3"
+        ))
+        .bind(status.map(SagaStatus::as_str))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(saga_from_row).collect()
+    }
+
+    async fn unfinished(&self) -> Result<Vec<SagaRecord>, StoreError> {
+        let rows = sqlx::query(select_sagas!(
+            "WHERE status IN ('RUNNING', 'COMPENSATING') ORDER BY seq"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(saga_from_row).collect()
+    }
+}
+
+/// Inserts the saga row; `false` when the idempotency key is taken.
+async fn insert_saga(tx: &mut SqliteConnection, new: &NewSaga<'_>) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO sagas (saga_id, idempotency_key, request, state, status, version, log_len,
+                            created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(new.saga_id)
+    .bind(new.idempotency_key)
+    .bind(to_json(new.request)?)
+    .bind(to_json(new.state)?)
+    .bind(new.state.status().as_str())
+    .bind(len_i64(new.log.len()))
+    .bind(new.now_ms)
+    .bind(new.now_ms)
+    .execute(&mut *tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Replaces the saga's state if it is still at the expected version.
+async fn update_saga(tx: &mut SqliteConnection, w: &SagaWrite<'_>) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE sagas SET state = ?, status = ?, version = version + 1, log_len = ?,
+                          updated_at_ms = ?
+         WHERE saga_id = ? AND version = ?",
+    )
+    .bind(to_json(w.state)?)
+    .bind(w.state.status().as_str())
+    .bind(i64::from(w.log_len) + len_i64(w.log.len()))
+    .bind(w.now_ms)
+    .bind(w.saga_id)
+    .bind(w.expected_version)
+    .execute(&mut *tx)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+async fn insert_log(
+    tx: &mut SqliteConnection,
+    saga_id: &str,
+    log_len: u32,
+    records: &[LogRecord],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    for (seq, r) in (log_len + 1..).zip(records) {
+        sqlx::query(
+            "INSERT INTO saga_log (saga_id, seq, step, outcome, attempt, detail, status, at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(saga_id)
+        .bind(seq)
+        .bind(r.step.as_str())
+        .bind(r.outcome.as_str())
+        .bind(r.attempt)
+        .bind(&r.detail)
+        .bind(r.status.as_str())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn select_by_id(
+    conn: &mut SqliteConnection,
+    saga_id: &str,
+) -> Result<Option<SagaRecord>, StoreError> {
+    let row = sqlx::query(select_sagas!("WHERE saga_id = ?"))
+        .bind(saga_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(saga_from_row).transpose()
+}
+
+async fn select_by_key(
+    conn: &mut SqliteConnection,
+    key: &str,
+) -> Result<Option<SagaRecord>, StoreError> {
+    let row = sqlx::query(select_sagas!("WHERE idempotency_key = ?"))
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(saga_from_row).transpose()
+}
+
+async fn select_log(
+    conn: &mut SqliteConnection,
+    saga_id: &str,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, step, outcome, attempt, detail, status, at_ms FROM saga_log
+         WHERE saga_id = ? ORDER BY seq",
+    )
+    .bind(saga_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(log_from_row).collect()
+}
+
+fn saga_from_row(row: &SqliteRow) -> Result<SagaRecord, StoreError> {
+    let request: String = row.try_get("request")?;
+    let state: String = row.try_get("state")?;
+    Ok(SagaRecord {
+        row: row.try_get("seq")?,
+        saga_id: row.try_get("saga_id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        request: from_json(&request)?,
+        state: from_json(&state)?,
+        version: row.try_get("version")?,
+        log_len: row.try_get("log_len")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+        log: Vec::new(),
+    })
+}
+
+fn log_from_row(row: &SqliteRow) -> Result<LogEntry, StoreError> {
+    let text = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
+    let corrupt = |what: &str, value: String| StoreError::Corrupt(format!("{what} {value:?}"));
+    let (step, outcome, status) = (text("step")?, text("outcome")?, text("status")?);
+    Ok(LogEntry {
+        seq: row.try_get("seq")?,
+        record: LogRecord {
+            step: Step::parse(&step).ok_or_else(|| corrupt("step", step.clone()))?,
+            outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", outcome.clone()))?,
+            attempt: row.try_get("attempt")?,
+            detail: row.try_get("detail")?,
+            status: SagaStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
+        },
+        at_ms: row.try_get("at_ms")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn len_i64(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,64 @@
+//! Command-line flags and environment of the orders participant.
+
+use clap::Parser;
+
+/// How to run the orders participant. Every field is public so that an in-process
+/// launcher can build one in code (start from [`Config::default`]).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "orders-svc",
+    version,
+    about = "The orders participant of the saga orchestrator"
+)]
+pub struct Config {
+    /// Address to serve gRPC on; port 0 picks a free port.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50052")]
+    pub listen: String,
+    /// The SQLite database, `sqlite://PATH`.
+    #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("orders"))]
+    pub database_url: String,
+    /// Faults to inject, e.g. `CreateOrder:unavailable:0.3` (empty: none).
+    #[arg(long, env = "FAULTS", default_value = "")]
+    pub faults: String,
+    /// Seed of the fault draws; absent: taken from the clock and logged, so a run can
+    /// be replayed.
+    #[arg(long, env = "FAULT_SEED")]
+    pub fault_seed: Option<u64>,
+}
+
+impl Default for Config {
+    /// The flags' defaults: the usual port, `./data/orders.db`, no faults.
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:50052".to_string(),
+            database_url: service_kit::db::default_url("orders"),
+            faults: String::new(),
+            fault_seed: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let parsed = Config::try_parse_from([
+            "orders-svc",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite://x.db",
+            "--faults",
+            "*:unavailable:0.5",
+            "--fault-seed",
+            "7",
+        ])
+        .expect("flags parse");
+        assert_eq!(parsed.listen, "127.0.0.1:0");
+        assert_eq!(parsed.database_url, "sqlite://x.db");
+        assert_eq!(parsed.faults, "*:unavailable:0.5");
+        assert_eq!(parsed.fault_seed, Some(7));
+    }
+}
