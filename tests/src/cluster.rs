@@ -1,0 +1,286 @@
+//! A whole product on loopback: the orchestrator and both participants as processes on
+//! their own SQLite files in a fresh temporary folder, with connected gRPC clients.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
+use saga_contracts::orders::v1::orders_client::OrdersClient;
+use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+use saga_contracts::saga::v1::{Saga, SagaStatus};
+use tempfile::TempDir;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::binaries::Binary;
+use crate::listing::all_sagas;
+use crate::options::ClusterOptions;
+use crate::poll::{Check, eventually};
+use crate::process::{LOG_TAIL_LINES, ServiceProcess, log_tail};
+use crate::supervisor::{Launch, Participant};
+
+/// Per-call deadline of the test's own clients (PlaceOrder may wait for a whole saga).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Set this environment variable to keep a test's folder (databases and logs).
+const KEEP_DIR_ENV: &str = "SAGA_TESTS_KEEP_DIR";
+
+/// The running product. Dropping it kills every process; its logs' tails are printed
+/// (shown by the test runner only when the test fails).
+#[derive(Debug)]
+pub struct Cluster {
+    orchestrator: Option<ServiceProcess>,
+    orchestrator_client: OrchestratorClient<Channel>,
+    orchestrator_binary: PathBuf,
+    orchestrator_args: Vec<String>,
+    orders: Participant,
+    invoices: Participant,
+    orders_client: OrdersClient<Channel>,
+    invoices_client: InvoicesClient<Channel>,
+    dir: TempDir,
+}
+
+impl Cluster {
+    /// Starts both participants, then the orchestrator pointed at them.
+    pub async fn start(options: ClusterOptions) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("saga-e2e-")
+            .tempdir()
+            .context("cannot create the test folder")?;
+        let orders = Participant::start(
+            participant_launch(&dir, Binary::OrdersSvc, &options.orders_faults, &options)?,
+            options.supervise_participants,
+        )
+        .await?;
+        let mut invoices_launch = participant_launch(
+            &dir,
+            Binary::InvoicesSvc,
+            &options.invoices_faults,
+            &options,
+        )?;
+        if let Some(cents) = options.max_invoice_cents {
+            invoices_launch
+                .args
+                .extend(["--max-invoice-cents".into(), cents.to_string()]);
+        }
+        let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
+        let orchestrator_args = vec![
+            "--database-url".into(),
+            database_url(dir.path(), Binary::Orchestrator),
+            "--orders-url".into(),
+            orders.url(),
+            "--invoices-url".into(),
+            invoices.url(),
+            "--call-timeout-ms".into(),
+            options.call_timeout_ms.to_string(),
+            "--max-attempts".into(),
+            options.max_attempts.to_string(),
+            "--retry-base-ms".into(),
+            options.retry_base_ms.to_string(),
+            "--retry-max-ms".into(),
+            options.retry_max_ms.to_string(),
+            "--seed".into(),
+            options.seed.to_string(),
+        ];
+        let orchestrator_binary = Binary::Orchestrator.path()?;
+        let orchestrator =
+            spawn_orchestrator(&dir, &orchestrator_binary, &orchestrator_args).await?;
+        Ok(Self {
+            orchestrator_client: OrchestratorClient::new(channel(&orchestrator.url())?),
+            orchestrator: Some(orchestrator),
+            orchestrator_binary,
+            orchestrator_args,
+            orders_client: OrdersClient::new(channel(&orders.url())?),
+            invoices_client: InvoicesClient::new(channel(&invoices.url())?),
+            orders,
+            invoices,
+            dir,
+        })
+    }
+
+    /// A client of the current orchestrator process.
+    pub fn orchestrator(&self) -> OrchestratorClient<Channel> {
+        self.orchestrator_client.clone()
+    }
+
+    /// A client of `orders-svc` (it reconnects across supervised restarts).
+    pub fn orders(&self) -> OrdersClient<Channel> {
+        self.orders_client.clone()
+    }
+
+    /// A client of `invoices-svc` (it reconnects across supervised restarts).
+    pub fn invoices(&self) -> InvoicesClient<Channel> {
+        self.invoices_client.clone()
+    }
+
+    /// The exits of `orders-svc` so far (each followed by a restart when supervised).
+    pub fn orders_exits(&self) -> Vec<ExitStatus> {
+        self.orders.exits()
+    }
+
+    /// The exits of `invoices-svc` so far (each followed by a restart when supervised).
+    pub fn invoices_exits(&self) -> Vec<ExitStatus> {
+        self.invoices.exits()
+    }
+
+    /// Crashes the orchestrator with SIGKILL.
+    pub async fn kill_orchestrator(&mut self) -> Result<ExitStatus> {
+        let mut process = self
+            .orchestrator
+            .take()
+            .context("the orchestrator is not running")?;
+        process.kill().await
+    }
+
+    /// Stops the orchestrator with SIGTERM (it drains, then exits).
+    pub async fn terminate_orchestrator(&mut self) -> Result<ExitStatus> {
+        let mut process = self
+            .orchestrator
+            .take()
+            .context("the orchestrator is not running")?;
+        process.terminate().await
+    }
+
+    /// Starts a new orchestrator process on the same database (on a new port) and
+    /// points [`Cluster::orchestrator`] at it.
+    pub async fn restart_orchestrator(&mut self) -> Result<()> {
+        if self.orchestrator.is_some() {
+            bail!("the orchestrator is still running; kill or terminate it first");
+        }
+        let process = spawn_orchestrator(
+            &self.dir,
+            &self.orchestrator_binary,
+            &self.orchestrator_args,
+        )
+        .await?;
+        self.orchestrator_client = OrchestratorClient::new(channel(&process.url())?);
+        self.orchestrator = Some(process);
+        Ok(())
+    }
+
+    /// Polls ListSagas until every saga has ended (COMPLETED, COMPENSATED or FAILED) and
+    /// returns them; fails after `deadline` listing the sagas still going.
+    pub async fn wait_until_all_terminal(&self, deadline: Duration) -> Result<Vec<Saga>> {
+        self.wait_for_sagas(deadline, "every saga to end", |sagas| {
+            sagas.iter().all(|s| is_terminal(s.status()))
+        })
+        .await
+    }
+
+    /// Polls ListSagas until `condition` holds for the listed sagas and returns them;
+    /// fails after `deadline` naming `what` and the statuses last seen.
+    pub async fn wait_for_sagas(
+        &self,
+        deadline: Duration,
+        what: &str,
+        condition: impl Fn(&[Saga]) -> bool,
+    ) -> Result<Vec<Saga>> {
+        let client = self.orchestrator();
+        let condition = &condition;
+        eventually(deadline, what, || {
+            let client = client.clone();
+            async move {
+                let sagas = all_sagas(&client, SagaStatus::Unspecified).await?;
+                if condition(&sagas) {
+                    return Ok(Check::Done(sagas));
+                }
+                let seen: Vec<String> = sagas
+                    .iter()
+                    .map(|s| format!("{} {}", s.saga_id, s.status().as_str_name()))
+                    .collect();
+                Ok(Check::NotYet(format!("{} sagas: {seen:?}", seen.len())))
+            }
+        })
+        .await
+    }
+
+    /// Stops everything with SIGTERM (orchestrator first) and returns each service's exit.
+    pub async fn stop(&mut self) -> Result<Vec<(&'static str, ExitStatus)>> {
+        let mut exits = Vec::new();
+        if self.orchestrator.is_some() {
+            exits.push((
+                Binary::Orchestrator.name(),
+                self.terminate_orchestrator().await?,
+            ));
+        }
+        exits.push((Binary::OrdersSvc.name(), self.orders.stop().await?));
+        exits.push((Binary::InvoicesSvc.name(), self.invoices.stop().await?));
+        Ok(exits)
+    }
+
+    /// The test's folder (databases and `*.log` files of the services' stderr).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for binary in [Binary::Orchestrator, Binary::OrdersSvc, Binary::InvoicesSvc] {
+            let log = log_path(self.dir.path(), binary);
+            eprintln!(
+                "----- last lines of {} -----\n{}",
+                log.display(),
+                log_tail(&log, LOG_TAIL_LINES)
+            );
+        }
+        if std::env::var_os(KEEP_DIR_ENV).is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept the test folder {}", self.dir.path().display());
+        }
+    }
+}
+
+/// Whether a saga has ended (FAILED included: it waits for an operator).
+pub fn is_terminal(status: SagaStatus) -> bool {
+    matches!(
+        status,
+        SagaStatus::Completed | SagaStatus::Compensated | SagaStatus::Failed
+    )
+}
+
+fn participant_launch(
+    dir: &TempDir,
+    binary: Binary,
+    faults: &str,
+    options: &ClusterOptions,
+) -> Result<Launch> {
+    Ok(Launch {
+        name: binary.name(),
+        binary: binary.path()?,
+        args: vec!["--database-url".into(), database_url(dir.path(), binary)],
+        faults: faults.to_string(),
+        fault_seed: options.fault_seed,
+        log: log_path(dir.path(), binary),
+    })
+}
+
+async fn spawn_orchestrator(
+    dir: &TempDir,
+    binary: &Path,
+    args: &[String],
+) -> Result<ServiceProcess> {
+    let mut all = vec!["--listen".to_string(), "127.0.0.1:0".to_string()];
+    all.extend(args.iter().cloned());
+    let log = log_path(dir.path(), Binary::Orchestrator);
+    ServiceProcess::spawn(Binary::Orchestrator.name(), binary, &all, &log).await
+}
+
+fn database_url(dir: &Path, binary: Binary) -> String {
+    format!(
+        "sqlite://{}",
+        dir.join(format!("{}.db", binary.name())).display()
+    )
+}
+
+fn log_path(dir: &Path, binary: Binary) -> PathBuf {
+    dir.join(format!("{}.log", binary.name()))
+}
+
+fn channel(url: &str) -> Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("bad url {url}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(CLIENT_TIMEOUT)
+        .connect_lazy())
+}

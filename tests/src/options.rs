@@ -1,0 +1,79 @@
+//! How a test's cluster is started: faults per participant, the invoice limit,
+//! supervision and the orchestrator's retry tuning.
+
+/// How to start a [`Cluster`](crate::Cluster): faults per participant, the invoice limit, supervision and
+/// the orchestrator's tuning. The defaults are fault-free with fast retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterOptions {
+    /// `--faults` of `orders-svc` (empty: none). Name methods explicitly, not `*`, so
+    /// that the invariant checker's reads are never faulted.
+    pub orders_faults: String,
+    /// `--faults` of `invoices-svc` (empty: none).
+    pub invoices_faults: String,
+    /// `--fault-seed` of both participants (a restart adds its generation number).
+    pub fault_seed: u64,
+    /// `invoices-svc --max-invoice-cents`; `None` keeps the service's default.
+    pub max_invoice_cents: Option<i64>,
+    /// Restart a participant on the same address whenever it exits.
+    pub supervise_participants: bool,
+    pub call_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// `orchestrator --seed` (backoff jitter).
+    pub seed: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            orders_faults: String::new(),
+            invoices_faults: String::new(),
+            fault_seed: 7,
+            max_invoice_cents: None,
+            supervise_participants: false,
+            call_timeout_ms: 500,
+            max_attempts: 8,
+            retry_base_ms: 5,
+            retry_max_ms: 200,
+            seed: 1,
+        }
+    }
+}
+
+impl ClusterOptions {
+    pub fn orders_faults(mut self, spec: &str) -> Self {
+        self.orders_faults = spec.to_string();
+        self
+    }
+
+    pub fn invoices_faults(mut self, spec: &str) -> Self {
+        self.invoices_faults = spec.to_string();
+        self
+    }
+
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = seed;
+        self
+    }
+
+    pub fn max_invoice_cents(mut self, cents: i64) -> Self {
+        self.max_invoice_cents = Some(cents);
+        self
+    }
+
+    pub fn supervise_participants(mut self) -> Self {
+        self.supervise_participants = true;
+        self
+    }
+
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    pub fn retry_max_ms(mut self, ms: u64) -> Self {
+        self.retry_max_ms = ms;
+        self
+    }
+}

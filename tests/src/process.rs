@@ -1,0 +1,167 @@
+//! One service process: spawned with its flags, ready once it prints `listening on
+//! IP:PORT`, stopped with SIGTERM (a clean stop) or SIGKILL (a crash).
+
+use std::fs::OpenOptions;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// How long a process may take from spawn to its `listening on` line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a signalled process may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Lines of a service log shown when something about the service goes wrong.
+pub const LOG_TAIL_LINES: usize = 30;
+
+/// A running service. Dropping it kills the process (`kill_on_drop`).
+#[derive(Debug)]
+pub struct ServiceProcess {
+    name: String,
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+    _stdout: TaskGuard,
+}
+
+impl ServiceProcess {
+    /// Spawns `binary args…` with stderr appended to `log`, and returns once it announced
+    /// its address. A process that exits or stays silent is reported with its log's tail.
+    pub async fn spawn(name: &str, binary: &Path, args: &[String], log: &Path) -> Result<Self> {
+        let stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open the log file {}", log.display()))?;
+        let mut child = Command::new(binary)
+            .args(args)
+            // Only the flags configure a service: no setting leaks in from the environment.
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot spawn {name} ({})", binary.display()))?;
+        let stdout = child.stdout.take().context("stdout is not piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = timeout(READY_TIMEOUT, read_address(&mut lines)).await;
+        let addr = match ready {
+            Ok(Ok(addr)) => addr,
+            failed => {
+                let _ = child.start_kill();
+                let status = timeout(EXIT_TIMEOUT, child.wait()).await;
+                let why = match failed {
+                    Ok(Err(e)) => e,
+                    _ => anyhow!("no `listening on` line within {READY_TIMEOUT:?}"),
+                };
+                bail!(
+                    "{name} did not start ({why:#}; exit: {status:?}); args {args:?}; log tail:\n{}",
+                    log_tail(log, LOG_TAIL_LINES)
+                );
+            }
+        };
+        // Keep reading stdout so that a later print never fails on a closed pipe.
+        let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            name: name.to_string(),
+            child,
+            addr,
+            log: log.to_path_buf(),
+            _stdout: TaskGuard(drain),
+        })
+    }
+
+    /// The address the service announced.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The service's `http://IP:PORT` URL for gRPC clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits for the process to exit on its own.
+    pub async fn wait(&mut self) -> Result<ExitStatus> {
+        self.child
+            .wait()
+            .await
+            .with_context(|| format!("cannot wait for {}", self.name))
+    }
+
+    /// Sends SIGKILL (a crash: nothing is drained) and waits for the exit.
+    pub async fn kill(&mut self) -> Result<ExitStatus> {
+        self.child
+            .start_kill()
+            .with_context(|| format!("cannot SIGKILL {}", self.name))?;
+        self.wait_bounded("SIGKILL").await
+    }
+
+    /// Sends SIGTERM (drain, then exit 0) and waits for the exit.
+    pub async fn terminate(&mut self) -> Result<ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            let pid = i32::try_from(pid).context("pid out of range")?;
+            kill(Pid::from_raw(pid), Signal::SIGTERM)
+                .with_context(|| format!("cannot SIGTERM {}", self.name))?;
+        }
+        self.wait_bounded("SIGTERM").await
+    }
+
+    async fn wait_bounded(&mut self, signal: &str) -> Result<ExitStatus> {
+        match timeout(EXIT_TIMEOUT, self.child.wait()).await {
+            Ok(status) => status.with_context(|| format!("cannot wait for {}", self.name)),
+            Err(_) => bail!(
+                "{} did not exit within {EXIT_TIMEOUT:?} of {signal}; log tail:\n{}",
+                self.name,
+                log_tail(&self.log, LOG_TAIL_LINES)
+            ),
+        }
+    }
+}
+
+async fn read_address(lines: &mut Lines<BufReader<ChildStdout>>) -> Result<SocketAddr> {
+    while let Some(line) = lines.next_line().await? {
+        if let Some(addr) = line.trim().strip_prefix("listening on ") {
+            return addr
+                .parse()
+                .with_context(|| format!("bad address in {line:?}"));
+        }
+    }
+    bail!("stdout closed before a `listening on` line (the process exited)")
+}
+
+/// The last `n` lines of a log file, or a note saying it could not be read.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(n)..].join("\n")
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+/// Aborts a background task when dropped, so nothing outlives its owner.
+#[derive(Debug)]
+pub struct TaskGuard(pub JoinHandle<()>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,71 @@
+//! SIGTERM stops the orchestrator cleanly (exit 0) even with sagas in flight; a new
+//! process finishes them. At the end every service exits 0 on SIGTERM.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use saga_contracts::saga::v1::PlaceOrderRequest;
+use saga_tests::cluster::is_terminal;
+use saga_tests::requests::{place_all, small_order};
+use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+
+const SAGAS: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orchestrator_stopped_with_sigterm_exits_cleanly_and_resumes_its_sagas() -> Result<()> {
+    let options = ClusterOptions::default()
+        .orders_faults("CreateOrder:delay=100:1,ConfirmOrder:delay=100:1")
+        .invoices_faults("CreateInvoice:delay=100:1");
+    let mut cluster = Cluster::start(options).await?;
+    let requests = (0..SAGAS)
+        .map(|n| PlaceOrderRequest {
+            wait_ms: 20,
+            ..small_order(n)
+        })
+        .collect();
+    place_all(&cluster.orchestrator(), requests).await?;
+    cluster
+        .wait_for_sagas(
+            Duration::from_secs(10),
+            "a saga past its first step",
+            |sagas| {
+                sagas
+                    .iter()
+                    .any(|s| !s.order_id.is_empty() && !is_terminal(s.status()))
+            },
+        )
+        .await?;
+
+    let stopped = cluster.terminate_orchestrator().await?;
+    assert_eq!(stopped.code(), Some(0), "{stopped:?}");
+    cluster.restart_orchestrator().await?;
+    cluster
+        .wait_until_all_terminal(Duration::from_secs(30))
+        .await?;
+
+    let summary = check_invariants(&cluster).await?;
+    assert_eq!(
+        summary.counts,
+        Counts {
+            sagas_completed: SAGAS,
+            orders_confirmed: SAGAS,
+            invoices_issued: SAGAS,
+            ..Counts::default()
+        }
+    );
+    let exits: Vec<(&str, Option<i32>)> = cluster
+        .stop()
+        .await?
+        .into_iter()
+        .map(|(name, status)| (name, status.code()))
+        .collect();
+    assert_eq!(
+        exits,
+        vec![
+            ("orchestrator", Some(0)),
+            ("orders-svc", Some(0)),
+            ("invoices-svc", Some(0))
+        ]
+    );
+    Ok(())
+}
