@@ -36,6 +36,17 @@ pub struct Config {
     /// Time a forward step may keep retrying before compensating.
     #[arg(long, env = "STEP_TIME_LIMIT_MS", default_value_t = 60_000)]
     pub step_time_limit_ms: u64,
+    /// A saga that has not reached its confirmation this long after it was accepted
+    /// compensates (default: no deadline).
+    #[arg(long, env = "SAGA_TIMEOUT_MS")]
+    pub saga_timeout_ms: Option<u64>,
+    /// Attempts after which a step that never gives up (the confirmation, a
+    /// compensation) is parked: retried every `--parked-retry-ms` and flagged.
+    #[arg(long, env = "PARK_AFTER_ATTEMPTS", default_value_t = 20)]
+    pub park_after_attempts: u32,
+    /// Pace of a parked step's retries.
+    #[arg(long, env = "PARKED_RETRY_MS", default_value_t = 60_000)]
+    pub parked_retry_ms: u64,
     /// First retry backoff; it doubles per attempt.
     #[arg(long, env = "RETRY_BASE_MS", default_value_t = 50)]
     pub retry_base_ms: u64,
@@ -59,11 +70,14 @@ impl Config {
         Settings {
             policy: Policy {
                 max_attempts: self.max_attempts,
-                step_time_limit_ms: i64::try_from(self.step_time_limit_ms).unwrap_or(i64::MAX),
+                step_time_limit_ms: millis(self.step_time_limit_ms),
+                saga_timeout_ms: self.saga_timeout_ms.map(millis),
+                park_after_attempts: self.park_after_attempts,
             },
             backoff: Backoff {
                 base: Duration::from_millis(self.retry_base_ms),
                 max: Duration::from_millis(self.retry_max_ms.max(self.retry_base_ms)),
+                parked: Duration::from_millis(self.parked_retry_ms),
             },
             max_in_flight: self.max_in_flight.max(1),
         }
@@ -78,4 +92,8 @@ impl Config {
         config.invoices_url = invoices_url.to_string();
         config
     }
+}
+
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }

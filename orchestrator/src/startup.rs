@@ -82,8 +82,14 @@ impl App {
             .await
             .map_err(StartupError::Resume)?;
         let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
+        let engine = self.engine.clone();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            engine.begin_shutdown();
+        });
         let served = service_kit::serve::serve(self.listener, routes, shutdown).await;
-        self.engine.shutdown(self.drain).await;
+        self.engine.drain(self.drain).await;
         served?;
         tracing::info!("orchestrator stopped");
         Ok(())

@@ -38,10 +38,63 @@ async fn start(dir: &tempfile::TempDir) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
+fn sigterm(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+}
+
+async fn exits_cleanly(mut child: Child) {
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits in time")
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn sigterm_answers_a_waiting_caller_with_the_running_saga_and_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (child, url) = start(&dir).await;
+    let mut client = OrchestratorClient::connect(url).await.expect("connect");
+    let order = pb::PlaceOrderRequest {
+        idempotency_key: "k1".into(),
+        customer_id: "c1".into(),
+        items: vec![pb::LineItem {
+            sku: "s".into(),
+            quantity: 1,
+            unit_price_cents: 100,
+        }],
+        currency: "EUR".into(),
+        wait_ms: 0,
+    };
+    let mut placing = client.clone();
+    let waiting = tokio::spawn(async move { placing.place_order(order).await });
+    for _ in 0..200 {
+        let listed = client
+            .list_sagas(pb::ListSagasRequest::default())
+            .await
+            .expect("list")
+            .into_inner();
+        if !listed.sagas.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    sigterm(&child);
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered before the drain ends")
+        .expect("join")
+        .expect("PlaceOrder answered");
+    let saga = answer.into_inner().saga.expect("saga");
+    assert_eq!(saga.status(), pb::SagaStatus::Running);
+    exits_cleanly(child).await;
+}
+
 #[tokio::test]
 async fn it_refuses_bad_orders_writes_nothing_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, url) = start(&dir).await;
+    let (child, url) = start(&dir).await;
     let mut client = OrchestratorClient::connect(url).await.expect("connect");
 
     let bad = pb::PlaceOrderRequest {
@@ -72,11 +125,6 @@ async fn it_refuses_bad_orders_writes_nothing_and_stops_on_sigterm() {
     let status = client.get_saga(unknown).await.expect_err("unknown saga");
     assert_eq!(status.code(), tonic::Code::NotFound);
 
-    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("exits in time")
-        .expect("wait");
-    assert!(exit.success(), "{exit:?}");
+    sigterm(&child);
+    exits_cleanly(child).await;
 }

@@ -90,6 +90,7 @@ pub fn saga_to_proto(record: SagaRecord) -> pb::Saga {
         customer_id: record.request.customer_id().to_string(),
         total_cents: record.request.total_cents(),
         currency: record.request.currency().to_string(),
+        parked: state.pending().is_some_and(|(_, progress)| progress.parked),
     }
 }
 

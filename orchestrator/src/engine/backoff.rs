@@ -10,6 +10,8 @@ use super::clock::Entropy;
 pub struct Backoff {
     pub base: Duration,
     pub max: Duration,
+    /// The pace of a parked step's retries.
+    pub parked: Duration,
 }
 
 impl Backoff {
@@ -17,6 +19,12 @@ impl Backoff {
     pub fn delay(&self, attempt: u32, entropy: &Entropy) -> Duration {
         let ceiling = self.ceiling(attempt);
         let half = u64::try_from(ceiling.as_millis() / 2).unwrap_or(u64::MAX);
+        Duration::from_millis(half + entropy.up_to(half))
+    }
+
+    /// The wait between retries of a parked step.
+    pub fn parked_delay(&self, entropy: &Entropy) -> Duration {
+        let half = u64::try_from(self.parked.as_millis() / 2).unwrap_or(u64::MAX);
         Duration::from_millis(half + entropy.up_to(half))
     }
 
@@ -35,6 +43,7 @@ mod tests {
         let backoff = Backoff {
             base: Duration::from_millis(10),
             max: Duration::from_millis(100),
+            parked: Duration::from_secs(60),
         };
         let entropy = Entropy::seeded(3);
         for (attempt, ceiling) in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (60, 100)] {

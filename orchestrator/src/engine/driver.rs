@@ -21,6 +21,8 @@ pub(super) struct LiveSaga {
     pub state: SagaState,
     pub version: i64,
     pub log_len: u32,
+    /// When the saga was accepted; its deadline counts from here.
+    pub started_ms: i64,
     pub status: watch::Sender<SagaStatus>,
 }
 
@@ -33,6 +35,7 @@ impl LiveSaga {
             state: record.state,
             version: record.version,
             log_len: record.log_len,
+            started_ms: record.created_at_ms,
             status,
         }
     }
@@ -75,8 +78,11 @@ async fn carry_out(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<E
                 .await;
             Some(event)
         }
-        Command::Backoff { attempt } => {
-            let delay = inner.backoff.delay(attempt, &inner.entropy);
+        Command::Backoff { attempt, parked } => {
+            let delay = match parked {
+                false => inner.backoff.delay(attempt, &inner.entropy),
+                true => inner.backoff.parked_delay(&inner.entropy),
+            };
             tokio::select! {
                 () = tokio::time::sleep(delay) => Some(Event::RetryDue),
                 () = inner.shutdown.cancelled() => None,
@@ -95,6 +101,7 @@ pub(super) async fn apply(
     let now_ms = inner.clock.now_ms();
     let ctx = Context {
         now_ms,
+        saga_started_ms: saga.started_ms,
         policy: &inner.policy,
     };
     let transition = saga::transition(&saga.state, event, &ctx).map_err(|error| {

@@ -119,6 +119,7 @@ impl Engine {
             state: start.state,
             version: 1,
             log_len: u32::try_from(start.log.len()).unwrap_or(u32::MAX),
+            started_ms: now_ms,
             status: watch::channel(SagaStatus::Running).0,
         };
         inner.remember(&saga);
@@ -170,9 +171,16 @@ impl Engine {
         Ok(count)
     }
 
-    /// Stops starting calls and waits up to `drain` for in-flight calls to be answered
-    /// and committed. What is cut off stays unfinished in the log for the next start.
-    pub async fn shutdown(&self, drain: Duration) {
+    /// Stops accepting sagas and starting calls; callers waiting on a saga get its
+    /// current state. In-flight calls still finish and are committed.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Waits up to `drain` for in-flight calls to be answered and committed, after
+    /// [`Engine::begin_shutdown`]. What is cut off stays unfinished in the log for the
+    /// next start.
+    pub async fn drain(&self, drain: Duration) {
         let inner = &self.inner;
         inner.shutdown.cancel();
         inner.tasks.close();
@@ -204,7 +212,10 @@ impl Engine {
         let watching = self.inner.watch(saga_id);
         if let Some(mut status) = watching {
             let ended = status.wait_for(|s| s.is_terminal());
-            let _ = tokio::time::timeout_at(deadline, ended).await;
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline, ended) => {}
+                () = self.inner.shutdown.cancelled() => {}
+            }
         }
         self.get(saga_id).await
     }

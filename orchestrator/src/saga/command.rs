@@ -26,8 +26,9 @@ pub enum Call {
 pub enum Command {
     /// Make the call now, as attempt `attempt`.
     Send { call: Call, attempt: u32 },
-    /// Wait out the backoff after failed attempt `attempt`, then report `RetryDue`.
-    Backoff { attempt: u32 },
+    /// Wait out the backoff after failed attempt `attempt` (the slow pace when
+    /// `parked`), then report `RetryDue`.
+    Backoff { attempt: u32, parked: bool },
 }
 
 impl Call {

@@ -6,6 +6,7 @@ mod command;
 mod event;
 mod log;
 mod order;
+mod retry;
 mod state;
 mod transition;
 
@@ -17,4 +18,6 @@ pub use event::{Event, Failure};
 pub use log::{LogRecord, Outcome, Phase, Step};
 pub use order::{InvalidOrder, LineItem, OrderRequest};
 pub use state::{Progress, SagaState, SagaStatus};
-pub use transition::{Context, InvalidTransition, Policy, Transition, start, transition};
+pub use transition::{
+    Context, DEADLINE_PASSED, InvalidTransition, Policy, RESUMED, Transition, start, transition,
+};

@@ -60,6 +60,9 @@ pub struct Progress {
     /// Some attempt ended without a definite "no": the step may have taken effect, so
     /// it must be compensated if the saga rolls back.
     pub maybe_applied: bool,
+    /// The step keeps failing and is retried at a slow pace; an operator should look.
+    #[serde(default)]
+    pub parked: bool,
 }
 
 impl Progress {
@@ -70,6 +73,7 @@ impl Progress {
             started_ms: now_ms,
             in_flight: true,
             maybe_applied: false,
+            parked: false,
         }
     }
 }

@@ -6,13 +6,24 @@ use super::*;
 const POLICY: Policy = Policy {
     max_attempts: 3,
     step_time_limit_ms: 10_000,
+    saga_timeout_ms: Some(60_000),
+    park_after_attempts: 10,
 };
 const NOW: i64 = 1_000;
 
 fn ctx() -> Context<'static> {
     Context {
         now_ms: NOW,
+        saga_started_ms: 0,
         policy: &POLICY,
+    }
+}
+
+/// A context in which the saga's deadline has passed.
+fn late() -> Context<'static> {
+    Context {
+        now_ms: 60_000,
+        ..ctx()
     }
 }
 
@@ -26,6 +37,7 @@ fn at(attempt: u32, in_flight: bool, maybe_applied: bool) -> Progress {
         started_ms: 0,
         in_flight,
         maybe_applied,
+        parked: false,
     }
 }
 
@@ -204,7 +216,13 @@ fn a_transient_failure_schedules_a_retry_and_marks_the_step_maybe_applied() {
             ..at(1, false, true)
         })
     );
-    assert_eq!(t.command, Some(Command::Backoff { attempt: 1 }));
+    assert_eq!(
+        t.command,
+        Some(Command::Backoff {
+            attempt: 1,
+            parked: false
+        })
+    );
     assert_eq!(
         t.log,
         vec![rec(
@@ -299,11 +317,11 @@ fn an_action_out_of_attempts_compensates_what_it_may_have_done() {
 
 #[test]
 fn an_action_past_its_time_limit_gives_up() {
-    let late = Progress {
+    let old = Progress {
         started_ms: NOW - POLICY.step_time_limit_ms,
         ..fresh()
     };
-    let t = step(&SagaState::CreatingOrder { progress: late }, transient());
+    let t = step(&SagaState::CreatingOrder { progress: old }, transient());
     assert!(matches!(
         t.state,
         SagaState::CancellingOrder { order_id: None, .. }
@@ -326,19 +344,80 @@ fn a_refused_order_ends_compensated_with_nothing_to_undo() {
 }
 
 #[test]
-fn confirmation_and_compensations_retry_without_limit() {
-    for state in [
-        confirming(at(50, true, false)),
-        voiding(at(50, true, false)),
-        cancelling(at(50, true, false)),
-    ] {
-        let t = step(&state, transient());
-        assert_eq!(
-            t.command,
-            Some(Command::Backoff { attempt: 50 }),
-            "{state:?}"
-        );
+fn confirmation_and_compensations_retry_without_limit_and_park_when_stuck() {
+    for make in [confirming, voiding, cancelling] {
+        let early = step(&make(at(2, true, false)), transient());
+        let expected = Command::Backoff {
+            attempt: 2,
+            parked: false,
+        };
+        assert_eq!(early.command, Some(expected), "{:?}", early.state);
+        let stuck = step(&make(at(10, true, false)), transient());
+        let expected = Command::Backoff {
+            attempt: 10,
+            parked: true,
+        };
+        assert_eq!(stuck.command, Some(expected), "{:?}", stuck.state);
+        assert!(stuck.log[0].detail.starts_with("parked: "));
+        let retried = step(&stuck.state, Event::RetryDue);
+        assert_eq!(retried.state.pending().map(|(_, p)| p.attempt), Some(11));
     }
+}
+
+#[test]
+fn past_its_deadline_a_saga_compensates_what_it_did_before_the_confirmation() {
+    let after_order = transition(
+        &SagaState::CreatingOrder { progress: fresh() },
+        &Event::OrderCreated {
+            order_id: "o1".into(),
+        },
+        &late(),
+    )
+    .expect("legal");
+    assert_eq!(
+        after_order.state,
+        SagaState::CancellingOrder {
+            order_id: Some("o1".into()),
+            invoice_id: None,
+            progress: Progress::first(60_000),
+            cause: DEADLINE_PASSED.into()
+        }
+    );
+    let after_invoice = transition(
+        &creating_invoice(fresh()),
+        &Event::InvoiceIssued {
+            invoice_id: "i1".into(),
+        },
+        &late(),
+    )
+    .expect("legal");
+    assert_eq!(
+        after_invoice.command,
+        Some(Command::Send {
+            call: Call::VoidInvoice {
+                invoice_id: Some("i1".into())
+            },
+            attempt: 1
+        })
+    );
+    let failing = transition(&creating_invoice(fresh()), &transient(), &late()).expect("legal");
+    assert!(matches!(failing.state, SagaState::VoidingInvoice { .. }));
+    let waiting = transition(
+        &creating_invoice(at(1, false, true)),
+        &Event::RetryDue,
+        &late(),
+    )
+    .expect("legal");
+    assert!(matches!(waiting.state, SagaState::VoidingInvoice { .. }));
+    assert_eq!(waiting.log[0].outcome, Outcome::Failed);
+}
+
+#[test]
+fn past_its_deadline_a_confirming_saga_still_completes() {
+    let t = transition(&confirming(fresh()), &transient(), &late()).expect("legal");
+    assert!(matches!(t.command, Some(Command::Backoff { .. })));
+    let done = transition(&confirming(fresh()), &Event::OrderConfirmed, &late()).expect("legal");
+    assert_eq!(done.state.status(), SagaStatus::Completed);
 }
 
 #[test]
