@@ -14,7 +14,7 @@ pub struct Config {
     /// Address to serve gRPC on (port 0 picks a free port).
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50051")]
     pub listen: String,
-    /// Where the saga log lives.
+    /// Where the saga log lives: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -38,7 +38,7 @@ pub struct Config {
     pub step_time_limit_ms: u64,
     /// A saga that has not reached its confirmation this long after it was accepted
     /// compensates (default: no deadline).
-    #[arg(long, env = "SAGA_TIMEOUT_MS")]
+    #[arg(long, alias = "saga-timeout", env = "SAGA_TIMEOUT_MS")]
     pub saga_timeout_ms: Option<u64>,
     /// Attempts after which a step that never gives up (the confirmation, a
     /// compensation) is parked: retried every `--parked-retry-ms` and flagged.

@@ -11,7 +11,6 @@ use tonic::service::Routes;
 use crate::api::OrchestratorApi;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, Entropy, InvalidUrl, Participants, SystemClock};
-use crate::store::SqliteStore;
 
 /// Why the orchestrator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +40,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let pool =
-            service_kit::db::open_sqlite(&config.database_url, &SqliteStore::migrator()).await?;
+        let store = crate::store::open(&config.database_url).await?;
         let participants = Participants::connect(
             &config.orders_url,
             &config.invoices_url,
@@ -50,7 +48,7 @@ impl App {
         )?;
         let seed = config.seed.unwrap_or_else(seed_from_clock);
         let engine = Engine::new(
-            Arc::new(SqliteStore::new(pool)),
+            store,
             participants,
             Arc::new(SystemClock),
             Entropy::seeded(seed),

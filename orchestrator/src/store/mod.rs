@@ -1,6 +1,19 @@
 //! The saga log's storage: a small interface the engine writes through, and its SQLite
 //! implementation. A PostgreSQL implementation slots in beside it.
 
+/// `SELECT <columns> FROM sagas` followed by the rest of a query, as a static string.
+macro_rules! select_sagas {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, ",
+            "created_at_ms, updated_at_ms FROM sagas ",
+            $rest
+        )
+    };
+}
+
+mod postgres;
+mod rows;
 mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -9,6 +22,7 @@ use async_trait::async_trait;
 
 use crate::saga::{LogRecord, OrderRequest, SagaState, SagaStatus};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// One committed record of a saga's log.
@@ -106,4 +120,15 @@ pub trait SagaStore: Send + Sync + 'static {
     ) -> Result<Vec<SagaRecord>, StoreError>;
     /// Every saga that has not ended, oldest first.
     async fn unfinished(&self) -> Result<Vec<SagaRecord>, StoreError>;
+}
+
+/// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
+    use service_kit::db;
+    if db::is_postgres(url) {
+        let pool = db::open_postgres(url, &PgStore::migrator()).await?;
+        return Ok(std::sync::Arc::new(PgStore::new(pool)));
+    }
+    let pool = db::open_sqlite(url, &SqliteStore::migrator()).await?;
+    Ok(std::sync::Arc::new(SqliteStore::new(pool)))
 }

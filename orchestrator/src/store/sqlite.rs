@@ -1,22 +1,11 @@
 //! The saga log on SQLite: WAL, `synchronous=FULL`, one write transaction per commit.
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Acquire, Row};
+use sqlx::Acquire;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::{Inserted, LogEntry, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError};
-use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
-
-/// `SELECT <columns> FROM sagas` followed by the rest of a query, as a static string.
-macro_rules! select_sagas {
-    ($rest:literal) => {
-        concat!(
-            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, ",
-            "created_at_ms, updated_at_ms FROM sagas ",
-            $rest
-        )
-    };
-}
+use super::{Inserted, LogEntry, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError, rows};
+use crate::saga::{LogRecord, SagaStatus};
 
 /// The saga log in one SQLite database file.
 #[derive(Debug, Clone)]
@@ -102,7 +91,7 @@ impl SagaStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(saga_from_row).collect()
+        rows.iter().map(rows::saga).collect()
     }
 
     async fn unfinished(&self) -> Result<Vec<SagaRecord>, StoreError> {
@@ -111,7 +100,7 @@ impl SagaStore for SqliteStore {
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(saga_from_row).collect()
+        rows.iter().map(rows::saga).collect()
     }
 }
 
@@ -125,10 +114,10 @@ async fn insert_saga(tx: &mut SqliteConnection, new: &NewSaga<'_>) -> Result<boo
     )
     .bind(new.saga_id)
     .bind(new.idempotency_key)
-    .bind(to_json(new.request)?)
-    .bind(to_json(new.state)?)
+    .bind(rows::to_json(new.request)?)
+    .bind(rows::to_json(new.state)?)
     .bind(new.state.status().as_str())
-    .bind(len_i64(new.log.len()))
+    .bind(rows::count(new.log.len()))
     .bind(new.now_ms)
     .bind(new.now_ms)
     .execute(&mut *tx)
@@ -143,9 +132,9 @@ async fn update_saga(tx: &mut SqliteConnection, w: &SagaWrite<'_>) -> Result<boo
                           updated_at_ms = ?
          WHERE saga_id = ? AND version = ?",
     )
-    .bind(to_json(w.state)?)
+    .bind(rows::to_json(w.state)?)
     .bind(w.state.status().as_str())
-    .bind(i64::from(w.log_len) + len_i64(w.log.len()))
+    .bind(i64::from(w.log_len) + rows::count(w.log.len()))
     .bind(w.now_ms)
     .bind(w.saga_id)
     .bind(w.expected_version)
@@ -188,7 +177,7 @@ async fn select_by_id(
         .bind(saga_id)
         .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(saga_from_row).transpose()
+    row.as_ref().map(rows::saga).transpose()
 }
 
 async fn select_by_key(
@@ -199,7 +188,7 @@ async fn select_by_key(
         .bind(key)
         .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(saga_from_row).transpose()
+    row.as_ref().map(rows::saga).transpose()
 }
 
 async fn select_log(
@@ -213,51 +202,5 @@ async fn select_log(
     .bind(saga_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(log_from_row).collect()
-}
-
-fn saga_from_row(row: &SqliteRow) -> Result<SagaRecord, StoreError> {
-    let request: String = row.try_get("request")?;
-    let state: String = row.try_get("state")?;
-    Ok(SagaRecord {
-        row: row.try_get("seq")?,
-        saga_id: row.try_get("saga_id")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        request: from_json(&request)?,
-        state: from_json(&state)?,
-        version: row.try_get("version")?,
-        log_len: row.try_get("log_len")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
-        log: Vec::new(),
-    })
-}
-
-fn log_from_row(row: &SqliteRow) -> Result<LogEntry, StoreError> {
-    let text = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
-    let corrupt = |what: &str, value: String| StoreError::Corrupt(format!("{what} {value:?}"));
-    let (step, outcome, status) = (text("step")?, text("outcome")?, text("status")?);
-    Ok(LogEntry {
-        seq: row.try_get("seq")?,
-        record: LogRecord {
-            step: Step::parse(&step).ok_or_else(|| corrupt("step", step.clone()))?,
-            outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", outcome.clone()))?,
-            attempt: row.try_get("attempt")?,
-            detail: row.try_get("detail")?,
-            status: SagaStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-        },
-        at_ms: row.try_get("at_ms")?,
-    })
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn len_i64(len: usize) -> i64 {
-    i64::try_from(len).unwrap_or(i64::MAX)
+    rows.iter().map(rows::log_entry).collect()
 }

@@ -1,15 +1,42 @@
-//! Store tests on a fresh SQLite file per test.
+//! Store tests, each on a fresh database of every backend: a SQLite file always, and a
+//! new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a server.
+
+use std::sync::Arc;
 
 use super::*;
 use crate::saga::{self, LineItem, Outcome, Step};
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
+/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
+const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+
+/// A fresh store of each available backend; the folder keeps the SQLite file alive.
+async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("log.db").display());
-    let pool = service_kit::db::open_sqlite(&url, &SqliteStore::migrator())
+    let mut stores = vec![open(&url).await.expect("open sqlite")];
+    if let Ok(server) = std::env::var(POSTGRES_ENV) {
+        stores.push(
+            open(&fresh_postgres_database(&server).await)
+                .await
+                .expect("open postgres"),
+        );
+    }
+    (dir, stores)
+}
+
+/// Creates an empty database on the server and returns its URL.
+async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("saga_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(server)
         .await
-        .expect("open");
-    (dir, SqliteStore::new(pool))
+        .expect("connect postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 fn order(customer: &str) -> OrderRequest {
@@ -21,7 +48,7 @@ fn order(customer: &str) -> OrderRequest {
     OrderRequest::new(customer.into(), items, "EUR".into()).expect("valid order")
 }
 
-async fn insert(store: &SqliteStore, id: &str, key: &str, order: &OrderRequest) -> Inserted {
+async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &OrderRequest) -> Inserted {
     let start = saga::start(10);
     let new = NewSaga {
         saga_id: id,
@@ -36,89 +63,101 @@ async fn insert(store: &SqliteStore, id: &str, key: &str, order: &OrderRequest) 
 
 #[tokio::test]
 async fn an_inserted_saga_reads_back_with_its_log() {
-    let (_dir, store) = store().await;
-    let order = order("c1");
-    assert!(matches!(
-        insert(&store, "s1", "k1", &order).await,
-        Inserted::New
-    ));
-    let saga = store.get("s1").await.expect("get").expect("found");
-    assert_eq!(saga.request, order);
-    assert_eq!(saga.state, saga::start(10).state);
-    assert_eq!((saga.version, saga.log_len), (1, 2));
-    let steps: Vec<_> = saga.log.iter().map(|e| (e.seq, e.record.step)).collect();
-    assert_eq!(steps, vec![(1, Step::Saga), (2, Step::CreateOrder)]);
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        let order = order("c1");
+        assert!(matches!(
+            insert(store, "s1", "k1", &order).await,
+            Inserted::New
+        ));
+        let saga = store.get("s1").await.expect("get").expect("found");
+        assert_eq!(saga.request, order);
+        assert_eq!(saga.state, saga::start(10).state);
+        assert_eq!((saga.version, saga.log_len), (1, 2));
+        let steps: Vec<_> = saga.log.iter().map(|e| (e.seq, e.record.step)).collect();
+        assert_eq!(steps, vec![(1, Step::Saga), (2, Step::CreateOrder)]);
+    }
 }
 
 #[tokio::test]
 async fn a_taken_key_returns_the_existing_saga_and_writes_nothing() {
-    let (_dir, store) = store().await;
-    insert(&store, "s1", "k1", &order("c1")).await;
-    let Inserted::Existing(existing) = insert(&store, "s2", "k1", &order("c2")).await else {
-        panic!("expected the existing saga");
-    };
-    assert_eq!(existing.saga_id, "s1");
-    assert!(store.get("s2").await.expect("get").is_none());
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert(store, "s1", "k1", &order("c1")).await;
+        let Inserted::Existing(existing) = insert(store, "s2", "k1", &order("c2")).await else {
+            panic!("expected the existing saga");
+        };
+        assert_eq!(existing.saga_id, "s1");
+        assert!(store.get("s2").await.expect("get").is_none());
+    }
 }
 
 #[tokio::test]
 async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
-    let (_dir, store) = store().await;
-    insert(&store, "s1", "k1", &order("c1")).await;
-    let next = saga::SagaState::Compensated {
-        order_id: None,
-        invoice_id: None,
-        cause: "refused".into(),
-    };
-    let log = vec![saga::LogRecord {
-        step: Step::Saga,
-        outcome: Outcome::Failed,
-        attempt: 0,
-        detail: "refused".into(),
-        status: SagaStatus::Compensated,
-    }];
-    let write = SagaWrite {
-        saga_id: "s1",
-        expected_version: 1,
-        state: &next,
-        log: &log,
-        log_len: 2,
-        now_ms: 20,
-    };
-    store.commit(&write).await.expect("commit");
-    let saga = store.get("s1").await.expect("get").expect("found");
-    assert_eq!((saga.version, saga.log_len, saga.log.len()), (2, 3, 3));
-    assert_eq!(saga.state, next);
-    assert!(matches!(
-        store.commit(&write).await,
-        Err(StoreError::Fenced(_))
-    ));
-    assert!(store.unfinished().await.expect("unfinished").is_empty());
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert(store, "s1", "k1", &order("c1")).await;
+        let next = saga::SagaState::Compensated {
+            order_id: None,
+            invoice_id: None,
+            cause: "refused".into(),
+        };
+        let log = vec![saga::LogRecord {
+            step: Step::Saga,
+            outcome: Outcome::Failed,
+            attempt: 0,
+            detail: "refused".into(),
+            status: SagaStatus::Compensated,
+        }];
+        let write = SagaWrite {
+            saga_id: "s1",
+            expected_version: 1,
+            state: &next,
+            log: &log,
+            log_len: 2,
+            now_ms: 20,
+        };
+        store.commit(&write).await.expect("commit");
+        let saga = store.get("s1").await.expect("get").expect("found");
+        assert_eq!((saga.version, saga.log_len, saga.log.len()), (2, 3, 3));
+        assert_eq!(saga.state, next);
+        assert!(matches!(
+            store.commit(&write).await,
+            Err(StoreError::Fenced(_))
+        ));
+        assert!(store.unfinished().await.expect("unfinished").is_empty());
+    }
 }
 
 #[tokio::test]
 async fn lists_page_newest_first_and_filter_by_status() {
-    let (_dir, store) = store().await;
-    for i in 0..5 {
-        insert(&store, &format!("s{i}"), &format!("k{i}"), &order("c")).await;
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        for i in 0..5 {
+            insert(store, &format!("s{i}"), &format!("k{i}"), &order("c")).await;
+        }
+        let first = store.list(None, 2, None).await.expect("list");
+        let ids: Vec<_> = first.iter().map(|s| s.saga_id.as_str()).collect();
+        assert_eq!(ids, vec!["s4", "s3"]);
+        let rest = store
+            .list(None, 10, first.last().map(|s| s.row))
+            .await
+            .expect("list");
+        assert_eq!(rest.len(), 3);
+        let running = store
+            .list(Some(SagaStatus::Running), 10, None)
+            .await
+            .expect("list");
+        assert_eq!(running.len(), 5);
+        let done = store
+            .list(Some(SagaStatus::Completed), 10, None)
+            .await
+            .expect("list");
+        assert!(done.is_empty());
+        assert_eq!(store.unfinished().await.expect("unfinished").len(), 5);
     }
-    let first = store.list(None, 2, None).await.expect("list");
-    let ids: Vec<_> = first.iter().map(|s| s.saga_id.as_str()).collect();
-    assert_eq!(ids, vec!["s4", "s3"]);
-    let rest = store
-        .list(None, 10, first.last().map(|s| s.row))
-        .await
-        .expect("list");
-    assert_eq!(rest.len(), 3);
-    let running = store
-        .list(Some(SagaStatus::Running), 10, None)
-        .await
-        .expect("list");
-    assert_eq!(running.len(), 5);
-    let done = store
-        .list(Some(SagaStatus::Completed), 10, None)
-        .await
-        .expect("list");
-    assert!(done.is_empty());
-    assert_eq!(store.unfinished().await.expect("unfinished").len(), 5);
 }
