@@ -9,7 +9,7 @@ const PROTOS: [&str; 3] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../proto");
     println!("cargo:rerun-if-changed={}", root.display());
     let files = protox::compile(PROTOS, [&root])?;
     tonic_prost_build::configure().compile_fds(files)?;

@@ -59,6 +59,13 @@ pub struct Config {
     /// Time SIGTERM gives in-flight calls to finish.
     #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub drain_timeout_ms: u64,
+    /// This replica's name in the saga log. Replicas sharing one PostgreSQL need
+    /// distinct names; a restarted replica keeping its name resumes its sagas at once.
+    #[arg(long, env = "REPLICA_ID", default_value = "orchestrator-1")]
+    pub replica_id: String,
+    /// How long a replica holds a saga without renewing; then another takes it over.
+    #[arg(long, env = "LEASE_MS", default_value_t = 10_000)]
+    pub lease_ms: u64,
     /// Seed of ids and jitter (default: from the clock).
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
@@ -80,6 +87,8 @@ impl Config {
                 parked: Duration::from_millis(self.parked_retry_ms),
             },
             max_in_flight: self.max_in_flight.max(1),
+            replica_id: self.replica_id.clone(),
+            lease: Duration::from_millis(self.lease_ms.max(30)),
         }
     }
 

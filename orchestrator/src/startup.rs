@@ -79,6 +79,7 @@ impl App {
             .resume_unfinished()
             .await
             .map_err(StartupError::Resume)?;
+        self.engine.spawn_ownership();
         let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
         let engine = self.engine.clone();
         let stopping = shutdown.clone();

@@ -8,6 +8,7 @@ mod classify;
 mod clock;
 mod driver;
 mod error;
+mod ownership;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,16 +25,21 @@ pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
 use crate::saga::{self, Event, OrderRequest, Policy, SagaStatus};
-use crate::store::{Inserted, NewSaga, SagaRecord, SagaStore};
+use crate::store::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
 /// The engine's tuning.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: Policy,
     pub backoff: Backoff,
     /// Sagas driven at once; beyond it `place_order` answers `Overloaded`.
     pub max_in_flight: usize,
+    /// This replica's name in the saga log; a restarted replica with the same name takes
+    /// its own unfinished sagas back at once.
+    pub replica_id: String,
+    /// How long a replica holds a saga without renewing; others take it over after.
+    pub lease: Duration,
 }
 
 /// Runs sagas. Cheap to clone; all clones share one engine.
@@ -49,6 +55,8 @@ struct Inner {
     entropy: Entropy,
     policy: Policy,
     backoff: Backoff,
+    replica_id: String,
+    lease_ms: i64,
     /// Status of every saga driven by this process, for callers waiting on its end.
     live: Mutex<HashMap<String, watch::Receiver<SagaStatus>>>,
     slots: Arc<Semaphore>,
@@ -72,6 +80,8 @@ impl Engine {
                 entropy,
                 policy: settings.policy,
                 backoff: settings.backoff,
+                lease_ms: i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX),
+                replica_id: settings.replica_id,
                 live: Mutex::new(HashMap::new()),
                 slots: Arc::new(Semaphore::new(settings.max_in_flight)),
                 shutdown: CancellationToken::new(),
@@ -108,6 +118,10 @@ impl Engine {
             state: &start.state,
             log: &start.log,
             now_ms,
+            lease: Lease {
+                owner: &inner.replica_id,
+                until_ms: now_ms + inner.lease_ms,
+            },
         };
         if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
             return self.existing(*existing, &order, deadline).await;
@@ -145,30 +159,18 @@ impl Engine {
         Ok(self.inner.store.list(status, limit, before).await?)
     }
 
-    /// Picks up every saga the log holds unfinished (after a crash or a restart): each
-    /// re-issues its current call, which the participants answer idempotently.
+    /// Takes back this replica's unfinished sagas (after a crash or a restart) and any
+    /// other replica's whose lease expired; each re-issues its current call, which the
+    /// participants answer idempotently.
     pub async fn resume_unfinished(&self) -> Result<usize, EngineError> {
-        let inner = &self.inner;
-        let unfinished = inner.store.unfinished().await?;
-        let count = unfinished.len();
-        for record in unfinished {
-            let mut saga = LiveSaga::from_record(record);
-            inner.remember(&saga);
-            let inner = inner.clone();
-            inner.clone().tasks.spawn(async move {
-                let Ok(slot) = inner.slots.clone().acquire_owned().await else {
-                    return;
-                };
-                match driver::apply(&inner, &mut saga, &Event::Resumed).await {
-                    Ok(command) => driver::drive(inner, saga, command, slot).await,
-                    Err(driver::Stopped) => inner.forget(&saga.id),
-                }
-            });
-        }
-        if count > 0 {
-            tracing::info!(count, "resuming unfinished sagas");
-        }
-        Ok(count)
+        self.inner.claim_and_resume(Claim::ExpiredOrOwn).await
+    }
+
+    /// Keeps this replica's leases fresh and takes over sagas whose owner stopped
+    /// renewing, until shutdown.
+    pub fn spawn_ownership(&self) {
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(ownership::run(inner));
     }
 
     /// Stops accepting sagas and starting calls; callers waiting on a saga get its
@@ -206,22 +208,78 @@ impl Engine {
         self.wait_for(&existing.saga_id, deadline).await
     }
 
-    /// Waits until the saga ends (if this process drives it) or `deadline` passes, then
-    /// reads it back from the log.
+    /// Waits until the saga ends or `deadline` passes, then reads it back from the log.
+    /// A saga this replica drives is watched in memory; one another replica drives is
+    /// polled in the shared log.
     async fn wait_for(&self, saga_id: &str, deadline: Instant) -> Result<SagaRecord, EngineError> {
-        let watching = self.inner.watch(saga_id);
-        if let Some(mut status) = watching {
+        if let Some(mut status) = self.inner.watch(saga_id) {
             let ended = status.wait_for(|s| s.is_terminal());
             tokio::select! {
                 _ = tokio::time::timeout_at(deadline, ended) => {}
                 () = self.inner.shutdown.cancelled() => {}
             }
+            return self.get(saga_id).await;
         }
-        self.get(saga_id).await
+        loop {
+            let saga = self.get(saga_id).await?;
+            let now = Instant::now();
+            if saga.state.status().is_terminal()
+                || now >= deadline
+                || self.inner.shutdown.is_cancelled()
+            {
+                return Ok(saga);
+            }
+            tokio::time::sleep(OTHER_REPLICA_POLL.min(deadline - now)).await;
+        }
     }
 }
 
+/// How often a caller waiting on a saga that another replica drives checks the log.
+const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
+
 impl Inner {
+    /// Claims sagas in batches and starts a driver for each.
+    async fn claim_and_resume(self: &Arc<Self>, which: Claim) -> Result<usize, EngineError> {
+        const BATCH: u32 = 500;
+        let mut total = 0;
+        loop {
+            let now_ms = self.clock.now_ms();
+            let lease = Lease {
+                owner: &self.replica_id,
+                until_ms: now_ms + self.lease_ms,
+            };
+            let claimed = self.store.claim(which, lease, now_ms, BATCH).await?;
+            let batch = claimed.len();
+            total += batch;
+            for record in claimed {
+                self.resume(record);
+            }
+            if batch < BATCH as usize {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(count = total, "resuming unfinished sagas");
+        }
+        Ok(total)
+    }
+
+    /// Drives a claimed saga from where its log left it.
+    fn resume(self: &Arc<Self>, record: SagaRecord) {
+        let mut saga = LiveSaga::from_record(record);
+        self.remember(&saga);
+        let inner = self.clone();
+        self.tasks.spawn(async move {
+            let Ok(slot) = inner.slots.clone().acquire_owned().await else {
+                return;
+            };
+            match driver::apply(&inner, &mut saga, &Event::Resumed).await {
+                Ok(command) => driver::drive(inner, saga, command, slot).await,
+                Err(driver::Stopped) => inner.forget(&saga.id),
+            }
+        });
+    }
+
     fn remember(&self, saga: &LiveSaga) {
         self.live_map()
             .insert(saga.id.clone(), saga.status.subscribe());

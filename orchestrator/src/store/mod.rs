@@ -1,20 +1,7 @@
-//! The saga log's storage: a small interface the engine writes through, and its SQLite
-//! implementation. A PostgreSQL implementation slots in beside it.
+//! The saga log's storage: a small interface the engine writes through, and its SQL
+//! implementation for SQLite and PostgreSQL.
 
-/// `SELECT <columns> FROM sagas` followed by the rest of a query, as a static string.
-macro_rules! select_sagas {
-    ($rest:literal) => {
-        concat!(
-            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, ",
-            "created_at_ms, updated_at_ms FROM sagas ",
-            $rest
-        )
-    };
-}
-
-mod postgres;
-mod rows;
-mod sqlite;
+mod sql;
 #[cfg(test)]
 mod tests;
 
@@ -22,8 +9,7 @@ use async_trait::async_trait;
 
 use crate::saga::{LogRecord, OrderRequest, SagaState, SagaStatus};
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sql::{SqlStore, migrations};
 
 /// One committed record of a saga's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +48,15 @@ pub struct NewSaga<'a> {
     pub state: &'a SagaState,
     pub log: &'a [LogRecord],
     pub now_ms: i64,
+    /// The replica that will drive the saga, and until when it holds it.
+    pub lease: Lease<'a>,
+}
+
+/// A replica's hold on a saga: others may claim it once `until_ms` has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub until_ms: i64,
 }
 
 /// The result of an insert: new, or the saga that already holds the key.
@@ -82,6 +77,18 @@ pub struct SagaWrite<'a> {
     pub log: &'a [LogRecord],
     pub log_len: u32,
     pub now_ms: i64,
+    /// Each commit also extends the writer's lease.
+    pub lease_until_ms: i64,
+}
+
+/// Which unfinished sagas a replica claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Other replicas' sagas whose lease expired, and the replica's own (at its start,
+    /// when none of them is being driven).
+    ExpiredOrOwn,
+    /// Only other replicas' sagas whose lease expired.
+    Expired,
 }
 
 /// Why the store could not do what was asked.
@@ -118,17 +125,22 @@ pub trait SagaStore: Send + Sync + 'static {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError>;
-    /// Every saga that has not ended, oldest first.
-    async fn unfinished(&self) -> Result<Vec<SagaRecord>, StoreError>;
+    /// Takes over up to `limit` unfinished sagas for `lease.owner`, oldest first: each
+    /// claim bumps the saga's version, so the previous owner can no longer write it.
+    /// Replicas claiming at once never wait on each other or claim the same saga.
+    async fn claim(
+        &self,
+        which: Claim,
+        lease: Lease<'_>,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError>;
+    /// Extends the lease of every unfinished saga `lease.owner` holds.
+    async fn renew(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
 }
 
 /// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
-    use service_kit::db;
-    if db::is_postgres(url) {
-        let pool = db::open_postgres(url, &PgStore::migrator()).await?;
-        return Ok(std::sync::Arc::new(PgStore::new(pool)));
-    }
-    let pool = db::open_sqlite(url, &SqliteStore::migrator()).await?;
-    Ok(std::sync::Arc::new(SqliteStore::new(pool)))
+    let db = service_kit::db::Db::open(url, &migrations()).await?;
+    Ok(std::sync::Arc::new(SqlStore::new(db)))
 }

@@ -49,6 +49,17 @@ fn order(customer: &str) -> OrderRequest {
 }
 
 async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &OrderRequest) -> Inserted {
+    insert_owned(store, id, key, order, "a").await
+}
+
+/// Inserts a saga held by `owner` until t=100.
+async fn insert_owned(
+    store: &dyn SagaStore,
+    id: &str,
+    key: &str,
+    order: &OrderRequest,
+    owner: &str,
+) -> Inserted {
     let start = saga::start(10);
     let new = NewSaga {
         saga_id: id,
@@ -57,8 +68,20 @@ async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &OrderRequest
         state: &start.state,
         log: &start.log,
         now_ms: 10,
+        lease: Lease {
+            owner,
+            until_ms: 100,
+        },
     };
     store.insert(&new).await.expect("insert")
+}
+
+fn lease(owner: &str, until_ms: i64) -> Lease<'_> {
+    Lease { owner, until_ms }
+}
+
+fn ids(sagas: &[SagaRecord]) -> Vec<&str> {
+    sagas.iter().map(|s| s.saga_id.as_str()).collect()
 }
 
 #[tokio::test]
@@ -119,6 +142,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             log: &log,
             log_len: 2,
             now_ms: 20,
+            lease_until_ms: 120,
         };
         store.commit(&write).await.expect("commit");
         let saga = store.get("s1").await.expect("get").expect("found");
@@ -128,7 +152,11 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             store.commit(&write).await,
             Err(StoreError::Fenced(_))
         ));
-        assert!(store.unfinished().await.expect("unfinished").is_empty());
+        let mine = store
+            .claim(Claim::ExpiredOrOwn, lease("a", 200), 20, 10)
+            .await
+            .expect("claim");
+        assert!(mine.is_empty(), "a finished saga is never claimed");
     }
 }
 
@@ -158,6 +186,103 @@ async fn lists_page_newest_first_and_filter_by_status() {
             .await
             .expect("list");
         assert!(done.is_empty());
-        assert_eq!(store.unfinished().await.expect("unfinished").len(), 5);
+        let mine = store
+            .claim(Claim::ExpiredOrOwn, lease("a", 200), 20, 10)
+            .await
+            .expect("claim");
+        assert_eq!(self::ids(&mine), vec!["s0", "s1", "s2", "s3", "s4"]);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_owner() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c1"), "a").await;
+        let early = store
+            .claim(Claim::Expired, lease("b", 300), 50, 10)
+            .await
+            .expect("claim");
+        assert!(early.is_empty(), "a live lease is not taken");
+        let taken = store
+            .claim(Claim::Expired, lease("b", 300), 150, 10)
+            .await
+            .expect("claim");
+        assert_eq!(ids(&taken), vec!["s1"]);
+        assert_eq!(taken[0].version, 2);
+        let again = store
+            .claim(Claim::Expired, lease("c", 300), 150, 10)
+            .await
+            .expect("claim");
+        assert!(again.is_empty(), "b holds it now");
+        let stale = SagaWrite {
+            saga_id: "s1",
+            expected_version: 1,
+            state: &taken[0].state,
+            log: &[],
+            log_len: 2,
+            now_ms: 160,
+            lease_until_ms: 400,
+        };
+        assert!(matches!(
+            store.commit(&stale).await,
+            Err(StoreError::Fenced(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn renewing_extends_only_the_owners_leases() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), "a").await;
+        insert_owned(store, "s2", "k2", &order("c"), "b").await;
+        assert_eq!(store.renew(lease("a", 1_000)).await.expect("renew"), 1);
+        let taken = store
+            .claim(Claim::Expired, lease("c", 2_000), 500, 10)
+            .await
+            .expect("claim");
+        assert_eq!(ids(&taken), vec!["s2"]);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_take_the_same_saga() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        for i in 0..40 {
+            insert_owned(
+                store.as_ref(),
+                &format!("s{i}"),
+                &format!("k{i}"),
+                &order("c"),
+                "dead",
+            )
+            .await;
+        }
+        let claimers = ["r1", "r2", "r3", "r4"].map(|owner| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let claimed = store
+                    .claim(Claim::Expired, lease(owner, 10_000), 1_000, 15)
+                    .await
+                    .expect("claim");
+                claimed.into_iter().map(|s| s.saga_id).collect::<Vec<_>>()
+            })
+        });
+        let mut all = Vec::new();
+        for claimer in claimers {
+            all.extend(claimer.await.expect("join"));
+        }
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(
+            (all.len(), total),
+            (40, 40),
+            "every saga claimed exactly once"
+        );
     }
 }

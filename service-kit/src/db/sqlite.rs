@@ -1,29 +1,13 @@
-//! Opening a service's SQLite database: WAL, durable commits, migrations applied.
+//! Opening a SQLite database: WAL, durable commits, migrations applied.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::sqlite::{SqliteSynchronous, SqliteTransaction};
 
-/// Why a database could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("unsupported database url {0:?}: expected sqlite://PATH or postgres://…")]
-    UnsupportedUrl(String),
-    #[error("cannot create the data folder {path}")]
-    DataDir {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot open the database")]
-    Connect(#[from] sqlx::Error),
-    #[error("cannot apply migrations")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
+use super::OpenError;
 
 /// Opens (creating if needed) the SQLite database at `url` and applies `migrator`.
 ///
@@ -52,24 +36,6 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
-        .await?;
-    migrator.run(&pool).await?;
-    Ok(pool)
-}
-
-/// Whether `url` names a PostgreSQL database.
-pub fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
-/// Connects to the PostgreSQL database at `url` and applies `migrator`. Commits are
-/// durable as long as the server keeps `synchronous_commit=on` (its default).
-pub async fn open_postgres(url: &str, migrator: &Migrator) -> Result<PgPool, OpenError> {
-    let options = PgConnectOptions::from_str(url)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
     migrator.run(&pool).await?;

@@ -1,0 +1,133 @@
+//! A service's database, on either backend: SQLite files (the embedded default) or
+//! PostgreSQL. Statements are written once, with `$1`-style placeholders that both
+//! backends accept, and run on whichever backend a [`Tx`] holds through [`on_backend!`].
+
+mod postgres;
+mod rows;
+mod sqlite;
+
+use sqlx::migrate::Migrator;
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+pub use postgres::open_postgres;
+pub use rows::RowExt;
+pub use sqlite::{begin_write, default_url, open_sqlite};
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("unsupported database url {0:?}: expected sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot create the data folder {path}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the database")]
+    Connect(#[from] sqlx::Error),
+    #[error("cannot apply migrations")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A service's migrations, one set per backend (their SQL differs in types only).
+#[derive(Debug)]
+pub struct Migrations {
+    pub sqlite: Migrator,
+    pub postgres: Migrator,
+}
+
+/// A connection pool of either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction of either backend.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl Db {
+    /// Opens the database at `url` (`sqlite://PATH` or `postgres://…`) and applies the
+    /// migrations of its backend.
+    pub async fn open(url: &str, migrations: &Migrations) -> Result<Self, OpenError> {
+        if is_postgres(url) {
+            return Ok(Db::Postgres(
+                open_postgres(url, &migrations.postgres).await?,
+            ));
+        }
+        Ok(Db::Sqlite(open_sqlite(url, &migrations.sqlite).await?))
+    }
+
+    /// Begins a read-write transaction. On SQLite it takes the write lock at once, so
+    /// concurrent writers queue instead of failing on a lock upgrade.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(begin_write(pool).await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Begins a read-only transaction that sees one snapshot.
+    pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// Runs the same statement code on the connection of whichever backend `tx` holds:
+/// `on_backend!(tx, conn => sqlx::query("…").bind(x).execute(conn).await)`. The body is
+/// compiled once per backend, so it needs no generic bounds.
+#[macro_export]
+macro_rules! on_backend {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
