@@ -1,6 +1,7 @@
 //! Command-line flags and environment of the invoices participant.
 
 use clap::Parser;
+use service_kit::participant::Flags;
 
 /// The default of `--max-invoice-cents`.
 pub const DEFAULT_MAX_INVOICE_CENTS: i64 = 1_000_000;
@@ -42,6 +43,18 @@ impl Default for Config {
             faults: String::new(),
             fault_seed: None,
             max_invoice_cents: DEFAULT_MAX_INVOICE_CENTS,
+        }
+    }
+}
+
+impl Config {
+    /// The flags every participant shares, as the kit starts one from.
+    pub(crate) fn flags(&self) -> Flags<'_> {
+        Flags {
+            listen: &self.listen,
+            database_url: &self.database_url,
+            faults: &self.faults,
+            fault_seed: self.fault_seed,
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use saga_contracts::invoices::v1 as proto;
 use service_kit::paging;
+use service_kit::participant::validate::{currency, optional, page_token, required, saga_id};
 
 use crate::domain::{Invoice, InvoiceFilter, InvoiceStatus, NewInvoice, VoidInvoice};
 use crate::error::ApiError;
 
-/// Longest accepted saga id, in bytes.
-pub const MAX_SAGA_ID_BYTES: usize = 128;
+pub use service_kit::participant::validate::MAX_SAGA_ID_BYTES;
 
 impl TryFrom<proto::CreateInvoiceRequest> for NewInvoice {
     type Error = ApiError;
@@ -37,7 +37,7 @@ impl TryFrom<proto::VoidInvoiceRequest> for VoidInvoice {
     fn try_from(request: proto::VoidInvoiceRequest) -> Result<Self, ApiError> {
         Ok(Self {
             saga_id: saga_id(request.saga_id)?,
-            invoice_id: Some(request.invoice_id).filter(|id| !id.is_empty()),
+            invoice_id: optional(request.invoice_id),
         })
     }
 }
@@ -52,15 +52,12 @@ impl TryFrom<proto::ListInvoicesRequest> for InvoiceFilter {
             Ok(proto::InvoiceStatus::Voided) => Some(InvoiceStatus::Voided),
             Err(_) => return Err(ApiError::invalid("status", "is not a known invoice status")),
         };
-        let after_seq = paging::decode_token(&request.page_token).map_err(|_| {
-            ApiError::invalid("page_token", "is not a token returned by a previous call")
-        })?;
         Ok(Self {
-            order_id: Some(request.order_id).filter(|id| !id.is_empty()),
-            customer_id: Some(request.customer_id).filter(|id| !id.is_empty()),
+            order_id: optional(request.order_id),
+            customer_id: optional(request.customer_id),
             status,
-            saga_id: Some(request.saga_id).filter(|id| !id.is_empty()),
-            after_seq,
+            saga_id: optional(request.saga_id),
+            after_seq: page_token(&request.page_token)?,
             page_size: paging::page_size(request.page_size),
         })
     }
@@ -69,34 +66,6 @@ impl TryFrom<proto::ListInvoicesRequest> for InvoiceFilter {
 /// The invoice id of a `GetInvoice`, which must not be empty.
 pub fn invoice_id(request: proto::GetInvoiceRequest) -> Result<String, ApiError> {
     required("invoice_id", request.invoice_id)
-}
-
-fn saga_id(value: String) -> Result<String, ApiError> {
-    let value = required("saga_id", value)?;
-    if value.len() > MAX_SAGA_ID_BYTES {
-        return Err(ApiError::invalid(
-            "saga_id",
-            format!("must be at most {MAX_SAGA_ID_BYTES} bytes"),
-        ));
-    }
-    Ok(value)
-}
-
-fn required(field: &str, value: String) -> Result<String, ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
-    }
-    Ok(value)
-}
-
-fn currency(value: String) -> Result<String, ApiError> {
-    if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid(
-            "currency",
-            "must be three upper-case letters, e.g. EUR",
-        ));
-    }
-    Ok(value)
 }
 
 impl From<InvoiceStatus> for proto::InvoiceStatus {

@@ -1,13 +1,10 @@
 //! Building the invoices participant from its [`Config`] and serving it until shutdown.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use saga_contracts::invoices::v1::invoices_server::InvoicesServer;
-use service_kit::db::{self, OpenError};
-use service_kit::faults::{FaultSpecError, Faults};
-use sqlx::SqlitePool;
+use service_kit::participant::Ready;
+use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -15,41 +12,24 @@ use tonic::service::Routes;
 use crate::api::InvoicesApi;
 use crate::config::Config;
 
-/// Why the participant could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("invalid --faults")]
-    Faults(#[from] FaultSpecError),
-    #[error("cannot open the invoices database")]
-    Database(#[from] OpenError),
-    #[error("cannot listen on {addr}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use service_kit::participant::StartupError;
 
-/// A built participant: database open and migrated, listener bound, not yet serving.
+/// The invoices schema, applied whenever the database is opened.
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/invoices");
+
+/// A built invoices participant: database open and migrated, listener bound, the
+/// invoice limit read, not yet serving.
 #[derive(Debug)]
 pub struct App {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    pool: SqlitePool,
-    faults: Arc<Faults>,
+    ready: Ready,
     max_invoice_cents: i64,
 }
 
 impl App {
     /// Opens the database, parses the faults and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let listener = service_kit::serve::bind(&config.listen)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen.clone(),
-                source,
-            })?;
-        Self::build_with_listener(config, listener).await
+        let ready = Ready::build("invoices", &MIGRATOR, config.flags()).await?;
+        Ok(Self::with_limit(ready, &config))
     }
 
     /// Like [`App::build`] on an already-bound `listener` (`config.listen` is ignored).
@@ -57,32 +37,21 @@ impl App {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
-        let seed = config.fault_seed.unwrap_or_else(seed_from_clock);
-        let faults = Faults::parse(&config.faults, seed)?;
-        if !config.faults.is_empty() {
-            tracing::info!(faults = %config.faults, seed, "injecting faults");
-        }
-        let pool = db::open_sqlite(
-            &config.database_url,
-            &sqlx::migrate!("../migrations/invoices"),
-        )
-        .await?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.listen.clone(),
-            source,
-        })?;
-        Ok(Self {
-            listener,
-            local_addr,
-            pool,
-            faults: Arc::new(faults),
+        let ready =
+            Ready::build_with_listener("invoices", &MIGRATOR, config.flags(), listener).await?;
+        Ok(Self::with_limit(ready, &config))
+    }
+
+    fn with_limit(ready: Ready, config: &Config) -> Self {
+        Self {
+            ready,
             max_invoice_cents: config.max_invoice_cents,
-        })
+        }
     }
 
     /// The address actually bound (the real port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.ready.local_addr()
     }
 
     /// Serves until `shutdown` is cancelled, lets in-flight RPCs finish, then closes the
@@ -92,21 +61,20 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
         tracing::info!(
-            addr = %self.local_addr,
+            addr = %self.ready.local_addr(),
             max_invoice_cents = self.max_invoice_cents,
             "invoices participant serving"
         );
-        let api = InvoicesApi::new(self.pool.clone(), self.faults, self.max_invoice_cents);
-        let routes = Routes::new(InvoicesServer::new(api));
-        let served = service_kit::serve::serve(self.listener, routes, shutdown).await;
-        self.pool.close().await;
+        let api = InvoicesApi::new(
+            self.ready.pool().clone(),
+            self.ready.faults(),
+            self.max_invoice_cents,
+        );
+        let served = self
+            .ready
+            .serve(Routes::new(InvoicesServer::new(api)), shutdown)
+            .await;
         tracing::info!("invoices participant stopped");
         served
     }
-}
-
-fn seed_from_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }

@@ -1,6 +1,7 @@
 //! Command-line flags and environment of the orders participant.
 
 use clap::Parser;
+use service_kit::participant::Flags;
 
 /// How to run the orders participant. Every field is public so that an in-process
 /// launcher can build one in code (start from [`Config::default`]).
@@ -34,6 +35,18 @@ impl Default for Config {
             database_url: service_kit::db::default_url("orders"),
             faults: String::new(),
             fault_seed: None,
+        }
+    }
+}
+
+impl Config {
+    /// The flags every participant shares, as the kit starts one from.
+    pub(crate) fn flags(&self) -> Flags<'_> {
+        Flags {
+            listen: &self.listen,
+            database_url: &self.database_url,
+            faults: &self.faults,
+            fault_seed: self.fault_seed,
         }
     }
 }

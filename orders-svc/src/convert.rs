@@ -3,21 +3,25 @@
 
 use saga_contracts::orders::v1 as proto;
 use service_kit::paging;
+use service_kit::participant::validate::{
+    MAX_SAGA_ID_BYTES, bounded, currency, optional, page_token, required, saga_id,
+};
 
 use crate::domain::{
     CancelOrder, ConfirmOrder, LineItem, NewOrder, Order, OrderFilter, OrderStatus,
 };
 use crate::error::ApiError;
 
-/// Longest accepted saga or customer id, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
+/// Longest accepted saga or customer id, in bytes: a customer id is held to the
+/// saga id's bound.
+pub const MAX_ID_BYTES: usize = MAX_SAGA_ID_BYTES;
 
 impl TryFrom<proto::CreateOrderRequest> for NewOrder {
     type Error = ApiError;
 
     fn try_from(request: proto::CreateOrderRequest) -> Result<Self, ApiError> {
         let saga_id = saga_id(request.saga_id)?;
-        let customer_id = bounded("customer_id", request.customer_id)?;
+        let customer_id = bounded("customer_id", request.customer_id, MAX_ID_BYTES)?;
         if request.items.is_empty() {
             return Err(ApiError::invalid("items", "must not be empty"));
         }
@@ -63,7 +67,7 @@ impl TryFrom<proto::CancelOrderRequest> for CancelOrder {
     fn try_from(request: proto::CancelOrderRequest) -> Result<Self, ApiError> {
         Ok(Self {
             saga_id: saga_id(request.saga_id)?,
-            order_id: Some(request.order_id).filter(|id| !id.is_empty()),
+            order_id: optional(request.order_id),
         })
     }
 }
@@ -79,14 +83,11 @@ impl TryFrom<proto::ListOrdersRequest> for OrderFilter {
             Ok(proto::OrderStatus::Cancelled) => Some(OrderStatus::Cancelled),
             Err(_) => return Err(ApiError::invalid("status", "is not a known order status")),
         };
-        let after_seq = paging::decode_token(&request.page_token).map_err(|_| {
-            ApiError::invalid("page_token", "is not a token returned by a previous call")
-        })?;
         Ok(Self {
-            customer_id: Some(request.customer_id).filter(|id| !id.is_empty()),
+            customer_id: optional(request.customer_id),
             status,
-            saga_id: Some(request.saga_id).filter(|id| !id.is_empty()),
-            after_seq,
+            saga_id: optional(request.saga_id),
+            after_seq: page_token(&request.page_token)?,
             page_size: paging::page_size(request.page_size),
         })
     }
@@ -116,38 +117,6 @@ fn line_item(index: usize, item: proto::LineItem) -> Result<LineItem, ApiError> 
         quantity: item.quantity,
         unit_price_cents: item.unit_price_cents,
     })
-}
-
-fn saga_id(value: String) -> Result<String, ApiError> {
-    bounded("saga_id", value)
-}
-
-fn bounded(field: &str, value: String) -> Result<String, ApiError> {
-    let value = required(field, value)?;
-    if value.len() > MAX_ID_BYTES {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_ID_BYTES} bytes"),
-        ));
-    }
-    Ok(value)
-}
-
-fn required(field: &str, value: String) -> Result<String, ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
-    }
-    Ok(value)
-}
-
-fn currency(value: String) -> Result<String, ApiError> {
-    if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid(
-            "currency",
-            "must be three upper-case letters, e.g. EUR",
-        ));
-    }
-    Ok(value)
 }
 
 impl From<OrderStatus> for proto::OrderStatus {

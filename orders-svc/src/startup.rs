@@ -1,13 +1,10 @@
 //! Building the orders participant from its [`Config`] and serving it until shutdown.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use saga_contracts::orders::v1::orders_server::OrdersServer;
-use service_kit::db::{self, OpenError};
-use service_kit::faults::{FaultSpecError, Faults};
-use sqlx::SqlitePool;
+use service_kit::participant::Ready;
+use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -15,40 +12,22 @@ use tonic::service::Routes;
 use crate::api::OrdersApi;
 use crate::config::Config;
 
-/// Why the participant could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("invalid --faults")]
-    Faults(#[from] FaultSpecError),
-    #[error("cannot open the orders database")]
-    Database(#[from] OpenError),
-    #[error("cannot listen on {addr}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use service_kit::participant::StartupError;
 
-/// A built participant: database open and migrated, listener bound, not yet serving.
+/// The orders schema, applied whenever the database is opened.
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/orders");
+
+/// A built orders participant: database open and migrated, listener bound, not yet
+/// serving.
 #[derive(Debug)]
-pub struct App {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    pool: SqlitePool,
-    faults: Arc<Faults>,
-}
+pub struct App(Ready);
 
 impl App {
     /// Opens the database, parses the faults and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let listener = service_kit::serve::bind(&config.listen)
+        Ready::build("orders", &MIGRATOR, config.flags())
             .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen.clone(),
-                source,
-            })?;
-        Self::build_with_listener(config, listener).await
+            .map(Self)
     }
 
     /// Like [`App::build`] on an already-bound `listener` (`config.listen` is ignored).
@@ -56,31 +35,14 @@ impl App {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
-        let seed = config.fault_seed.unwrap_or_else(seed_from_clock);
-        let faults = Faults::parse(&config.faults, seed)?;
-        if !config.faults.is_empty() {
-            tracing::info!(faults = %config.faults, seed, "injecting faults");
-        }
-        let pool = db::open_sqlite(
-            &config.database_url,
-            &sqlx::migrate!("../migrations/orders"),
-        )
-        .await?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.listen.clone(),
-            source,
-        })?;
-        Ok(Self {
-            listener,
-            local_addr,
-            pool,
-            faults: Arc::new(faults),
-        })
+        Ready::build_with_listener("orders", &MIGRATOR, config.flags(), listener)
+            .await
+            .map(Self)
     }
 
     /// The address actually bound (the real port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.0.local_addr()
     }
 
     /// Serves until `shutdown` is cancelled, lets in-flight RPCs finish, then closes the
@@ -89,18 +51,13 @@ impl App {
         self,
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
-        tracing::info!(addr = %self.local_addr, "orders participant serving");
-        let api = OrdersApi::new(self.pool.clone(), self.faults);
-        let routes = Routes::new(OrdersServer::new(api));
-        let served = service_kit::serve::serve(self.listener, routes, shutdown).await;
-        self.pool.close().await;
+        let Self(ready) = self;
+        tracing::info!(addr = %ready.local_addr(), "orders participant serving");
+        let api = OrdersApi::new(ready.pool().clone(), ready.faults());
+        let served = ready
+            .serve(Routes::new(OrdersServer::new(api)), shutdown)
+            .await;
         tracing::info!("orders participant stopped");
         served
     }
-}
-
-fn seed_from_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }

@@ -1,11 +1,13 @@
 //! Plumbing shared by the orchestrator and the participant services, so the three do not
 //! drift apart: telemetry, shutdown, serving with health, SQLite set-up, paging tokens,
-//! fault injection and the participant-side idempotency barrier.
+//! fault injection, the participant-side idempotency barrier, and what the participants
+//! share above that (their error, field validation and start-up).
 
 pub mod barrier;
 pub mod db;
 pub mod faults;
 pub mod paging;
+pub mod participant;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

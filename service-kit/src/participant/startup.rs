@@ -1,0 +1,211 @@
+//! Starting a participant: faults parsed under a logged seed (so a run replays), its
+//! database opened and migrated, its listener bound; and serving it until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::db::{self, OpenError};
+use crate::faults::{FaultSpecError, Faults};
+
+/// Why a participant could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The `--faults` spec does not parse; nothing was created.
+    #[error("invalid --faults")]
+    Faults(#[from] FaultSpecError),
+    /// The participant's database cannot be opened or migrated.
+    #[error("cannot open the {service} database")]
+    Database {
+        service: &'static str,
+        #[source]
+        source: OpenError,
+    },
+    /// The `--listen` address cannot be bound (or its bound address read).
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The flags every participant takes, borrowed from its own `Config`.
+#[derive(Debug, Clone, Copy)]
+pub struct Flags<'a> {
+    /// The address to serve on (`--listen`); port 0 picks a free port.
+    pub listen: &'a str,
+    /// The SQLite database, `sqlite://PATH`.
+    pub database_url: &'a str,
+    /// The `--faults` spec; empty: none.
+    pub faults: &'a str,
+    /// The seed of the fault draws; absent: taken from the clock and logged.
+    pub fault_seed: Option<u64>,
+}
+
+/// A participant ready to serve: faults parsed, database open and migrated, listener
+/// bound, nothing served yet.
+#[derive(Debug)]
+pub struct Ready {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    pool: SqlitePool,
+    faults: Arc<Faults>,
+}
+
+impl Ready {
+    /// Readies the participant named `service` (as errors name its database) with its
+    /// schema `migrator`, listening on `flags.listen`.
+    pub async fn build(
+        service: &'static str,
+        migrator: &Migrator,
+        flags: Flags<'_>,
+    ) -> Result<Self, StartupError> {
+        let listener = crate::serve::bind(flags.listen)
+            .await
+            .map_err(|source| cannot_listen(flags, source))?;
+        Self::build_with_listener(service, migrator, flags, listener).await
+    }
+
+    /// Like [`Ready::build`] on an already-bound `listener` (`flags.listen` only names it
+    /// in errors). The fault spec is checked before the database is touched, so a bad
+    /// flag creates nothing.
+    pub async fn build_with_listener(
+        service: &'static str,
+        migrator: &Migrator,
+        flags: Flags<'_>,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let seed = flags.fault_seed.unwrap_or_else(seed_from_clock);
+        let faults = Faults::parse(flags.faults, seed)?;
+        if !flags.faults.is_empty() {
+            tracing::info!(faults = %flags.faults, seed, "injecting faults");
+        }
+        let pool = db::open_sqlite(flags.database_url, migrator)
+            .await
+            .map_err(|source| StartupError::Database { service, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| cannot_listen(flags, source))?;
+        Ok(Self {
+            listener,
+            local_addr,
+            pool,
+            faults: Arc::new(faults),
+        })
+    }
+
+    /// The address actually bound (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The participant's database, for building its gRPC service.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The faults to inject into every RPC, for building its gRPC service.
+    pub fn faults(&self) -> Arc<Faults> {
+        Arc::clone(&self.faults)
+    }
+
+    /// Serves `routes` (plus health) until `shutdown` is cancelled, lets in-flight RPCs
+    /// finish, then closes the database.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        shutdown: CancellationToken,
+    ) -> Result<(), tonic::transport::Error> {
+        let served = crate::serve::serve(self.listener, routes, shutdown).await;
+        self.pool.close().await;
+        served
+    }
+}
+
+fn cannot_listen(flags: Flags<'_>, source: std::io::Error) -> StartupError {
+    StartupError::Bind {
+        addr: flags.listen.to_string(),
+        source,
+    }
+}
+
+/// A fault seed for a run that was given none: the clock's nanoseconds.
+pub fn seed_from_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_SCHEMA: &Migrator = &Migrator::DEFAULT;
+
+    fn flags<'a>(database_url: &'a str, faults: &'a str) -> Flags<'a> {
+        Flags {
+            listen: "127.0.0.1:0",
+            database_url,
+            faults,
+            fault_seed: Some(7),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_participant_is_readied_on_the_listener_it_is_given() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("o.db").display());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let bound = listener.local_addr().expect("bound address");
+        let flags = flags(&url, "*:unavailable:0.5");
+        let ready = Ready::build_with_listener("orders", NO_SCHEMA, flags, listener)
+            .await
+            .expect("ready");
+        assert_eq!(ready.local_addr(), bound);
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(ready.pool())
+            .await
+            .expect("the database answers");
+        assert_eq!(one, 1);
+    }
+
+    #[tokio::test]
+    async fn a_bad_fault_spec_is_refused_before_the_database_is_created() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("o.db");
+        let url = format!("sqlite://{}", file.display());
+        let refused = Ready::build("orders", NO_SCHEMA, flags(&url, "X")).await;
+        assert!(
+            matches!(refused, Err(StartupError::Faults(_))),
+            "{refused:?}"
+        );
+        assert!(!file.exists());
+    }
+
+    #[tokio::test]
+    async fn an_unusable_database_is_refused_naming_the_participant() {
+        let refused = Ready::build("orders", NO_SCHEMA, flags("mysql://x", "")).await;
+        let message = refused.map(|_| ()).map_err(|error| error.to_string());
+        assert_eq!(message, Err("cannot open the orders database".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_refused_naming_it() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = taken.local_addr().expect("bound address").to_string();
+        let flags = Flags {
+            listen: &addr,
+            ..flags("sqlite://unused.db", "")
+        };
+        let refused = Ready::build("orders", NO_SCHEMA, flags).await;
+        let message = refused.map(|_| ()).map_err(|error| error.to_string());
+        assert_eq!(message, Err(format!("cannot listen on {addr}")));
+    }
+}
