@@ -41,10 +41,16 @@ impl LiveSaga {
     }
 }
 
-/// The driver stopped before the saga ended (shutdown, fenced, or a bug); the log
-/// keeps it for recovery.
-#[derive(Debug)]
-pub(super) struct Stopped;
+/// Why a driver stopped before its saga ended; the log keeps the saga for recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stopped {
+    Shutdown,
+    /// The saga's version moved on without this driver: another replica claimed it, or
+    /// an earlier commit of ours that reported an error did in fact commit.
+    Fenced,
+    /// The state machine refused an event: a bug, logged where it happened.
+    Refused,
+}
 
 /// Runs `saga` from `command` until it ends or the driver must stop.
 pub(super) async fn drive(
@@ -53,16 +59,20 @@ pub(super) async fn drive(
     mut command: Option<Command>,
     _slot: OwnedSemaphorePermit,
 ) {
+    let mut stopped = None;
     while let Some(next) = command.take() {
         let Some(event) = carry_out(&inner, &saga, next).await else {
             break;
         };
         match apply(&inner, &mut saga, &event).await {
             Ok(next) => command = next,
-            Err(Stopped) => break,
+            Err(why) => stopped = Some(why),
         }
     }
     inner.forget(&saga.id);
+    if stopped == Some(Stopped::Fenced) {
+        inner.take_back_if_still_mine(&saga.id).await;
+    }
 }
 
 /// Carries out one command; `None` when shutdown came first.
@@ -106,7 +116,7 @@ pub(super) async fn apply(
     };
     let transition = saga::transition(&saga.state, event, &ctx).map_err(|error| {
         tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
-        Stopped
+        Stopped::Refused
     })?;
     let write = SagaWrite {
         saga_id: &saga.id,
@@ -141,14 +151,14 @@ async fn commit_until_durable(inner: &Inner, write: &SagaWrite<'_>) -> Result<()
             Ok(()) => return Ok(()),
             Err(StoreError::Fenced(_)) => {
                 tracing::warn!("saga changed by another writer; no longer driving it");
-                return Err(Stopped);
+                return Err(Stopped::Fenced);
             }
             Err(error) => {
                 tracing::warn!(%error, attempt, "saga log write failed, retrying");
                 let delay = inner.backoff.delay(attempt, &inner.entropy);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = inner.shutdown.cancelled() => return Err(Stopped),
+                    () = inner.shutdown.cancelled() => return Err(Stopped::Shutdown),
                 }
             }
         }

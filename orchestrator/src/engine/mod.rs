@@ -264,6 +264,27 @@ impl Inner {
         Ok(total)
     }
 
+    /// After a fenced write: if the log still names this replica as the saga's owner
+    /// (our own earlier commit went through despite an error), drive it again from
+    /// what the log holds; otherwise another replica has it.
+    async fn take_back_if_still_mine(self: &Arc<Self>, saga_id: &str) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        match self.store.get(saga_id).await {
+            Ok(Some(record))
+                if record.owner == self.replica_id && !record.state.status().is_terminal() =>
+            {
+                tracing::info!(saga.id = saga_id, "saga still ours; resuming from the log");
+                self.resume(record);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; its lease will expire")
+            }
+        }
+    }
+
     /// Drives a claimed saga from where its log left it.
     fn resume(self: &Arc<Self>, record: SagaRecord) {
         let mut saga = LiveSaga::from_record(record);
@@ -275,7 +296,7 @@ impl Inner {
             };
             match driver::apply(&inner, &mut saga, &Event::Resumed).await {
                 Ok(command) => driver::drive(inner, saga, command, slot).await,
-                Err(driver::Stopped) => inner.forget(&saga.id),
+                Err(_) => inner.forget(&saga.id),
             }
         });
     }

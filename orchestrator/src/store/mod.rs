@@ -33,6 +33,8 @@ pub struct SagaRecord {
     pub version: i64,
     /// How many log records the saga has.
     pub log_len: u32,
+    /// The replica that holds the saga (see [`Lease`]).
+    pub owner: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     /// Filled by [`SagaStore::get`]; empty in lists.

@@ -14,7 +14,7 @@ use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
 macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
-            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, ",
+            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
             "created_at_ms, updated_at_ms FROM sagas ",
             $rest
         )
@@ -172,7 +172,7 @@ const CLAIM_SQLITE: &str = concat!(
                    WHERE status IN ('RUNNING', 'COMPENSATING')
                      AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
                    ORDER BY seq LIMIT $5)
-     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, ",
+     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
     "created_at_ms, updated_at_ms"
 );
 
@@ -185,7 +185,7 @@ const CLAIM_POSTGRES: &str = concat!(
                      AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
                    ORDER BY seq LIMIT $5
                    FOR UPDATE SKIP LOCKED)
-     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, ",
+     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
     "created_at_ms, updated_at_ms"
 );
 
@@ -302,6 +302,7 @@ fn saga_from_row(row: &impl RowExt) -> Result<SagaRecord, StoreError> {
         state: from_json(&row.text("state")?)?,
         version: row.int("version")?,
         log_len: small(row.int("log_len")?)?,
+        owner: row.text("owner")?,
         created_at_ms: row.int("created_at_ms")?,
         updated_at_ms: row.int("updated_at_ms")?,
         log: Vec::new(),
