@@ -24,7 +24,7 @@ pub use calls::{InvalidUrl, Participants};
 pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
-use crate::saga::{self, Event, OrderRequest, Policy, SagaStatus};
+use crate::saga::{self, OrderRequest, Policy, SagaStatus};
 use crate::store::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
@@ -238,69 +238,6 @@ impl Engine {
 const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 
 impl Inner {
-    /// Claims sagas in batches and starts a driver for each.
-    async fn claim_and_resume(self: &Arc<Self>, which: Claim) -> Result<usize, EngineError> {
-        const BATCH: u32 = 500;
-        let mut total = 0;
-        loop {
-            let now_ms = self.clock.now_ms();
-            let lease = Lease {
-                owner: &self.replica_id,
-                until_ms: now_ms + self.lease_ms,
-            };
-            let claimed = self.store.claim(which, lease, now_ms, BATCH).await?;
-            let batch = claimed.len();
-            total += batch;
-            for record in claimed {
-                self.resume(record);
-            }
-            if batch < BATCH as usize {
-                break;
-            }
-        }
-        if total > 0 {
-            tracing::info!(count = total, "resuming unfinished sagas");
-        }
-        Ok(total)
-    }
-
-    /// After a fenced write: if the log still names this replica as the saga's owner
-    /// (our own earlier commit went through despite an error), drive it again from
-    /// what the log holds; otherwise another replica has it.
-    async fn take_back_if_still_mine(self: &Arc<Self>, saga_id: &str) {
-        if self.shutdown.is_cancelled() {
-            return;
-        }
-        match self.store.get(saga_id).await {
-            Ok(Some(record))
-                if record.owner == self.replica_id && !record.state.status().is_terminal() =>
-            {
-                tracing::info!(saga.id = saga_id, "saga still ours; resuming from the log");
-                self.resume(record);
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; its lease will expire")
-            }
-        }
-    }
-
-    /// Drives a claimed saga from where its log left it.
-    fn resume(self: &Arc<Self>, record: SagaRecord) {
-        let mut saga = LiveSaga::from_record(record);
-        self.remember(&saga);
-        let inner = self.clone();
-        self.tasks.spawn(async move {
-            let Ok(slot) = inner.slots.clone().acquire_owned().await else {
-                return;
-            };
-            match driver::apply(&inner, &mut saga, &Event::Resumed).await {
-                Ok(command) => driver::drive(inner, saga, command, slot).await,
-                Err(_) => inner.forget(&saga.id),
-            }
-        });
-    }
-
     fn remember(&self, saga: &LiveSaga) {
         self.live_map()
             .insert(saga.id.clone(), saga.status.subscribe());

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Inner;
-use crate::store::{Claim, Lease};
+use super::driver::{self, LiveSaga};
+use super::{EngineError, Inner};
+use crate::saga::Event;
+use crate::store::{Claim, Lease, SagaRecord};
 
 /// Renews every `lease / 3` and claims expired sagas, until shutdown.
 pub(super) async fn run(inner: Arc<Inner>) {
@@ -28,5 +30,73 @@ pub(super) async fn run(inner: Arc<Inner>) {
         if let Err(error) = inner.claim_and_resume(Claim::Expired).await {
             tracing::warn!(%error, "cannot claim expired sagas");
         }
+    }
+}
+
+impl Inner {
+    /// Claims sagas in batches and starts a driver for each.
+    pub(super) async fn claim_and_resume(
+        self: &Arc<Self>,
+        which: Claim,
+    ) -> Result<usize, EngineError> {
+        const BATCH: u32 = 500;
+        let mut total = 0;
+        loop {
+            let now_ms = self.clock.now_ms();
+            let lease = Lease {
+                owner: &self.replica_id,
+                until_ms: now_ms + self.lease_ms,
+            };
+            let claimed = self.store.claim(which, lease, now_ms, BATCH).await?;
+            let batch = claimed.len();
+            total += batch;
+            for record in claimed {
+                self.resume(record);
+            }
+            if batch < BATCH as usize {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(count = total, "resuming unfinished sagas");
+        }
+        Ok(total)
+    }
+
+    /// After a fenced write: if the log still names this replica as the saga's owner
+    /// (our own earlier commit went through despite an error), drive it again from
+    /// what the log holds; otherwise another replica has it.
+    pub(super) async fn take_back_if_still_mine(self: &Arc<Self>, saga_id: &str) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        match self.store.get(saga_id).await {
+            Ok(Some(record))
+                if record.owner == self.replica_id && !record.state.status().is_terminal() =>
+            {
+                tracing::info!(saga.id = saga_id, "saga still ours; resuming from the log");
+                self.resume(record);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; its lease will expire")
+            }
+        }
+    }
+
+    /// Drives a claimed saga from where its log left it.
+    fn resume(self: &Arc<Self>, record: SagaRecord) {
+        let mut saga = LiveSaga::from_record(record);
+        self.remember(&saga);
+        let inner = self.clone();
+        self.tasks.spawn(async move {
+            let Ok(slot) = inner.slots.clone().acquire_owned().await else {
+                return;
+            };
+            match driver::apply(&inner, &mut saga, &Event::Resumed).await {
+                Ok(command) => driver::drive(inner, saga, command, slot).await,
+                Err(_) => inner.forget(&saga.id),
+            }
+        });
     }
 }
