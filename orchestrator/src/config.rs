@@ -56,6 +56,9 @@ pub struct Config {
     /// Sagas driven at once; beyond it PlaceOrder answers RESOURCE_EXHAUSTED.
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 10_000)]
     pub max_in_flight: usize,
+    /// Most saga-log writes of concurrent sagas that share one commit (group commit).
+    #[arg(long, env = "MAX_BATCH", default_value_t = 256)]
+    pub max_batch: usize,
     /// Time SIGTERM gives in-flight calls to finish.
     #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub drain_timeout_ms: u64,

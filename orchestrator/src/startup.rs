@@ -40,7 +40,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let store = crate::store::open(&config.database_url).await?;
+        let store = crate::store::open(&config.database_url, config.max_batch).await?;
         let participants = Participants::connect(
             &config.orders_url,
             &config.invoices_url,

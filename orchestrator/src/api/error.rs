@@ -37,6 +37,9 @@ impl From<ApiError> for Status {
                 tracing::error!(error = %cause, "saga log unavailable");
                 Status::unavailable("saga log unavailable")
             }
+            ApiError::Engine(EngineError::Store(StoreError::Closed)) => {
+                Status::unavailable("shutting down")
+            }
             ApiError::Engine(EngineError::Store(cause)) => {
                 tracing::error!(error = %cause, "saga log error");
                 Status::internal("internal error")

@@ -1,7 +1,20 @@
 //! The saga log's storage: a small interface the engine writes through, and its SQL
 //! implementation for SQLite and PostgreSQL.
 
+/// `SELECT <saga columns> FROM sagas` followed by the rest of a query, as a static string.
+macro_rules! select_sagas {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
+            "created_at_ms, updated_at_ms FROM sagas ",
+            $rest
+        )
+    };
+}
+
+mod batch;
 mod sql;
+mod statements;
 #[cfg(test)]
 mod tests;
 
@@ -102,6 +115,9 @@ pub enum StoreError {
     /// The database could not be reached or refused the write; retry later.
     #[error("saga log unavailable")]
     Unavailable(#[from] sqlx::Error),
+    /// The group committer stopped (the process is shutting down).
+    #[error("saga log writer stopped")]
+    Closed,
     /// A stored row does not decode: a bug or a hand edit.
     #[error("saga log row is corrupt: {0}")]
     Corrupt(String),
@@ -141,8 +157,12 @@ pub trait SagaStore: Send + Sync + 'static {
     async fn renew(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
 }
 
-/// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
+/// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations;
+/// up to `max_batch` writes share one commit.
+pub async fn open(
+    url: &str,
+    max_batch: usize,
+) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
     let db = service_kit::db::Db::open(url, &migrations()).await?;
-    Ok(std::sync::Arc::new(SqlStore::new(db)))
+    Ok(std::sync::Arc::new(SqlStore::new(db, max_batch)))
 }

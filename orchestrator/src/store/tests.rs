@@ -13,10 +13,10 @@ const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
 async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("log.db").display());
-    let mut stores = vec![open(&url).await.expect("open sqlite")];
+    let mut stores = vec![open(&url, 64).await.expect("open sqlite")];
     if let Ok(server) = std::env::var(POSTGRES_ENV) {
         stores.push(
-            open(&fresh_postgres_database(&server).await)
+            open(&fresh_postgres_database(&server).await, 64)
                 .await
                 .expect("open postgres"),
         );
@@ -284,5 +284,59 @@ async fn concurrent_claims_never_take_the_same_saga() {
             (40, 40),
             "every saga claimed exactly once"
         );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_a_fenced_one_fails_alone() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let inserts = (0..30).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                insert(
+                    store.as_ref(),
+                    &format!("s{i}"),
+                    &format!("k{i}"),
+                    &order("c"),
+                )
+                .await
+            })
+        });
+        for inserted in inserts {
+            assert!(matches!(inserted.await.expect("join"), Inserted::New));
+        }
+        let next = saga::SagaState::Compensated {
+            order_id: None,
+            invoice_id: None,
+            cause: "c".into(),
+        };
+        let commits = (0..30).map(|i| {
+            let (store, next) = (store.clone(), next.clone());
+            tokio::spawn(async move {
+                let write = SagaWrite {
+                    saga_id: &format!("s{i}"),
+                    // s7 names a version it never read.
+                    expected_version: if i == 7 { 5 } else { 1 },
+                    state: &next,
+                    log: &[],
+                    log_len: 2,
+                    now_ms: 20,
+                    lease_until_ms: 120,
+                };
+                store.commit(&write).await
+            })
+        });
+        for (i, committed) in commits.enumerate() {
+            let committed = committed.await.expect("join");
+            match i {
+                7 => assert!(matches!(committed, Err(StoreError::Fenced(_)))),
+                _ => assert!(committed.is_ok(), "s{i}: {committed:?}"),
+            }
+        }
+        let s7 = store.get("s7").await.expect("get").expect("found");
+        assert_eq!(s7.version, 1);
+        let s8 = store.get("s8").await.expect("get").expect("found");
+        assert_eq!((s8.version, s8.state), (2, next));
     }
 }

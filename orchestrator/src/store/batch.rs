@@ -1,0 +1,222 @@
+//! Group commit: the writes of many sagas share one transaction, so one durable commit
+//! (one fsync) serves them all. Every caller is answered only after the commit that
+//! holds its write; nothing is acted on before it is durable.
+//!
+//! One task owns the writing: it takes whatever writes are waiting (up to a batch), runs
+//! them in one transaction and commits. While it commits, new writes queue up, so the
+//! batch grows with the load and a lone write is committed at once. A batch that fails
+//! is retried one write per transaction, so one bad write cannot fail the others.
+
+use service_kit::db::{Db, Tx};
+use tokio::sync::{mpsc, oneshot};
+
+use super::statements::{SagaKey, insert_log, insert_saga, select_saga, update_saga};
+use super::{Inserted, Lease, NewSaga, SagaWrite, StoreError};
+use crate::saga::{LogRecord, OrderRequest, SagaState};
+
+/// Writes waiting for the committer at most; callers beyond wait for room.
+const QUEUE: usize = 16_384;
+
+/// The handle writers send their writes through.
+#[derive(Debug, Clone)]
+pub(super) struct GroupCommitter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommitter {
+    /// Starts the committer task; it ends when the last handle is dropped.
+    pub fn start(db: Db, max_batch: usize) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, queue, max_batch.max(1)));
+        Self { jobs }
+    }
+
+    pub async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Insert(OwnedNew::from(new), reply);
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Commit(OwnedWrite::from(write), reply);
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[derive(Debug)]
+enum Job {
+    Insert(OwnedNew, oneshot::Sender<Result<Inserted, StoreError>>),
+    Commit(OwnedWrite, oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// What one write did inside a transaction that then committed.
+#[derive(Debug)]
+enum Done {
+    Inserted(Inserted),
+    Committed(Result<(), StoreError>),
+}
+
+async fn run(db: Db, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut batch, max_batch).await > 0 {
+        commit_batch(&db, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn commit_batch(db: &Db, jobs: Vec<Job>) {
+    if jobs.len() > 1 {
+        match run_together(db, &jobs).await {
+            Ok(done) => {
+                return jobs
+                    .into_iter()
+                    .zip(done)
+                    .for_each(|(job, d)| reply(job, Ok(d)));
+            }
+            Err(error) => {
+                tracing::warn!(%error, writes = jobs.len(), "group commit failed; retrying each write alone");
+            }
+        }
+    }
+    for job in jobs {
+        let done = run_together(db, std::slice::from_ref(&job)).await;
+        reply(job, done.map(|mut d| d.remove(0)));
+    }
+}
+
+/// Runs `jobs` in one transaction and commits it.
+async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut done = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        done.push(match job {
+            Job::Insert(new, _) => Done::Inserted(insert(&mut tx, &new.borrowed()).await?),
+            Job::Commit(write, _) => Done::Committed(commit(&mut tx, &write.borrowed()).await?),
+        });
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+async fn insert(tx: &mut Tx, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
+    if !insert_saga(tx, new).await? {
+        let existing = select_saga(tx, SagaKey::Key(new.idempotency_key)).await?;
+        let existing = existing
+            .ok_or_else(|| StoreError::Corrupt(format!("key {} vanished", new.idempotency_key)))?;
+        return Ok(Inserted::Existing(Box::new(existing)));
+    }
+    insert_log(tx, new.saga_id, 0, new.log, new.now_ms).await?;
+    Ok(Inserted::New)
+}
+
+/// The outer error fails the transaction; the inner one (fenced) is this write's own.
+async fn commit(tx: &mut Tx, write: &SagaWrite<'_>) -> Result<Result<(), StoreError>, StoreError> {
+    if !update_saga(tx, write).await? {
+        return Ok(Err(StoreError::Fenced(write.saga_id.to_string())));
+    }
+    insert_log(tx, write.saga_id, write.log_len, write.log, write.now_ms).await?;
+    Ok(Ok(()))
+}
+
+fn reply(job: Job, done: Result<Done, StoreError>) {
+    // A caller that went away no longer needs its answer; its write stands.
+    match (job, done) {
+        (Job::Insert(_, to), Ok(Done::Inserted(inserted))) => drop(to.send(Ok(inserted))),
+        (Job::Commit(_, to), Ok(Done::Committed(result))) => drop(to.send(result)),
+        (Job::Insert(_, to), Err(error)) => drop(to.send(Err(error))),
+        (Job::Commit(_, to), Err(error)) => drop(to.send(Err(error))),
+        (Job::Insert(_, to), Ok(Done::Committed(_))) => drop(to.send(Err(mismatch()))),
+        (Job::Commit(_, to), Ok(Done::Inserted(_))) => drop(to.send(Err(mismatch()))),
+    }
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Corrupt("group commit answered a write with another write's result".into())
+}
+
+/// A [`NewSaga`] that can wait in the queue.
+#[derive(Debug)]
+struct OwnedNew {
+    saga_id: String,
+    idempotency_key: String,
+    request: OrderRequest,
+    state: SagaState,
+    log: Vec<LogRecord>,
+    now_ms: i64,
+    owner: String,
+    lease_until_ms: i64,
+}
+
+impl From<&NewSaga<'_>> for OwnedNew {
+    fn from(new: &NewSaga<'_>) -> Self {
+        Self {
+            saga_id: new.saga_id.to_string(),
+            idempotency_key: new.idempotency_key.to_string(),
+            request: new.request.clone(),
+            state: new.state.clone(),
+            log: new.log.to_vec(),
+            now_ms: new.now_ms,
+            owner: new.lease.owner.to_string(),
+            lease_until_ms: new.lease.until_ms,
+        }
+    }
+}
+
+impl OwnedNew {
+    fn borrowed(&self) -> NewSaga<'_> {
+        NewSaga {
+            saga_id: &self.saga_id,
+            idempotency_key: &self.idempotency_key,
+            request: &self.request,
+            state: &self.state,
+            log: &self.log,
+            now_ms: self.now_ms,
+            lease: Lease {
+                owner: &self.owner,
+                until_ms: self.lease_until_ms,
+            },
+        }
+    }
+}
+
+/// A [`SagaWrite`] that can wait in the queue.
+#[derive(Debug)]
+struct OwnedWrite {
+    saga_id: String,
+    expected_version: i64,
+    state: SagaState,
+    log: Vec<LogRecord>,
+    log_len: u32,
+    now_ms: i64,
+    lease_until_ms: i64,
+}
+
+impl From<&SagaWrite<'_>> for OwnedWrite {
+    fn from(write: &SagaWrite<'_>) -> Self {
+        Self {
+            saga_id: write.saga_id.to_string(),
+            expected_version: write.expected_version,
+            state: write.state.clone(),
+            log: write.log.to_vec(),
+            log_len: write.log_len,
+            now_ms: write.now_ms,
+            lease_until_ms: write.lease_until_ms,
+        }
+    }
+}
+
+impl OwnedWrite {
+    fn borrowed(&self) -> SagaWrite<'_> {
+        SagaWrite {
+            saga_id: &self.saga_id,
+            expected_version: self.expected_version,
+            state: &self.state,
+            log: &self.log,
+            log_len: self.log_len,
+            now_ms: self.now_ms,
+            lease_until_ms: self.lease_until_ms,
+        }
+    }
+}
