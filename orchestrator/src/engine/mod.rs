@@ -102,14 +102,14 @@ impl Engine {
         if inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        let saga_id = inner.entropy.new_id();
+        let now_ms = inner.clock.now_ms();
+        let saga_id = inner.entropy.new_id(now_ms);
         let key = key.unwrap_or_else(|| saga_id.clone());
         let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
             let existing = inner.store.get_by_key(&key).await?;
             let existing = existing.ok_or(EngineError::Overloaded)?;
             return self.existing(existing, &order, deadline).await;
         };
-        let now_ms = inner.clock.now_ms();
         let start = saga::start(now_ms);
         let new = NewSaga {
             saga_id: &saga_id,
