@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use saga_contracts::invoices::v1 as proto;
 use saga_contracts::invoices::v1::invoices_server::Invoices;
+use service_kit::db::Db;
 use service_kit::faults::Faults;
-use sqlx::SqlitePool;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
@@ -16,17 +16,17 @@ use crate::service;
 /// The `invoices.v1.Invoices` service over one database.
 #[derive(Debug, Clone)]
 pub struct InvoicesApi {
-    pool: SqlitePool,
+    db: Db,
     faults: Arc<Faults>,
     max_invoice_cents: i64,
 }
 
 impl InvoicesApi {
-    /// Serves `pool`, injecting `faults` into every RPC and refusing invoices over
+    /// Serves `db`, injecting `faults` into every RPC and refusing invoices over
     /// `max_invoice_cents`.
-    pub fn new(pool: SqlitePool, faults: Arc<Faults>, max_invoice_cents: i64) -> Self {
+    pub fn new(db: Db, faults: Arc<Faults>, max_invoice_cents: i64) -> Self {
         Self {
-            pool,
+            db,
             faults,
             max_invoice_cents,
         }
@@ -37,7 +37,7 @@ impl InvoicesApi {
         let new = NewInvoice::try_from(request)?;
         self.faults
             .around("CreateInvoice", async {
-                Ok(service::create_invoice(&self.pool, new, self.max_invoice_cents).await?)
+                Ok(service::create_invoice(&self.db, new, self.max_invoice_cents).await?)
             })
             .await
     }
@@ -50,7 +50,7 @@ impl InvoicesApi {
         let void = VoidInvoice::try_from(request)?;
         self.faults
             .around("VoidInvoice", async {
-                Ok(service::void_invoice(&self.pool, void).await?)
+                Ok(service::void_invoice(&self.db, void).await?)
             })
             .await
     }
@@ -60,7 +60,7 @@ impl InvoicesApi {
         let invoice_id = convert::invoice_id(request)?;
         self.faults
             .around("GetInvoice", async {
-                Ok(service::get_invoice(&self.pool, &invoice_id).await?)
+                Ok(service::get_invoice(&self.db, &invoice_id).await?)
             })
             .await
     }
@@ -73,7 +73,7 @@ impl InvoicesApi {
         let filter = InvoiceFilter::try_from(request)?;
         self.faults
             .around("ListInvoices", async {
-                Ok(service::list_invoices(&self.pool, filter).await?)
+                Ok(service::list_invoices(&self.db, filter).await?)
             })
             .await
     }

@@ -5,9 +5,8 @@
 use prost::Message;
 use saga_contracts::invoices::v1 as proto;
 use service_kit::barrier::{self, Entry, Role, Step};
-use service_kit::db::begin_write;
+use service_kit::db::Db;
 use service_kit::paging;
-use sqlx::SqlitePool;
 use tracing::info;
 
 use crate::domain::{InvoiceFilter, InvoiceStatus, NewInvoice, VoidInvoice};
@@ -21,7 +20,7 @@ const VOID_INVOICE: &str = "void_invoice";
 /// when the amount is over `max_invoice_cents`, or once the saga's invoice was voided
 /// (a tombstone).
 pub async fn create_invoice(
-    pool: &SqlitePool,
+    db: &Db,
     new: NewInvoice,
     max_invoice_cents: i64,
 ) -> Result<proto::Invoice, ApiError> {
@@ -33,7 +32,7 @@ pub async fn create_invoice(
             undone_by: Some(VOID_INVOICE),
         },
     };
-    let mut tx = begin_write(pool).await?;
+    let mut tx = db.begin_write().await?;
     match barrier::enter(&mut tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Invoice::decode(first.as_slice())?),
         // NothingToUndo is only ever the answer to a compensation; refuse rather than act.
@@ -61,7 +60,7 @@ pub async fn create_invoice(
 /// Voids the saga's invoice, or leaves a tombstone when the saga never issued one, or
 /// replays the first answer.
 pub async fn void_invoice(
-    pool: &SqlitePool,
+    db: &Db,
     void: VoidInvoice,
 ) -> Result<proto::VoidInvoiceResponse, ApiError> {
     let step = Step {
@@ -71,7 +70,7 @@ pub async fn void_invoice(
             undoes: CREATE_INVOICE,
         },
     };
-    let mut tx = begin_write(pool).await?;
+    let mut tx = db.begin_write().await?;
     let answer = match barrier::enter(&mut tx, &step).await? {
         Entry::Repeat(first) => {
             return Ok(proto::VoidInvoiceResponse::decode(first.as_slice())?);
@@ -83,7 +82,7 @@ pub async fn void_invoice(
             proto::VoidInvoiceResponse { invoice: None }
         }
         Entry::First => {
-            let mut invoice = store::invoice_by_saga(&mut *tx, &void.saga_id)
+            let mut invoice = store::invoice_by_saga(&mut tx, &void.saga_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "invoice of saga",
@@ -114,22 +113,25 @@ pub async fn void_invoice(
 }
 
 /// The invoice with id `invoice_id`.
-pub async fn get_invoice(pool: &SqlitePool, invoice_id: &str) -> Result<proto::Invoice, ApiError> {
-    let invoice = store::invoice_by_id(pool, invoice_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            what: "invoice",
-            id: invoice_id.to_string(),
-        })?;
+pub async fn get_invoice(db: &Db, invoice_id: &str) -> Result<proto::Invoice, ApiError> {
+    let mut tx = db.begin_read().await?;
+    let invoice = store::invoice_by_id(&mut tx, invoice_id).await?;
+    tx.commit().await?;
+    let invoice = invoice.ok_or_else(|| ApiError::NotFound {
+        what: "invoice",
+        id: invoice_id.to_string(),
+    })?;
     Ok(invoice.into())
 }
 
 /// One page of the invoices matching `filter`.
 pub async fn list_invoices(
-    pool: &SqlitePool,
+    db: &Db,
     filter: InvoiceFilter,
 ) -> Result<proto::ListInvoicesResponse, ApiError> {
-    let page = store::list_invoices(pool, &filter).await?;
+    let mut tx = db.begin_read().await?;
+    let page = store::list_invoices(&mut tx, &filter).await?;
+    tx.commit().await?;
     let next_page_token = paging::next_token(page.invoices.len(), filter.page_size, page.last_seq);
     Ok(proto::ListInvoicesResponse {
         invoices: page.invoices.into_iter().map(Into::into).collect(),

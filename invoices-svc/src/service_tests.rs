@@ -2,19 +2,29 @@
 //! replay, listings page.
 
 use saga_contracts::invoices::v1 as proto;
-use sqlx::SqlitePool;
 
 use super::*;
 
 const LIMIT: i64 = 1_000;
 
-async fn pool() -> (tempfile::TempDir, SqlitePool) {
+/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
+const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+
+/// A fresh invoices database of each available backend: a SQLite file always (the folder
+/// keeps it alive), and a new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a
+/// server.
+async fn databases() -> (tempfile::TempDir, Vec<Db>) {
+    let migrations = &crate::startup::MIGRATIONS;
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("i.db").display());
-    let pool = service_kit::db::open_sqlite(&url, &sqlx::migrate!("../migrations/invoices"))
-        .await
-        .expect("open");
-    (dir, pool)
+    let mut dbs = vec![Db::open(&url, migrations).await.expect("open sqlite")];
+    if let Ok(server) = std::env::var(POSTGRES_ENV) {
+        let url = service_kit::db::fresh_postgres_database(&server)
+            .await
+            .expect("create a postgres database");
+        dbs.push(Db::open(&url, migrations).await.expect("open postgres"));
+    }
+    (dir, dbs)
 }
 
 fn new_invoice(saga_id: &str, order_id: &str, amount_cents: i64) -> NewInvoice {
@@ -33,94 +43,104 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 
 #[tokio::test]
 async fn an_invoice_over_the_limit_is_refused_and_recorded_nowhere() {
-    let (_dir, pool) = pool().await;
-    let over = create_invoice(&pool, new_invoice("s-1", "o-1", LIMIT + 1), LIMIT).await;
-    assert_eq!(code(over), tonic::Code::FailedPrecondition);
-    let at_limit = create_invoice(&pool, new_invoice("s-1", "o-1", LIMIT), LIMIT)
-        .await
-        .expect("a retry within the limit goes through");
-    assert_eq!(at_limit.status(), proto::InvoiceStatus::Issued);
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let over = create_invoice(&db, new_invoice("s-1", "o-1", LIMIT + 1), LIMIT).await;
+        assert_eq!(code(over), tonic::Code::FailedPrecondition);
+        let at_limit = create_invoice(&db, new_invoice("s-1", "o-1", LIMIT), LIMIT)
+            .await
+            .expect("a retry within the limit goes through");
+        assert_eq!(at_limit.status(), proto::InvoiceStatus::Issued);
+    }
 }
 
 #[tokio::test]
 async fn a_repeated_create_replays_the_first_invoice() {
-    let (_dir, pool) = pool().await;
-    let first = create_invoice(&pool, new_invoice("s-1", "o-1", 10), LIMIT)
-        .await
-        .expect("create");
-    let again = create_invoice(&pool, new_invoice("s-1", "o-1", 20), LIMIT)
-        .await
-        .expect("repeat");
-    assert_eq!(again, first);
-    assert_eq!(
-        get_invoice(&pool, &first.invoice_id).await.expect("get"),
-        first
-    );
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let first = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT)
+            .await
+            .expect("create");
+        let again = create_invoice(&db, new_invoice("s-1", "o-1", 20), LIMIT)
+            .await
+            .expect("repeat");
+        assert_eq!(again, first);
+        assert_eq!(
+            get_invoice(&db, &first.invoice_id).await.expect("get"),
+            first
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
-    let (_dir, pool) = pool().await;
-    let issued = create_invoice(&pool, new_invoice("s-1", "o-1", 10), LIMIT)
-        .await
-        .expect("create");
-    let wrong = VoidInvoice {
-        saga_id: "s-1".into(),
-        invoice_id: Some("other".into()),
-    };
-    assert_eq!(
-        code(void_invoice(&pool, wrong).await),
-        tonic::Code::FailedPrecondition
-    );
-    let void = VoidInvoice {
-        saga_id: "s-1".into(),
-        invoice_id: None,
-    };
-    let voided = void_invoice(&pool, void.clone()).await.expect("void");
-    let expected = proto::Invoice {
-        status: proto::InvoiceStatus::Voided.into(),
-        ..issued
-    };
-    assert_eq!(voided.invoice, Some(expected));
-    assert_eq!(void_invoice(&pool, void).await.expect("repeat"), voided);
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let issued = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT)
+            .await
+            .expect("create");
+        let wrong = VoidInvoice {
+            saga_id: "s-1".into(),
+            invoice_id: Some("other".into()),
+        };
+        assert_eq!(
+            code(void_invoice(&db, wrong).await),
+            tonic::Code::FailedPrecondition
+        );
+        let void = VoidInvoice {
+            saga_id: "s-1".into(),
+            invoice_id: None,
+        };
+        let voided = void_invoice(&db, void.clone()).await.expect("void");
+        let expected = proto::Invoice {
+            status: proto::InvoiceStatus::Voided.into(),
+            ..issued
+        };
+        assert_eq!(voided.invoice, Some(expected));
+        assert_eq!(void_invoice(&db, void).await.expect("repeat"), voided);
+    }
 }
 
 #[tokio::test]
 async fn a_void_before_create_leaves_a_tombstone_that_refuses_the_create() {
-    let (_dir, pool) = pool().await;
-    let void = VoidInvoice {
-        saga_id: "s-1".into(),
-        invoice_id: None,
-    };
-    let tombstone = void_invoice(&pool, void).await.expect("void");
-    assert_eq!(tombstone, proto::VoidInvoiceResponse { invoice: None });
-    let late = create_invoice(&pool, new_invoice("s-1", "o-1", 10), LIMIT).await;
-    assert_eq!(code(late), tonic::Code::FailedPrecondition);
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let void = VoidInvoice {
+            saga_id: "s-1".into(),
+            invoice_id: None,
+        };
+        let tombstone = void_invoice(&db, void).await.expect("void");
+        assert_eq!(tombstone, proto::VoidInvoiceResponse { invoice: None });
+        let late = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT).await;
+        assert_eq!(code(late), tonic::Code::FailedPrecondition);
+    }
 }
 
 #[tokio::test]
 async fn listings_filter_and_page_in_creation_order() {
-    let (_dir, pool) = pool().await;
-    let mut created = Vec::new();
-    for i in 0..5 {
-        let order = if i % 2 == 0 { "o-even" } else { "o-odd" };
-        let invoice = create_invoice(&pool, new_invoice(&format!("s-{i}"), order, 10), LIMIT)
-            .await
-            .expect("create");
-        created.push(invoice);
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let mut created = Vec::new();
+        for i in 0..5 {
+            let order = if i % 2 == 0 { "o-even" } else { "o-odd" };
+            let invoice = create_invoice(&db, new_invoice(&format!("s-{i}"), order, 10), LIMIT)
+                .await
+                .expect("create");
+            created.push(invoice);
+        }
+        let filter = |after_seq| InvoiceFilter {
+            order_id: Some("o-even".into()),
+            customer_id: Some("c".into()),
+            status: Some(InvoiceStatus::Issued),
+            saga_id: None,
+            after_seq,
+            page_size: 2,
+        };
+        let first = list_invoices(&db, filter(None)).await.expect("page 1");
+        assert_eq!(first.invoices, vec![created[0].clone(), created[2].clone()]);
+        let after = paging::decode_token(&first.next_page_token).expect("token");
+        let second = list_invoices(&db, filter(after)).await.expect("page 2");
+        assert_eq!(second.invoices, vec![created[4].clone()]);
+        assert_eq!(second.next_page_token, "");
     }
-    let filter = |after_seq| InvoiceFilter {
-        order_id: Some("o-even".into()),
-        customer_id: Some("c".into()),
-        status: Some(InvoiceStatus::Issued),
-        saga_id: None,
-        after_seq,
-        page_size: 2,
-    };
-    let first = list_invoices(&pool, filter(None)).await.expect("page 1");
-    assert_eq!(first.invoices, vec![created[0].clone(), created[2].clone()]);
-    let after = paging::decode_token(&first.next_page_token).expect("token");
-    let second = list_invoices(&pool, filter(after)).await.expect("page 2");
-    assert_eq!(second.invoices, vec![created[4].clone()]);
-    assert_eq!(second.next_page_token, "");
 }

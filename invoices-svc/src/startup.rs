@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use saga_contracts::invoices::v1::invoices_server::InvoicesServer;
+use service_kit::db::Migrations;
 use service_kit::participant::Ready;
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -14,8 +14,11 @@ use crate::config::Config;
 
 pub use service_kit::participant::StartupError;
 
-/// The invoices schema, applied whenever the database is opened.
-static MIGRATOR: Migrator = sqlx::migrate!("../migrations/invoices");
+/// The invoices schema of each backend, applied whenever the database is opened.
+pub(crate) static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("../migrations/sqlite/invoices"),
+    postgres: sqlx::migrate!("../migrations/postgres/invoices"),
+};
 
 /// A built invoices participant: database open and migrated, listener bound, the
 /// invoice limit read, not yet serving.
@@ -28,7 +31,7 @@ pub struct App {
 impl App {
     /// Opens the database, parses the faults and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let ready = Ready::build("invoices", &MIGRATOR, config.flags()).await?;
+        let ready = Ready::build("invoices", &MIGRATIONS, config.flags()).await?;
         Ok(Self::with_limit(ready, &config))
     }
 
@@ -38,7 +41,7 @@ impl App {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let ready =
-            Ready::build_with_listener("invoices", &MIGRATOR, config.flags(), listener).await?;
+            Ready::build_with_listener("invoices", &MIGRATIONS, config.flags(), listener).await?;
         Ok(Self::with_limit(ready, &config))
     }
 
@@ -66,7 +69,7 @@ impl App {
             "invoices participant serving"
         );
         let api = InvoicesApi::new(
-            self.ready.pool().clone(),
+            self.ready.db().clone(),
             self.ready.faults(),
             self.max_invoice_cents,
         );

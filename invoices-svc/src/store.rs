@@ -1,8 +1,8 @@
-//! The invoices table, in sqlx: one function per statement. Writes take the caller's
-//! connection so they run inside its transaction; reads take any executor (the pool, or
-//! the caller's transaction).
+//! The invoices table, in sqlx: one function per statement, each run inside the caller's
+//! transaction on either backend (SQLite or PostgreSQL) with the same SQL.
 
-use sqlx::{SqliteConnection, SqliteExecutor};
+use service_kit::db::{self, RowExt, Tx};
+use service_kit::on_backend;
 
 use crate::domain::{Invoice, InvoiceFilter, InvoiceStatus};
 
@@ -13,7 +13,7 @@ pub struct InvoicePage {
     pub last_seq: Option<i64>,
 }
 
-/// The columns every read selects, in [`InvoiceRow`]'s order.
+/// The columns every read selects, as `invoice_from_row` reads them.
 macro_rules! select_invoices {
     ($($rest:literal),*) => {
         concat!(
@@ -25,58 +25,14 @@ macro_rules! select_invoices {
     };
 }
 
-/// The current time in milliseconds, computed by SQLite (no clock in the service).
-macro_rules! now_ms {
-    () => {
-        "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
-    };
-}
-
-#[derive(sqlx::FromRow)]
-struct InvoiceRow {
-    seq: i64,
-    invoice_id: String,
-    saga_id: String,
-    order_id: String,
-    customer_id: String,
-    amount_cents: i64,
-    currency: String,
-    status: String,
-}
-
-impl TryFrom<InvoiceRow> for Invoice {
-    type Error = sqlx::Error;
-
-    fn try_from(row: InvoiceRow) -> Result<Self, sqlx::Error> {
-        let status = InvoiceStatus::from_stored(&row.status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown invoice status {:?}", row.status).into())
-        })?;
-        Ok(Self {
-            invoice_id: row.invoice_id,
-            saga_id: row.saga_id,
-            order_id: row.order_id,
-            customer_id: row.customer_id,
-            amount_cents: row.amount_cents,
-            currency: row.currency,
-            status,
-        })
-    }
-}
-
 /// Inserts a new invoice.
-pub async fn insert_invoice(
-    conn: &mut SqliteConnection,
-    invoice: &Invoice,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(concat!(
+pub async fn insert_invoice(tx: &mut Tx, invoice: &Invoice) -> Result<(), sqlx::Error> {
+    let now_ms = db::now_ms();
+    on_backend!(tx, conn => sqlx::query(
         "INSERT INTO invoices (invoice_id, saga_id, order_id, customer_id, amount_cents,
                                currency, status, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ",
-        now_ms!(),
-        ", ",
-        now_ms!(),
-        ")"
-    ))
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
     .bind(&invoice.invoice_id)
     .bind(&invoice.saga_id)
     .bind(&invoice.order_id)
@@ -84,81 +40,98 @@ pub async fn insert_invoice(
     .bind(invoice.amount_cents)
     .bind(&invoice.currency)
     .bind(invoice.status.as_str())
+    .bind(now_ms)
     .execute(conn)
-    .await?;
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 
 /// Moves an invoice to `status`.
 pub async fn set_status(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     invoice_id: &str,
     status: InvoiceStatus,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(concat!(
-        "UPDATE invoices SET status = ?1, updated_at_ms = ",
-        now_ms!(),
-        " WHERE invoice_id = ?2"
-    ))
+    let now_ms = db::now_ms();
+    on_backend!(tx, conn => sqlx::query(
+        "UPDATE invoices SET status = $1, updated_at_ms = $2 WHERE invoice_id = $3",
+    )
     .bind(status.as_str())
+    .bind(now_ms)
     .bind(invoice_id)
     .execute(conn)
-    .await?;
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 
 /// The invoice with id `invoice_id`, if any.
-pub async fn invoice_by_id(
-    db: impl SqliteExecutor<'_>,
-    invoice_id: &str,
-) -> Result<Option<Invoice>, sqlx::Error> {
-    sqlx::query_as::<_, InvoiceRow>(select_invoices!("WHERE invoice_id = ?1"))
-        .bind(invoice_id)
-        .fetch_optional(db)
-        .await?
-        .map(Invoice::try_from)
-        .transpose()
+pub async fn invoice_by_id(tx: &mut Tx, invoice_id: &str) -> Result<Option<Invoice>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        let row = sqlx::query(select_invoices!("WHERE invoice_id = $1"))
+            .bind(invoice_id)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(invoice_from_row).transpose()
+    })
 }
 
 /// The invoice the saga `saga_id` issued, if any (at most one per saga).
-pub async fn invoice_by_saga(
-    db: impl SqliteExecutor<'_>,
-    saga_id: &str,
-) -> Result<Option<Invoice>, sqlx::Error> {
-    sqlx::query_as::<_, InvoiceRow>(select_invoices!("WHERE saga_id = ?1"))
-        .bind(saga_id)
-        .fetch_optional(db)
-        .await?
-        .map(Invoice::try_from)
-        .transpose()
+pub async fn invoice_by_saga(tx: &mut Tx, saga_id: &str) -> Result<Option<Invoice>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        let row = sqlx::query(select_invoices!("WHERE saga_id = $1"))
+            .bind(saga_id)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(invoice_from_row).transpose()
+    })
 }
 
 /// One page of the invoices matching `filter`, in `seq` order.
 pub async fn list_invoices(
-    db: impl SqliteExecutor<'_>,
+    tx: &mut Tx,
     filter: &InvoiceFilter,
 ) -> Result<InvoicePage, sqlx::Error> {
-    let rows = sqlx::query_as::<_, InvoiceRow>(select_invoices!(
-        "WHERE seq > ?1
-           AND (?2 IS NULL OR order_id = ?2)
-           AND (?3 IS NULL OR customer_id = ?3)
-           AND (?4 IS NULL OR status = ?4)
-           AND (?5 IS NULL OR saga_id = ?5)
-         ORDER BY seq
-         LIMIT ?6"
-    ))
-    .bind(filter.after_seq.unwrap_or(0))
-    .bind(filter.order_id.as_deref())
-    .bind(filter.customer_id.as_deref())
-    .bind(filter.status.map(InvoiceStatus::as_str))
-    .bind(filter.saga_id.as_deref())
-    .bind(i64::from(filter.page_size))
-    .fetch_all(db)
-    .await?;
-    let last_seq = rows.last().map(|row| row.seq);
-    let invoices = rows
-        .into_iter()
-        .map(Invoice::try_from)
-        .collect::<Result<_, _>>()?;
+    let rows = on_backend!(tx, conn => {
+        let rows = sqlx::query(select_invoices!(
+            "WHERE seq > $1
+               AND ($2 IS NULL OR order_id = $2)
+               AND ($3 IS NULL OR customer_id = $3)
+               AND ($4 IS NULL OR status = $4)
+               AND ($5 IS NULL OR saga_id = $5)
+             ORDER BY seq
+             LIMIT $6"
+        ))
+        .bind(filter.after_seq.unwrap_or(0))
+        .bind(filter.order_id.as_deref())
+        .bind(filter.customer_id.as_deref())
+        .bind(filter.status.map(InvoiceStatus::as_str))
+        .bind(filter.saga_id.as_deref())
+        .bind(i64::from(filter.page_size))
+        .fetch_all(conn)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.int("seq")?, invoice_from_row(row)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+    })?;
+    let last_seq = rows.last().map(|(seq, _)| *seq);
+    let invoices = rows.into_iter().map(|(_, invoice)| invoice).collect();
     Ok(InvoicePage { invoices, last_seq })
+}
+
+/// The invoice a row of `select_invoices!` holds.
+fn invoice_from_row(row: &impl RowExt) -> Result<Invoice, sqlx::Error> {
+    let status = row.text("status")?;
+    let status = InvoiceStatus::from_stored(&status)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown invoice status {status:?}").into()))?;
+    Ok(Invoice {
+        invoice_id: row.text("invoice_id")?,
+        saga_id: row.text("saga_id")?,
+        order_id: row.text("order_id")?,
+        customer_id: row.text("customer_id")?,
+        amount_cents: row.int("amount_cents")?,
+        currency: row.text("currency")?,
+        status,
+    })
 }

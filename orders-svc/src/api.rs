@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use saga_contracts::orders::v1 as proto;
 use saga_contracts::orders::v1::orders_server::Orders;
+use service_kit::db::Db;
 use service_kit::faults::Faults;
-use sqlx::SqlitePool;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
@@ -16,14 +16,14 @@ use crate::service;
 /// The `orders.v1.Orders` service over one database.
 #[derive(Debug, Clone)]
 pub struct OrdersApi {
-    pool: SqlitePool,
+    db: Db,
     faults: Arc<Faults>,
 }
 
 impl OrdersApi {
-    /// Serves `pool`, injecting `faults` into every RPC.
-    pub fn new(pool: SqlitePool, faults: Arc<Faults>) -> Self {
-        Self { pool, faults }
+    /// Serves `db`, injecting `faults` into every RPC.
+    pub fn new(db: Db, faults: Arc<Faults>) -> Self {
+        Self { db, faults }
     }
 
     #[tracing::instrument(skip_all, fields(saga.id = %request.saga_id))]
@@ -31,7 +31,7 @@ impl OrdersApi {
         let new = NewOrder::try_from(request)?;
         self.faults
             .around("CreateOrder", async {
-                Ok(service::create_order(&self.pool, new).await?)
+                Ok(service::create_order(&self.db, new).await?)
             })
             .await
     }
@@ -41,7 +41,7 @@ impl OrdersApi {
         let confirm = ConfirmOrder::try_from(request)?;
         self.faults
             .around("ConfirmOrder", async {
-                Ok(service::confirm_order(&self.pool, confirm).await?)
+                Ok(service::confirm_order(&self.db, confirm).await?)
             })
             .await
     }
@@ -54,7 +54,7 @@ impl OrdersApi {
         let cancel = CancelOrder::try_from(request)?;
         self.faults
             .around("CancelOrder", async {
-                Ok(service::cancel_order(&self.pool, cancel).await?)
+                Ok(service::cancel_order(&self.db, cancel).await?)
             })
             .await
     }
@@ -64,7 +64,7 @@ impl OrdersApi {
         let order_id = convert::order_id(request)?;
         self.faults
             .around("GetOrder", async {
-                Ok(service::get_order(&self.pool, &order_id).await?)
+                Ok(service::get_order(&self.db, &order_id).await?)
             })
             .await
     }
@@ -77,7 +77,7 @@ impl OrdersApi {
         let filter = OrderFilter::try_from(request)?;
         self.faults
             .around("ListOrders", async {
-                Ok(service::list_orders(&self.pool, filter).await?)
+                Ok(service::list_orders(&self.db, filter).await?)
             })
             .await
     }

@@ -15,7 +15,7 @@ pub struct Config {
     /// Address to serve gRPC on; port 0 picks a free port.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50052")]
     pub listen: String,
-    /// The SQLite database, `sqlite://PATH`.
+    /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("orders"))]
     pub database_url: String,
     /// Faults to inject, e.g. `CreateOrder:unavailable:0.3` (empty: none).

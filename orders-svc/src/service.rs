@@ -5,9 +5,8 @@
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::barrier::{self, Entry, Role, Step};
-use service_kit::db::begin_write;
+use service_kit::db::Db;
 use service_kit::paging;
-use sqlx::SqlitePool;
 use tracing::info;
 
 use crate::domain::{CancelOrder, ConfirmOrder, NewOrder, OrderFilter, OrderStatus};
@@ -20,7 +19,7 @@ const CANCEL_ORDER: &str = "cancel_order";
 
 /// Creates the saga's PENDING order, or replays the first answer; refused once the
 /// saga's order was cancelled (a tombstone).
-pub async fn create_order(pool: &SqlitePool, new: NewOrder) -> Result<proto::Order, ApiError> {
+pub async fn create_order(db: &Db, new: NewOrder) -> Result<proto::Order, ApiError> {
     let saga_id = new.saga_id.clone();
     let step = Step {
         saga_id: &saga_id,
@@ -29,7 +28,7 @@ pub async fn create_order(pool: &SqlitePool, new: NewOrder) -> Result<proto::Ord
             undone_by: Some(CANCEL_ORDER),
         },
     };
-    let mut tx = begin_write(pool).await?;
+    let mut tx = db.begin_write().await?;
     match barrier::enter(&mut tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
         // NothingToUndo is only ever the answer to a compensation; refuse rather than act.
@@ -50,16 +49,13 @@ pub async fn create_order(pool: &SqlitePool, new: NewOrder) -> Result<proto::Ord
 
 /// Confirms the saga's order, or replays the first answer. Refused (nothing recorded)
 /// when the order belongs to another saga or was cancelled.
-pub async fn confirm_order(
-    pool: &SqlitePool,
-    confirm: ConfirmOrder,
-) -> Result<proto::Order, ApiError> {
+pub async fn confirm_order(db: &Db, confirm: ConfirmOrder) -> Result<proto::Order, ApiError> {
     let step = Step {
         saga_id: &confirm.saga_id,
         op: CONFIRM_ORDER,
         role: Role::Action { undone_by: None },
     };
-    let mut tx = begin_write(pool).await?;
+    let mut tx = db.begin_write().await?;
     match barrier::enter(&mut tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
         // Neither is ever the answer to an action that nothing undoes.
@@ -67,7 +63,7 @@ pub async fn confirm_order(
             "the saga's order cannot be confirmed".to_string(),
         )),
         Entry::First => {
-            let mut order = store::order_by_id(&mut *tx, &confirm.order_id)
+            let mut order = store::order_by_id(&mut tx, &confirm.order_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "order",
@@ -104,7 +100,7 @@ pub async fn confirm_order(
 /// Cancels the saga's order, or leaves a tombstone when the saga never created one, or
 /// replays the first answer. Refused (nothing recorded) once the order is confirmed.
 pub async fn cancel_order(
-    pool: &SqlitePool,
+    db: &Db,
     cancel: CancelOrder,
 ) -> Result<proto::CancelOrderResponse, ApiError> {
     let step = Step {
@@ -114,7 +110,7 @@ pub async fn cancel_order(
             undoes: CREATE_ORDER,
         },
     };
-    let mut tx = begin_write(pool).await?;
+    let mut tx = db.begin_write().await?;
     let answer = match barrier::enter(&mut tx, &step).await? {
         Entry::Repeat(first) => return Ok(proto::CancelOrderResponse::decode(first.as_slice())?),
         // AlreadyCompensated is only ever the answer to an action; a compensation has
@@ -124,7 +120,7 @@ pub async fn cancel_order(
             proto::CancelOrderResponse { order: None }
         }
         Entry::First => {
-            let mut order = store::order_by_saga(&mut *tx, &cancel.saga_id)
+            let mut order = store::order_by_saga(&mut tx, &cancel.saga_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "order of saga",
@@ -160,22 +156,25 @@ pub async fn cancel_order(
 }
 
 /// The order with id `order_id`.
-pub async fn get_order(pool: &SqlitePool, order_id: &str) -> Result<proto::Order, ApiError> {
-    let order = store::order_by_id(pool, order_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            what: "order",
-            id: order_id.to_string(),
-        })?;
+pub async fn get_order(db: &Db, order_id: &str) -> Result<proto::Order, ApiError> {
+    let mut tx = db.begin_read().await?;
+    let order = store::order_by_id(&mut tx, order_id).await?;
+    tx.commit().await?;
+    let order = order.ok_or_else(|| ApiError::NotFound {
+        what: "order",
+        id: order_id.to_string(),
+    })?;
     Ok(order.into())
 }
 
 /// One page of the orders matching `filter`.
 pub async fn list_orders(
-    pool: &SqlitePool,
+    db: &Db,
     filter: OrderFilter,
 ) -> Result<proto::ListOrdersResponse, ApiError> {
-    let page = store::list_orders(pool, &filter).await?;
+    let mut tx = db.begin_read().await?;
+    let page = store::list_orders(&mut tx, &filter).await?;
+    tx.commit().await?;
     let next_page_token = paging::next_token(page.orders.len(), filter.page_size, page.last_seq);
     Ok(proto::ListOrdersResponse {
         orders: page.orders.into_iter().map(Into::into).collect(),

@@ -2,18 +2,28 @@
 //! replay, listings page.
 
 use saga_contracts::orders::v1 as proto;
-use sqlx::SqlitePool;
 
 use super::*;
 use crate::domain::LineItem;
 
-async fn pool() -> (tempfile::TempDir, SqlitePool) {
+/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
+const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+
+/// A fresh orders database of each available backend: a SQLite file always (the folder
+/// keeps it alive), and a new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a
+/// server.
+async fn databases() -> (tempfile::TempDir, Vec<Db>) {
+    let migrations = &crate::startup::MIGRATIONS;
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("o.db").display());
-    let pool = service_kit::db::open_sqlite(&url, &sqlx::migrate!("../migrations/orders"))
-        .await
-        .expect("open");
-    (dir, pool)
+    let mut dbs = vec![Db::open(&url, migrations).await.expect("open sqlite")];
+    if let Ok(server) = std::env::var(POSTGRES_ENV) {
+        let url = service_kit::db::fresh_postgres_database(&server)
+            .await
+            .expect("create a postgres database");
+        dbs.push(Db::open(&url, migrations).await.expect("open postgres"));
+    }
+    (dir, dbs)
 }
 
 fn new_order(saga_id: &str, customer_id: &str) -> NewOrder {
@@ -36,134 +46,180 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 
 #[tokio::test]
 async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
-    let (_dir, pool) = pool().await;
-    let order = create_order(&pool, new_order("s-1", "c"))
-        .await
-        .expect("create");
-    let foreign = ConfirmOrder {
-        saga_id: "s-2".into(),
-        order_id: order.order_id.clone(),
-    };
-    assert_eq!(
-        code(confirm_order(&pool, foreign).await),
-        tonic::Code::FailedPrecondition
-    );
-    let missing = ConfirmOrder {
-        saga_id: "s-1".into(),
-        order_id: "nope".into(),
-    };
-    assert_eq!(
-        code(confirm_order(&pool, missing).await),
-        tonic::Code::NotFound
-    );
-    let mine = ConfirmOrder {
-        saga_id: "s-1".into(),
-        order_id: order.order_id.clone(),
-    };
-    let confirmed = confirm_order(&pool, mine.clone()).await.expect("confirm");
-    assert_eq!(
-        confirmed,
-        proto::Order {
-            status: proto::OrderStatus::Confirmed.into(),
-            ..order
-        }
-    );
-    assert_eq!(confirm_order(&pool, mine).await.expect("repeat"), confirmed);
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let order = create_order(&db, new_order("s-1", "c"))
+            .await
+            .expect("create");
+        let foreign = ConfirmOrder {
+            saga_id: "s-2".into(),
+            order_id: order.order_id.clone(),
+        };
+        assert_eq!(
+            code(confirm_order(&db, foreign).await),
+            tonic::Code::FailedPrecondition
+        );
+        let missing = ConfirmOrder {
+            saga_id: "s-1".into(),
+            order_id: "nope".into(),
+        };
+        assert_eq!(
+            code(confirm_order(&db, missing).await),
+            tonic::Code::NotFound
+        );
+        let mine = ConfirmOrder {
+            saga_id: "s-1".into(),
+            order_id: order.order_id.clone(),
+        };
+        let confirmed = confirm_order(&db, mine.clone()).await.expect("confirm");
+        assert_eq!(
+            confirmed,
+            proto::Order {
+                status: proto::OrderStatus::Confirmed.into(),
+                ..order
+            }
+        );
+        assert_eq!(confirm_order(&db, mine).await.expect("repeat"), confirmed);
+    }
 }
 
 #[tokio::test]
 async fn a_cancelled_order_cannot_be_confirmed() {
-    let (_dir, pool) = pool().await;
-    let order = create_order(&pool, new_order("s-1", "c"))
-        .await
-        .expect("create");
-    let cancel = CancelOrder {
-        saga_id: "s-1".into(),
-        order_id: None,
-    };
-    let cancelled = cancel_order(&pool, cancel.clone()).await.expect("cancel");
-    let expected = proto::Order {
-        status: proto::OrderStatus::Cancelled.into(),
-        ..order.clone()
-    };
-    assert_eq!(cancelled.order, Some(expected.clone()));
-    assert_eq!(
-        cancel_order(&pool, cancel).await.expect("repeat"),
-        cancelled
-    );
-    let confirm = ConfirmOrder {
-        saga_id: "s-1".into(),
-        order_id: order.order_id.clone(),
-    };
-    assert_eq!(
-        code(confirm_order(&pool, confirm).await),
-        tonic::Code::FailedPrecondition
-    );
-    assert_eq!(
-        get_order(&pool, &order.order_id).await.expect("get"),
-        expected
-    );
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let order = create_order(&db, new_order("s-1", "c"))
+            .await
+            .expect("create");
+        let cancel = CancelOrder {
+            saga_id: "s-1".into(),
+            order_id: None,
+        };
+        let cancelled = cancel_order(&db, cancel.clone()).await.expect("cancel");
+        let expected = proto::Order {
+            status: proto::OrderStatus::Cancelled.into(),
+            ..order.clone()
+        };
+        assert_eq!(cancelled.order, Some(expected.clone()));
+        assert_eq!(cancel_order(&db, cancel).await.expect("repeat"), cancelled);
+        let confirm = ConfirmOrder {
+            saga_id: "s-1".into(),
+            order_id: order.order_id.clone(),
+        };
+        assert_eq!(
+            code(confirm_order(&db, confirm).await),
+            tonic::Code::FailedPrecondition
+        );
+        assert_eq!(
+            get_order(&db, &order.order_id).await.expect("get"),
+            expected
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeeds() {
-    let (_dir, pool) = pool().await;
-    let order = create_order(&pool, new_order("s-1", "c"))
-        .await
-        .expect("create");
-    let wrong = CancelOrder {
-        saga_id: "s-1".into(),
-        order_id: Some("other".into()),
-    };
-    assert_eq!(
-        code(cancel_order(&pool, wrong).await),
-        tonic::Code::FailedPrecondition
-    );
-    let right = CancelOrder {
-        saga_id: "s-1".into(),
-        order_id: Some(order.order_id.clone()),
-    };
-    let cancelled = cancel_order(&pool, right).await.expect("cancel");
-    assert_eq!(
-        cancelled.order.map(|o| o.status()),
-        Some(proto::OrderStatus::Cancelled)
-    );
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let order = create_order(&db, new_order("s-1", "c"))
+            .await
+            .expect("create");
+        let wrong = CancelOrder {
+            saga_id: "s-1".into(),
+            order_id: Some("other".into()),
+        };
+        assert_eq!(
+            code(cancel_order(&db, wrong).await),
+            tonic::Code::FailedPrecondition
+        );
+        let right = CancelOrder {
+            saga_id: "s-1".into(),
+            order_id: Some(order.order_id.clone()),
+        };
+        let cancelled = cancel_order(&db, right).await.expect("cancel");
+        assert_eq!(
+            cancelled.order.map(|o| o.status()),
+            Some(proto::OrderStatus::Cancelled)
+        );
+    }
 }
 
 #[tokio::test]
 async fn listings_filter_and_page_in_creation_order() {
-    let (_dir, pool) = pool().await;
-    let mut created = Vec::new();
-    for i in 0..5 {
-        let customer = if i % 2 == 0 { "even" } else { "odd" };
-        created.push(
-            create_order(&pool, new_order(&format!("s-{i}"), customer))
-                .await
-                .expect("create"),
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let mut created = Vec::new();
+        for i in 0..5 {
+            let customer = if i % 2 == 0 { "even" } else { "odd" };
+            created.push(
+                create_order(&db, new_order(&format!("s-{i}"), customer))
+                    .await
+                    .expect("create"),
+            );
+        }
+        let filter = |after_seq, page_size| OrderFilter {
+            customer_id: Some("even".into()),
+            status: Some(OrderStatus::Pending),
+            saga_id: None,
+            after_seq,
+            page_size,
+        };
+        let first = list_orders(&db, filter(None, 2)).await.expect("page 1");
+        assert_eq!(first.orders, vec![created[0].clone(), created[2].clone()]);
+        let after = paging::decode_token(&first.next_page_token).expect("token");
+        let second = list_orders(&db, filter(after, 2)).await.expect("page 2");
+        assert_eq!(second.orders, vec![created[4].clone()]);
+        assert_eq!(second.next_page_token, "");
+        let by_saga = OrderFilter {
+            customer_id: None,
+            status: None,
+            saga_id: Some("s-3".into()),
+            after_seq: None,
+            page_size: 10,
+        };
+        assert_eq!(
+            list_orders(&db, by_saga).await.expect("by saga").orders,
+            vec![created[3].clone()]
         );
     }
-    let filter = |after_seq, page_size| OrderFilter {
-        customer_id: Some("even".into()),
-        status: Some(OrderStatus::Pending),
-        saga_id: None,
-        after_seq,
-        page_size,
-    };
-    let first = list_orders(&pool, filter(None, 2)).await.expect("page 1");
-    assert_eq!(first.orders, vec![created[0].clone(), created[2].clone()]);
-    let after = paging::decode_token(&first.next_page_token).expect("token");
-    let second = list_orders(&pool, filter(after, 2)).await.expect("page 2");
-    assert_eq!(second.orders, vec![created[4].clone()]);
-    assert_eq!(second.next_page_token, "");
-    let by_saga = OrderFilter {
-        customer_id: None,
-        status: None,
-        saga_id: Some("s-3".into()),
-        after_seq: None,
-        page_size: 10,
-    };
-    assert_eq!(
-        list_orders(&pool, by_saga).await.expect("by saga").orders,
-        vec![created[3].clone()]
-    );
+}
+
+#[tokio::test]
+async fn a_confirm_racing_a_cancel_lets_exactly_one_through() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        for i in 0..8 {
+            let saga_id = format!("s-{i}");
+            let order = create_order(&db, new_order(&saga_id, "c"))
+                .await
+                .expect("create");
+            let confirm = ConfirmOrder {
+                saga_id: saga_id.clone(),
+                order_id: order.order_id.clone(),
+            };
+            let cancel = CancelOrder {
+                saga_id: saga_id.clone(),
+                order_id: None,
+            };
+            let (confirmed, cancelled) =
+                tokio::join!(confirm_order(&db, confirm), cancel_order(&db, cancel));
+            let stored = get_order(&db, &order.order_id).await.expect("get");
+            match (confirmed, cancelled) {
+                (Ok(confirmed), Err(refused)) => {
+                    assert_eq!(
+                        tonic::Status::from(refused).code(),
+                        tonic::Code::FailedPrecondition
+                    );
+                    assert_eq!(stored, confirmed);
+                }
+                (Err(refused), Ok(cancelled)) => {
+                    assert_eq!(
+                        tonic::Status::from(refused).code(),
+                        tonic::Code::FailedPrecondition
+                    );
+                    assert_eq!(Some(stored), cancelled.order);
+                }
+                other => panic!("exactly one must go through: {other:?}"),
+            }
+        }
+    }
 }

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use saga_contracts::orders::v1::orders_server::OrdersServer;
+use service_kit::db::Migrations;
 use service_kit::participant::Ready;
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -14,8 +14,11 @@ use crate::config::Config;
 
 pub use service_kit::participant::StartupError;
 
-/// The orders schema, applied whenever the database is opened.
-static MIGRATOR: Migrator = sqlx::migrate!("../migrations/orders");
+/// The orders schema of each backend, applied whenever the database is opened.
+pub(crate) static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("../migrations/sqlite/orders"),
+    postgres: sqlx::migrate!("../migrations/postgres/orders"),
+};
 
 /// A built orders participant: database open and migrated, listener bound, not yet
 /// serving.
@@ -25,7 +28,7 @@ pub struct App(Ready);
 impl App {
     /// Opens the database, parses the faults and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        Ready::build("orders", &MIGRATOR, config.flags())
+        Ready::build("orders", &MIGRATIONS, config.flags())
             .await
             .map(Self)
     }
@@ -35,7 +38,7 @@ impl App {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
-        Ready::build_with_listener("orders", &MIGRATOR, config.flags(), listener)
+        Ready::build_with_listener("orders", &MIGRATIONS, config.flags(), listener)
             .await
             .map(Self)
     }
@@ -53,7 +56,7 @@ impl App {
     ) -> Result<(), tonic::transport::Error> {
         let Self(ready) = self;
         tracing::info!(addr = %ready.local_addr(), "orders participant serving");
-        let api = OrdersApi::new(ready.pool().clone(), ready.faults());
+        let api = OrdersApi::new(ready.db().clone(), ready.faults());
         let served = ready
             .serve(Routes::new(OrdersServer::new(api)), shutdown)
             .await;

@@ -11,11 +11,11 @@
 //! - an **action that arrives after its compensation** (a late retry) is refused, so a
 //!   cancelled order is never resurrected.
 //!
-//! Use, in a new participant: add the `saga_barrier` table of `migrations/orders` to your
-//! schema, then per call:
+//! Use, in a new participant: add the `saga_barrier` table of `migrations/sqlite/orders`
+//! and `migrations/postgres/orders` to your schema, then per call:
 //!
 //! ```text
-//! let mut tx = db::begin_write(&pool).await?;
+//! let mut tx = db.begin_write().await?;
 //! match barrier::enter(&mut tx, &step).await? {
 //!     Entry::Repeat(first) => return decode(first),
 //!     Entry::AlreadyCompensated => return Err(FAILED_PRECONDITION),
@@ -23,10 +23,15 @@
 //!     Entry::First => { do the effect; barrier::finish(&mut tx, &step, &answer).await?; tx.commit() }
 //! }
 //! ```
-//! Take the transaction with [`crate::db::begin_write`] so concurrent repeats queue
-//! behind the first instead of racing it.
+//! Take the transaction with [`crate::db::Db::begin_write`] and call [`enter`] before
+//! anything else in it: the calls of one saga then run one after the other (SQLite runs
+//! one writer at a time; on PostgreSQL `enter` takes a lock on the saga until the
+//! transaction ends), so concurrent repeats queue behind the first instead of racing it,
+//! an action and its compensation always see each other's record, and what the call
+//! reads of the saga's own state stays true until it commits.
 
-use sqlx::SqliteConnection;
+use crate::db::{self, RowExt, Tx};
+use crate::on_backend;
 
 /// What a step is to the saga: an action (maybe undone by a compensation) or the
 /// compensation of an action.
@@ -59,26 +64,10 @@ pub enum Entry {
 }
 
 /// Claims `step` inside the caller's write transaction and says what to do.
-pub async fn enter(tx: &mut SqliteConnection, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
-    let claimed = sqlx::query(
-        "INSERT INTO saga_barrier (saga_id, op, response, created_at_ms)
-         VALUES (?, ?, NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER))
-         ON CONFLICT (saga_id, op) DO NOTHING",
-    )
-    .bind(step.saga_id)
-    .bind(step.op)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !claimed {
-        let first: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT response FROM saga_barrier WHERE saga_id = ? AND op = ?")
-                .bind(step.saga_id)
-                .bind(step.op)
-                .fetch_one(&mut *tx)
-                .await?;
-        return Ok(Entry::Repeat(first.unwrap_or_default()));
+pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
+    queue_behind_the_saga(tx, step.saga_id).await?;
+    if !claim(tx, step).await? {
+        return Ok(Entry::Repeat(first_answer(tx, step).await?));
     }
     match step.role {
         Role::Action { undone_by: None } => Ok(Entry::First),
@@ -98,124 +87,87 @@ pub async fn enter(tx: &mut SqliteConnection, step: &Step<'_>) -> Result<Entry, 
 }
 
 /// Records the answer to `step`, to be returned to every repeat.
-pub async fn finish(
-    tx: &mut SqliteConnection,
-    step: &Step<'_>,
-    response: &[u8],
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE saga_barrier SET response = ? WHERE saga_id = ? AND op = ?")
-        .bind(response)
-        .bind(step.saga_id)
-        .bind(step.op)
-        .execute(&mut *tx)
-        .await?;
+pub async fn finish(tx: &mut Tx, step: &Step<'_>, response: &[u8]) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => sqlx::query(
+        "UPDATE saga_barrier SET response = $1 WHERE saga_id = $2 AND op = $3",
+    )
+    .bind(response)
+    .bind(step.saga_id)
+    .bind(step.op)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 
-async fn recorded(tx: &mut SqliteConnection, saga_id: &str, op: &str) -> Result<bool, sqlx::Error> {
-    let row: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM saga_barrier WHERE saga_id = ? AND op = ?")
-            .bind(saga_id)
-            .bind(op)
-            .fetch_optional(&mut *tx)
+/// Makes the calls of one saga wait for each other's transactions. SQLite's write
+/// transactions already run one at a time (`BEGIN IMMEDIATE`); PostgreSQL runs writers
+/// side by side, so there a transaction-scoped advisory lock on the saga does it.
+/// Without it an action and its compensation racing each other could both miss the
+/// other's record: the action would take effect and the compensation leave a tombstone.
+async fn queue_behind_the_saga(tx: &mut Tx, saga_id: &str) -> Result<(), sqlx::Error> {
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(lock_key(saga_id))
+            .execute(&mut **tx)
             .await?;
-    Ok(row.is_some())
+    }
+    Ok(())
+}
+
+/// The saga's lock: a 64-bit FNV-1a hash of its id, the same in every process and Rust
+/// version, so replicas sharing a database agree. Two sagas that share a key only queue.
+fn lock_key(saga_id: &str) -> i64 {
+    let hash = saga_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    i64::from_le_bytes(hash.to_le_bytes())
+}
+
+/// Inserts the record of `step`; `false` when it is already there (a repeat).
+async fn claim(tx: &mut Tx, step: &Step<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = on_backend!(tx, conn => sqlx::query(
+        "INSERT INTO saga_barrier (saga_id, op, response, created_at_ms)
+         VALUES ($1, $2, NULL, $3)
+         ON CONFLICT (saga_id, op) DO NOTHING",
+    )
+    .bind(step.saga_id)
+    .bind(step.op)
+    .bind(db::now_ms())
+    .execute(conn)
+    .await?
+    .rows_affected());
+    Ok(inserted == 1)
+}
+
+/// The answer recorded for `step` (empty if it was never finished).
+async fn first_answer(tx: &mut Tx, step: &Step<'_>) -> Result<Vec<u8>, sqlx::Error> {
+    let response = on_backend!(tx, conn => {
+        let row = sqlx::query("SELECT response FROM saga_barrier WHERE saga_id = $1 AND op = $2")
+            .bind(step.saga_id)
+            .bind(step.op)
+            .fetch_one(conn)
+            .await?;
+        row.bytes("response")
+    })?;
+    Ok(response.unwrap_or_default())
+}
+
+/// Whether the saga's operation `op` has a record.
+async fn recorded(tx: &mut Tx, saga_id: &str, op: &str) -> Result<bool, sqlx::Error> {
+    let found = on_backend!(tx, conn => sqlx::query(
+        "SELECT 1 FROM saga_barrier WHERE saga_id = $1 AND op = $2",
+    )
+    .bind(saga_id)
+    .bind(op)
+    .fetch_optional(conn)
+    .await?
+    .is_some());
+    Ok(found)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::begin_write;
-    use sqlx::SqlitePool;
-
-    const CREATE: Step = Step {
-        saga_id: "s1",
-        op: "create",
-        role: Role::Action {
-            undone_by: Some("cancel"),
-        },
-    };
-    const CANCEL: Step = Step {
-        saga_id: "s1",
-        op: "cancel",
-        role: Role::Compensation { undoes: "create" },
-    };
-
-    async fn pool() -> (tempfile::TempDir, SqlitePool) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("b.db").display());
-        let migrator = sqlx::migrate!("../migrations/orders");
-        let pool = crate::db::open_sqlite(&url, &migrator).await.expect("open");
-        (dir, pool)
-    }
-
-    async fn run(pool: &SqlitePool, step: &Step<'_>, answer: &[u8]) -> Entry {
-        let mut tx = begin_write(pool).await.expect("begin");
-        let entry = enter(&mut tx, step).await.expect("enter");
-        if matches!(entry, Entry::First | Entry::NothingToUndo) {
-            finish(&mut tx, step, answer).await.expect("finish");
-        }
-        tx.commit().await.expect("commit");
-        entry
-    }
-
-    #[tokio::test]
-    async fn a_repeat_gets_the_first_answer() {
-        let (_dir, pool) = pool().await;
-        assert_eq!(run(&pool, &CREATE, b"first").await, Entry::First);
-        assert_eq!(
-            run(&pool, &CREATE, b"second").await,
-            Entry::Repeat(b"first".to_vec())
-        );
-    }
-
-    #[tokio::test]
-    async fn a_compensation_without_its_action_leaves_a_tombstone_that_refuses_the_action() {
-        let (_dir, pool) = pool().await;
-        assert_eq!(run(&pool, &CANCEL, b"none").await, Entry::NothingToUndo);
-        assert_eq!(
-            run(&pool, &CREATE, b"late").await,
-            Entry::AlreadyCompensated
-        );
-        assert_eq!(
-            run(&pool, &CANCEL, b"again").await,
-            Entry::Repeat(b"none".to_vec())
-        );
-    }
-
-    #[tokio::test]
-    async fn a_compensation_after_its_action_undoes_it() {
-        let (_dir, pool) = pool().await;
-        assert_eq!(run(&pool, &CREATE, b"made").await, Entry::First);
-        assert_eq!(run(&pool, &CANCEL, b"undone").await, Entry::First);
-        assert_eq!(
-            run(&pool, &CREATE, b"x").await,
-            Entry::Repeat(b"made".to_vec())
-        );
-    }
-
-    #[tokio::test]
-    async fn a_rolled_back_call_leaves_no_record() {
-        let (_dir, pool) = pool().await;
-        let mut tx = begin_write(&pool).await.expect("begin");
-        assert_eq!(enter(&mut tx, &CREATE).await.expect("enter"), Entry::First);
-        tx.rollback().await.expect("rollback");
-        assert_eq!(run(&pool, &CREATE, b"made").await, Entry::First);
-    }
-
-    #[tokio::test]
-    async fn concurrent_repeats_take_effect_once() {
-        let (_dir, pool) = pool().await;
-        let calls = (0..8).map(|i| {
-            let pool = pool.clone();
-            tokio::spawn(async move { run(&pool, &CREATE, format!("{i}").as_bytes()).await })
-        });
-        let mut firsts = 0;
-        for call in calls {
-            if call.await.expect("join") == Entry::First {
-                firsts += 1;
-            }
-        }
-        assert_eq!(firsts, 1);
-    }
-}
+#[path = "barrier_tests.rs"]
+mod tests;

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use service_kit::db::fresh_postgres_database;
+
 use super::*;
 use crate::saga::{self, LineItem, Outcome, Step};
 
@@ -16,27 +18,17 @@ async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let mut stores = vec![open(&url, 64).await.expect("open sqlite")];
     if let Ok(server) = std::env::var(POSTGRES_ENV) {
         stores.push(
-            open(&fresh_postgres_database(&server).await, 64)
-                .await
-                .expect("open postgres"),
+            open(
+                &fresh_postgres_database(&server)
+                    .await
+                    .expect("fresh database"),
+                64,
+            )
+            .await
+            .expect("open postgres"),
         );
     }
     (dir, stores)
-}
-
-/// Creates an empty database on the server and returns its URL.
-async fn fresh_postgres_database(server: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("saga_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(server)
-        .await
-        .expect("connect postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
-    format!("{base}/{name}")
 }
 
 fn order(customer: &str) -> OrderRequest {

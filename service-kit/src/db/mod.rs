@@ -6,10 +6,12 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-pub use postgres::open_postgres;
+pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
 pub use sqlite::{begin_write, default_url, open_sqlite};
 
@@ -56,6 +58,17 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// Milliseconds since the Unix epoch by the wall clock, for `*_at_ms` columns. Computed
+/// here rather than in SQL, so one statement serves both backends (`unixepoch()` is
+/// SQLite's alone).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
 impl Db {
     /// Opens the database at `url` (`sqlite://PATH` or `postgres://…`) and applies the
     /// migrations of its backend.
@@ -98,6 +111,7 @@ impl Db {
 }
 
 impl Tx {
+    /// Commits the transaction: once this returns, its writes are durable.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
@@ -105,6 +119,7 @@ impl Tx {
         }
     }
 
+    /// Rolls the transaction back (dropping it unfinished does the same, later).
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.rollback().await,

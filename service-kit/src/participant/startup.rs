@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::db::{self, OpenError};
+use crate::db::{Db, Migrations, OpenError};
 use crate::faults::{FaultSpecError, Faults};
 
 /// Why a participant could not start.
@@ -41,7 +39,7 @@ pub enum StartupError {
 pub struct Flags<'a> {
     /// The address to serve on (`--listen`); port 0 picks a free port.
     pub listen: &'a str,
-    /// The SQLite database, `sqlite://PATH`.
+    /// The database, `sqlite://PATH` or `postgres://…`.
     pub database_url: &'a str,
     /// The `--faults` spec; empty: none.
     pub faults: &'a str,
@@ -55,22 +53,22 @@ pub struct Flags<'a> {
 pub struct Ready {
     listener: TcpListener,
     local_addr: SocketAddr,
-    pool: SqlitePool,
+    db: Db,
     faults: Arc<Faults>,
 }
 
 impl Ready {
     /// Readies the participant named `service` (as errors name its database) with its
-    /// schema `migrator`, listening on `flags.listen`.
+    /// schema `migrations` (one set per backend), listening on `flags.listen`.
     pub async fn build(
         service: &'static str,
-        migrator: &Migrator,
+        migrations: &Migrations,
         flags: Flags<'_>,
     ) -> Result<Self, StartupError> {
         let listener = crate::serve::bind(flags.listen)
             .await
             .map_err(|source| cannot_listen(flags, source))?;
-        Self::build_with_listener(service, migrator, flags, listener).await
+        Self::build_with_listener(service, migrations, flags, listener).await
     }
 
     /// Like [`Ready::build`] on an already-bound `listener` (`flags.listen` only names it
@@ -78,7 +76,7 @@ impl Ready {
     /// flag creates nothing.
     pub async fn build_with_listener(
         service: &'static str,
-        migrator: &Migrator,
+        migrations: &Migrations,
         flags: Flags<'_>,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
@@ -87,7 +85,7 @@ impl Ready {
         if !flags.faults.is_empty() {
             tracing::info!(faults = %flags.faults, seed, "injecting faults");
         }
-        let pool = db::open_sqlite(flags.database_url, migrator)
+        let db = Db::open(flags.database_url, migrations)
             .await
             .map_err(|source| StartupError::Database { service, source })?;
         let local_addr = listener
@@ -96,7 +94,7 @@ impl Ready {
         Ok(Self {
             listener,
             local_addr,
-            pool,
+            db,
             faults: Arc::new(faults),
         })
     }
@@ -107,8 +105,8 @@ impl Ready {
     }
 
     /// The participant's database, for building its gRPC service.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The faults to inject into every RPC, for building its gRPC service.
@@ -124,7 +122,7 @@ impl Ready {
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
         let served = crate::serve::serve(self.listener, routes, shutdown).await;
-        self.pool.close().await;
+        self.db.close().await;
         served
     }
 }
@@ -145,9 +143,18 @@ pub fn seed_from_clock() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use sqlx::migrate::Migrator;
 
-    const NO_SCHEMA: &Migrator = &Migrator::DEFAULT;
+    use super::*;
+    use crate::on_backend;
+
+    /// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
+    const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+
+    const NO_SCHEMA: &Migrations = &Migrations {
+        sqlite: Migrator::DEFAULT,
+        postgres: Migrator::DEFAULT,
+    };
 
     fn flags<'a>(database_url: &'a str, faults: &'a str) -> Flags<'a> {
         Flags {
@@ -158,22 +165,38 @@ mod tests {
         }
     }
 
+    /// A fresh database URL of each available backend; the folder keeps the SQLite file.
+    async fn database_urls() -> (tempfile::TempDir, Vec<String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut urls = vec![format!("sqlite://{}", dir.path().join("o.db").display())];
+        if let Ok(server) = std::env::var(POSTGRES_ENV) {
+            let url = crate::db::fresh_postgres_database(&server)
+                .await
+                .expect("create a postgres database");
+            urls.push(url);
+        }
+        (dir, urls)
+    }
+
     #[tokio::test]
     async fn a_participant_is_readied_on_the_listener_it_is_given() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("o.db").display());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let bound = listener.local_addr().expect("bound address");
-        let flags = flags(&url, "*:unavailable:0.5");
-        let ready = Ready::build_with_listener("orders", NO_SCHEMA, flags, listener)
-            .await
-            .expect("ready");
-        assert_eq!(ready.local_addr(), bound);
-        let one: i64 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(ready.pool())
-            .await
-            .expect("the database answers");
-        assert_eq!(one, 1);
+        let (_dir, urls) = database_urls().await;
+        for url in urls {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let bound = listener.local_addr().expect("bound address");
+            let flags = flags(&url, "*:unavailable:0.5");
+            let ready = Ready::build_with_listener("orders", NO_SCHEMA, flags, listener)
+                .await
+                .expect("ready");
+            assert_eq!(ready.local_addr(), bound);
+            let mut tx = ready.db().begin_read().await.expect("begin");
+            let one: i64 = on_backend!(&mut tx, conn => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
+                .fetch_one(conn)
+                .await
+                .expect("the database answers"));
+            assert_eq!(one, 1, "{url}");
+            tx.commit().await.expect("commit");
+        }
     }
 
     #[tokio::test]
@@ -191,9 +214,15 @@ mod tests {
 
     #[tokio::test]
     async fn an_unusable_database_is_refused_naming_the_participant() {
-        let refused = Ready::build("orders", NO_SCHEMA, flags("mysql://x", "")).await;
-        let message = refused.map(|_| ()).map_err(|error| error.to_string());
-        assert_eq!(message, Err("cannot open the orders database".to_string()));
+        for url in ["mysql://x", "postgres://[not-a-host"] {
+            let refused = Ready::build("orders", NO_SCHEMA, flags(url, "")).await;
+            let message = refused.map(|_| ()).map_err(|error| error.to_string());
+            assert_eq!(
+                message,
+                Err("cannot open the orders database".to_string()),
+                "{url}"
+            );
+        }
     }
 
     #[tokio::test]

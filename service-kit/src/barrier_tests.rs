@@ -1,0 +1,162 @@
+//! Barrier tests, each on a fresh database of every backend: a SQLite file always, and a
+//! new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a server.
+
+use super::*;
+use crate::db::{Db, Migrations};
+
+/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
+const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+
+const CREATE: Step = Step {
+    saga_id: "s1",
+    op: "create",
+    role: Role::Action {
+        undone_by: Some("cancel"),
+    },
+};
+const CANCEL: Step = Step {
+    saga_id: "s1",
+    op: "cancel",
+    role: Role::Compensation { undoes: "create" },
+};
+
+/// A fresh database of each available backend, with the orders schema (which holds the
+/// barrier table); the folder keeps the SQLite file alive.
+async fn databases() -> (tempfile::TempDir, Vec<Db>) {
+    let migrations = Migrations {
+        sqlite: sqlx::migrate!("../migrations/sqlite/orders"),
+        postgres: sqlx::migrate!("../migrations/postgres/orders"),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("b.db").display());
+    let mut dbs = vec![Db::open(&url, &migrations).await.expect("open sqlite")];
+    if let Ok(server) = std::env::var(POSTGRES_ENV) {
+        let url = db::fresh_postgres_database(&server)
+            .await
+            .expect("create a postgres database");
+        dbs.push(Db::open(&url, &migrations).await.expect("open postgres"));
+    }
+    (dir, dbs)
+}
+
+/// One call through the barrier, committed, with `answer` recorded when it takes effect.
+async fn run(db: &Db, step: &Step<'_>, answer: &[u8]) -> Entry {
+    let mut tx = db.begin_write().await.expect("begin");
+    let entry = enter(&mut tx, step).await.expect("enter");
+    if matches!(entry, Entry::First | Entry::NothingToUndo) {
+        finish(&mut tx, step, answer).await.expect("finish");
+    }
+    tx.commit().await.expect("commit");
+    entry
+}
+
+#[tokio::test]
+async fn a_repeat_gets_the_first_answer() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        assert_eq!(run(&db, &CREATE, b"first").await, Entry::First);
+        assert_eq!(
+            run(&db, &CREATE, b"second").await,
+            Entry::Repeat(b"first".to_vec())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_compensation_without_its_action_leaves_a_tombstone_that_refuses_the_action() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        assert_eq!(run(&db, &CANCEL, b"none").await, Entry::NothingToUndo);
+        assert_eq!(run(&db, &CREATE, b"late").await, Entry::AlreadyCompensated);
+        assert_eq!(
+            run(&db, &CANCEL, b"again").await,
+            Entry::Repeat(b"none".to_vec())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_compensation_after_its_action_undoes_it() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        assert_eq!(run(&db, &CREATE, b"made").await, Entry::First);
+        assert_eq!(run(&db, &CANCEL, b"undone").await, Entry::First);
+        assert_eq!(
+            run(&db, &CREATE, b"x").await,
+            Entry::Repeat(b"made".to_vec())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rolled_back_call_leaves_no_record() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let mut tx = db.begin_write().await.expect("begin");
+        assert_eq!(enter(&mut tx, &CREATE).await.expect("enter"), Entry::First);
+        tx.rollback().await.expect("rollback");
+        assert_eq!(run(&db, &CREATE, b"made").await, Entry::First);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_repeats_take_effect_once() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let calls = (0..8).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { run(&db, &CREATE, format!("{i}").as_bytes()).await })
+        });
+        let mut firsts = 0;
+        for call in calls.collect::<Vec<_>>() {
+            if call.await.expect("join") == Entry::First {
+                firsts += 1;
+            }
+        }
+        assert_eq!(firsts, 1);
+    }
+}
+
+#[tokio::test]
+async fn an_action_racing_its_compensation_is_either_undone_or_refused() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let races = (0..16).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let saga_id = format!("s{i}");
+                let create = Step {
+                    saga_id: &saga_id,
+                    ..CREATE
+                };
+                let cancel = Step {
+                    saga_id: &saga_id,
+                    ..CANCEL
+                };
+                tokio::join!(run(&db, &create, b"made"), run(&db, &cancel, b"undone"))
+            })
+        });
+        for race in races.collect::<Vec<_>>() {
+            let outcome = race.await.expect("join");
+            assert!(
+                matches!(
+                    outcome,
+                    (Entry::First, Entry::First)
+                        | (Entry::AlreadyCompensated, Entry::NothingToUndo)
+                ),
+                "{outcome:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_lock_key_of_a_saga_is_its_fnv_1a_hash() {
+    let published = [
+        ("", 0xcbf2_9ce4_8422_2325_u64),
+        ("a", 0xaf63_dc4c_8601_ec8c),
+    ];
+    for (saga_id, hash) in published {
+        assert_eq!(lock_key(saga_id), i64::from_le_bytes(hash.to_le_bytes()));
+    }
+}
