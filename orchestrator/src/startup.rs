@@ -87,7 +87,7 @@ impl App {
             stopping.cancelled().await;
             engine.begin_shutdown();
         });
-        let served = service_kit::serve::serve(self.listener, routes, shutdown).await;
+        let served = service_kit::serve::serve(self.listener, routes, shutdown, self.drain).await;
         self.engine.drain(self.drain).await;
         served?;
         tracing::info!("orchestrator stopped");

@@ -1,6 +1,7 @@
 //! Binding, announcing and serving gRPC routes with the standard health service.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -18,25 +19,42 @@ pub fn announce(addr: SocketAddr) {
     println!("listening on {addr}");
 }
 
+/// How long a stopping service waits for in-flight RPCs and open connections by default.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
+
 /// Serves `routes` plus `grpc.health.v1` on `listener` until `shutdown` is cancelled.
-/// Health turns NOT_SERVING first, then in-flight RPCs finish before this returns.
+/// Health turns NOT_SERVING first, then in-flight RPCs get up to `drain` to finish; a
+/// client that keeps its connection open (paused, or cut off) cannot hold the process
+/// past that.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     shutdown: CancellationToken,
+    drain: Duration,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::Serving)
         .await;
+    let stopping = shutdown.clone();
     let stop = async move {
-        shutdown.cancelled().await;
+        stopping.cancelled().await;
         reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
     };
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .add_routes(routes.add_service(health))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
-        .await
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
+    let drain_over = async move {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = drain_over => {
+            tracing::warn!(?drain, "drain time over; closing the connections still open");
+            Ok(())
+        }
+    }
 }

@@ -121,7 +121,8 @@ impl Ready {
         routes: Routes,
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
-        let served = crate::serve::serve(self.listener, routes, shutdown).await;
+        let served =
+            crate::serve::serve(self.listener, routes, shutdown, crate::serve::DEFAULT_DRAIN).await;
         self.db.close().await;
         served
     }
