@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use saga_contracts::invoices::v1 as proto;
 use saga_contracts::invoices::v1::invoices_server::Invoices;
-use service_kit::db::Db;
+use service_kit::db::{Db, GroupWriter};
+
+/// Most requests whose writes share one commit.
+const MAX_BATCH: usize = 256;
 use service_kit::faults::Faults;
 use tonic::{Request, Response, Status};
 
@@ -17,6 +20,8 @@ use crate::service;
 #[derive(Debug, Clone)]
 pub struct InvoicesApi {
     db: Db,
+    /// Write transactions of concurrent requests share commits (group commit).
+    writer: GroupWriter,
     faults: Arc<Faults>,
     max_invoice_cents: i64,
 }
@@ -25,8 +30,10 @@ impl InvoicesApi {
     /// Serves `db`, injecting `faults` into every RPC and refusing invoices over
     /// `max_invoice_cents`.
     pub fn new(db: Db, faults: Arc<Faults>, max_invoice_cents: i64) -> Self {
+        let writer = GroupWriter::start(db.clone(), MAX_BATCH);
         Self {
             db,
+            writer,
             faults,
             max_invoice_cents,
         }
@@ -37,7 +44,7 @@ impl InvoicesApi {
         let new = NewInvoice::try_from(request)?;
         self.faults
             .around("CreateInvoice", async {
-                Ok(service::create_invoice(&self.db, new, self.max_invoice_cents).await?)
+                Ok(service::create_invoice(&self.writer, new, self.max_invoice_cents).await?)
             })
             .await
     }
@@ -50,7 +57,7 @@ impl InvoicesApi {
         let void = VoidInvoice::try_from(request)?;
         self.faults
             .around("VoidInvoice", async {
-                Ok(service::void_invoice(&self.db, void).await?)
+                Ok(service::void_invoice(&self.writer, void).await?)
             })
             .await
     }

@@ -5,7 +5,7 @@
 use prost::Message;
 use saga_contracts::invoices::v1 as proto;
 use service_kit::barrier::{self, Entry, Role, Step};
-use service_kit::db::Db;
+use service_kit::db::{Db, GroupWriter, Tx};
 use service_kit::paging;
 use tracing::info;
 
@@ -20,7 +20,17 @@ const VOID_INVOICE: &str = "void_invoice";
 /// when the amount is over `max_invoice_cents`, or once the saga's invoice was voided
 /// (a tombstone).
 pub async fn create_invoice(
-    db: &Db,
+    writer: &GroupWriter,
+    new: NewInvoice,
+    max_invoice_cents: i64,
+) -> Result<proto::Invoice, ApiError> {
+    writer
+        .write(move |tx| Box::pin(create_invoice_in(tx, new, max_invoice_cents)))
+        .await
+}
+
+async fn create_invoice_in(
+    tx: &mut Tx,
     new: NewInvoice,
     max_invoice_cents: i64,
 ) -> Result<proto::Invoice, ApiError> {
@@ -32,8 +42,7 @@ pub async fn create_invoice(
             undone_by: Some(VOID_INVOICE),
         },
     };
-    let mut tx = db.begin_write().await?;
-    match barrier::enter(&mut tx, &step).await? {
+    match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Invoice::decode(first.as_slice())?),
         // NothingToUndo is only ever the answer to a compensation; refuse rather than act.
         Entry::AlreadyCompensated | Entry::NothingToUndo => Err(ApiError::Refused(
@@ -47,10 +56,9 @@ pub async fn create_invoice(
                 )));
             }
             let invoice = new.into_invoice(uuid::Uuid::new_v4().to_string());
-            store::insert_invoice(&mut tx, &invoice).await?;
+            store::insert_invoice(&mut *tx, &invoice).await?;
             let answer = proto::Invoice::from(invoice);
-            barrier::finish(&mut tx, &step, &answer.encode_to_vec()).await?;
-            tx.commit().await?;
+            barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
             info!(invoice.id = %answer.invoice_id, amount_cents = answer.amount_cents, "invoice ISSUED");
             Ok(answer)
         }
@@ -60,7 +68,16 @@ pub async fn create_invoice(
 /// Voids the saga's invoice, or leaves a tombstone when the saga never issued one, or
 /// replays the first answer.
 pub async fn void_invoice(
-    db: &Db,
+    writer: &GroupWriter,
+    void: VoidInvoice,
+) -> Result<proto::VoidInvoiceResponse, ApiError> {
+    writer
+        .write(move |tx| Box::pin(void_invoice_in(tx, void)))
+        .await
+}
+
+async fn void_invoice_in(
+    tx: &mut Tx,
     void: VoidInvoice,
 ) -> Result<proto::VoidInvoiceResponse, ApiError> {
     let step = Step {
@@ -70,8 +87,7 @@ pub async fn void_invoice(
             undoes: CREATE_INVOICE,
         },
     };
-    let mut tx = db.begin_write().await?;
-    let answer = match barrier::enter(&mut tx, &step).await? {
+    let answer = match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => {
             return Ok(proto::VoidInvoiceResponse::decode(first.as_slice())?);
         }
@@ -82,7 +98,7 @@ pub async fn void_invoice(
             proto::VoidInvoiceResponse { invoice: None }
         }
         Entry::First => {
-            let mut invoice = store::invoice_by_saga(&mut tx, &void.saga_id)
+            let mut invoice = store::invoice_by_saga(&mut *tx, &void.saga_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "invoice of saga",
@@ -98,7 +114,7 @@ pub async fn void_invoice(
                 )));
             }
             if invoice.status == InvoiceStatus::Issued {
-                store::set_status(&mut tx, &invoice.invoice_id, InvoiceStatus::Voided).await?;
+                store::set_status(&mut *tx, &invoice.invoice_id, InvoiceStatus::Voided).await?;
                 invoice.status = InvoiceStatus::Voided;
                 info!(invoice.id = %invoice.invoice_id, "invoice VOIDED");
             }
@@ -107,8 +123,7 @@ pub async fn void_invoice(
             }
         }
     };
-    barrier::finish(&mut tx, &step, &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
     Ok(answer)
 }
 

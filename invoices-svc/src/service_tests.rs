@@ -45,9 +45,10 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 async fn an_invoice_over_the_limit_is_refused_and_recorded_nowhere() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let over = create_invoice(&db, new_invoice("s-1", "o-1", LIMIT + 1), LIMIT).await;
+        let writer = GroupWriter::start(db.clone(), 8);
+        let over = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT + 1), LIMIT).await;
         assert_eq!(code(over), tonic::Code::FailedPrecondition);
-        let at_limit = create_invoice(&db, new_invoice("s-1", "o-1", LIMIT), LIMIT)
+        let at_limit = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT), LIMIT)
             .await
             .expect("a retry within the limit goes through");
         assert_eq!(at_limit.status(), proto::InvoiceStatus::Issued);
@@ -58,10 +59,11 @@ async fn an_invoice_over_the_limit_is_refused_and_recorded_nowhere() {
 async fn a_repeated_create_replays_the_first_invoice() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let first = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT)
+        let writer = GroupWriter::start(db.clone(), 8);
+        let first = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT)
             .await
             .expect("create");
-        let again = create_invoice(&db, new_invoice("s-1", "o-1", 20), LIMIT)
+        let again = create_invoice(&writer, new_invoice("s-1", "o-1", 20), LIMIT)
             .await
             .expect("repeat");
         assert_eq!(again, first);
@@ -76,7 +78,8 @@ async fn a_repeated_create_replays_the_first_invoice() {
 async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let issued = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT)
+        let writer = GroupWriter::start(db.clone(), 8);
+        let issued = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT)
             .await
             .expect("create");
         let wrong = VoidInvoice {
@@ -84,20 +87,20 @@ async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
             invoice_id: Some("other".into()),
         };
         assert_eq!(
-            code(void_invoice(&db, wrong).await),
+            code(void_invoice(&writer, wrong).await),
             tonic::Code::FailedPrecondition
         );
         let void = VoidInvoice {
             saga_id: "s-1".into(),
             invoice_id: None,
         };
-        let voided = void_invoice(&db, void.clone()).await.expect("void");
+        let voided = void_invoice(&writer, void.clone()).await.expect("void");
         let expected = proto::Invoice {
             status: proto::InvoiceStatus::Voided.into(),
             ..issued
         };
         assert_eq!(voided.invoice, Some(expected));
-        assert_eq!(void_invoice(&db, void).await.expect("repeat"), voided);
+        assert_eq!(void_invoice(&writer, void).await.expect("repeat"), voided);
     }
 }
 
@@ -105,13 +108,14 @@ async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
 async fn a_void_before_create_leaves_a_tombstone_that_refuses_the_create() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 8);
         let void = VoidInvoice {
             saga_id: "s-1".into(),
             invoice_id: None,
         };
-        let tombstone = void_invoice(&db, void).await.expect("void");
+        let tombstone = void_invoice(&writer, void).await.expect("void");
         assert_eq!(tombstone, proto::VoidInvoiceResponse { invoice: None });
-        let late = create_invoice(&db, new_invoice("s-1", "o-1", 10), LIMIT).await;
+        let late = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT).await;
         assert_eq!(code(late), tonic::Code::FailedPrecondition);
     }
 }
@@ -120,10 +124,11 @@ async fn a_void_before_create_leaves_a_tombstone_that_refuses_the_create() {
 async fn listings_filter_and_page_in_creation_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 8);
         let mut created = Vec::new();
         for i in 0..5 {
             let order = if i % 2 == 0 { "o-even" } else { "o-odd" };
-            let invoice = create_invoice(&db, new_invoice(&format!("s-{i}"), order, 10), LIMIT)
+            let invoice = create_invoice(&writer, new_invoice(&format!("s-{i}"), order, 10), LIMIT)
                 .await
                 .expect("create");
             created.push(invoice);

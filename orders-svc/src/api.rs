@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use saga_contracts::orders::v1 as proto;
 use saga_contracts::orders::v1::orders_server::Orders;
-use service_kit::db::Db;
+use service_kit::db::{Db, GroupWriter};
+
+/// Most requests whose writes share one commit.
+const MAX_BATCH: usize = 256;
 use service_kit::faults::Faults;
 use tonic::{Request, Response, Status};
 
@@ -17,13 +20,16 @@ use crate::service;
 #[derive(Debug, Clone)]
 pub struct OrdersApi {
     db: Db,
+    /// Write transactions of concurrent requests share commits (group commit).
+    writer: GroupWriter,
     faults: Arc<Faults>,
 }
 
 impl OrdersApi {
     /// Serves `db`, injecting `faults` into every RPC.
     pub fn new(db: Db, faults: Arc<Faults>) -> Self {
-        Self { db, faults }
+        let writer = GroupWriter::start(db.clone(), MAX_BATCH);
+        Self { db, writer, faults }
     }
 
     #[tracing::instrument(skip_all, fields(saga.id = %request.saga_id))]
@@ -31,7 +37,7 @@ impl OrdersApi {
         let new = NewOrder::try_from(request)?;
         self.faults
             .around("CreateOrder", async {
-                Ok(service::create_order(&self.db, new).await?)
+                Ok(service::create_order(&self.writer, new).await?)
             })
             .await
     }
@@ -41,7 +47,7 @@ impl OrdersApi {
         let confirm = ConfirmOrder::try_from(request)?;
         self.faults
             .around("ConfirmOrder", async {
-                Ok(service::confirm_order(&self.db, confirm).await?)
+                Ok(service::confirm_order(&self.writer, confirm).await?)
             })
             .await
     }
@@ -54,7 +60,7 @@ impl OrdersApi {
         let cancel = CancelOrder::try_from(request)?;
         self.faults
             .around("CancelOrder", async {
-                Ok(service::cancel_order(&self.db, cancel).await?)
+                Ok(service::cancel_order(&self.writer, cancel).await?)
             })
             .await
     }

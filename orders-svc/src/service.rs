@@ -5,7 +5,7 @@
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::barrier::{self, Entry, Role, Step};
-use service_kit::db::Db;
+use service_kit::db::{Db, GroupWriter, Tx};
 use service_kit::paging;
 use tracing::info;
 
@@ -19,7 +19,13 @@ const CANCEL_ORDER: &str = "cancel_order";
 
 /// Creates the saga's PENDING order, or replays the first answer; refused once the
 /// saga's order was cancelled (a tombstone).
-pub async fn create_order(db: &Db, new: NewOrder) -> Result<proto::Order, ApiError> {
+pub async fn create_order(writer: &GroupWriter, new: NewOrder) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(create_order_in(tx, new)))
+        .await
+}
+
+async fn create_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, ApiError> {
     let saga_id = new.saga_id.clone();
     let step = Step {
         saga_id: &saga_id,
@@ -28,8 +34,7 @@ pub async fn create_order(db: &Db, new: NewOrder) -> Result<proto::Order, ApiErr
             undone_by: Some(CANCEL_ORDER),
         },
     };
-    let mut tx = db.begin_write().await?;
-    match barrier::enter(&mut tx, &step).await? {
+    match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
         // NothingToUndo is only ever the answer to a compensation; refuse rather than act.
         Entry::AlreadyCompensated | Entry::NothingToUndo => Err(ApiError::Refused(
@@ -37,10 +42,9 @@ pub async fn create_order(db: &Db, new: NewOrder) -> Result<proto::Order, ApiErr
         )),
         Entry::First => {
             let order = new.into_order(uuid::Uuid::new_v4().to_string());
-            store::insert_order(&mut tx, &order).await?;
+            store::insert_order(&mut *tx, &order).await?;
             let answer = proto::Order::from(order);
-            barrier::finish(&mut tx, &step, &answer.encode_to_vec()).await?;
-            tx.commit().await?;
+            barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
             info!(order.id = %answer.order_id, total_cents = answer.total_cents, "order created PENDING");
             Ok(answer)
         }
@@ -49,21 +53,29 @@ pub async fn create_order(db: &Db, new: NewOrder) -> Result<proto::Order, ApiErr
 
 /// Confirms the saga's order, or replays the first answer. Refused (nothing recorded)
 /// when the order belongs to another saga or was cancelled.
-pub async fn confirm_order(db: &Db, confirm: ConfirmOrder) -> Result<proto::Order, ApiError> {
+pub async fn confirm_order(
+    writer: &GroupWriter,
+    confirm: ConfirmOrder,
+) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(confirm_order_in(tx, confirm)))
+        .await
+}
+
+async fn confirm_order_in(tx: &mut Tx, confirm: ConfirmOrder) -> Result<proto::Order, ApiError> {
     let step = Step {
         saga_id: &confirm.saga_id,
         op: CONFIRM_ORDER,
         role: Role::Action { undone_by: None },
     };
-    let mut tx = db.begin_write().await?;
-    match barrier::enter(&mut tx, &step).await? {
+    match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
         // Neither is ever the answer to an action that nothing undoes.
         Entry::AlreadyCompensated | Entry::NothingToUndo => Err(ApiError::Refused(
             "the saga's order cannot be confirmed".to_string(),
         )),
         Entry::First => {
-            let mut order = store::order_by_id(&mut tx, &confirm.order_id)
+            let mut order = store::order_by_id(&mut *tx, &confirm.order_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "order",
@@ -84,13 +96,12 @@ pub async fn confirm_order(db: &Db, confirm: ConfirmOrder) -> Result<proto::Orde
                 }
                 OrderStatus::Confirmed => {}
                 OrderStatus::Pending => {
-                    store::set_status(&mut tx, &order.order_id, OrderStatus::Confirmed).await?;
+                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Confirmed).await?;
                     order.status = OrderStatus::Confirmed;
                 }
             }
             let answer = proto::Order::from(order);
-            barrier::finish(&mut tx, &step, &answer.encode_to_vec()).await?;
-            tx.commit().await?;
+            barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
             info!(order.id = %answer.order_id, "order CONFIRMED");
             Ok(answer)
         }
@@ -100,7 +111,16 @@ pub async fn confirm_order(db: &Db, confirm: ConfirmOrder) -> Result<proto::Orde
 /// Cancels the saga's order, or leaves a tombstone when the saga never created one, or
 /// replays the first answer. Refused (nothing recorded) once the order is confirmed.
 pub async fn cancel_order(
-    db: &Db,
+    writer: &GroupWriter,
+    cancel: CancelOrder,
+) -> Result<proto::CancelOrderResponse, ApiError> {
+    writer
+        .write(move |tx| Box::pin(cancel_order_in(tx, cancel)))
+        .await
+}
+
+async fn cancel_order_in(
+    tx: &mut Tx,
     cancel: CancelOrder,
 ) -> Result<proto::CancelOrderResponse, ApiError> {
     let step = Step {
@@ -110,8 +130,7 @@ pub async fn cancel_order(
             undoes: CREATE_ORDER,
         },
     };
-    let mut tx = db.begin_write().await?;
-    let answer = match barrier::enter(&mut tx, &step).await? {
+    let answer = match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => return Ok(proto::CancelOrderResponse::decode(first.as_slice())?),
         // AlreadyCompensated is only ever the answer to an action; a compensation has
         // nothing to undo then either.
@@ -120,7 +139,7 @@ pub async fn cancel_order(
             proto::CancelOrderResponse { order: None }
         }
         Entry::First => {
-            let mut order = store::order_by_saga(&mut tx, &cancel.saga_id)
+            let mut order = store::order_by_saga(&mut *tx, &cancel.saga_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "order of saga",
@@ -140,7 +159,7 @@ pub async fn cancel_order(
                 }
                 OrderStatus::Cancelled => {}
                 OrderStatus::Pending => {
-                    store::set_status(&mut tx, &order.order_id, OrderStatus::Cancelled).await?;
+                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Cancelled).await?;
                     order.status = OrderStatus::Cancelled;
                     info!(order.id = %order.order_id, "order CANCELLED");
                 }
@@ -150,8 +169,7 @@ pub async fn cancel_order(
             }
         }
     };
-    barrier::finish(&mut tx, &step, &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
     Ok(answer)
 }
 

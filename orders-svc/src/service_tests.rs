@@ -48,7 +48,8 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let order = create_order(&db, new_order("s-1", "c"))
+        let writer = GroupWriter::start(db.clone(), 8);
+        let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
         let foreign = ConfirmOrder {
@@ -56,7 +57,7 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
             order_id: order.order_id.clone(),
         };
         assert_eq!(
-            code(confirm_order(&db, foreign).await),
+            code(confirm_order(&writer, foreign).await),
             tonic::Code::FailedPrecondition
         );
         let missing = ConfirmOrder {
@@ -64,14 +65,14 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
             order_id: "nope".into(),
         };
         assert_eq!(
-            code(confirm_order(&db, missing).await),
+            code(confirm_order(&writer, missing).await),
             tonic::Code::NotFound
         );
         let mine = ConfirmOrder {
             saga_id: "s-1".into(),
             order_id: order.order_id.clone(),
         };
-        let confirmed = confirm_order(&db, mine.clone()).await.expect("confirm");
+        let confirmed = confirm_order(&writer, mine.clone()).await.expect("confirm");
         assert_eq!(
             confirmed,
             proto::Order {
@@ -79,7 +80,10 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
                 ..order
             }
         );
-        assert_eq!(confirm_order(&db, mine).await.expect("repeat"), confirmed);
+        assert_eq!(
+            confirm_order(&writer, mine).await.expect("repeat"),
+            confirmed
+        );
     }
 }
 
@@ -87,26 +91,30 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
 async fn a_cancelled_order_cannot_be_confirmed() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let order = create_order(&db, new_order("s-1", "c"))
+        let writer = GroupWriter::start(db.clone(), 8);
+        let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
         let cancel = CancelOrder {
             saga_id: "s-1".into(),
             order_id: None,
         };
-        let cancelled = cancel_order(&db, cancel.clone()).await.expect("cancel");
+        let cancelled = cancel_order(&writer, cancel.clone()).await.expect("cancel");
         let expected = proto::Order {
             status: proto::OrderStatus::Cancelled.into(),
             ..order.clone()
         };
         assert_eq!(cancelled.order, Some(expected.clone()));
-        assert_eq!(cancel_order(&db, cancel).await.expect("repeat"), cancelled);
+        assert_eq!(
+            cancel_order(&writer, cancel).await.expect("repeat"),
+            cancelled
+        );
         let confirm = ConfirmOrder {
             saga_id: "s-1".into(),
             order_id: order.order_id.clone(),
         };
         assert_eq!(
-            code(confirm_order(&db, confirm).await),
+            code(confirm_order(&writer, confirm).await),
             tonic::Code::FailedPrecondition
         );
         assert_eq!(
@@ -120,7 +128,8 @@ async fn a_cancelled_order_cannot_be_confirmed() {
 async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeeds() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let order = create_order(&db, new_order("s-1", "c"))
+        let writer = GroupWriter::start(db.clone(), 8);
+        let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
         let wrong = CancelOrder {
@@ -128,14 +137,14 @@ async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeed
             order_id: Some("other".into()),
         };
         assert_eq!(
-            code(cancel_order(&db, wrong).await),
+            code(cancel_order(&writer, wrong).await),
             tonic::Code::FailedPrecondition
         );
         let right = CancelOrder {
             saga_id: "s-1".into(),
             order_id: Some(order.order_id.clone()),
         };
-        let cancelled = cancel_order(&db, right).await.expect("cancel");
+        let cancelled = cancel_order(&writer, right).await.expect("cancel");
         assert_eq!(
             cancelled.order.map(|o| o.status()),
             Some(proto::OrderStatus::Cancelled)
@@ -147,11 +156,12 @@ async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeed
 async fn listings_filter_and_page_in_creation_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 8);
         let mut created = Vec::new();
         for i in 0..5 {
             let customer = if i % 2 == 0 { "even" } else { "odd" };
             created.push(
-                create_order(&db, new_order(&format!("s-{i}"), customer))
+                create_order(&writer, new_order(&format!("s-{i}"), customer))
                     .await
                     .expect("create"),
             );
@@ -187,9 +197,10 @@ async fn listings_filter_and_page_in_creation_order() {
 async fn a_confirm_racing_a_cancel_lets_exactly_one_through() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 8);
         for i in 0..8 {
             let saga_id = format!("s-{i}");
-            let order = create_order(&db, new_order(&saga_id, "c"))
+            let order = create_order(&writer, new_order(&saga_id, "c"))
                 .await
                 .expect("create");
             let confirm = ConfirmOrder {
@@ -200,8 +211,10 @@ async fn a_confirm_racing_a_cancel_lets_exactly_one_through() {
                 saga_id: saga_id.clone(),
                 order_id: None,
             };
-            let (confirmed, cancelled) =
-                tokio::join!(confirm_order(&db, confirm), cancel_order(&db, cancel));
+            let (confirmed, cancelled) = tokio::join!(
+                confirm_order(&writer, confirm),
+                cancel_order(&writer, cancel)
+            );
             let stored = get_order(&db, &order.order_id).await.expect("get");
             match (confirmed, cancelled) {
                 (Ok(confirmed), Err(refused)) => {

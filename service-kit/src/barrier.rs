@@ -15,15 +15,17 @@
 //! and `migrations/postgres/orders` to your schema, then per call:
 //!
 //! ```text
-//! let mut tx = db.begin_write().await?;
-//! match barrier::enter(&mut tx, &step).await? {
-//!     Entry::Repeat(first) => return decode(first),
-//!     Entry::AlreadyCompensated => return Err(FAILED_PRECONDITION),
-//!     Entry::NothingToUndo => { barrier::finish(&mut tx, &step, &tombstone).await?; tx.commit() }
-//!     Entry::First => { do the effect; barrier::finish(&mut tx, &step, &answer).await?; tx.commit() }
-//! }
+//! writer.write(move |tx| Box::pin(async move {
+//!     match barrier::enter(tx, &step).await? {
+//!         Entry::Repeat(first) => decode(first),
+//!         Entry::AlreadyCompensated => Err(FAILED_PRECONDITION),
+//!         Entry::NothingToUndo => { barrier::finish(tx, &step, &tombstone).await?; Ok(tombstone) }
+//!         Entry::First => { do the effect; barrier::finish(tx, &step, &answer).await?; Ok(answer) }
+//!     }
+//! })).await
 //! ```
-//! Take the transaction with [`crate::db::Db::begin_write`] and call [`enter`] before
+//! Run the call in a write transaction ([`crate::db::GroupWriter::write`], which shares
+//! commits between concurrent calls, or [`crate::db::Db::begin_write`]) and call [`enter`] before
 //! anything else in it: the calls of one saga then run one after the other (SQLite runs
 //! one writer at a time; on PostgreSQL `enter` takes a lock on the saga until the
 //! transaction ends), so concurrent repeats queue behind the first instead of racing it,

@@ -2,10 +2,8 @@
 //! new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a server.
 
 use super::*;
-use crate::db::{Db, Migrations};
-
-/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
-const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+use crate::db::Db;
+use crate::db::testing::databases;
 
 const CREATE: Step = Step {
     saga_id: "s1",
@@ -19,25 +17,6 @@ const CANCEL: Step = Step {
     op: "cancel",
     role: Role::Compensation { undoes: "create" },
 };
-
-/// A fresh database of each available backend, with the orders schema (which holds the
-/// barrier table); the folder keeps the SQLite file alive.
-async fn databases() -> (tempfile::TempDir, Vec<Db>) {
-    let migrations = Migrations {
-        sqlite: sqlx::migrate!("../migrations/sqlite/orders"),
-        postgres: sqlx::migrate!("../migrations/postgres/orders"),
-    };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("b.db").display());
-    let mut dbs = vec![Db::open(&url, &migrations).await.expect("open sqlite")];
-    if let Ok(server) = std::env::var(POSTGRES_ENV) {
-        let url = db::fresh_postgres_database(&server)
-            .await
-            .expect("create a postgres database");
-        dbs.push(Db::open(&url, &migrations).await.expect("open postgres"));
-    }
-    (dir, dbs)
-}
 
 /// One call through the barrier, committed, with `answer` recorded when it takes effect.
 async fn run(db: &Db, step: &Step<'_>, answer: &[u8]) -> Entry {

@@ -2,15 +2,21 @@
 //! PostgreSQL. Statements are written once, with `$1`-style placeholders that both
 //! backends accept, and run on whichever backend a [`Tx`] holds through [`on_backend!`].
 
+mod group;
+#[cfg(test)]
+mod group_tests;
 mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use group::{GroupWriter, TxFuture};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
 pub use sqlite::{begin_write, default_url, open_sqlite};

@@ -1,0 +1,152 @@
+//! Group commit for request handlers: the write transactions of concurrent requests run
+//! one after another inside one database transaction, each under its own savepoint, and
+//! share one durable commit. Each request is answered only after that commit; one whose
+//! body fails is rolled back to its savepoint alone.
+//!
+//! On SQLite, which commits one writer at a time with an fsync each, this turns N
+//! commits into one. A lone request is committed at once: batches form only while a
+//! commit is under way.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Db, Tx};
+use crate::on_backend;
+
+/// A boxed future borrowing the transaction, as request bodies return.
+pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
+
+/// Requests waiting for the writer at most; callers beyond wait for room.
+const QUEUE: usize = 16_384;
+
+/// What a job reports once its body ran: keep its writes or not, and how to answer once
+/// the commit is known.
+struct Ran {
+    keep: bool,
+    answer: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+/// A request body, type-erased; given `Err` when it cannot run at all.
+type Job = Box<dyn for<'t> FnOnce(Result<&'t mut Tx, String>) -> TxFuture<'t, Ran> + Send>;
+
+/// The handle request handlers send their write transactions through.
+#[derive(Debug, Clone)]
+pub struct GroupWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupWriter {
+    /// Starts the writer task on `db`; up to `max_batch` requests share one commit. It
+    /// ends when the last handle is dropped. Must be called inside a tokio runtime.
+    pub fn start(db: Db, max_batch: usize) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, queue, max_batch.max(1)));
+        Self { jobs }
+    }
+
+    /// Runs `body` in a write transaction shared with other requests and returns its
+    /// result once the transaction has committed. An `Err` from `body` undoes its writes
+    /// (and only its writes); a failed commit answers every request with an error.
+    pub async fn write<T, E, F>(&self, body: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, Result<T, E>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |tx| {
+            Box::pin(async move {
+                let result = match tx {
+                    Ok(tx) => body(tx).await,
+                    Err(cause) => Err(E::from(storage_error(cause))),
+                };
+                let keep = result.is_ok();
+                let answer = Box::new(move |committed: Result<(), String>| {
+                    let answer = committed.map_err(|c| E::from(storage_error(c))).and(result);
+                    // A caller that went away no longer needs its answer.
+                    let _ = reply.send(answer);
+                });
+                Ran { keep, answer }
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| E::from(storage_error("the writer stopped".into())))?;
+        answer
+            .await
+            .map_err(|_| E::from(storage_error("the writer stopped".into())))?
+    }
+}
+
+async fn run(db: Db, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut batch, max_batch).await > 0 {
+        commit_batch(&db, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Runs every job of the batch under its own savepoint, commits, then answers them all.
+async fn commit_batch(db: &Db, jobs: Vec<Job>) {
+    let mut tx = match db.begin_write().await {
+        Ok(tx) => tx,
+        Err(error) => return fail_all(jobs, error.to_string()).await,
+    };
+    let mut ran = Vec::with_capacity(jobs.len());
+    let mut broken = None;
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(error) = savepoint(&mut tx, "SAVEPOINT request").await {
+            broken = Some(error);
+            ran.push(job(Err("the batch transaction failed".into())).await);
+            break;
+        }
+        let done = job(Ok(&mut tx)).await;
+        let end = match done.keep {
+            true => savepoint(&mut tx, "RELEASE SAVEPOINT request").await,
+            false => undo(&mut tx).await,
+        };
+        ran.push(done);
+        if let Err(error) = end {
+            broken = Some(error);
+            break;
+        }
+    }
+    let committed = match broken {
+        Some(error) => {
+            let _ = tx.rollback().await;
+            Err(error.to_string())
+        }
+        None => tx.commit().await.map_err(|error| error.to_string()),
+    };
+    if let Err(error) = &committed {
+        tracing::error!(%error, requests = ran.len(), "group commit failed");
+    }
+    for done in ran {
+        (done.answer)(committed.clone());
+    }
+    fail_all(jobs.collect(), "the batch transaction failed".into()).await;
+}
+
+async fn undo(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    savepoint(tx, "ROLLBACK TO SAVEPOINT request").await?;
+    savepoint(tx, "RELEASE SAVEPOINT request").await
+}
+
+async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => sqlx::query(statement).execute(conn).await.map(|_| ()))
+}
+
+/// Answers jobs that could not run.
+async fn fail_all(jobs: Vec<Job>, cause: String) {
+    for job in jobs {
+        let ran = job(Err(cause.clone())).await;
+        (ran.answer)(Err(cause.clone()));
+    }
+}
+
+fn storage_error(cause: String) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(cause))
+}
