@@ -60,7 +60,7 @@ impl Participants {
             .instrument(span)
             .await
             .unwrap_or_else(|status| {
-                let failure = classify(status.code());
+                let failure = classify(&status);
                 if failure == Failure::Transient {
                     tracing::warn!(saga.id = saga_id, step = call.step().as_str(), attempt, code = ?status.code(), "call failed, will retry");
                 }

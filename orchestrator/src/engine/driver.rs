@@ -69,7 +69,7 @@ pub(super) async fn drive(
             Err(why) => stopped = Some(why),
         }
     }
-    inner.forget(&saga.id);
+    inner.forget(&saga);
     if stopped == Some(Stopped::Fenced) {
         inner.take_back_if_still_mine(&saga.id).await;
     }

@@ -11,6 +11,7 @@ mod error;
 mod ownership;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,6 +137,7 @@ impl Engine {
             started_ms: now_ms,
             status: watch::channel(SagaStatus::Running).0,
         };
+        // A new saga: no driver can exist for it yet.
         inner.remember(&saga);
         inner
             .tasks
@@ -238,13 +240,25 @@ impl Engine {
 const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 
 impl Inner {
-    fn remember(&self, saga: &LiveSaga) {
-        self.live_map()
-            .insert(saga.id.clone(), saga.status.subscribe());
+    /// Registers the driver of `saga`; `false` when this process already drives it, in
+    /// which case no second driver may start.
+    fn remember(&self, saga: &LiveSaga) -> bool {
+        match self.live_map().entry(saga.id.clone()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(saga.status.subscribe());
+                true
+            }
+        }
     }
 
-    fn forget(&self, saga_id: &str) {
-        self.live_map().remove(saga_id);
+    /// Unregisters the driver of `saga` (and no other driver of the same saga).
+    fn forget(&self, saga: &LiveSaga) {
+        let mut live = self.live_map();
+        let ours = saga.status.subscribe();
+        if live.get(&saga.id).is_some_and(|rx| rx.same_channel(&ours)) {
+            live.remove(&saga.id);
+        }
     }
 
     fn watch(&self, saga_id: &str) -> Option<watch::Receiver<SagaStatus>> {

@@ -87,7 +87,10 @@ impl Inner {
     /// Drives a claimed saga from where its log left it.
     fn resume(self: &Arc<Self>, record: SagaRecord) {
         let mut saga = LiveSaga::from_record(record);
-        self.remember(&saga);
+        if !self.remember(&saga) {
+            tracing::debug!(saga.id = %saga.id, "already driven by this process");
+            return;
+        }
         let inner = self.clone();
         self.tasks.spawn(async move {
             let Ok(slot) = inner.slots.clone().acquire_owned().await else {
@@ -95,7 +98,7 @@ impl Inner {
             };
             match driver::apply(&inner, &mut saga, &Event::Resumed).await {
                 Ok(command) => driver::drive(inner, saga, command, slot).await,
-                Err(_) => inner.forget(&saga.id),
+                Err(_) => inner.forget(&saga),
             }
         });
     }
