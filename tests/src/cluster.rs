@@ -38,6 +38,7 @@ pub struct Cluster {
     orders_client: OrdersClient<Channel>,
     invoices_client: InvoicesClient<Channel>,
     dir: TempDir,
+    log_tails_on_drop: bool,
 }
 
 impl Cluster {
@@ -95,6 +96,7 @@ impl Cluster {
             orders,
             invoices,
             dir,
+            log_tails_on_drop: options.log_tails_on_drop,
         })
     }
 
@@ -216,18 +218,39 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for binary in [Binary::Orchestrator, Binary::OrdersSvc, Binary::InvoicesSvc] {
-            let log = log_path(self.dir.path(), binary);
-            eprintln!(
-                "----- last lines of {} -----\n{}",
-                log.display(),
-                log_tail(&log, LOG_TAIL_LINES)
-            );
+        if self.log_tails_on_drop {
+            for binary in [Binary::Orchestrator, Binary::OrdersSvc, Binary::InvoicesSvc] {
+                let log = log_path(self.dir.path(), binary);
+                eprintln!(
+                    "----- last lines of {} -----\n{}",
+                    log.display(),
+                    log_tail(&log, LOG_TAIL_LINES)
+                );
+            }
         }
         if std::env::var_os(KEEP_DIR_ENV).is_some() {
             self.dir.disable_cleanup(true);
             eprintln!("kept the test folder {}", self.dir.path().display());
         }
+    }
+}
+
+/// Addresses of the services, for clients that open their own connections (the benchmark
+/// spreads its calls over several).
+impl Cluster {
+    /// The current orchestrator's `http://IP:PORT` URL, while one runs.
+    pub fn orchestrator_url(&self) -> Option<String> {
+        self.orchestrator.as_ref().map(ServiceProcess::url)
+    }
+
+    /// `orders-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
+    pub fn orders_url(&self) -> String {
+        self.orders.url()
+    }
+
+    /// `invoices-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
+    pub fn invoices_url(&self) -> String {
+        self.invoices.url()
     }
 }
 

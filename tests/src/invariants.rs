@@ -1,16 +1,27 @@
 //! The cross-service invariant check every test ends with: reads all sagas, orders and
-//! invoices through the public APIs and fails listing every violation found.
+//! invoices through the public APIs and fails listing every violation found. The rules
+//! themselves are pure functions (`rules`, `log`, `keys`), unit-tested without processes.
 
+/// The client's view: every key sent has exactly one saga.
+pub mod keys;
+/// Each saga's log is well formed.
+pub mod log;
 mod rules;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::invoices::v1::{Invoice, InvoiceStatus};
+use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::orders::v1::{Order, OrderStatus};
-use saga_contracts::saga::v1::{GetSagaRequest, Saga, SagaStatus};
+use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+use saga_contracts::saga::v1::{Saga, SagaStatus};
+use tonic::transport::Channel;
 
 use crate::cluster::Cluster;
-use crate::listing::{all_invoices, all_orders, all_sagas};
+use crate::listing::{all_invoices, all_orders, all_sagas, full_sagas};
 
+pub use keys::{Placement, placement_violations};
+pub use log::log_violations;
 pub use rules::violations;
 
 /// How many sagas, orders and invoices ended in each status. Anything else (running,
@@ -43,40 +54,70 @@ pub struct Summary {
 /// order and one invoice per saga; every order belongs to a known saga and every invoice
 /// to a known order.
 pub async fn check_invariants(cluster: &Cluster) -> Result<Summary> {
-    let listed = all_sagas(&cluster.orchestrator(), SagaStatus::Unspecified).await?;
-    let mut sagas = Vec::with_capacity(listed.len());
-    for saga in &listed {
-        let full = cluster
-            .orchestrator()
-            .get_saga(GetSagaRequest {
-                saga_id: saga.saga_id.clone(),
-            })
-            .await
-            .with_context(|| format!("GetSaga {} failed", saga.saga_id))?
-            .into_inner();
-        sagas.push(full);
-    }
-    let orders = all_orders(&cluster.orders()).await?;
-    let invoices = all_invoices(&cluster.invoices()).await?;
-
-    let mut found = rules::listing_agrees(&listed, &sagas);
-    found.extend(violations(&sagas, &orders, &invoices));
+    let snapshot = Snapshot::read(
+        &cluster.orchestrator(),
+        &cluster.orders(),
+        &cluster.invoices(),
+    )
+    .await?;
+    let found = snapshot.violations();
     if !found.is_empty() {
         bail!(
             "{} invariant violation(s) across {} sagas, {} orders, {} invoices:\n  {}",
             found.len(),
-            sagas.len(),
-            orders.len(),
-            invoices.len(),
+            snapshot.sagas.len(),
+            snapshot.orders.len(),
+            snapshot.invoices.len(),
             found.join("\n  ")
         );
     }
     Ok(Summary {
-        counts: counts(&sagas, &orders, &invoices),
-        sagas,
-        orders,
-        invoices,
+        counts: snapshot.counts(),
+        sagas: snapshot.sagas,
+        orders: snapshot.orders,
+        invoices: snapshot.invoices,
     })
+}
+
+/// Everything the three services hold, read through their public APIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The sagas as ListSagas shows them (without logs).
+    pub listed: Vec<Saga>,
+    /// The same sagas, each with its full log (from GetSaga).
+    pub sagas: Vec<Saga>,
+    pub orders: Vec<Order>,
+    pub invoices: Vec<Invoice>,
+}
+
+impl Snapshot {
+    /// Reads every saga (with its log), order and invoice.
+    pub async fn read(
+        orchestrator: &OrchestratorClient<Channel>,
+        orders: &OrdersClient<Channel>,
+        invoices: &InvoicesClient<Channel>,
+    ) -> Result<Self> {
+        let listed = all_sagas(orchestrator, SagaStatus::Unspecified).await?;
+        let sagas = full_sagas(orchestrator, &listed).await?;
+        Ok(Self {
+            listed,
+            sagas,
+            orders: all_orders(orders).await?,
+            invoices: all_invoices(invoices).await?,
+        })
+    }
+
+    /// Every violation of the cross-service invariants and of the logs' form.
+    pub fn violations(&self) -> Vec<String> {
+        let mut found = rules::listing_agrees(&self.listed, &self.sagas);
+        found.extend(violations(&self.sagas, &self.orders, &self.invoices));
+        found
+    }
+
+    /// How many sagas, orders and invoices ended in each status.
+    pub fn counts(&self) -> Counts {
+        counts(&self.sagas, &self.orders, &self.invoices)
+    }
 }
 
 fn counts(sagas: &[Saga], orders: &[Order], invoices: &[Invoice]) -> Counts {

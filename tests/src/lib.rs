@@ -5,8 +5,12 @@
 //! A test starts a [`Cluster`] from [`ClusterOptions`] (faults, invoice limit, retry
 //! tuning, supervised participants), drives it through the gRPC clients it exposes, waits
 //! with [`Cluster::wait_until_all_terminal`] and ends with [`check_invariants`].
+//!
+//! [`chaos`] runs a seeded fault campaign over the same processes (the `saga-chaos`
+//! binary) and checks the same invariants, plus the client's view of every key.
 
 pub mod binaries;
+pub mod chaos;
 pub mod cluster;
 pub mod invariants;
 pub mod listing;

@@ -9,12 +9,15 @@ use saga_contracts::invoices::v1::{Invoice, ListInvoicesRequest};
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::orders::v1::{ListOrdersRequest, Order};
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
-use saga_contracts::saga::v1::{ListSagasRequest, Saga, SagaStatus};
+use saga_contracts::saga::v1::{GetSagaRequest, ListSagasRequest, Saga, SagaStatus};
+use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
-/// Page size used when reading everything.
-const PAGE_SIZE: u32 = 100;
-/// More pages than any test writes: a service that never ends its listing is a bug.
+/// Page size used when reading everything (the services' largest).
+const PAGE_SIZE: u32 = 500;
+/// GetSaga calls in flight at once when reading every saga's log.
+const GET_CONCURRENCY: usize = 8;
+/// More pages than any run writes: a service that never ends its listing is a bug.
 const MAX_PAGES: usize = 1_000;
 
 /// Every saga with `status` (UNSPECIFIED: all), in listing order.
@@ -46,6 +49,44 @@ pub async fn saga_pages(
         }
     })
     .await
+}
+
+/// Each listed saga read again with GetSaga (ListSagas leaves the log out), in the
+/// listing's order, a few calls at a time.
+pub async fn full_sagas(
+    client: &OrchestratorClient<Channel>,
+    listed: &[Saga],
+) -> Result<Vec<Saga>> {
+    let mut full: Vec<Option<Saga>> = vec![None; listed.len()];
+    let mut calls = JoinSet::new();
+    let mut next = listed.iter().enumerate();
+    for _ in 0..listed.len() + GET_CONCURRENCY {
+        while calls.len() < GET_CONCURRENCY {
+            let Some((index, saga)) = next.next() else {
+                break;
+            };
+            let mut client = client.clone();
+            let saga_id = saga.saga_id.clone();
+            calls.spawn(async move {
+                let got = client
+                    .get_saga(GetSagaRequest {
+                        saga_id: saga_id.clone(),
+                    })
+                    .await
+                    .with_context(|| format!("GetSaga {saga_id} failed"));
+                (index, got)
+            });
+        }
+        let Some(joined) = calls.join_next().await else {
+            break;
+        };
+        let (index, got) = joined.context("a GetSaga task panicked")?;
+        full[index] = Some(got?.into_inner());
+    }
+    full.into_iter()
+        .zip(listed)
+        .map(|(saga, listed)| saga.with_context(|| format!("saga {} was not read", listed.saga_id)))
+        .collect()
 }
 
 /// Every order `orders-svc` holds.

@@ -22,6 +22,9 @@ pub struct ClusterOptions {
     pub retry_max_ms: u64,
     /// `orchestrator --seed` (backoff jitter).
     pub seed: u64,
+    /// Print the tail of each service's log when the cluster is dropped (a test runner
+    /// shows it only for a failed test; a tool that reports on its own turns it off).
+    pub log_tails_on_drop: bool,
 }
 
 impl Default for ClusterOptions {
@@ -37,6 +40,7 @@ impl Default for ClusterOptions {
             retry_base_ms: 5,
             retry_max_ms: 200,
             seed: 1,
+            log_tails_on_drop: true,
         }
     }
 }

@@ -96,6 +96,29 @@ impl ServiceProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The process id, while the process has not been reaped.
+    pub fn pid(&self) -> Option<Pid> {
+        self.child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw)
+    }
+
+    /// The exit status if the process has exited, without waiting.
+    pub fn try_exit(&mut self) -> Result<Option<ExitStatus>> {
+        self.child
+            .try_wait()
+            .with_context(|| format!("cannot check whether {} exited", self.name))
+    }
+
+    /// Sends `signal` (e.g. SIGSTOP, SIGCONT) without waiting for anything.
+    pub fn signal(&self, signal: Signal) -> Result<()> {
+        let pid = self
+            .pid()
+            .with_context(|| format!("{} has already exited", self.name))?;
+        kill(pid, signal).with_context(|| format!("cannot send {signal} to {}", self.name))
+    }
+
     /// Waits for the process to exit on its own.
     pub async fn wait(&mut self) -> Result<ExitStatus> {
         self.child
@@ -114,10 +137,8 @@ impl ServiceProcess {
 
     /// Sends SIGTERM (drain, then exit 0) and waits for the exit.
     pub async fn terminate(&mut self) -> Result<ExitStatus> {
-        if let Some(pid) = self.child.id() {
-            let pid = i32::try_from(pid).context("pid out of range")?;
-            kill(Pid::from_raw(pid), Signal::SIGTERM)
-                .with_context(|| format!("cannot SIGTERM {}", self.name))?;
+        if let Some(pid) = self.pid() {
+            kill(pid, Signal::SIGTERM).with_context(|| format!("cannot SIGTERM {}", self.name))?;
         }
         self.wait_bounded("SIGTERM").await
     }

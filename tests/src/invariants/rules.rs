@@ -7,6 +7,8 @@ use saga_contracts::invoices::v1::{Invoice, InvoiceStatus};
 use saga_contracts::orders::v1::{Order, OrderStatus};
 use saga_contracts::saga::v1::{Saga, SagaStatus};
 
+use super::log::log_violations;
+
 /// Every violation of the cross-service invariants, as sentences (empty: all hold).
 pub fn violations(sagas: &[Saga], orders: &[Order], invoices: &[Invoice]) -> Vec<String> {
     let mut found = Vec::new();
@@ -70,7 +72,7 @@ fn check_saga(saga: &Saga, orders: &[Order], invoices: &[Invoice], found: &mut V
         SagaStatus::Failed => found.push(format!("saga {id} FAILED: {:?}", saga.error)),
         other => found.push(format!("saga {id} has not ended: {}", other.as_str_name())),
     }
-    check_log(saga, found);
+    found.extend(log_violations(saga));
     let its_orders: Vec<&str> = orders
         .iter()
         .filter(|o| o.saga_id == *id)
@@ -97,27 +99,6 @@ fn check_saga(saga: &Saga, orders: &[Order], invoices: &[Invoice], found: &mut V
         SagaStatus::Completed => check_completed(saga, orders, invoices, found),
         SagaStatus::Compensated => check_compensated(saga, orders, invoices, found),
         _ => {}
-    }
-}
-
-fn check_log(saga: &Saga, found: &mut Vec<String>) {
-    let id = &saga.saga_id;
-    let seqs: Vec<u32> = saga.log.iter().map(|e| e.seq).collect();
-    let expected: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(u32::MAX)).collect();
-    if seqs != expected {
-        found.push(format!(
-            "saga {id} log seqs are {seqs:?}, expected 1..={}",
-            seqs.len()
-        ));
-    }
-    match saga.log.iter().max_by_key(|e| e.seq) {
-        None => found.push(format!("saga {id} has an empty log")),
-        Some(last) if last.status != saga.status => found.push(format!(
-            "saga {id} is {} but its last log record says {}",
-            saga.status().as_str_name(),
-            last.status().as_str_name()
-        )),
-        Some(_) => {}
     }
 }
 

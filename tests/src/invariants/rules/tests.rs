@@ -2,7 +2,7 @@
 
 use saga_contracts::invoices::v1::{Invoice, InvoiceStatus};
 use saga_contracts::orders::v1::{LineItem, Order, OrderStatus};
-use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus};
+use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
 
 use super::violations;
 
@@ -13,18 +13,58 @@ struct State {
 }
 
 fn saga(id: &str, status: SagaStatus, order_id: &str, invoice_id: &str) -> Saga {
-    let entry = |seq, status: SagaStatus| SagaLogEntry {
-        seq,
-        step: "saga".into(),
-        status: status.into(),
-        ..Default::default()
+    use StepOutcome::{Failed, Started, Succeeded};
+    let steps: &[(&str, StepOutcome)] = match status {
+        SagaStatus::Completed => &[
+            ("saga", Started),
+            ("create_order", Started),
+            ("create_order", Succeeded),
+            ("create_invoice", Started),
+            ("create_invoice", Succeeded),
+            ("confirm_order", Started),
+            ("confirm_order", Succeeded),
+            ("saga", Succeeded),
+        ],
+        _ => &[
+            ("saga", Started),
+            ("create_order", Started),
+            ("create_order", Succeeded),
+            ("create_invoice", Started),
+            ("create_invoice", Failed),
+            ("cancel_order", Started),
+            ("cancel_order", Succeeded),
+            ("saga", Failed),
+        ],
     };
+    let log = steps
+        .iter()
+        .zip(1..)
+        .map(|((step, outcome), seq)| SagaLogEntry {
+            seq,
+            step: (*step).into(),
+            phase: match *step {
+                "saga" => StepPhase::Unspecified,
+                "cancel_order" => StepPhase::Compensation,
+                _ => StepPhase::Action,
+            }
+            .into(),
+            outcome: (*outcome).into(),
+            attempt: u32::from(*step != "saga"),
+            status: if seq == 8 {
+                status
+            } else {
+                SagaStatus::Running
+            }
+            .into(),
+            ..Default::default()
+        })
+        .collect();
     Saga {
         saga_id: id.into(),
         status: status.into(),
         order_id: order_id.into(),
         invoice_id: invoice_id.into(),
-        log: vec![entry(1, SagaStatus::Running), entry(2, status)],
+        log,
         customer_id: "c".into(),
         total_cents: 500,
         currency: "EUR".into(),

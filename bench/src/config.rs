@@ -1,0 +1,263 @@
+//! The benchmark's flags, and the run plan they resolve to.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+/// Drives PlaceOrder at a fixed concurrency or arrival rate, measures the direct-call
+/// floor beside it, and checks the cross-service invariants at the end.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "saga-bench", version)]
+pub struct Config {
+    /// Closed loop: this many calls in flight at all times (ignored with --rate).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// Open loop: start this many sagas per second whatever the answers; latency counts
+    /// from each call's scheduled start, so queueing shows.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open loop: at most this many calls in flight; past it, sends wait (and their
+    /// latency grows from the schedule).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_in_flight: usize,
+    /// Stop after this many sagas (default 1000 when --duration is not given either).
+    #[arg(long)]
+    pub sagas: Option<u64>,
+    /// Stop starting new sagas after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Share of orders over the invoice limit, which must compensate (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub compensate_share: f64,
+    /// Fault spec passed to both participants (`Method:kind:probability,…`); name the
+    /// methods, not `*`, so that the final check's reads are never faulted. Only for a
+    /// stack started here (give a running stack's services their own `--faults`).
+    #[arg(long, default_value = "", conflicts_with = "url")]
+    pub faults: String,
+    /// Seed of the participants' fault draws and the orchestrator's jitter.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Measure the direct-call floor too (the default).
+    #[arg(long, overrides_with = "no_floor")]
+    pub floor: bool,
+    /// Skip the direct-call floor.
+    #[arg(long, overrides_with = "floor")]
+    pub no_floor: bool,
+    /// A running orchestrator (`http://127.0.0.1:PORT`); default: start the stack here.
+    #[arg(long, requires_all = ["orders_url", "invoices_url"])]
+    pub url: Option<String>,
+    /// The running stack's orders-svc (with --url).
+    #[arg(long, requires = "url")]
+    pub orders_url: Option<String>,
+    /// The running stack's invoices-svc (with --url).
+    #[arg(long, requires = "url")]
+    pub invoices_url: Option<String>,
+    /// The running orchestrator's SQLite file, to measure its growth (with --url).
+    #[arg(long, requires = "url")]
+    pub orchestrator_db: Option<std::path::PathBuf>,
+    /// Where the started stack keeps its saga log.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// HTTP/2 connections to each service, shared round-robin by the calls.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub connections: u32,
+    /// Deadline of one PlaceOrder call (it waits for the whole saga).
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Deadline of one participant call, of the floor's and (for a started stack) of the
+    /// orchestrator's.
+    #[arg(long, default_value_t = 2_000)]
+    pub call_timeout_ms: u64,
+    /// How long sagas may take to end after the load stops before the run fails.
+    #[arg(long, default_value_t = 120)]
+    pub settle_secs: u64,
+    /// Print the final report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Where the saga log lives in a stack the benchmark starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A SQLite file per service in a fresh temporary folder.
+    Sqlite,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// How calls are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// `concurrency` calls in flight; each starts when one ends.
+    Closed { concurrency: u32 },
+    /// `rate` calls per second on a fixed schedule, at most `max_in_flight` at once.
+    Open { rate: f64, max_in_flight: usize },
+}
+
+/// When a phase stops starting calls: after `sagas` calls or `duration`, whichever first.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bound {
+    pub sagas: Option<u64>,
+    #[serde(rename = "duration_s")]
+    pub duration: Option<f64>,
+}
+
+impl Bound {
+    /// The duration as a `Duration`, if one was given.
+    pub fn time(&self) -> Option<Duration> {
+        self.duration.map(Duration::from_secs_f64)
+    }
+}
+
+/// Default number of sagas when neither a count nor a duration is given.
+const DEFAULT_SAGAS: u64 = 1_000;
+
+impl Config {
+    /// Checks the flags that clap cannot check alone.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.compensate_share) {
+            bail!("--compensate-share must be within 0 and 1");
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            bail!("--rate must be a positive number of sagas per second");
+        }
+        if let Some(duration) = self.duration
+            && !(duration.is_finite() && duration > 0.0)
+        {
+            bail!("--duration must be a positive number of seconds");
+        }
+        if self.max_in_flight == 0 {
+            bail!("--max-in-flight must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The pacing the flags ask for.
+    pub fn pace(&self) -> Pace {
+        match self.rate {
+            Some(rate) => Pace::Open {
+                rate,
+                max_in_flight: self.max_in_flight,
+            },
+            None => Pace::Closed {
+                concurrency: self.concurrency,
+            },
+        }
+    }
+
+    /// When each phase stops.
+    pub fn bound(&self) -> Bound {
+        let sagas = match (self.sagas, self.duration) {
+            (None, None) => Some(DEFAULT_SAGAS),
+            (sagas, _) => sagas,
+        };
+        Bound {
+            sagas,
+            duration: self.duration,
+        }
+    }
+
+    /// Whether to measure the direct-call floor.
+    pub fn measure_floor(&self) -> bool {
+        !self.no_floor
+    }
+
+    /// Deadline of a PlaceOrder call.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// Deadline of a participant call.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["saga-bench"];
+        all.extend(args);
+        Config::try_parse_from(all).expect("flags parse")
+    }
+
+    #[test]
+    fn without_bounds_a_run_places_a_thousand_sagas() {
+        assert_eq!(
+            parse(&[]).bound(),
+            Bound {
+                sagas: Some(1_000),
+                duration: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_duration_alone_has_no_count() {
+        assert_eq!(
+            parse(&["--duration", "2.5"]).bound(),
+            Bound {
+                sagas: None,
+                duration: Some(2.5)
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_makes_the_loop_open() {
+        assert_eq!(
+            parse(&["--rate", "200", "--concurrency", "3"]).pace(),
+            Pace::Open {
+                rate: 200.0,
+                max_in_flight: 10_000
+            }
+        );
+        assert_eq!(
+            parse(&["--concurrency", "3"]).pace(),
+            Pace::Closed { concurrency: 3 }
+        );
+    }
+
+    #[test]
+    fn the_floor_is_on_unless_skipped() {
+        assert!(parse(&[]).measure_floor());
+        assert!(parse(&["--floor"]).measure_floor());
+        assert!(!parse(&["--no-floor"]).measure_floor());
+        assert!(parse(&["--no-floor", "--floor"]).measure_floor());
+    }
+
+    #[test]
+    fn a_running_stack_needs_all_three_urls() {
+        let partial = ["saga-bench", "--url", "http://127.0.0.1:50051"];
+        assert!(Config::try_parse_from(partial).is_err());
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for args in [
+            &["--compensate-share", "1.5"][..],
+            &["--rate", "0"],
+            &["--duration=-1"],
+        ] {
+            assert!(parse(args).validate().is_err(), "{args:?}");
+        }
+        assert!(parse(&["--compensate-share", "0.1"]).validate().is_ok());
+    }
+}

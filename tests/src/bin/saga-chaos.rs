@@ -1,0 +1,186 @@
+//! `saga-chaos`: runs a seeded chaos campaign against the three services and exits
+//! non-zero on any violation, printing the seed that replays it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use saga_tests::chaos::{self, ChaosConfig, OrchestratorTuning};
+
+/// Kills, pauses and disturbs the orchestrator and its participants while sagas run, then
+/// checks that nothing was lost, duplicated or left inconsistent.
+#[derive(Debug, Parser)]
+#[command(name = "saga-chaos", version)]
+struct Args {
+    /// The campaign's seed (default: random). The same seed replays the same schedule.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop placing after this many sagas...
+    #[arg(long, default_value_t = 1_000)]
+    sagas: usize,
+    /// ...or after this many seconds, whichever comes first.
+    #[arg(long, default_value_t = 120.0)]
+    duration: f64,
+    /// Clients placing at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Share of orders over the invoice limit (they must compensate).
+    #[arg(long, default_value_t = 0.2)]
+    over_limit_share: f64,
+    /// PlaceOrder's wait_ms.
+    #[arg(long, default_value_t = 100)]
+    wait_ms: u32,
+    /// Pause of each client between two keys (spreads the sagas over the duration).
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
+    /// Mean time between two stops (SIGKILL or SIGTERM) of each process (0: none).
+    #[arg(long, default_value_t = 5_000)]
+    kill_interval_ms: u64,
+    /// Share of those stops that are graceful (SIGTERM), the rest SIGKILL.
+    #[arg(long, default_value_t = 0.2)]
+    term_share: f64,
+    /// Mean time between two SIGSTOP pauses of each process (0: none).
+    #[arg(long, default_value_t = 6_000)]
+    pause_interval_ms: u64,
+    /// Mean time between two incidents on each proxy (0: none).
+    #[arg(long, default_value_t = 3_000)]
+    proxy_interval_ms: u64,
+    /// Mean time between two storage stalls (an exclusive lock on its SQLite file) of each
+    /// service (0: none).
+    #[arg(long, default_value_t = 8_000)]
+    lock_interval_ms: u64,
+    /// Scale of the participants' fault probabilities (0: no --faults).
+    #[arg(long, default_value_t = 1.0)]
+    fault_intensity: f64,
+    /// Length of the deliberate invoices-svc outage after the chaos.
+    #[arg(long, default_value_t = 3_000)]
+    outage_ms: u64,
+    /// Sagas placed at the start of the outage (part of --sagas).
+    #[arg(long, default_value_t = 8)]
+    probe_sagas: usize,
+    /// Longest wait for every saga to end once the faults stop.
+    #[arg(long, default_value_t = 120)]
+    quiesce_timeout_secs: u64,
+    /// Orchestrator CPU-seconds per second of outage taken as a busy loop.
+    #[arg(long, default_value_t = 0.5)]
+    busy_loop_threshold: f64,
+    /// Longest time while placing with no PlaceOrder answered before it is a violation.
+    #[arg(long, default_value_t = 15.0)]
+    stall_limit_secs: f64,
+    /// invoices-svc --max-invoice-cents.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_invoice_cents: i64,
+    /// orchestrator --call-timeout-ms.
+    #[arg(long, default_value_t = 500)]
+    call_timeout_ms: u64,
+    /// orchestrator --max-attempts.
+    #[arg(long, default_value_t = 8)]
+    max_attempts: u32,
+    /// orchestrator --retry-base-ms.
+    #[arg(long, default_value_t = 20)]
+    retry_base_ms: u64,
+    /// orchestrator --retry-max-ms.
+    #[arg(long, default_value_t = 500)]
+    retry_max_ms: u64,
+    /// orchestrator --parked-retry-ms.
+    #[arg(long, default_value_t = 2_000)]
+    parked_retry_ms: u64,
+    /// Restart the orchestrator with the same --seed every time (default: a new one per
+    /// restart, derived from --seed).
+    #[arg(long)]
+    same_orchestrator_seed: bool,
+    /// A further orchestrator flag, passed as is (repeatable), e.g. --orchestrator-arg=--saga-timeout-ms=5000.
+    #[arg(long, allow_hyphen_values = true)]
+    orchestrator_arg: Vec<String>,
+    /// Folder of the service binaries (default: next to this executable).
+    #[arg(long, env = "SAGA_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Keep the campaign folder even when it passes.
+    #[arg(long)]
+    keep_dir: bool,
+    /// Print the report as JSON on stdout (the seed and progress then go to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl Args {
+    fn config(&self, seed: u64) -> ChaosConfig {
+        ChaosConfig {
+            sagas: self.sagas,
+            duration: Duration::from_secs_f64(self.duration.max(0.0)),
+            concurrency: self.concurrency,
+            over_limit_share: self.over_limit_share,
+            wait_ms: self.wait_ms,
+            think: Duration::from_millis(self.think_ms),
+            kill_interval: Duration::from_millis(self.kill_interval_ms),
+            term_share: self.term_share,
+            pause_interval: Duration::from_millis(self.pause_interval_ms),
+            proxy_interval: Duration::from_millis(self.proxy_interval_ms),
+            lock_interval: Duration::from_millis(self.lock_interval_ms),
+            fault_intensity: self.fault_intensity,
+            outage: Duration::from_millis(self.outage_ms),
+            probe_sagas: self.probe_sagas,
+            quiesce_timeout: Duration::from_secs(self.quiesce_timeout_secs),
+            busy_loop_threshold: self.busy_loop_threshold,
+            stall_limit: Duration::from_secs_f64(self.stall_limit_secs.max(0.0)),
+            max_invoice_cents: self.max_invoice_cents,
+            orchestrator: OrchestratorTuning {
+                call_timeout_ms: self.call_timeout_ms,
+                max_attempts: self.max_attempts,
+                retry_base_ms: self.retry_base_ms,
+                retry_max_ms: self.retry_max_ms,
+                parked_retry_ms: self.parked_retry_ms,
+                same_seed_every_start: self.same_orchestrator_seed,
+                extra_args: self.orchestrator_arg.clone(),
+            },
+            bin_dir: self.bin_dir.clone(),
+            keep_dir: self.keep_dir,
+            verbose: !self.quiet,
+            ..ChaosConfig::new(seed)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let seed = args.seed.unwrap_or_else(rand::random);
+    match args.json {
+        true => eprintln!("seed: {seed}"),
+        false => println!("seed: {seed}"),
+    }
+    let config = args.config(seed);
+    let replay = config.replay_command();
+    match chaos::run(config).await {
+        Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => {
+                println!("{json}");
+                exit_code(report.passed(), seed, &replay)
+            }
+            Err(e) => {
+                eprintln!("cannot write the report as JSON: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Ok(report) => {
+            print!("{report}");
+            exit_code(report.passed(), seed, &replay)
+        }
+        Err(e) => {
+            eprintln!("saga-chaos failed: {e:#}\nseed: {seed}\nreplay: {replay}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn exit_code(passed: bool, seed: u64, replay: &str) -> ExitCode {
+    if passed {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("VIOLATIONS with seed {seed}; replay: {replay}");
+    ExitCode::FAILURE
+}

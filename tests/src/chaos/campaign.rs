@@ -1,0 +1,248 @@
+//! The phases of a campaign: chaos while placing, calm, a deliberate outage watched for
+//! busy looping, quiescence, then the check and the report.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::cpu::cpu_seconds;
+use super::figures::{error_figures, fault_figures, last_saga_end_ms, saga_figures, unix_ms};
+use super::load::{Load, LoadSettings};
+use super::plan::Plan;
+use super::quiesce::wait_until_quiet;
+use super::report::{Liveness, Report};
+use super::setup::set_up;
+use super::stage::Stage;
+use super::{ChaosConfig, say};
+use crate::binaries::Binary;
+use crate::invariants::{Snapshot, placement_violations};
+
+/// How often progress is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Slack for the clients beyond every phase's own bound.
+const CLIENT_SLACK: Duration = Duration::from_secs(60);
+
+/// Runs every phase in `dir` and reports.
+pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
+    let began = Instant::now();
+    let plan = Plan::generate(config.seed, &config.schedule());
+    say(
+        config,
+        &format!(
+            "seed {}: {} scheduled actions over {:?}, folder {}",
+            config.seed,
+            plan.actions.len(),
+            config.duration,
+            dir.display()
+        ),
+    );
+    let (mut stage, clients) = set_up(config, &plan, dir).await?;
+    stage.start_all().await?;
+    let load = Load::new(clients.orchestrator.clone(), load_settings(config, &plan));
+    let give_up = Instant::now()
+        + config.duration
+        + config.outage
+        + config.quiesce_timeout.saturating_mul(2)
+        + CLIENT_SLACK;
+
+    // Chaos while placing.
+    let placing = Instant::now();
+    let stop = CancellationToken::new();
+    let placed_all = CancellationToken::new();
+    let probes = config.probe_sagas.min(config.sagas / 2);
+    let main_limit = config.sagas - probes;
+    let placer = tokio::spawn({
+        let (load, stop, placed_all) = (load.clone(), stop.clone(), placed_all.clone());
+        async move {
+            load.run(main_limit, stop, give_up).await;
+            placed_all.cancel();
+        }
+    });
+    let mut last_progress = Instant::now();
+    let mut longest_stall = Duration::ZERO;
+    stage
+        .run_plan(
+            &plan.actions,
+            placing,
+            placing + config.duration,
+            &placed_all,
+            |stage| {
+                longest_stall = longest_stall.max(load.since_last_answer());
+                if config.verbose && last_progress.elapsed() >= PROGRESS_EVERY {
+                    last_progress = Instant::now();
+                    say(config, &progress(&load, stage, placing));
+                }
+            },
+        )
+        .await?;
+    stop.cancel();
+    let placing_secs = placing.elapsed().as_secs_f64();
+    say(
+        config,
+        &format!("placing stopped after {placing_secs:.1}s; calming down"),
+    );
+
+    // Calm: faults off, every process up, the clients' last keys answered.
+    stage.calm().await?;
+    let _ = tokio::time::timeout(config.quiesce_timeout, placer).await;
+    let settled = wait_until_quiet(&clients, config.quiesce_timeout).await?;
+    say(config, &format!("quiet again: {settled}"));
+
+    // A deliberate outage of a participant, with fresh sagas retrying against it.
+    let liveness = outage(config, probes, &mut stage, &load, give_up).await?;
+    let last_fault = SystemTime::now();
+    let quiescing = Instant::now();
+    let quiet = wait_until_quiet(&clients, config.quiesce_timeout).await?;
+    let quiesce_secs = quiescing.elapsed().as_secs_f64();
+    say(config, &format!("after the outage: {quiet}"));
+
+    // The check.
+    let snapshot =
+        Snapshot::read(&clients.orchestrator, &clients.orders, &clients.invoices).await?;
+    stage.stop_all().await?;
+    let mut violations = snapshot.violations();
+    violations.extend(placement_violations(&load.placements(), &snapshot.sagas));
+    violations.extend(load.figures().odd_answers);
+    for node in stage.nodes.values() {
+        violations.extend(node.figures().unexpected_exits.iter().cloned());
+    }
+    let liveness = Liveness {
+        last_fault_to_last_saga_ms: last_saga_end_ms(&snapshot.sagas) - unix_ms(last_fault),
+        quiesce_secs,
+        quiesced: quiet.is_quiet(),
+        longest_stall_secs: longest_stall.as_secs_f64(),
+        stall_limit_secs: config.stall_limit.as_secs_f64(),
+        ..liveness
+    };
+    if longest_stall > config.stall_limit {
+        violations.push(format!(
+            "liveness: no PlaceOrder was answered for {:.1}s while placing (limit {:?})",
+            longest_stall.as_secs_f64(),
+            config.stall_limit
+        ));
+    }
+    if !liveness.quiesced {
+        violations.push(format!(
+            "sagas still unfinished {:?} after the last fault: {quiet}",
+            config.quiesce_timeout
+        ));
+    }
+    if liveness.orchestrator_cpu_per_sec > liveness.busy_loop_threshold {
+        violations.push(format!(
+            "busy loop? the orchestrator used {:.2} CPU-s per second while {} was down",
+            liveness.orchestrator_cpu_per_sec, liveness.outage_of
+        ));
+    }
+    Ok(Report {
+        seed: config.seed,
+        replay: config.replay_command(),
+        dir: dir.display().to_string(),
+        kept_dir: false,
+        placing_secs,
+        total_secs: began.elapsed().as_secs_f64(),
+        sagas: saga_figures(&snapshot, &load),
+        load: load.figures(),
+        faults: fault_figures(&stage, dir),
+        processes: stage
+            .nodes
+            .values()
+            .map(|n| (n.binary().name().to_string(), n.figures().clone()))
+            .collect(),
+        liveness,
+        service_errors: error_figures(&stage, dir),
+        violations,
+    })
+}
+
+fn load_settings(config: &ChaosConfig, plan: &Plan) -> LoadSettings {
+    LoadSettings {
+        run_seed: config.seed,
+        load_seed: plan.load_seed,
+        concurrency: config.concurrency,
+        wait_ms: config.wait_ms,
+        over_limit_share: config.over_limit_share,
+        max_invoice_cents: config.max_invoice_cents,
+        call_timeout: config.call_timeout,
+        think: config.think,
+    }
+}
+
+/// Takes `invoices-svc` down, places the probe sagas, measures the orchestrator's CPU
+/// over the outage, and brings the participant back without faults.
+async fn outage(
+    config: &ChaosConfig,
+    probes: usize,
+    stage: &mut Stage,
+    load: &Load,
+    give_up: Instant,
+) -> Result<Liveness> {
+    let down = Binary::InvoicesSvc;
+    stage
+        .journal
+        .note(&format!("outage of {} begins", down.name()));
+    stage.node(down)?.outage().await?;
+    let pid = stage
+        .node(Binary::Orchestrator)?
+        .pid()
+        .context("the orchestrator is not running")?;
+    let before = cpu_seconds(pid)?;
+    let began = Instant::now();
+    let probes = tokio::spawn({
+        let (load, limit) = (load.clone(), load.taken() + probes);
+        async move { load.run(limit, CancellationToken::new(), give_up).await }
+    });
+    // The outage is a measured window, not a wait for a condition.
+    tokio::time::sleep(config.outage).await;
+    let used = cpu_seconds(pid)? - before;
+    let outage_secs = began.elapsed().as_secs_f64();
+    stage.node(down)?.start().await?;
+    stage
+        .journal
+        .note(&format!("outage of {} ends", down.name()));
+    stage.last_fault = Some(Instant::now());
+    let _ = tokio::time::timeout(config.quiesce_timeout, probes).await;
+    say(
+        config,
+        &format!(
+            "outage of {}: orchestrator used {used:.3} CPU-s in {outage_secs:.1}s",
+            down.name()
+        ),
+    );
+    Ok(Liveness {
+        outage_of: down.name().to_string(),
+        outage_secs,
+        orchestrator_cpu_secs: used,
+        orchestrator_cpu_per_sec: used / outage_secs.max(0.001),
+        busy_loop_threshold: config.busy_loop_threshold,
+        ..Liveness::default()
+    })
+}
+
+fn progress(load: &Load, stage: &Stage, placing: Instant) -> String {
+    let figures = load.figures();
+    let kills: Vec<String> = stage
+        .nodes
+        .values()
+        .map(|n| {
+            let f = n.figures();
+            format!(
+                "{} k{} p{} c{}",
+                n.binary().name(),
+                f.kills,
+                f.pauses,
+                f.crashes
+            )
+        })
+        .collect();
+    format!(
+        "{:.0}s: {} keys sent, {} answered, {} calls; {}",
+        placing.elapsed().as_secs_f64(),
+        figures.sent,
+        figures.answered,
+        figures.calls,
+        kills.join(", ")
+    )
+}

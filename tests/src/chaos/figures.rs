@@ -1,0 +1,122 @@
+//! The campaign's figures drawn from what the services hold and what the runner saw.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use saga_contracts::saga::v1::{Saga, SagaStatus, StepOutcome};
+
+use super::load::Load;
+use super::report::{FaultFigures, LoggedErrors, SagaFigures, errors_in_log, fired_in_log};
+use super::stage::Stage;
+use crate::invariants::Snapshot;
+use crate::invariants::log::RESUMED;
+
+/// How the sagas ended and what their logs hold, with the clients' counts.
+pub fn saga_figures(snapshot: &Snapshot, load: &Load) -> SagaFigures {
+    let figures = load.figures();
+    let counts = snapshot.counts();
+    let with = |status| {
+        snapshot
+            .sagas
+            .iter()
+            .filter(|s| s.status() == status)
+            .count()
+    };
+    SagaFigures {
+        placed: figures.sent,
+        accepted: figures.answered,
+        over_limit: figures.over_limit,
+        listed: snapshot.sagas.len(),
+        completed: counts.sagas_completed,
+        compensated: counts.sagas_compensated,
+        failed: with(SagaStatus::Failed),
+        unfinished: with(SagaStatus::Running) + with(SagaStatus::Compensating),
+        orders: snapshot.orders.len(),
+        invoices_issued: counts.invoices_issued,
+        invoices_voided: counts.invoices_voided,
+        retries: records(&snapshot.sagas, |e| {
+            e.outcome() == StepOutcome::RetryScheduled
+        }),
+        resumed_attempts: records(&snapshot.sagas, |e| {
+            e.outcome() == StepOutcome::Started && e.detail == RESUMED
+        }),
+        parked_retries: records(&snapshot.sagas, |e| {
+            e.outcome() == StepOutcome::RetryScheduled && e.detail.starts_with("parked")
+        }),
+    }
+}
+
+/// How many log records of all sagas match.
+fn records(
+    sagas: &[Saga],
+    wanted: impl Fn(&saga_contracts::saga::v1::SagaLogEntry) -> bool,
+) -> usize {
+    sagas
+        .iter()
+        .flat_map(|s| &s.log)
+        .filter(|e| wanted(e))
+        .count()
+}
+
+/// Faults drawn and fired per kind (from the nodes and the participants' logs), and
+/// the proxies' incidents.
+pub fn fault_figures(stage: &Stage, dir: &Path) -> FaultFigures {
+    let mut spec_rules = BTreeMap::new();
+    let mut fired = BTreeMap::new();
+    for node in stage.nodes.values() {
+        let figures = node.figures();
+        for (kind, n) in &figures.fault_rules {
+            *spec_rules.entry(kind.to_string()).or_default() += n;
+        }
+        if figures.crashes > 0 {
+            *fired.entry("crash".to_string()).or_default() += figures.crashes;
+        }
+        let log = dir.join(format!("{}.log", node.binary().name()));
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        for (kind, n) in fired_in_log(&text) {
+            if kind != "crash" {
+                *fired.entry(kind).or_default() += n;
+            }
+        }
+    }
+    FaultFigures {
+        spec_rules,
+        fired,
+        proxies: stage
+            .proxy_figures()
+            .into_iter()
+            .map(|(link, figures)| (format!("{link:?}").to_lowercase(), figures))
+            .collect(),
+    }
+}
+
+/// The ERROR lines of each service's log.
+pub fn error_figures(stage: &Stage, dir: &Path) -> BTreeMap<String, LoggedErrors> {
+    stage
+        .nodes
+        .values()
+        .map(|node| {
+            let name = node.binary().name();
+            let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+            (name.to_string(), errors_in_log(&text, 3))
+        })
+        .collect()
+}
+
+/// The newest `updated_at` of any saga, in Unix milliseconds.
+pub fn last_saga_end_ms(sagas: &[Saga]) -> i64 {
+    sagas
+        .iter()
+        .filter_map(|s| s.updated_at.as_ref())
+        .map(|t| t.seconds * 1_000 + i64::from(t.nanos / 1_000_000))
+        .max()
+        .unwrap_or_default()
+}
+
+/// `time` in Unix milliseconds (0 before the epoch).
+pub fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}

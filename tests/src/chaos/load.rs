@@ -1,0 +1,275 @@
+//! The campaign's clients: place sagas continuously at a fixed concurrency (a closed loop),
+//! retrying a key whose PlaceOrder failed in transit with the SAME key until it is
+//! answered, so that a saga accepted just before a crash is found again, never doubled;
+//! and a ledger of every key sent and every saga id it was answered with.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest};
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use super::plan::derive;
+use crate::invariants::Placement;
+use crate::requests::{CURRENCY, total_cents};
+
+/// Calls per key at most (each waits at least a few milliseconds): a bound, not a goal.
+const MAX_CALLS_PER_KEY: u32 = 100_000;
+/// Pause before repeating a key, grown up to 8 times with the attempts, jittered.
+const RETRY_PAUSE_MS: (u64, u64) = (20, 120);
+
+/// How the clients place orders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSettings {
+    /// The campaign's seed, part of every key (`chaos-SEED-N`).
+    pub run_seed: u64,
+    /// Root of each order's content and retry jitter.
+    pub load_seed: u64,
+    pub concurrency: usize,
+    /// PlaceOrder's `wait_ms`.
+    pub wait_ms: u32,
+    /// Share of orders over the invoice limit.
+    pub over_limit_share: f64,
+    /// `invoices-svc --max-invoice-cents`.
+    pub max_invoice_cents: i64,
+    /// Deadline of one PlaceOrder call.
+    pub call_timeout: Duration,
+    /// Pause of a client between two keys (spreads a campaign's sagas over its time).
+    pub think: Duration,
+}
+
+/// What the clients did, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoadFigures {
+    /// Keys sent at least once.
+    pub sent: usize,
+    /// Keys answered with a saga.
+    pub answered: usize,
+    /// Keys whose order is over the invoice limit.
+    pub over_limit: usize,
+    /// PlaceOrder calls in all.
+    pub calls: u64,
+    /// Calls that failed in transit or with a transient code, by code (then repeated).
+    pub transient_errors: BTreeMap<String, u64>,
+    /// Answers no correct orchestrator gives (each a violation).
+    pub odd_answers: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    placements: BTreeMap<usize, Placement>,
+    figures: LoadFigures,
+    /// When PlaceOrder last answered with a saga (or the clients started).
+    last_answer: Option<Instant>,
+}
+
+/// The clients of one campaign. Cheap to clone; clones share the ledger.
+#[derive(Debug, Clone)]
+pub struct Load {
+    client: OrchestratorClient<Channel>,
+    settings: Arc<LoadSettings>,
+    ledger: Arc<Mutex<Ledger>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Load {
+    /// Clients of the orchestrator behind `client` (nothing placed yet).
+    pub fn new(client: OrchestratorClient<Channel>, settings: LoadSettings) -> Self {
+        Self {
+            client,
+            settings: Arc::new(settings),
+            ledger: Arc::default(),
+            next: Arc::default(),
+        }
+    }
+
+    /// Places keys with `concurrency` workers until `limit` keys (counting every earlier
+    /// phase) were taken or `stop` fires. Each worker finishes the key it holds: answered,
+    /// refused for good, or `give_up` passed.
+    pub async fn run(&self, limit: usize, stop: CancellationToken, give_up: Instant) {
+        let mut workers = JoinSet::new();
+        for _ in 0..self.settings.concurrency.max(1) {
+            let load = self.clone();
+            let stop = stop.clone();
+            workers.spawn(async move {
+                for _ in 0..limit {
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                    let Some(n) = load.take(limit) else {
+                        return;
+                    };
+                    load.place_until_answered(n, give_up).await;
+                    tokio::time::sleep(load.settings.think).await;
+                }
+            });
+        }
+        while workers.join_next().await.is_some() {}
+    }
+
+    /// How long since PlaceOrder last answered with a saga (zero before the first key).
+    pub fn since_last_answer(&self) -> Duration {
+        self.with(|l| l.last_answer.map(|t| t.elapsed()).unwrap_or_default())
+    }
+
+    /// Keys taken so far.
+    pub fn taken(&self) -> usize {
+        self.next.load(Ordering::SeqCst)
+    }
+
+    /// Every key sent, with what it was answered.
+    pub fn placements(&self) -> Vec<Placement> {
+        self.with(|l| l.placements.values().cloned().collect())
+    }
+
+    /// What the clients did so far.
+    pub fn figures(&self) -> LoadFigures {
+        self.with(|l| l.figures.clone())
+    }
+
+    /// The next key's number, unless `limit` keys were taken.
+    fn take(&self, limit: usize) -> Option<usize> {
+        self.next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+    }
+
+    async fn place_until_answered(&self, n: usize, give_up: Instant) {
+        let (request, over_limit) = order_for(&self.settings, n);
+        let key = request.idempotency_key.clone();
+        self.with(|l| {
+            l.last_answer.get_or_insert_with(Instant::now);
+            l.figures.sent += 1;
+            l.figures.over_limit += usize::from(over_limit);
+            l.placements.insert(
+                n,
+                Placement {
+                    key: key.clone(),
+                    answered: Default::default(),
+                    total_cents: total_cents(&request),
+                    over_limit,
+                },
+            );
+        });
+        let mut jitter = StdRng::seed_from_u64(derive(self.settings.load_seed, &[n as u64, 1]));
+        for attempt in 1..=MAX_CALLS_PER_KEY {
+            if attempt > 1 && Instant::now() >= give_up {
+                break;
+            }
+            let mut call = tonic::Request::new(request.clone());
+            call.set_timeout(self.settings.call_timeout);
+            let answer = self.client.clone().place_order(call).await;
+            self.with(|l| l.figures.calls += 1);
+            let status = match answer.map(|a| a.into_inner().saga) {
+                Ok(Some(saga)) => {
+                    self.with(|l| {
+                        l.last_answer = Some(Instant::now());
+                        l.figures.answered += 1;
+                        if let Some(p) = l.placements.get_mut(&n) {
+                            p.answered.insert(saga.saga_id);
+                        }
+                    });
+                    return;
+                }
+                Ok(None) => {
+                    self.odd(format!("PlaceOrder {key:?} was answered without a saga"));
+                    return;
+                }
+                Err(status) => status,
+            };
+            if is_transient(status.code()) {
+                self.with(|l| {
+                    *l.figures
+                        .transient_errors
+                        .entry(format!("{:?}", status.code()))
+                        .or_default() += 1
+                });
+            } else {
+                self.odd(format!(
+                    "PlaceOrder {key:?} attempt {attempt} answered {:?}: {}",
+                    status.code(),
+                    status.message()
+                ));
+                if matches!(status.code(), Code::InvalidArgument | Code::AlreadyExists) {
+                    return;
+                }
+            }
+            let (low, high) = RETRY_PAUSE_MS;
+            let pause = jitter.random_range(low..=high) * u64::from(attempt.min(8));
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        self.odd(format!(
+            "PlaceOrder {key:?} was never answered before the campaign gave up"
+        ));
+    }
+
+    fn odd(&self, what: String) {
+        self.with(|l| l.figures.odd_answers.push(what));
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        f(&mut self.ledger.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The codes a client retries with the same key: the call may not have arrived, or may
+/// have been accepted before the answer was lost.
+fn is_transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted
+            | Code::Aborted
+    )
+}
+
+/// The `n`th order of a campaign, and whether it is over the invoice limit. A pure
+/// function of the settings' seeds and `n`.
+pub fn order_for(settings: &LoadSettings, n: usize) -> (PlaceOrderRequest, bool) {
+    let mut rng = StdRng::seed_from_u64(derive(settings.load_seed, &[n as u64, 0]));
+    let max = settings.max_invoice_cents.max(16);
+    let over_limit = rng.random_bool(settings.over_limit_share.clamp(0.0, 1.0));
+    let items = if over_limit {
+        // Two of something priced over half the limit: always over it.
+        vec![LineItem {
+            sku: "sku-grand-piano".into(),
+            quantity: 2,
+            unit_price_cents: max / 2 + rng.random_range(1..=max / 2),
+        }]
+    } else {
+        // At most 3 lines of 4 units at max/16: at most three quarters of the limit.
+        (0..rng.random_range(1..=3))
+            .map(|line| LineItem {
+                sku: format!("sku-{line}-{}", rng.random_range(0..50)),
+                quantity: rng.random_range(1..=4),
+                unit_price_cents: rng.random_range(100..=max / 16),
+            })
+            .collect()
+    };
+    let request = PlaceOrderRequest {
+        idempotency_key: format!("chaos-{}-{n}", settings.run_seed),
+        customer_id: format!("customer-{}", n % 10),
+        items,
+        currency: CURRENCY.to_string(),
+        wait_ms: settings.wait_ms,
+    };
+    (request, over_limit)
+}
+
+#[cfg(test)]
+mod tests;

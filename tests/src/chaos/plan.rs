@@ -1,0 +1,251 @@
+//! The seeded schedule of a campaign: when each process is killed or paused and for how
+//! long, and when each proxy adds latency, resets connections or black-holes traffic.
+//! A pure function of the seed and the settings, so a seed replays the same schedule.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::proxy::ProxyMode;
+use crate::binaries::Binary;
+
+/// The link between the orchestrator and one participant, each behind its own proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Link {
+    Orders,
+    Invoices,
+}
+
+impl Link {
+    /// Both links.
+    pub const ALL: [Link; 2] = [Link::Orders, Link::Invoices];
+
+    /// The participant behind the link.
+    pub fn participant(self) -> Binary {
+        match self {
+            Link::Orders => Binary::OrdersSvc,
+            Link::Invoices => Binary::InvoicesSvc,
+        }
+    }
+}
+
+/// One thing the runner does to a process or a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// SIGKILL; the process stays down until the matching `Start`.
+    Kill(Binary),
+    /// SIGTERM (a graceful stop: drain, exit 0); down until the matching `Start`.
+    Terminate(Binary),
+    /// Starts the next generation on the same address and database.
+    Start(Binary),
+    /// SIGSTOP, until the matching `Resume`.
+    Pause(Binary),
+    /// SIGCONT.
+    Resume(Binary),
+    /// Switches the proxy's mode (back to `Clean` when a window ends).
+    Proxy(Link, ProxyMode),
+    /// Resets every connection open through the proxy.
+    ResetConnections(Link),
+    /// Holds an exclusive lock on the service's database, until `UnlockStorage`.
+    LockStorage(Binary),
+    UnlockStorage(Binary),
+}
+
+/// An action at an offset from the start of the campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timed {
+    pub at: Duration,
+    pub action: Action,
+}
+
+/// How dense the schedule is. A zero interval turns that kind of incident off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    /// How long the schedule runs (the placing phase's longest duration).
+    pub duration: Duration,
+    /// Mean time between two stops (SIGKILL or SIGTERM) of the same process.
+    pub kill_interval: Duration,
+    /// Share of those stops that are graceful (SIGTERM) rather than SIGKILL.
+    pub term_share: f64,
+    /// Mean time between two pauses of the same process.
+    pub pause_interval: Duration,
+    /// Mean time between two incidents on the same proxy.
+    pub proxy_interval: Duration,
+    /// Mean time between two storage stalls of the same service's database.
+    pub lock_interval: Duration,
+}
+
+/// Everything random about a campaign, drawn from its seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Time-ordered actions; the runner carries out those due before placing ends.
+    pub actions: Vec<Timed>,
+    /// Root of each participant generation's fault spec and `--fault-seed`.
+    pub fault_seed: u64,
+    /// Root of each orchestrator generation's `--seed`.
+    pub orchestrator_seed: u64,
+    /// Root of each order's content (which ones are over the limit) and retry jitter.
+    pub load_seed: u64,
+}
+
+/// Longest and shortest downtime after a kill.
+const DOWNTIME_MS: (u64, u64) = (20, 1_200);
+/// Longest and shortest SIGSTOP pause.
+const PAUSE_MS: (u64, u64) = (100, 2_000);
+/// Latency windows: length, and the delay added to each chunk.
+const LATENCY_WINDOW_MS: (u64, u64) = (300, 3_000);
+const LATENCY_MS: (u64, u64) = (5, 250);
+/// Black-hole windows.
+const BLACKHOLE_MS: (u64, u64) = (200, 2_500);
+/// After a reset, new connections are refused (reset too) this long.
+const REFUSE_MS: (u64, u64) = (0, 600);
+/// Storage stalls.
+const LOCK_MS: (u64, u64) = (100, 1_500);
+
+impl Plan {
+    /// Draws the whole campaign from `seed`.
+    pub fn generate(seed: u64, schedule: &Schedule) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let fault_seed = rng.random();
+        let orchestrator_seed = rng.random();
+        let load_seed = rng.random();
+        let mut actions = Vec::new();
+        for binary in Binary::ALL {
+            process_incidents(&mut rng, binary, schedule, &mut actions);
+        }
+        for link in Link::ALL {
+            proxy_incidents(&mut rng, link, schedule, &mut actions);
+        }
+        for binary in Binary::ALL {
+            storage_incidents(&mut rng, binary, schedule, &mut actions);
+        }
+        actions.sort_by_key(|t| t.at);
+        Self {
+            actions,
+            fault_seed,
+            orchestrator_seed,
+            load_seed,
+        }
+    }
+}
+
+/// Kills and pauses of one process, never overlapping: the next incident starts a
+/// random gap after the previous one ended.
+fn process_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut Vec<Timed>) {
+    let kill_rate = rate(s.kill_interval);
+    let pause_rate = rate(s.pause_interval);
+    let total = kill_rate + pause_rate;
+    if total <= 0.0 {
+        return;
+    }
+    let mean_gap = Duration::from_secs_f64(1.0 / total);
+    let mut at = gap(rng, mean_gap);
+    // Each incident moves `at` forward by at least half the mean gap: bounded.
+    while at < s.duration {
+        let (first, second, length) = if rng.random_bool((kill_rate / total).clamp(0.0, 1.0)) {
+            let down = millis(rng, DOWNTIME_MS);
+            let stop = match rng.random_bool(s.term_share.clamp(0.0, 1.0)) {
+                true => Action::Terminate(binary),
+                false => Action::Kill(binary),
+            };
+            (stop, Action::Start(binary), down)
+        } else {
+            let paused = millis(rng, PAUSE_MS);
+            (Action::Pause(binary), Action::Resume(binary), paused)
+        };
+        out.push(Timed { at, action: first });
+        out.push(Timed {
+            at: at + length,
+            action: second,
+        });
+        at += length + gap(rng, mean_gap);
+    }
+}
+
+/// Latency, reset and black-hole windows of one proxy, never overlapping.
+fn proxy_incidents(rng: &mut StdRng, link: Link, s: &Schedule, out: &mut Vec<Timed>) {
+    if s.proxy_interval.is_zero() {
+        return;
+    }
+    let mut at = gap(rng, s.proxy_interval);
+    while at < s.duration {
+        let (mode, length) = match rng.random_range(0..3) {
+            0 => (
+                ProxyMode::Latency(millis(rng, LATENCY_MS)),
+                millis(rng, LATENCY_WINDOW_MS),
+            ),
+            1 => (ProxyMode::Blackhole, millis(rng, BLACKHOLE_MS)),
+            _ => {
+                out.push(Timed {
+                    at,
+                    action: Action::ResetConnections(link),
+                });
+                (ProxyMode::Refuse, millis(rng, REFUSE_MS))
+            }
+        };
+        out.push(Timed {
+            at,
+            action: Action::Proxy(link, mode),
+        });
+        out.push(Timed {
+            at: at + length,
+            action: Action::Proxy(link, ProxyMode::Clean),
+        });
+        at += length + gap(rng, s.proxy_interval);
+    }
+}
+
+/// Storage stalls of one service's database, never overlapping.
+fn storage_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut Vec<Timed>) {
+    if s.lock_interval.is_zero() {
+        return;
+    }
+    let mut at = gap(rng, s.lock_interval);
+    while at < s.duration {
+        let length = millis(rng, LOCK_MS);
+        out.push(Timed {
+            at,
+            action: Action::LockStorage(binary),
+        });
+        out.push(Timed {
+            at: at + length,
+            action: Action::UnlockStorage(binary),
+        });
+        at += length + gap(rng, s.lock_interval);
+    }
+}
+
+fn rate(interval: Duration) -> f64 {
+    match interval.as_secs_f64() {
+        secs if secs > 0.0 => 1.0 / secs,
+        _ => 0.0,
+    }
+}
+
+/// A gap of 0.5 to 1.5 times `mean`.
+fn gap(rng: &mut StdRng, mean: Duration) -> Duration {
+    mean.mul_f64(rng.random_range(0.5..1.5))
+}
+
+fn millis(rng: &mut StdRng, (low, high): (u64, u64)) -> Duration {
+    Duration::from_millis(rng.random_range(low..=high))
+}
+
+/// Mixes a root seed with a few numbers into a new seed (splitmix64 steps), so that a
+/// generation's draws depend only on the root and its coordinates.
+pub fn derive(root: u64, parts: &[u64]) -> u64 {
+    parts.iter().fold(splitmix(root), |acc, part| {
+        splitmix(acc ^ splitmix(part.wrapping_add(0x9E37_79B9_7F4A_7C15)))
+    })
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests;

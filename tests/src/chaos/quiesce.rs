@@ -1,0 +1,67 @@
+//! Waiting for a campaign's sagas to end: a bounded poll of the unfinished ones.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use saga_contracts::saga::v1::SagaStatus;
+use tokio::time::Instant;
+
+use super::setup::Clients;
+use crate::listing::all_sagas;
+
+/// Pause between two looks at the unfinished sagas.
+const QUIESCE_POLL: Duration = Duration::from_millis(250);
+
+/// What the last look at the unfinished sagas saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quiet {
+    unfinished: Vec<String>,
+    waited: Duration,
+}
+
+impl Quiet {
+    /// Whether no saga was left unfinished.
+    pub fn is_quiet(&self) -> bool {
+        self.unfinished.is_empty()
+    }
+}
+
+impl std::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.unfinished.len() {
+            0 => write!(f, "every saga ended ({:.1}s)", self.waited.as_secs_f64()),
+            n => write!(
+                f,
+                "{n} sagas unfinished after {:.1}s, e.g. {:?}",
+                self.waited.as_secs_f64(),
+                &self.unfinished[..n.min(5)]
+            ),
+        }
+    }
+}
+
+/// Polls until no saga is RUNNING or COMPENSATING, or `timeout`.
+pub async fn wait_until_quiet(clients: &Clients, timeout: Duration) -> Result<Quiet> {
+    let began = Instant::now();
+    let turns = timeout.as_millis() / QUIESCE_POLL.as_millis() + 1;
+    let mut unfinished = Vec::new();
+    for _ in 0..turns {
+        unfinished.clear();
+        for status in [SagaStatus::Running, SagaStatus::Compensating] {
+            let sagas = all_sagas(&clients.orchestrator, status).await?;
+            unfinished.extend(
+                sagas
+                    .iter()
+                    .map(|s| format!("{} {}", s.saga_id, status.as_str_name())),
+            );
+        }
+        if unfinished.is_empty() || began.elapsed() >= timeout {
+            break;
+        }
+        tokio::time::sleep(QUIESCE_POLL).await;
+    }
+    Ok(Quiet {
+        unfinished,
+        waited: began.elapsed(),
+    })
+}

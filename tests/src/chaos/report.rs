@@ -1,0 +1,313 @@
+//! The figures of a campaign, printed for people or as JSON, and the count of faults that
+//! fired as the participants' own logs tell it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::load::LoadFigures;
+use super::node::NodeFigures;
+use super::stage::ProxyFigures;
+
+/// Everything a campaign measured; `violations` empty means it passed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub seed: u64,
+    /// The command that replays this campaign.
+    pub replay: String,
+    /// The folder with the databases and the services' logs.
+    pub dir: String,
+    /// Whether the folder was kept (always after a violation).
+    pub kept_dir: bool,
+    pub placing_secs: f64,
+    pub total_secs: f64,
+    pub sagas: SagaFigures,
+    pub load: LoadFigures,
+    pub faults: FaultFigures,
+    /// Kills, pauses, crashes and starts per process.
+    pub processes: BTreeMap<String, NodeFigures>,
+    pub liveness: Liveness,
+    /// ERROR lines in each service's log (none in a healthy campaign; not violations by
+    /// themselves, but where to look first).
+    pub service_errors: BTreeMap<String, LoggedErrors>,
+    pub violations: Vec<String>,
+}
+
+/// The ERROR lines of one service's log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoggedErrors {
+    pub count: u64,
+    /// A few distinct lines, without their timestamps.
+    pub samples: Vec<String>,
+}
+
+/// How the sagas ended, as the services list them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SagaFigures {
+    /// Keys sent to PlaceOrder.
+    pub placed: usize,
+    /// Keys answered with a saga.
+    pub accepted: usize,
+    /// Keys over the invoice limit (they must compensate).
+    pub over_limit: usize,
+    /// Sagas ListSagas shows.
+    pub listed: usize,
+    pub completed: usize,
+    pub compensated: usize,
+    pub failed: usize,
+    /// Sagas still RUNNING or COMPENSATING at the check.
+    pub unfinished: usize,
+    pub orders: usize,
+    pub invoices_issued: usize,
+    pub invoices_voided: usize,
+    /// RETRY_SCHEDULED records over all logs.
+    pub retries: usize,
+    /// Attempts re-issued after an orchestrator restart ("resumed after restart").
+    pub resumed_attempts: usize,
+    /// Retries of parked steps.
+    pub parked_retries: usize,
+}
+
+/// Faults by kind: as configured, as fired, and the proxies' incidents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FaultFigures {
+    /// Rules of each kind over every participant generation's `--faults`.
+    pub spec_rules: BTreeMap<String, u64>,
+    /// Faults that fired: `unavailable` and `ambiguous` from the participants' logs,
+    /// `crash` from their exits (a `delay` is not logged).
+    pub fired: BTreeMap<String, u64>,
+    pub proxies: BTreeMap<String, ProxyFigures>,
+}
+
+/// Whether the system came back, and how it behaved while a participant was down.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Liveness {
+    /// The participant taken down for the liveness window.
+    pub outage_of: String,
+    pub outage_secs: f64,
+    /// Orchestrator CPU seconds during the outage.
+    pub orchestrator_cpu_secs: f64,
+    /// The same per second of outage.
+    pub orchestrator_cpu_per_sec: f64,
+    /// Above this CPU per second the orchestrator is taken to spin.
+    pub busy_loop_threshold: f64,
+    /// From the last fault to the last saga's last update.
+    pub last_fault_to_last_saga_ms: i64,
+    /// From the last fault until every saga was seen ended.
+    pub quiesce_secs: f64,
+    /// Whether every saga ended within the quiesce timeout.
+    pub quiesced: bool,
+    /// The longest time while placing in which no PlaceOrder was answered.
+    pub longest_stall_secs: f64,
+    /// Above this the orchestrator is taken to have stopped serving.
+    pub stall_limit_secs: f64,
+}
+
+impl Report {
+    /// No violation at all.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Every SIGKILL of the schedule over all processes.
+    pub fn kills(&self) -> u64 {
+        self.processes.values().map(|p| p.kills).sum()
+    }
+
+    /// Every SIGTERM restart of the schedule over all processes.
+    pub fn graceful_stops(&self) -> u64 {
+        self.processes.values().map(|p| p.terms).sum()
+    }
+
+    /// Every SIGSTOP pause of the schedule over all processes.
+    pub fn pauses(&self) -> u64 {
+        self.processes.values().map(|p| p.pauses).sum()
+    }
+
+    /// Faults that fired in the participants plus proxy incidents.
+    pub fn faults_injected(&self) -> u64 {
+        let proxies: u64 = self
+            .faults
+            .proxies
+            .values()
+            .map(|p| p.latency_windows + p.blackhole_windows + p.reset_events)
+            .sum();
+        self.faults.fired.values().sum::<u64>() + proxies
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.sagas;
+        writeln!(f, "seed: {}", self.seed)?;
+        writeln!(
+            f,
+            "sagas: placed {} accepted {} (over the limit {}) listed {} | completed {} compensated {} failed {} unfinished {}",
+            s.placed,
+            s.accepted,
+            s.over_limit,
+            s.listed,
+            s.completed,
+            s.compensated,
+            s.failed,
+            s.unfinished
+        )?;
+        writeln!(
+            f,
+            "records: orders {} invoices issued {} voided {} | saga logs: {} retries, {} attempts resumed after a restart, {} parked retries",
+            s.orders,
+            s.invoices_issued,
+            s.invoices_voided,
+            s.retries,
+            s.resumed_attempts,
+            s.parked_retries
+        )?;
+        let l = &self.load;
+        writeln!(
+            f,
+            "clients: {} PlaceOrder calls, transient errors {:?}, odd answers {}",
+            l.calls,
+            l.transient_errors,
+            l.odd_answers.len()
+        )?;
+        writeln!(f, "fault rules drawn: {:?}", self.faults.spec_rules)?;
+        writeln!(f, "faults fired: {:?}", self.faults.fired)?;
+        for (link, p) in &self.faults.proxies {
+            writeln!(
+                f,
+                "proxy {link}: latency {} blackhole {} reset {} refuse {} windows; {} connections, {} reset, {} chunks delayed, {} found the participant down",
+                p.latency_windows,
+                p.blackhole_windows,
+                p.reset_events,
+                p.refuse_windows,
+                p.connections,
+                p.connections_reset,
+                p.delayed_chunks,
+                p.unreachable
+            )?;
+        }
+        for (name, p) in &self.processes {
+            writeln!(
+                f,
+                "process {name}: {} starts, {} kills, {} graceful stops, {} pauses, {} crashes, {} storage stalls, {} outages, {} unexpected exits",
+                p.starts,
+                p.kills,
+                p.terms,
+                p.pauses,
+                p.crashes,
+                p.storage_stalls,
+                p.outages,
+                p.unexpected_exits.len()
+            )?;
+        }
+        let v = &self.liveness;
+        writeln!(
+            f,
+            "liveness: {} down {:.1}s, orchestrator used {:.2} CPU-s ({:.3}/s, busy above {}); last fault to last saga end {} ms; quiesced {} in {:.1}s; longest stall while placing {:.1}s (limit {}s)",
+            v.outage_of,
+            v.outage_secs,
+            v.orchestrator_cpu_secs,
+            v.orchestrator_cpu_per_sec,
+            v.busy_loop_threshold,
+            v.last_fault_to_last_saga_ms,
+            v.quiesced,
+            v.quiesce_secs,
+            v.longest_stall_secs,
+            v.stall_limit_secs
+        )?;
+        writeln!(
+            f,
+            "time: placing {:.1}s, total {:.1}s; folder {}{}",
+            self.placing_secs,
+            self.total_secs,
+            self.dir,
+            if self.kept_dir { " (kept)" } else { "" }
+        )?;
+        for (name, errors) in self.service_errors.iter().filter(|(_, e)| e.count > 0) {
+            writeln!(f, "{name} logged {} ERROR lines, e.g.:", errors.count)?;
+            for sample in &errors.samples {
+                writeln!(f, "    {sample}")?;
+            }
+        }
+        writeln!(f, "violations: {}", self.violations.len())?;
+        for violation in &self.violations {
+            writeln!(f, "  - {violation}")?;
+        }
+        if !self.passed() {
+            writeln!(f, "replay: {}", self.replay)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts `injected fault: KIND` lines in a service log.
+pub fn fired_in_log(log: &str) -> BTreeMap<String, u64> {
+    const MARK: &str = "injected fault: ";
+    let mut fired = BTreeMap::new();
+    for line in log.lines() {
+        let Some(at) = line.find(MARK) else {
+            continue;
+        };
+        let kind: String = line[at + MARK.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        if !kind.is_empty() {
+            *fired.entry(kind).or_default() += 1;
+        }
+    }
+    fired
+}
+
+/// The ERROR lines of a service log: how many, and up to `samples` distinct ones.
+pub fn errors_in_log(log: &str, samples: usize) -> LoggedErrors {
+    let mut found = LoggedErrors::default();
+    for line in log.lines().filter(|l| l.contains(" ERROR ")) {
+        found.count += 1;
+        let text = line.split_once(' ').map_or(line, |(_, rest)| rest).trim();
+        let text: String = text.chars().take(300).collect();
+        if found.samples.len() < samples && !found.samples.contains(&text) {
+            found.samples.push(text);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_error_lines_without_timestamps() {
+        let log = "\
+2026-01-01T00:00:00Z ERROR orchestrator::api::error: saga log unavailable
+2026-01-01T00:00:01Z  INFO fine
+2026-01-01T00:00:02Z ERROR orchestrator::api::error: saga log unavailable
+2026-01-01T00:00:03Z ERROR other: boom";
+        assert_eq!(
+            errors_in_log(log, 5),
+            LoggedErrors {
+                count: 3,
+                samples: vec![
+                    "ERROR orchestrator::api::error: saga log unavailable".to_string(),
+                    "ERROR other: boom".to_string(),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn counts_injected_faults_by_kind() {
+        let log = "\
+2026-01-01T00:00:00Z  WARN service_kit::faults: injected fault: unavailable method=\"CreateOrder\"
+2026-01-01T00:00:00Z  INFO orders_svc: order created
+2026-01-01T00:00:01Z  WARN service_kit::faults: injected fault: ambiguous method=\"CreateOrder\" ok=true
+2026-01-01T00:00:02Z  WARN service_kit::faults: injected fault: unavailable method=\"CancelOrder\"";
+        let fired: Vec<(String, u64)> = fired_in_log(log).into_iter().collect();
+        assert_eq!(
+            fired,
+            vec![("ambiguous".to_string(), 1), ("unavailable".to_string(), 2)]
+        );
+    }
+}

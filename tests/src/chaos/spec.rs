@@ -1,0 +1,137 @@
+//! Random `--faults` specs for the participants (the syntax of
+//! `service_kit::faults`): each generation of a process draws its own from the
+//! campaign's fault seed, so faults change at every restart and a seed replays them.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::plan::derive;
+use crate::binaries::Binary;
+
+/// The mutating RPCs of each participant: the ones that may be faulted (reads never
+/// are, so the checker's view is faithful).
+pub fn rpcs(binary: Binary) -> &'static [&'static str] {
+    match binary {
+        Binary::OrdersSvc => &["CreateOrder", "ConfirmOrder", "CancelOrder"],
+        Binary::InvoicesSvc => &["CreateInvoice", "VoidInvoice"],
+        Binary::Orchestrator => &[],
+    }
+}
+
+/// The fault kinds, as the spec spells them (without the delay's milliseconds).
+pub const KINDS: [&str; 4] = ["unavailable", "ambiguous", "delay", "crash"];
+
+/// One generation's faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultSpec {
+    /// The `--faults` value (empty: none).
+    pub spec: String,
+    /// The `--fault-seed` value.
+    pub seed: u64,
+}
+
+impl FaultSpec {
+    /// No faults (the calm phase).
+    pub fn none() -> Self {
+        Self {
+            spec: String::new(),
+            seed: 0,
+        }
+    }
+
+    /// How many rules of each kind the spec holds.
+    pub fn rules_by_kind(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts = BTreeMap::new();
+        for rule in self.spec.split(',').filter(|r| !r.is_empty()) {
+            let kind = rule.split(':').nth(1).unwrap_or_default();
+            if let Some(known) = KINDS.iter().find(|k| kind.starts_with(**k)) {
+                *counts.entry(*known).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// The faults of generation `generation` of `binary`, scaled by `intensity` (1.0: the
+/// modest default; 0: none). The same arguments always give the same spec.
+pub fn draw(root: u64, binary: Binary, generation: u64, intensity: f64) -> FaultSpec {
+    let seed = derive(root, &[binary as u64, generation]);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rules = Vec::new();
+    for rpc in rpcs(binary) {
+        if intensity <= 0.0 || !rng.random_bool(0.8) {
+            continue;
+        }
+        let count = rng.random_range(1..=2);
+        for _ in 0..count {
+            let (kind, probability) = match rng.random_range(0..10) {
+                0..=2 => ("unavailable".to_string(), rng.random_range(0.02..0.15)),
+                3..=5 => ("ambiguous".to_string(), rng.random_range(0.02..0.15)),
+                6..=8 => (
+                    format!("delay={}", rng.random_range(5..400)),
+                    rng.random_range(0.05..0.3),
+                ),
+                _ => ("crash".to_string(), rng.random_range(0.002..0.01)),
+            };
+            let probability = (probability * intensity).clamp(0.0, 1.0);
+            rules.push(format!("{rpc}:{kind}:{probability:.4}"));
+        }
+    }
+    FaultSpec {
+        spec: rules.join(","),
+        seed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generation_always_draws_the_same_spec_and_the_next_one_another() {
+        let first = draw(5, Binary::OrdersSvc, 0, 1.0);
+        assert_eq!(first, draw(5, Binary::OrdersSvc, 0, 1.0));
+        let others: Vec<FaultSpec> = (1..4).map(|g| draw(5, Binary::OrdersSvc, g, 1.0)).collect();
+        assert!(others.iter().all(|o| *o != first), "{first:?} {others:?}");
+    }
+
+    #[test]
+    fn specs_name_only_the_participants_mutating_rpcs_with_every_kind_over_time() {
+        let mut kinds = BTreeMap::new();
+        for binary in [Binary::OrdersSvc, Binary::InvoicesSvc] {
+            for generation in 0..40 {
+                let spec = draw(9, binary, generation, 1.0);
+                for rule in spec.spec.split(',').filter(|r| !r.is_empty()) {
+                    let method = rule.split(':').next().unwrap_or_default();
+                    assert!(rpcs(binary).contains(&method), "{rule}");
+                }
+                for (kind, n) in spec.rules_by_kind() {
+                    *kinds.entry(kind).or_insert(0) += n;
+                }
+            }
+        }
+        assert_eq!(kinds.keys().copied().collect::<Vec<_>>(), {
+            let mut all = KINDS.to_vec();
+            all.sort();
+            all
+        });
+    }
+
+    #[test]
+    fn zero_intensity_injects_nothing() {
+        assert_eq!(draw(5, Binary::InvoicesSvc, 3, 0.0).spec, "");
+        assert_eq!(FaultSpec::none().rules_by_kind(), BTreeMap::new());
+    }
+
+    #[test]
+    fn counts_rules_by_kind() {
+        let spec = FaultSpec {
+            spec: "A:unavailable:0.1,A:delay=30:0.2,B:delay=5:0.1,B:crash:0.01".into(),
+            seed: 0,
+        };
+        let counts: Vec<(&str, u64)> = spec.rules_by_kind().into_iter().collect();
+        assert_eq!(counts, vec![("crash", 1), ("delay", 2), ("unavailable", 1)]);
+    }
+}

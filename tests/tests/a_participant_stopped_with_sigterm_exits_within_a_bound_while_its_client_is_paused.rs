@@ -1,0 +1,79 @@
+//! Regression, found by `saga-chaos` (graceful stops with pauses): a participant's SIGTERM
+//! drain waited for every client connection to close, so while the orchestrator was paused
+//! (or cut off) the participant never exited. SIGTERM must end the process within a bound.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+use saga_tests::binaries::{Binary, bin_dir};
+use saga_tests::chaos::node::{Node, NodeSpec};
+use saga_tests::chaos::setup::free_ports;
+use saga_tests::requests::{place, small_order};
+use tokio::time::Instant;
+
+/// How long the participant may drain; the orchestrator's own default is 5 s.
+const BOUND: Duration = Duration::from_secs(6);
+const POLL: Duration = Duration::from_millis(50);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_stopped_with_sigterm_exits_within_a_bound_while_its_client_is_paused()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bins = bin_dir()?;
+    let [orders, invoices, orchestrator] = free_ports()?;
+    let node = |binary: Binary, listen, mut args: Vec<String>| -> Result<Node> {
+        let db = dir.path().join(format!("{}.db", binary.name()));
+        args.extend([
+            "--database-url".to_string(),
+            format!("sqlite://{}", db.display()),
+        ]);
+        Ok(Node::new(NodeSpec {
+            binary,
+            path: binary.path_in(&bins)?,
+            listen,
+            args,
+            log: dir.path().join(format!("{}.log", binary.name())),
+            database: db,
+            seed_root: 1,
+            fault_intensity: 0.0,
+            same_seed_every_start: false,
+        }))
+    };
+    let mut orders_svc = node(Binary::OrdersSvc, orders, vec![])?;
+    let mut invoices_svc = node(Binary::InvoicesSvc, invoices, vec![])?;
+    let urls = vec![
+        "--orders-url".to_string(),
+        format!("http://{orders}"),
+        "--invoices-url".to_string(),
+        format!("http://{invoices}"),
+    ];
+    let mut orchestrator_node = node(Binary::Orchestrator, orchestrator, urls)?;
+    for n in [&mut orders_svc, &mut invoices_svc, &mut orchestrator_node] {
+        n.start().await?;
+    }
+    let client = OrchestratorClient::connect(format!("http://{orchestrator}"))
+        .await
+        .context("cannot reach the orchestrator")?;
+    // The orchestrator now holds a connection to orders-svc.
+    place(&client, small_order(0)).await?;
+
+    orchestrator_node.pause()?;
+    orders_svc.term()?;
+    let stopping = Instant::now();
+    let turns = BOUND.as_millis() / POLL.as_millis();
+    for _ in 0..turns {
+        if !orders_svc.is_draining()? {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let drained_in = stopping.elapsed();
+    orchestrator_node.resume()?;
+
+    assert!(
+        drained_in < BOUND,
+        "orders-svc was still draining {drained_in:?} after SIGTERM"
+    );
+    Ok(())
+}
