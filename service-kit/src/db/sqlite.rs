@@ -11,9 +11,13 @@ use super::OpenError;
 
 /// Opens (creating if needed) the SQLite database at `url` and applies `migrator`.
 ///
-/// Commits are durable (`synchronous=FULL` in WAL mode): a call that was answered
-/// survives a crash of the process or the machine.
+/// Commits are durable by default (`synchronous=FULL` in WAL mode): a call that was
+/// answered survives a crash of the process or the machine. The URL may relax that with
+/// `?synchronous=normal` (no fsync per commit: a process crash loses nothing, a power
+/// loss may lose the last commits), e.g. to measure what durability costs.
 pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, OpenError> {
+    let (url, synchronous) = split_synchronous(url)?;
+    let url = url.as_str();
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -31,7 +35,7 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(synchronous)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
@@ -40,6 +44,28 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
         .await?;
     migrator.run(&pool).await?;
     Ok(pool)
+}
+
+/// Takes our own `synchronous=full|normal` parameter out of a SQLite URL.
+fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), OpenError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), SqliteSynchronous::Full));
+    };
+    let mut synchronous = SqliteSynchronous::Full;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", "full")) => synchronous = SqliteSynchronous::Full,
+            Some(("synchronous", "normal")) => synchronous = SqliteSynchronous::Normal,
+            Some(("synchronous", _)) => return Err(OpenError::UnsupportedUrl(url.to_string())),
+            _ => rest.push(pair),
+        }
+    }
+    let url = match rest.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", rest.join("&")),
+    };
+    Ok((url, synchronous))
 }
 
 /// Begins a write transaction that takes SQLite's write lock at once, so two writers
@@ -51,4 +77,23 @@ pub async fn begin_write(pool: &SqlitePool) -> Result<SqliteTransaction<'static>
 /// The default URL of a service's database: a file in `./data`.
 pub fn default_url(service: &str) -> String {
     format!("sqlite://data/{service}.db")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_synchronous_parameter_is_ours_and_defaults_to_full() {
+        let split = |url| split_synchronous(url).map(|(u, s)| (u, format!("{s:?}")));
+        assert_eq!(
+            split("sqlite://a.db").ok(),
+            Some(("sqlite://a.db".into(), "Full".into()))
+        );
+        assert_eq!(
+            split("sqlite://a.db?synchronous=normal&mode=rwc").ok(),
+            Some(("sqlite://a.db?mode=rwc".into(), "Normal".into()))
+        );
+        assert!(split("sqlite://a.db?synchronous=off").is_err());
+    }
 }
