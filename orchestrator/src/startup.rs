@@ -10,7 +10,7 @@ use tonic::service::Routes;
 
 use crate::api::OrchestratorApi;
 use crate::config::Config;
-use crate::engine::{Engine, EngineError, Entropy, InvalidUrl, Participants, SystemClock};
+use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
 
 /// Why the orchestrator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +25,6 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot resume unfinished sagas")]
-    Resume(#[source] EngineError),
     #[error("gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -73,12 +71,9 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Resumes unfinished sagas, serves until `shutdown`, then drains in-flight calls.
+    /// Serves until `shutdown` while resuming unfinished sagas in the background, then
+    /// drains in-flight calls.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartupError> {
-        self.engine
-            .resume_unfinished()
-            .await
-            .map_err(StartupError::Resume)?;
         self.engine.spawn_ownership();
         let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
         let engine = self.engine.clone();

@@ -26,7 +26,7 @@ pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
 use crate::saga::{self, OrderRequest, Policy, SagaStatus};
-use crate::store::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore};
+use crate::store::{Inserted, Lease, NewSaga, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
 /// The engine's tuning.
@@ -161,15 +161,10 @@ impl Engine {
         Ok(self.inner.store.list(status, limit, before).await?)
     }
 
-    /// Takes back this replica's unfinished sagas (after a crash or a restart) and any
-    /// other replica's whose lease expired; each re-issues its current call, which the
-    /// participants answer idempotently.
-    pub async fn resume_unfinished(&self) -> Result<usize, EngineError> {
-        self.inner.claim_and_resume(Claim::ExpiredOrOwn).await
-    }
-
-    /// Keeps this replica's leases fresh and takes over sagas whose owner stopped
-    /// renewing, until shutdown.
+    /// Takes back this replica's unfinished sagas (after a crash or a restart; retried
+    /// while the log is unavailable), then keeps its leases fresh and takes over sagas
+    /// whose owner stopped renewing, until shutdown. Each resumed saga re-issues its
+    /// current call, which the participants answer idempotently.
     pub fn spawn_ownership(&self) {
         let inner = self.inner.clone();
         self.inner.tasks.spawn(ownership::run(inner));

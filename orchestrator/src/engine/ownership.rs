@@ -9,8 +9,19 @@ use super::{EngineError, Inner};
 use crate::saga::Event;
 use crate::store::{Claim, Lease, SagaRecord};
 
-/// Renews every `lease / 3` and claims expired sagas, until shutdown.
+/// Takes this replica's own sagas back, then renews every `lease / 3` and claims
+/// expired sagas, until shutdown.
 pub(super) async fn run(inner: Arc<Inner>) {
+    let mut attempt = 0;
+    while let Err(error) = inner.claim_and_resume(Claim::ExpiredOrOwn).await {
+        attempt += 1;
+        tracing::warn!(%error, attempt, "cannot resume unfinished sagas yet; retrying");
+        let pause = inner.backoff.delay(attempt, &inner.entropy);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+    }
     let period = Duration::from_millis(u64::try_from(inner.lease_ms / 3).unwrap_or(1).max(1));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -64,11 +75,15 @@ impl Inner {
     }
 
     /// After a fenced write: if the log still names this replica as the saga's owner
-    /// (our own earlier commit went through despite an error), drive it again from
-    /// what the log holds; otherwise another replica has it.
+    /// (our own earlier commit went through despite an error, or a stopping process with
+    /// our name was still finishing its last calls), drive it again from what the log
+    /// holds; otherwise another replica has it. Waits a short, jittered while first, so
+    /// that two live processes wrongly sharing a name fence each other slowly.
     pub(super) async fn take_back_if_still_mine(self: &Arc<Self>, saga_id: &str) {
-        if self.shutdown.is_cancelled() {
-            return;
+        let pause = self.backoff.delay(2, &self.entropy);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = self.shutdown.cancelled() => return,
         }
         match self.store.get(saga_id).await {
             Ok(Some(record))
@@ -98,7 +113,13 @@ impl Inner {
             };
             match driver::apply(&inner, &mut saga, &Event::Resumed).await {
                 Ok(command) => driver::drive(inner, saga, command, slot).await,
-                Err(_) => inner.forget(&saga),
+                Err(why) => {
+                    inner.forget(&saga);
+                    drop(slot);
+                    if why == driver::Stopped::Fenced {
+                        inner.take_back_if_still_mine(&saga.id).await;
+                    }
+                }
             }
         });
     }
