@@ -189,7 +189,7 @@ impl Load {
                 }
                 Err(status) => status,
             };
-            if is_transient(status.code()) {
+            if is_transient(&status) {
                 self.with(|l| {
                     *l.figures
                         .transient_errors
@@ -224,18 +224,21 @@ impl Load {
     }
 }
 
-/// The codes a client retries with the same key: the call may not have arrived, or may
-/// have been accepted before the answer was lost.
-fn is_transient(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::Cancelled
-            | Code::Unknown
-            | Code::ResourceExhausted
-            | Code::Aborted
-    )
+/// What a client retries with the same key: the call may not have arrived, or may have
+/// been accepted before the answer was lost. A status the orchestrator did not send (the
+/// transport failed: a reset stream, an HTTP/2 protocol error) is such a case whatever its
+/// code, as the orchestrator itself treats its participants' transport failures.
+fn is_transient(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
+        || matches!(
+            status.code(),
+            Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Cancelled
+                | Code::Unknown
+                | Code::ResourceExhausted
+                | Code::Aborted
+        )
 }
 
 /// The `n`th order of a campaign, and whether it is over the invoice limit. A pure
