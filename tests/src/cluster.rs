@@ -1,5 +1,6 @@
-//! A whole product on loopback: the orchestrator and both participants as processes on
-//! their own SQLite files in a fresh temporary folder, with connected gRPC clients.
+//! A whole product on loopback: the orchestrator and both participants as processes, each
+//! on a fresh database of its own (a SQLite file in a temporary folder, or a new
+//! PostgreSQL database), with connected gRPC clients.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -11,14 +12,19 @@ use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use saga_contracts::saga::v1::{Saga, SagaStatus};
 use tempfile::TempDir;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
+use crate::backend::{Backend, Database};
 use crate::binaries::Binary;
 use crate::listing::all_sagas;
 use crate::options::ClusterOptions;
 use crate::poll::{Check, eventually};
 use crate::process::{LOG_TAIL_LINES, ServiceProcess, log_tail};
-use crate::supervisor::{Launch, Participant};
+use crate::supervisor::Participant;
+
+mod launch;
+
+use launch::{channel, log_path, participant_launch, spawn_orchestrator};
 
 /// Per-call deadline of the test's own clients (PlaceOrder may wait for a whole saga).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,25 +43,36 @@ pub struct Cluster {
     invoices: Participant,
     orders_client: OrdersClient<Channel>,
     invoices_client: InvoicesClient<Channel>,
+    backend: Backend,
+    orchestrator_database: Database,
     dir: TempDir,
     log_tails_on_drop: bool,
 }
 
 impl Cluster {
-    /// Starts both participants, then the orchestrator pointed at them.
+    /// Creates a fresh database per service on the options' backend, starts both
+    /// participants, then the orchestrator pointed at them.
     pub async fn start(options: ClusterOptions) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("saga-e2e-")
             .tempdir()
             .context("cannot create the test folder")?;
+        let backend = &options.backend;
         let orders = Participant::start(
-            participant_launch(&dir, Binary::OrdersSvc, &options.orders_faults, &options)?,
+            participant_launch(
+                &dir,
+                Binary::OrdersSvc,
+                backend.database(dir.path(), Binary::OrdersSvc).await?,
+                &options.orders_faults,
+                &options,
+            )?,
             options.supervise_participants,
         )
         .await?;
         let mut invoices_launch = participant_launch(
             &dir,
             Binary::InvoicesSvc,
+            backend.database(dir.path(), Binary::InvoicesSvc).await?,
             &options.invoices_faults,
             &options,
         )?;
@@ -65,9 +82,10 @@ impl Cluster {
                 .extend(["--max-invoice-cents".into(), cents.to_string()]);
         }
         let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
+        let orchestrator_database = backend.database(dir.path(), Binary::Orchestrator).await?;
         let orchestrator_args = vec![
             "--database-url".into(),
-            database_url(dir.path(), Binary::Orchestrator),
+            orchestrator_database.url(),
             "--orders-url".into(),
             orders.url(),
             "--invoices-url".into(),
@@ -95,6 +113,8 @@ impl Cluster {
             invoices_client: InvoicesClient::new(channel(&invoices.url())?),
             orders,
             invoices,
+            backend: options.backend,
+            orchestrator_database,
             dir,
             log_tails_on_drop: options.log_tails_on_drop,
         })
@@ -123,6 +143,14 @@ impl Cluster {
     /// The exits of `invoices-svc` so far (each followed by a restart when supervised).
     pub fn invoices_exits(&self) -> Vec<ExitStatus> {
         self.invoices.exits()
+    }
+
+    /// The orchestrator's exit status if it has exited on its own (`None`: running).
+    pub fn orchestrator_exit(&mut self) -> Result<Option<ExitStatus>> {
+        match self.orchestrator.as_mut() {
+            Some(process) => process.try_exit(),
+            None => bail!("the orchestrator is not running"),
+        }
     }
 
     /// Crashes the orchestrator with SIGKILL.
@@ -210,9 +238,19 @@ impl Cluster {
         Ok(exits)
     }
 
-    /// The test's folder (databases and `*.log` files of the services' stderr).
+    /// The test's folder (`*.log` files of the services' stderr, and the SQLite files).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The backend the services run on.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The orchestrator's database (its saga log).
+    pub fn orchestrator_database(&self) -> &Database {
+        &self.orchestrator_database
     }
 }
 
@@ -260,50 +298,4 @@ pub fn is_terminal(status: SagaStatus) -> bool {
         status,
         SagaStatus::Completed | SagaStatus::Compensated | SagaStatus::Failed
     )
-}
-
-fn participant_launch(
-    dir: &TempDir,
-    binary: Binary,
-    faults: &str,
-    options: &ClusterOptions,
-) -> Result<Launch> {
-    Ok(Launch {
-        name: binary.name(),
-        binary: binary.path()?,
-        args: vec!["--database-url".into(), database_url(dir.path(), binary)],
-        faults: faults.to_string(),
-        fault_seed: options.fault_seed,
-        log: log_path(dir.path(), binary),
-    })
-}
-
-async fn spawn_orchestrator(
-    dir: &TempDir,
-    binary: &Path,
-    args: &[String],
-) -> Result<ServiceProcess> {
-    let mut all = vec!["--listen".to_string(), "127.0.0.1:0".to_string()];
-    all.extend(args.iter().cloned());
-    let log = log_path(dir.path(), Binary::Orchestrator);
-    ServiceProcess::spawn(Binary::Orchestrator.name(), binary, &all, &log).await
-}
-
-fn database_url(dir: &Path, binary: Binary) -> String {
-    format!(
-        "sqlite://{}",
-        dir.join(format!("{}.db", binary.name())).display()
-    )
-}
-
-fn log_path(dir: &Path, binary: Binary) -> PathBuf {
-    dir.join(format!("{}.log", binary.name()))
-}
-
-fn channel(url: &str) -> Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("bad url {url}"))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(CLIENT_TIMEOUT)
-        .connect_lazy())
 }

@@ -2,6 +2,8 @@
 //! invoices through the public APIs and fails listing every violation found. The rules
 //! themselves are pure functions (`rules`, `log`, `keys`), unit-tested without processes.
 
+/// One writer at a time: no stale owner's write was accepted.
+pub mod fencing;
 /// The client's view: every key sent has exactly one saga.
 pub mod keys;
 /// Each saga's log is well formed.

@@ -1,10 +1,14 @@
-//! How a test's cluster is started: faults per participant, the invoice limit,
-//! supervision and the orchestrator's retry tuning.
+//! How a test's cluster is started: the storage backend, faults per participant, the
+//! invoice limit, supervision and the orchestrator's retry tuning.
 
-/// How to start a [`Cluster`](crate::Cluster): faults per participant, the invoice limit, supervision and
+use crate::backend::Backend;
+
+/// How to start a [`Cluster`](crate::Cluster): the backend, faults per participant, the invoice limit, supervision and
 /// the orchestrator's tuning. The defaults are fault-free with fast retries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterOptions {
+    /// Where the three services keep their data (a fresh database each).
+    pub backend: Backend,
     /// `--faults` of `orders-svc` (empty: none). Name methods explicitly, not `*`, so
     /// that the invariant checker's reads are never faulted.
     pub orders_faults: String,
@@ -30,6 +34,7 @@ pub struct ClusterOptions {
 impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
+            backend: Backend::Sqlite,
             orders_faults: String::new(),
             invoices_faults: String::new(),
             fault_seed: 7,
@@ -46,6 +51,11 @@ impl Default for ClusterOptions {
 }
 
 impl ClusterOptions {
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
     pub fn orders_faults(mut self, spec: &str) -> Self {
         self.orders_faults = spec.to_string();
         self

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
+use saga_tests::backend::{Backend, on_every_backend};
 use saga_tests::binaries::{Binary, bin_dir};
 use saga_tests::chaos::node::{Node, NodeSpec};
+use saga_tests::chaos::node_id::NodeId;
 use saga_tests::chaos::setup::free_ports;
 use saga_tests::requests::{place, small_order};
 use tokio::time::Instant;
@@ -19,39 +21,47 @@ const POLL: Duration = Duration::from_millis(50);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_stopped_with_sigterm_exits_within_a_bound_while_its_client_is_paused()
 -> Result<()> {
+    on_every_backend(stops_within_a_bound).await
+}
+
+async fn stops_within_a_bound(backend: Backend) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let bins = bin_dir()?;
-    let [orders, invoices, orchestrator] = free_ports()?;
-    let node = |binary: Binary, listen, mut args: Vec<String>| -> Result<Node> {
-        let db = dir.path().join(format!("{}.db", binary.name()));
-        args.extend([
-            "--database-url".to_string(),
-            format!("sqlite://{}", db.display()),
-        ]);
-        Ok(Node::new(NodeSpec {
-            binary,
+    let [orders, invoices, orchestrator] = <[_; 3]>::try_from(free_ports(3)?)
+        .map_err(|ports| anyhow::anyhow!("asked for 3 ports, got {ports:?}"))?;
+    let mut nodes = Vec::new();
+    for (binary, listen) in [
+        (Binary::OrdersSvc, orders),
+        (Binary::InvoicesSvc, invoices),
+        (Binary::Orchestrator, orchestrator),
+    ] {
+        let args = match binary {
+            Binary::Orchestrator => vec![
+                "--orders-url".to_string(),
+                format!("http://{orders}"),
+                "--invoices-url".to_string(),
+                format!("http://{invoices}"),
+            ],
+            _ => vec![],
+        };
+        nodes.push(Node::new(NodeSpec {
+            id: NodeId::of(binary),
             path: binary.path_in(&bins)?,
             listen,
             args,
             log: dir.path().join(format!("{}.log", binary.name())),
-            database: db,
+            database: backend.database(dir.path(), binary).await?,
             seed_root: 1,
             fault_intensity: 0.0,
             same_seed_every_start: false,
-        }))
-    };
-    let mut orders_svc = node(Binary::OrdersSvc, orders, vec![])?;
-    let mut invoices_svc = node(Binary::InvoicesSvc, invoices, vec![])?;
-    let urls = vec![
-        "--orders-url".to_string(),
-        format!("http://{orders}"),
-        "--invoices-url".to_string(),
-        format!("http://{invoices}"),
-    ];
-    let mut orchestrator_node = node(Binary::Orchestrator, orchestrator, urls)?;
-    for n in [&mut orders_svc, &mut invoices_svc, &mut orchestrator_node] {
+        }));
+    }
+    for n in &mut nodes {
         n.start().await?;
     }
+    let [orders_svc, _invoices_svc, orchestrator_node] = nodes.as_mut_slice() else {
+        anyhow::bail!("three nodes were started");
+    };
     let client = OrchestratorClient::connect(format!("http://{orchestrator}"))
         .await
         .context("cannot reach the orchestrator")?;

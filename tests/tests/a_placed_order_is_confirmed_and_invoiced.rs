@@ -7,11 +7,15 @@ use saga_contracts::orders::v1::{GetOrderRequest, Order, OrderStatus};
 use saga_contracts::saga::v1::{GetSagaRequest, SagaStatus, StepOutcome, StepPhase};
 use saga_tests::requests::{CURRENCY, order_items, place, small_order, total_cents};
 use saga_tests::saga_log::{SAGA, line, lines, step_lines};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placed_order_is_confirmed_and_invoiced() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let request = small_order(1);
     let total = total_cents(&request);
 

@@ -4,12 +4,16 @@
 use anyhow::Result;
 use saga_contracts::saga::v1::{PlaceOrderRequest, SagaStatus};
 use saga_tests::requests::{item, place, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_key_with_a_different_request_is_already_exists() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let first = small_order(1);
     let saga = place(&cluster.orchestrator(), first.clone()).await?;
     assert_eq!(saga.status(), SagaStatus::Completed, "{saga:#?}");

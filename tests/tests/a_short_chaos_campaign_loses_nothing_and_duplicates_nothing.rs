@@ -1,7 +1,8 @@
 //! A short seeded chaos campaign: a few hundred sagas while every process is killed,
 //! stopped and paused, its database is locked for a while, the participants inject every
-//! kind of fault and the proxies delay, reset and black-hole the links. Afterwards no saga
-//! is lost, none is duplicated, every one is consistent across the services with a
+//! kind of fault and the proxies delay, reset and black-hole the links (and, on
+//! PostgreSQL, every database connection is cut now and then). Afterwards no saga is
+//! lost, none is duplicated, every one is consistent across the services with a
 //! well-formed log, the orchestrator kept answering, and it did not spin while a
 //! participant was down.
 
@@ -9,12 +10,17 @@ use std::time::Duration;
 
 use anyhow::Result;
 use saga_tests::chaos::{self, ChaosConfig};
+use saga_tests::{Backend, on_every_backend};
 
 /// Fixed, so a failure replays with `saga-chaos` and the report's `replay` command.
 const SEED: u64 = 20_261_127;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_chaos_campaign_loses_nothing_and_duplicates_nothing() -> Result<()> {
+    on_every_backend(campaign).await
+}
+
+async fn campaign(backend: Backend) -> Result<()> {
     let config = ChaosConfig {
         sagas: 300,
         duration: Duration::from_secs(45),
@@ -25,7 +31,7 @@ async fn a_short_chaos_campaign_loses_nothing_and_duplicates_nothing() -> Result
         proxy_interval: Duration::from_secs(2),
         quiesce_timeout: Duration::from_secs(40),
         verbose: true,
-        ..ChaosConfig::new(SEED)
+        ..ChaosConfig::on_backend(SEED, &backend, 1)
     };
     let report = chaos::run(config).await?;
     eprintln!("{report}");
@@ -65,6 +71,13 @@ async fn a_short_chaos_campaign_loses_nothing_and_duplicates_nothing() -> Result
         ),
         ("over-limit sagas", report.sagas.over_limit as u64),
         ("compensated sagas", report.sagas.compensated as u64),
+        (
+            "database connections cut (PostgreSQL)",
+            match backend {
+                Backend::Sqlite => 1,
+                Backend::Postgres { .. } => report.connection_drops.terminated,
+            },
+        ),
     ];
     let missing: Vec<&str> = happened
         .iter()

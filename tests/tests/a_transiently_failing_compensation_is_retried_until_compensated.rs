@@ -7,13 +7,18 @@ use anyhow::Result;
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
 use saga_tests::requests::{large_order, place_all};
 use saga_tests::saga_log::count;
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SAGAS: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transiently_failing_compensation_is_retried_until_compensated() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     let options = ClusterOptions::default()
+        .backend(backend)
         .orders_faults("CancelOrder:unavailable:0.5")
         .fault_seed(5)
         .max_invoice_cents(100_000);

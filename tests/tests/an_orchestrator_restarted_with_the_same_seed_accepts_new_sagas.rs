@@ -6,12 +6,16 @@
 use anyhow::Result;
 use saga_contracts::saga::v1::SagaStatus;
 use saga_tests::requests::{place, small_order};
-use saga_tests::{Cluster, ClusterOptions, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_orchestrator_restarted_with_the_same_seed_accepts_new_sagas() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     // The harness passes the same `--seed` to every orchestrator process it starts.
-    let mut cluster = Cluster::start(ClusterOptions::default()).await?;
+    let mut cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let before = place(&cluster.orchestrator(), small_order(0)).await?;
     cluster.kill_orchestrator().await?;
     cluster.restart_orchestrator().await?;

@@ -7,13 +7,18 @@ use anyhow::Result;
 use saga_contracts::saga::v1::PlaceOrderRequest;
 use saga_tests::cluster::is_terminal;
 use saga_tests::requests::{place_all, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SAGAS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_orchestrator_stopped_with_sigterm_exits_cleanly_and_resumes_its_sagas() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     let options = ClusterOptions::default()
+        .backend(backend)
         .orders_faults("CreateOrder:delay=100:1,ConfirmOrder:delay=100:1")
         .invoices_faults("CreateInvoice:delay=100:1");
     let mut cluster = Cluster::start(options).await?;

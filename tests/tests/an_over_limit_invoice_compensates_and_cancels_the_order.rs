@@ -7,11 +7,20 @@ use saga_contracts::orders::v1::{GetOrderRequest, OrderStatus};
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome, StepPhase};
 use saga_tests::requests::{large_order, place_all, small_order};
 use saga_tests::saga_log::{line, step_lines};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_over_limit_invoice_compensates_and_cancels_the_order() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default().max_invoice_cents(100_000)).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(
+        ClusterOptions::default()
+            .backend(backend)
+            .max_invoice_cents(100_000),
+    )
+    .await?;
     let requests: Vec<_> = (0..4)
         .map(small_order)
         .chain((0..4).map(large_order))

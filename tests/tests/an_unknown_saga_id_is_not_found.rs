@@ -3,12 +3,16 @@
 use anyhow::Result;
 use saga_contracts::saga::v1::GetSagaRequest;
 use saga_tests::requests::{place, small_order};
-use saga_tests::{Cluster, ClusterOptions, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_saga_id_is_not_found() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let known = place(&cluster.orchestrator(), small_order(1)).await?;
     let unknown = "00000000-0000-4000-8000-000000000000";
     assert_ne!(known.saga_id, unknown);

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use saga_contracts::saga::v1::PlaceOrderRequest;
 use saga_tests::requests::{item, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 use tonic::Code;
 
 /// A valid request changed by `edit`, and the field the refusal must name.
@@ -96,7 +96,11 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_naming_the_field_and_writes_nothing() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let mut outcomes = Vec::new();
     let mut expected = Vec::new();
     for case in cases() {

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use anyhow::Result;
 use saga_tests::requests::{place_all, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_with_one_key_start_one_saga() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions::default().backend(backend)).await?;
     let request = small_order(1);
 
     let sagas = place_all(&cluster.orchestrator(), vec![request; 10]).await?;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use saga_contracts::saga::v1::{Saga, SagaStatus};
 use saga_tests::listing::saga_pages;
 use saga_tests::requests::{large_order, place_all, small_order};
-use saga_tests::{Cluster, ClusterOptions, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend};
 
 const SMALL: usize = 7;
 const LARGE: usize = 5;
@@ -18,7 +18,16 @@ fn ids<'a>(sagas: impl IntoIterator<Item = &'a Saga>) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_sagas_pages_through_all_sagas_and_filters_by_status() -> Result<()> {
-    let cluster = Cluster::start(ClusterOptions::default().max_invoice_cents(100_000)).await?;
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(
+        ClusterOptions::default()
+            .backend(backend)
+            .max_invoice_cents(100_000),
+    )
+    .await?;
     let requests = (0..SMALL)
         .map(small_order)
         .chain((0..LARGE).map(large_order))

@@ -8,14 +8,19 @@ use anyhow::Result;
 use saga_contracts::saga::v1::{PlaceOrderRequest, SagaStatus};
 use saga_tests::cluster::is_terminal;
 use saga_tests::requests::{large_order, place_all, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SMALL: usize = 12;
 const LARGE: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sagas_finish_consistently_after_the_orchestrator_is_killed_mid_saga() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     let options = ClusterOptions::default()
+        .backend(backend)
         .orders_faults("CreateOrder:delay=100:1,ConfirmOrder:delay=100:1,CancelOrder:delay=100:1")
         .invoices_faults("CreateInvoice:delay=100:1")
         .max_invoice_cents(100_000);

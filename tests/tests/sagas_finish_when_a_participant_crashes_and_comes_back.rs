@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use saga_contracts::saga::v1::PlaceOrderRequest;
 use saga_tests::requests::{place_all, small_order};
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SAGAS: usize = 20;
 /// `service_kit::faults::CRASH_EXIT_CODE`.
@@ -15,7 +15,12 @@ const CRASH_EXIT_CODE: i32 = 86;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sagas_finish_when_a_participant_crashes_and_comes_back() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     let options = ClusterOptions::default()
+        .backend(backend)
         .orders_faults("CreateOrder:crash:0.15,ConfirmOrder:crash:0.15")
         .invoices_faults("CreateInvoice:crash:0.15")
         .fault_seed(3)

@@ -7,13 +7,18 @@ use anyhow::Result;
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
 use saga_tests::requests::{place_all, small_order};
 use saga_tests::saga_log::count;
-use saga_tests::{Cluster, ClusterOptions, Counts, check_invariants};
+use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SAGAS: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_faults_on_every_step_are_retried_to_completion() -> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
     let options = ClusterOptions::default()
+        .backend(backend)
         .orders_faults("CreateOrder:unavailable:0.3,ConfirmOrder:unavailable:0.3")
         .invoices_faults("CreateInvoice:unavailable:0.3")
         .fault_seed(11);

@@ -99,49 +99,13 @@ impl Engine {
         order: OrderRequest,
         deadline: Instant,
     ) -> Result<SagaRecord, EngineError> {
-        let inner = &self.inner;
-        if inner.shutdown.is_cancelled() {
+        if self.inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        let now_ms = inner.clock.now_ms();
-        let saga_id = inner.entropy.new_id(now_ms);
-        let key = key.unwrap_or_else(|| saga_id.clone());
-        let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
-            let existing = inner.store.get_by_key(&key).await?;
-            let existing = existing.ok_or(EngineError::Overloaded)?;
-            return self.existing(existing, &order, deadline).await;
-        };
-        let start = saga::start(now_ms);
-        let new = NewSaga {
-            saga_id: &saga_id,
-            idempotency_key: &key,
-            request: &order,
-            state: &start.state,
-            log: &start.log,
-            now_ms,
-            lease: Lease {
-                owner: &inner.replica_id,
-                until_ms: now_ms + inner.lease_ms,
-            },
-        };
-        if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
-            return self.existing(*existing, &order, deadline).await;
-        }
-        tracing::info!(saga.id = %saga_id, idempotency_key = %key, "saga accepted");
-        let saga = LiveSaga {
-            id: saga_id.clone(),
-            order,
-            state: start.state,
-            version: 1,
-            log_len: u32::try_from(start.log.len()).unwrap_or(u32::MAX),
-            started_ms: now_ms,
-            status: watch::channel(SagaStatus::Running).0,
-        };
-        // A new saga: no driver can exist for it yet.
-        inner.remember(&saga);
-        inner
-            .tasks
-            .spawn(driver::drive(inner.clone(), saga, start.command, slot));
+        // Its own task: a caller that gives up cannot cut the start of a saga in two
+        // (committed but never driven).
+        let start = tokio::spawn(start_saga(self.inner.clone(), key, order));
+        let saga_id = start.await.map_err(|_| EngineError::ShuttingDown)??;
         self.wait_for(&saga_id, deadline).await
     }
 
@@ -191,20 +155,6 @@ impl Engine {
         }
     }
 
-    async fn existing(
-        &self,
-        existing: SagaRecord,
-        order: &OrderRequest,
-        deadline: Instant,
-    ) -> Result<SagaRecord, EngineError> {
-        if existing.request != *order {
-            return Err(EngineError::KeyReused {
-                saga_id: existing.saga_id,
-            });
-        }
-        self.wait_for(&existing.saga_id, deadline).await
-    }
-
     /// Waits until the saga ends or `deadline` passes, then reads it back from the log.
     /// A saga this replica drives is watched in memory; one another replica drives is
     /// polled in the shared log.
@@ -231,10 +181,83 @@ impl Engine {
     }
 }
 
+/// Inserts the saga (or finds the one holding the key) and starts its driver; returns
+/// the saga's id.
+async fn start_saga(
+    inner: Arc<Inner>,
+    key: Option<String>,
+    order: OrderRequest,
+) -> Result<String, EngineError> {
+    let now_ms = inner.clock.now_ms();
+    let saga_id = inner.entropy.new_id(now_ms);
+    let key = key.unwrap_or_else(|| saga_id.clone());
+    let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
+        let existing = inner.store.get_by_key(&key).await?;
+        let existing = existing.ok_or(EngineError::Overloaded)?;
+        return inner.existing(existing, &order);
+    };
+    let start = saga::start(now_ms);
+    let new = NewSaga {
+        saga_id: &saga_id,
+        idempotency_key: &key,
+        request: &order,
+        state: &start.state,
+        log: &start.log,
+        now_ms,
+        lease: Lease {
+            owner: &inner.replica_id,
+            until_ms: now_ms + inner.lease_ms,
+        },
+    };
+    if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
+        return inner.existing(*existing, &order);
+    }
+    tracing::info!(saga.id = %saga_id, idempotency_key = %key, "saga accepted");
+    let saga = LiveSaga {
+        id: saga_id.clone(),
+        order,
+        state: start.state,
+        version: 1,
+        log_len: u32::try_from(start.log.len()).unwrap_or(u32::MAX),
+        started_ms: now_ms,
+        status: watch::channel(SagaStatus::Running).0,
+    };
+    // Another caller with the key may have found the saga and taken it up already.
+    if inner.remember(&saga) {
+        let driver = driver::drive(inner.clone(), saga, start.command, slot);
+        inner.tasks.spawn(driver);
+    }
+    Ok(saga_id)
+}
+
 /// How often a caller waiting on a saga that another replica drives checks the log.
 const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 
 impl Inner {
+    /// The saga that holds the key: the same order gets it back; one this replica owns
+    /// but does not drive (its start was cut short) is taken up again.
+    fn existing(
+        self: &Arc<Self>,
+        existing: SagaRecord,
+        order: &OrderRequest,
+    ) -> Result<String, EngineError> {
+        if existing.request != *order {
+            return Err(EngineError::KeyReused {
+                saga_id: existing.saga_id,
+            });
+        }
+        let orphan = existing.owner == self.replica_id
+            && !existing.state.status().is_terminal()
+            && self.watch(&existing.saga_id).is_none();
+        if orphan {
+            tracing::info!(saga.id = %existing.saga_id, "saga of ours not driven; taking it up");
+            let saga_id = existing.saga_id.clone();
+            self.resume(existing);
+            return Ok(saga_id);
+        }
+        Ok(existing.saga_id)
+    }
+
     /// Registers the driver of `saga`; `false` when this process already drives it, in
     /// which case no second driver may start.
     fn remember(&self, saga: &LiveSaga) -> bool {

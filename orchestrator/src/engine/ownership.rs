@@ -100,7 +100,7 @@ impl Inner {
     }
 
     /// Drives a claimed saga from where its log left it.
-    fn resume(self: &Arc<Self>, record: SagaRecord) {
+    pub(super) fn resume(self: &Arc<Self>, record: SagaRecord) {
         let mut saga = LiveSaga::from_record(record);
         if !self.remember(&saga) {
             tracing::debug!(saga.id = %saga.id, "already driven by this process");

@@ -1,21 +1,50 @@
-//! `saga-chaos`: runs a seeded chaos campaign against the three services and exits
-//! non-zero on any violation, printing the seed that replays it.
+//! `saga-chaos`: runs a seeded chaos campaign against the three services (on SQLite or
+//! PostgreSQL, with one orchestrator or several replicas) and exits non-zero on any
+//! violation, printing the seed that replays it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use saga_tests::chaos::{self, ChaosConfig, OrchestratorTuning};
+use clap::{Parser, ValueEnum};
+use saga_tests::backend::{Backend, POSTGRES_ENV};
+use saga_tests::chaos::{self, ChaosConfig, OrchestratorTuning, REPLICA_LEASE_MS};
 
-/// Kills, pauses and disturbs the orchestrator and its participants while sagas run, then
-/// checks that nothing was lost, duplicated or left inconsistent.
+/// Kills, pauses and disturbs the orchestrators and their participants while sagas run,
+/// then checks that nothing was lost, duplicated or left inconsistent, and that no saga
+/// was driven by two replicas at once.
 #[derive(Debug, Parser)]
 #[command(name = "saga-chaos", version)]
 struct Args {
     /// The campaign's seed (default: random). The same seed replays the same schedule.
     #[arg(long)]
     seed: Option<u64>,
+    /// Where the services keep their data: a SQLite file each, or a fresh PostgreSQL
+    /// database each on the server of --postgres-url.
+    #[arg(long, value_enum, default_value_t = BackendArg::Sqlite)]
+    backend: BackendArg,
+    /// The PostgreSQL server (any database on it; the user must be allowed to create
+    /// databases) for --backend postgres.
+    #[arg(long, env = POSTGRES_ENV, hide_env_values = true)]
+    postgres_url: Option<String>,
+    /// Orchestrator processes, each on its own port with its own --replica-id, on one
+    /// PostgreSQL database (more than 1 needs --backend postgres).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    replicas: u32,
+    /// Only these replicas (1..=N, comma-separated) are killed and stopped (default: all).
+    #[arg(long, value_delimiter = ',')]
+    killed_replicas: Vec<u32>,
+    /// Only these replicas (1..=N, comma-separated) are paused (default: all).
+    #[arg(long, value_delimiter = ',')]
+    paused_replicas: Vec<u32>,
+    /// orchestrator --lease-ms (default: 1500 with several replicas, else the
+    /// orchestrator's own).
+    #[arg(long)]
+    lease_ms: Option<u64>,
+    /// Mean time between two rounds of terminating every service's PostgreSQL
+    /// connection (0: none; PostgreSQL only).
+    #[arg(long, default_value_t = 4_000)]
+    connection_drop_interval_ms: u64,
     /// Stop placing after this many sagas...
     #[arg(long, default_value_t = 1_000)]
     sagas: usize,
@@ -28,6 +57,9 @@ struct Args {
     /// Share of orders over the invoice limit (they must compensate).
     #[arg(long, default_value_t = 0.2)]
     over_limit_share: f64,
+    /// Deadline of one PlaceOrder call of the clients (then repeated with the same key).
+    #[arg(long, default_value_t = 5_000)]
+    client_timeout_ms: u64,
     /// PlaceOrder's wait_ms.
     #[arg(long, default_value_t = 100)]
     wait_ms: u32,
@@ -46,7 +78,7 @@ struct Args {
     /// Mean time between two incidents on each proxy (0: none).
     #[arg(long, default_value_t = 3_000)]
     proxy_interval_ms: u64,
-    /// Mean time between two storage stalls (an exclusive lock on its SQLite file) of each
+    /// Mean time between two storage stalls (an exclusive lock on its database) of each
     /// service (0: none).
     #[arg(long, default_value_t = 8_000)]
     lock_interval_ms: u64,
@@ -107,9 +139,42 @@ struct Args {
     quiet: bool,
 }
 
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
 impl Args {
-    fn config(&self, seed: u64) -> ChaosConfig {
+    fn backend(&self) -> Result<Backend, String> {
+        match (self.backend, &self.postgres_url) {
+            (BackendArg::Sqlite, _) if self.replicas > 1 => {
+                Err("several replicas need --backend postgres".into())
+            }
+            (BackendArg::Sqlite, _) => Ok(Backend::Sqlite),
+            (BackendArg::Postgres, Some(url)) if !url.trim().is_empty() => Ok(Backend::Postgres {
+                server_url: url.clone(),
+            }),
+            (BackendArg::Postgres, _) => Err(format!(
+                "--backend postgres needs a server: --postgres-url or {POSTGRES_ENV}"
+            )),
+        }
+    }
+
+    fn config(&self, seed: u64, backend: Backend) -> ChaosConfig {
+        let lease_ms = match self.lease_ms {
+            Some(ms) => Some(ms),
+            None if self.replicas > 1 => Some(REPLICA_LEASE_MS),
+            None => None,
+        };
         ChaosConfig {
+            backend,
+            replicas: self.replicas,
+            killed_replicas: self.killed_replicas.clone(),
+            paused_replicas: self.paused_replicas.clone(),
+            connection_drop_interval: Duration::from_millis(self.connection_drop_interval_ms),
+            call_timeout: Duration::from_millis(self.client_timeout_ms),
             sagas: self.sagas,
             duration: Duration::from_secs_f64(self.duration.max(0.0)),
             concurrency: self.concurrency,
@@ -134,6 +199,7 @@ impl Args {
                 retry_base_ms: self.retry_base_ms,
                 retry_max_ms: self.retry_max_ms,
                 parked_retry_ms: self.parked_retry_ms,
+                lease_ms,
                 same_seed_every_start: self.same_orchestrator_seed,
                 extra_args: self.orchestrator_arg.clone(),
             },
@@ -148,12 +214,19 @@ impl Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let backend = match args.backend() {
+        Ok(backend) => backend,
+        Err(why) => {
+            eprintln!("saga-chaos: {why}");
+            return ExitCode::from(2);
+        }
+    };
     let seed = args.seed.unwrap_or_else(rand::random);
     match args.json {
         true => eprintln!("seed: {seed}"),
         false => println!("seed: {seed}"),
     }
-    let config = args.config(seed);
+    let config = args.config(seed, backend);
     let replay = config.replay_command();
     match chaos::run(config).await {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report) {

@@ -9,15 +9,17 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cpu::cpu_seconds;
-use super::figures::{error_figures, fault_figures, last_saga_end_ms, saga_figures, unix_ms};
+use super::figures::{
+    error_figures, fault_figures, last_saga_end_ms, ownership_figures, saga_figures, unix_ms,
+};
 use super::load::{Load, LoadSettings};
+use super::node_id::NodeId;
 use super::plan::Plan;
 use super::quiesce::wait_until_quiet;
 use super::report::{Liveness, Report};
 use super::setup::set_up;
 use super::stage::Stage;
 use super::{ChaosConfig, say};
-use crate::binaries::Binary;
 use crate::invariants::{Snapshot, placement_violations};
 
 /// How often progress is printed.
@@ -41,7 +43,7 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     );
     let (mut stage, clients) = set_up(config, &plan, dir).await?;
     stage.start_all().await?;
-    let load = Load::new(clients.orchestrator.clone(), load_settings(config, &plan));
+    let load = Load::new(clients.orchestrators.clone(), load_settings(config, &plan));
     let give_up = Instant::now()
         + config.duration
         + config.outage
@@ -132,12 +134,14 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     }
     if liveness.orchestrator_cpu_per_sec > liveness.busy_loop_threshold {
         violations.push(format!(
-            "busy loop? the orchestrator used {:.2} CPU-s per second while {} was down",
+            "busy loop? the orchestrators used {:.2} CPU-s per second while {} was down",
             liveness.orchestrator_cpu_per_sec, liveness.outage_of
         ));
     }
     Ok(Report {
         seed: config.seed,
+        backend: config.backend.name().to_string(),
+        replicas: config.replicas.max(1),
         replay: config.replay_command(),
         dir: dir.display().to_string(),
         kept_dir: false,
@@ -149,8 +153,10 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
         processes: stage
             .nodes
             .values()
-            .map(|n| (n.binary().name().to_string(), n.figures().clone()))
+            .map(|n| (n.id().name(), n.figures().clone()))
             .collect(),
+        ownership: ownership_figures(&stage, dir),
+        connection_drops: stage.connection_drops(),
         liveness,
         service_errors: error_figures(&stage, dir),
         violations,
@@ -170,8 +176,9 @@ fn load_settings(config: &ChaosConfig, plan: &Plan) -> LoadSettings {
     }
 }
 
-/// Takes `invoices-svc` down, places the probe sagas, measures the orchestrator's CPU
-/// over the outage, and brings the participant back without faults.
+/// Takes `invoices-svc` down, places the probe sagas, measures the orchestrators' CPU
+/// (all replicas together) over the outage, and brings the participant back without
+/// faults.
 async fn outage(
     config: &ChaosConfig,
     probes: usize,
@@ -179,16 +186,18 @@ async fn outage(
     load: &Load,
     give_up: Instant,
 ) -> Result<Liveness> {
-    let down = Binary::InvoicesSvc;
-    stage
-        .journal
-        .note(&format!("outage of {} begins", down.name()));
+    let down = NodeId::INVOICES;
+    stage.journal.note(&format!("outage of {down} begins"));
     stage.node(down)?.outage().await?;
-    let pid = stage
-        .node(Binary::Orchestrator)?
-        .pid()
-        .context("the orchestrator is not running")?;
-    let before = cpu_seconds(pid)?;
+    let pids = stage
+        .orchestrators()
+        .map(|n| {
+            n.pid()
+                .with_context(|| format!("{} is not running", n.id()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cpu = || -> Result<f64> { pids.iter().map(|pid| cpu_seconds(*pid)).sum() };
+    let before = cpu()?;
     let began = Instant::now();
     let probes = tokio::spawn({
         let (load, limit) = (load.clone(), load.taken() + probes);
@@ -196,23 +205,18 @@ async fn outage(
     });
     // The outage is a measured window, not a wait for a condition.
     tokio::time::sleep(config.outage).await;
-    let used = cpu_seconds(pid)? - before;
+    let used = cpu()? - before;
     let outage_secs = began.elapsed().as_secs_f64();
     stage.node(down)?.start().await?;
-    stage
-        .journal
-        .note(&format!("outage of {} ends", down.name()));
+    stage.journal.note(&format!("outage of {down} ends"));
     stage.last_fault = Some(Instant::now());
     let _ = tokio::time::timeout(config.quiesce_timeout, probes).await;
     say(
         config,
-        &format!(
-            "outage of {}: orchestrator used {used:.3} CPU-s in {outage_secs:.1}s",
-            down.name()
-        ),
+        &format!("outage of {down}: orchestrators used {used:.3} CPU-s in {outage_secs:.1}s"),
     );
     Ok(Liveness {
-        outage_of: down.name().to_string(),
+        outage_of: down.name(),
         outage_secs,
         orchestrator_cpu_secs: used,
         orchestrator_cpu_per_sec: used / outage_secs.max(0.001),
@@ -228,13 +232,7 @@ fn progress(load: &Load, stage: &Stage, placing: Instant) -> String {
         .values()
         .map(|n| {
             let f = n.figures();
-            format!(
-                "{} k{} p{} c{}",
-                n.binary().name(),
-                f.kills,
-                f.pauses,
-                f.crashes
-            )
+            format!("{} k{} p{} c{}", n.id(), f.kills, f.pauses, f.crashes)
         })
         .collect();
     format!(

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use saga_contracts::saga::v1::{Saga, SagaStatus, StepOutcome};
 
 use super::load::Load;
+use super::ownership::{OwnershipFigures, ownership};
 use super::report::{FaultFigures, LoggedErrors, SagaFigures, errors_in_log, fired_in_log};
 use super::stage::Stage;
 use crate::invariants::Snapshot;
@@ -72,8 +73,7 @@ pub fn fault_figures(stage: &Stage, dir: &Path) -> FaultFigures {
         if figures.crashes > 0 {
             *fired.entry("crash".to_string()).or_default() += figures.crashes;
         }
-        let log = dir.join(format!("{}.log", node.binary().name()));
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = read_log(dir, &node.id().name());
         for (kind, n) in fired_in_log(&text) {
             if kind != "crash" {
                 *fired.entry(kind).or_default() += n;
@@ -97,11 +97,29 @@ pub fn error_figures(stage: &Stage, dir: &Path) -> BTreeMap<String, LoggedErrors
         .nodes
         .values()
         .map(|node| {
-            let name = node.binary().name();
-            let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
-            (name.to_string(), errors_in_log(&text, 3))
+            let name = node.id().name();
+            let text = read_log(dir, &name);
+            (name, errors_in_log(&text, 3))
         })
         .collect()
+}
+
+/// Which orchestrator drove which saga, from their logs.
+pub fn ownership_figures(stage: &Stage, dir: &Path) -> OwnershipFigures {
+    let logs: Vec<(String, String)> = stage
+        .orchestrators()
+        .map(|node| {
+            let name = node.id().name();
+            let text = read_log(dir, &name);
+            (name, text)
+        })
+        .collect();
+    ownership(&logs)
+}
+
+/// A node's log (empty if it cannot be read: the figures then say nothing of it).
+fn read_log(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
 }
 
 /// The newest `updated_at` of any saga, in Unix milliseconds.

@@ -1,7 +1,8 @@
 //! The campaign's clients: place sagas continuously at a fixed concurrency (a closed loop),
-//! retrying a key whose PlaceOrder failed in transit with the SAME key until it is
-//! answered, so that a saga accepted just before a crash is found again, never doubled;
-//! and a ledger of every key sent and every saga id it was answered with.
+//! spread over the orchestrator replicas, retrying a key whose PlaceOrder failed in
+//! transit with the SAME key (on the next replica) until it is answered, so that a saga
+//! accepted just before a crash is found again, never doubled; and a ledger of every key
+//! sent and every saga id it was answered with.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,6 +62,10 @@ pub struct LoadFigures {
     pub calls: u64,
     /// Calls that failed in transit or with a transient code, by code (then repeated).
     pub transient_errors: BTreeMap<String, u64>,
+    /// Keys answered by each orchestrator (by name).
+    pub answered_by: BTreeMap<String, u64>,
+    /// Repeats of a key sent to another replica than the call before.
+    pub retried_elsewhere: u64,
     /// Answers no correct orchestrator gives (each a violation).
     pub odd_answers: Vec<String>,
 }
@@ -76,17 +81,22 @@ struct Ledger {
 /// The clients of one campaign. Cheap to clone; clones share the ledger.
 #[derive(Debug, Clone)]
 pub struct Load {
-    client: OrchestratorClient<Channel>,
+    /// Every orchestrator by name: key `n` goes to replica `n mod N` first, and each
+    /// repeat to the next one.
+    clients: Arc<Vec<(String, OrchestratorClient<Channel>)>>,
     settings: Arc<LoadSettings>,
     ledger: Arc<Mutex<Ledger>>,
     next: Arc<AtomicUsize>,
 }
 
 impl Load {
-    /// Clients of the orchestrator behind `client` (nothing placed yet).
-    pub fn new(client: OrchestratorClient<Channel>, settings: LoadSettings) -> Self {
+    /// Clients of the orchestrators (one, or every replica), by name; nothing placed yet.
+    pub fn new(
+        clients: Vec<(String, OrchestratorClient<Channel>)>,
+        settings: LoadSettings,
+    ) -> Self {
         Self {
-            client,
+            clients: Arc::new(clients),
             settings: Arc::new(settings),
             ledger: Arc::default(),
             next: Arc::default(),
@@ -168,15 +178,23 @@ impl Load {
             if attempt > 1 && Instant::now() >= give_up {
                 break;
             }
+            let Some((name, client)) = self.target(n, attempt) else {
+                self.odd(format!("PlaceOrder {key:?} has no orchestrator to go to"));
+                return;
+            };
             let mut call = tonic::Request::new(request.clone());
             call.set_timeout(self.settings.call_timeout);
-            let answer = self.client.clone().place_order(call).await;
-            self.with(|l| l.figures.calls += 1);
+            let answer = client.clone().place_order(call).await;
+            self.with(|l| {
+                l.figures.calls += 1;
+                l.figures.retried_elsewhere += u64::from(attempt > 1 && self.clients.len() > 1);
+            });
             let status = match answer.map(|a| a.into_inner().saga) {
                 Ok(Some(saga)) => {
                     self.with(|l| {
                         l.last_answer = Some(Instant::now());
                         l.figures.answered += 1;
+                        *l.figures.answered_by.entry(name.clone()).or_default() += 1;
                         if let Some(p) = l.placements.get_mut(&n) {
                             p.answered.insert(saga.saga_id);
                         }
@@ -213,6 +231,13 @@ impl Load {
         self.odd(format!(
             "PlaceOrder {key:?} was never answered before the campaign gave up"
         ));
+    }
+
+    /// The orchestrator that call `attempt` (from 1) of key `n` goes to.
+    fn target(&self, n: usize, attempt: u32) -> Option<&(String, OrchestratorClient<Channel>)> {
+        let count = self.clients.len().max(1);
+        let turn = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+        self.clients.get((n % count + turn % count) % count)
     }
 
     fn odd(&self, what: String) {

@@ -1,6 +1,6 @@
 //! One service process of a campaign, on its fixed address and database for the whole
 //! run: started again after every kill or crash as its next generation (new faults for a
-//! participant, a new `--seed` for the orchestrator), paused and resumed, and counted.
+//! participant, a new `--seed` for an orchestrator), paused and resumed, and counted.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,8 +12,10 @@ use anyhow::Result;
 use nix::unistd::Pid;
 use serde::Serialize;
 
+use super::node_id::NodeId;
 use super::plan::derive;
 use super::spec::{self, FaultSpec};
+use crate::backend::Database;
 use crate::binaries::Binary;
 use crate::process::ServiceProcess;
 
@@ -49,15 +51,15 @@ pub struct NodeFigures {
 /// How to start one service, again and again.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
-    pub binary: Binary,
+    pub id: NodeId,
     pub path: PathBuf,
     pub listen: SocketAddr,
-    /// Flags other than `--listen` and the per-generation ones.
+    /// Flags other than `--listen`, `--database-url` and the per-generation ones.
     pub args: Vec<String>,
     /// stderr of every generation, appended.
     pub log: PathBuf,
-    /// The SQLite file behind `--database-url` (locked by storage stalls).
-    pub database: PathBuf,
+    /// Its `--database-url` (the replicas of a campaign share one).
+    pub database: Database,
     /// Root of the per-generation seeds (fault specs, or the orchestrator's `--seed`).
     pub seed_root: u64,
     /// Scale of the drawn fault probabilities (participants).
@@ -99,7 +101,12 @@ impl Node {
 
     /// Which service this node runs.
     pub fn binary(&self) -> Binary {
-        self.spec.binary
+        self.spec.id.binary
+    }
+
+    /// The node's name.
+    pub fn id(&self) -> NodeId {
+        self.spec.id
     }
 
     /// What happened to the node so far.
@@ -107,8 +114,8 @@ impl Node {
         &self.figures
     }
 
-    /// The node's SQLite file.
-    pub fn database(&self) -> &std::path::Path {
+    /// The node's database.
+    pub fn database(&self) -> &Database {
         &self.spec.database
     }
 
@@ -146,14 +153,19 @@ impl Node {
         }
         let generation = self.generation;
         self.generation += 1;
-        let mut args = vec!["--listen".to_string(), self.spec.listen.to_string()];
+        let mut args = vec![
+            "--listen".to_string(),
+            self.spec.listen.to_string(),
+            "--database-url".to_string(),
+            self.spec.database.url(),
+        ];
         args.extend(self.spec.args.iter().cloned());
         let faults = self.generation_flags(generation, &mut args);
         self.mark_log(generation, &faults);
-        let name = self.spec.binary.name();
+        let name = self.spec.id.name();
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
-            match ServiceProcess::spawn(name, &self.spec.path, &args, &self.spec.log).await {
+            match ServiceProcess::spawn(&name, &self.spec.path, &args, &self.spec.log).await {
                 Ok(process) => {
                     self.process = Some(process);
                     self.paused = false;
@@ -177,7 +189,7 @@ impl Node {
     /// The per-generation flags: a participant's faults, the orchestrator's seed.
     fn generation_flags(&self, generation: u64, args: &mut Vec<String>) -> FaultSpec {
         let spec = &self.spec;
-        if spec.binary == Binary::Orchestrator {
+        if spec.id.is_orchestrator() {
             let nth = if spec.same_seed_every_start {
                 0
             } else {
@@ -192,7 +204,7 @@ impl Node {
         }
         let faults = spec::draw(
             spec.seed_root,
-            spec.binary,
+            spec.id.binary,
             generation,
             spec.fault_intensity,
         );
@@ -217,7 +229,7 @@ impl Node {
             let _ = writeln!(
                 log,
                 "===== saga-chaos: generation {generation} of {} (faults {:?}) =====",
-                self.spec.binary.name(),
+                self.spec.id.name(),
                 faults.spec
             );
         }

@@ -1,13 +1,16 @@
 //! The seeded schedule of a campaign: when each process is killed or paused and for how
-//! long, and when each proxy adds latency, resets connections or black-holes traffic.
-//! A pure function of the seed and the settings, so a seed replays the same schedule.
+//! long, when each proxy adds latency, resets connections or black-holes traffic, when a
+//! database is stalled and when the services' database connections are cut. A pure
+//! function of the seed and the settings, so a seed replays the same schedule.
 
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::node_id::NodeId;
 use super::proxy::ProxyMode;
+pub use super::schedule::Schedule;
 use crate::binaries::Binary;
 
 /// The link between the orchestrator and one participant, each behind its own proxy.
@@ -30,26 +33,30 @@ impl Link {
     }
 }
 
-/// One thing the runner does to a process or a proxy.
+/// One thing the runner does to a process, a proxy or a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// SIGKILL; the process stays down until the matching `Start`.
-    Kill(Binary),
+    Kill(NodeId),
     /// SIGTERM (a graceful stop: drain, exit 0); down until the matching `Start`.
-    Terminate(Binary),
+    Terminate(NodeId),
     /// Starts the next generation on the same address and database.
-    Start(Binary),
+    Start(NodeId),
     /// SIGSTOP, until the matching `Resume`.
-    Pause(Binary),
+    Pause(NodeId),
     /// SIGCONT.
-    Resume(Binary),
+    Resume(NodeId),
     /// Switches the proxy's mode (back to `Clean` when a window ends).
     Proxy(Link, ProxyMode),
     /// Resets every connection open through the proxy.
     ResetConnections(Link),
-    /// Holds an exclusive lock on the service's database, until `UnlockStorage`.
+    /// Holds an exclusive lock on the service's database (the replicas share theirs),
+    /// until `UnlockStorage`.
     LockStorage(Binary),
     UnlockStorage(Binary),
+    /// Terminates every service's connection to its PostgreSQL database, so the pools
+    /// must reconnect (nothing on SQLite).
+    DropConnections,
 }
 
 /// An action at an offset from the start of the campaign.
@@ -57,23 +64,6 @@ pub enum Action {
 pub struct Timed {
     pub at: Duration,
     pub action: Action,
-}
-
-/// How dense the schedule is. A zero interval turns that kind of incident off.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
-    /// How long the schedule runs (the placing phase's longest duration).
-    pub duration: Duration,
-    /// Mean time between two stops (SIGKILL or SIGTERM) of the same process.
-    pub kill_interval: Duration,
-    /// Share of those stops that are graceful (SIGTERM) rather than SIGKILL.
-    pub term_share: f64,
-    /// Mean time between two pauses of the same process.
-    pub pause_interval: Duration,
-    /// Mean time between two incidents on the same proxy.
-    pub proxy_interval: Duration,
-    /// Mean time between two storage stalls of the same service's database.
-    pub lock_interval: Duration,
 }
 
 /// Everything random about a campaign, drawn from its seed.
@@ -89,10 +79,6 @@ pub struct Plan {
     pub load_seed: u64,
 }
 
-/// Longest and shortest downtime after a kill.
-const DOWNTIME_MS: (u64, u64) = (20, 1_200);
-/// Longest and shortest SIGSTOP pause.
-const PAUSE_MS: (u64, u64) = (100, 2_000);
 /// Latency windows: length, and the delay added to each chunk.
 const LATENCY_WINDOW_MS: (u64, u64) = (300, 3_000);
 const LATENCY_MS: (u64, u64) = (5, 250);
@@ -102,6 +88,8 @@ const BLACKHOLE_MS: (u64, u64) = (200, 2_500);
 const REFUSE_MS: (u64, u64) = (0, 600);
 /// Storage stalls.
 const LOCK_MS: (u64, u64) = (100, 1_500);
+/// How far apart two rounds of cutting database connections are, at least.
+const MIN_DROP_GAP: Duration = Duration::from_millis(200);
 
 impl Plan {
     /// Draws the whole campaign from `seed`.
@@ -111,8 +99,10 @@ impl Plan {
         let orchestrator_seed = rng.random();
         let load_seed = rng.random();
         let mut actions = Vec::new();
-        for binary in Binary::ALL {
-            process_incidents(&mut rng, binary, schedule, &mut actions);
+        // With one orchestrator, the order of these draws is that of the campaigns before
+        // replicas existed, so their seeds replay the same schedule.
+        for node in NodeId::all(schedule.replicas) {
+            process_incidents(&mut rng, node, schedule, &mut actions);
         }
         for link in Link::ALL {
             proxy_incidents(&mut rng, link, schedule, &mut actions);
@@ -120,6 +110,7 @@ impl Plan {
         for binary in Binary::ALL {
             storage_incidents(&mut rng, binary, schedule, &mut actions);
         }
+        connection_drops(&mut rng, schedule, &mut actions);
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -132,9 +123,11 @@ impl Plan {
 
 /// Kills and pauses of one process, never overlapping: the next incident starts a
 /// random gap after the previous one ended.
-fn process_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut Vec<Timed>) {
-    let kill_rate = rate(s.kill_interval);
-    let pause_rate = rate(s.pause_interval);
+fn process_incidents(rng: &mut StdRng, node: NodeId, s: &Schedule, out: &mut Vec<Timed>) {
+    let (kill_interval, pause_interval) = s.intervals(node);
+    let (downtime, pause) = s.lengths(node);
+    let kill_rate = rate(kill_interval);
+    let pause_rate = rate(pause_interval);
     let total = kill_rate + pause_rate;
     if total <= 0.0 {
         return;
@@ -144,15 +137,15 @@ fn process_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut V
     // Each incident moves `at` forward by at least half the mean gap: bounded.
     while at < s.duration {
         let (first, second, length) = if rng.random_bool((kill_rate / total).clamp(0.0, 1.0)) {
-            let down = millis(rng, DOWNTIME_MS);
+            let down = millis(rng, downtime);
             let stop = match rng.random_bool(s.term_share.clamp(0.0, 1.0)) {
-                true => Action::Terminate(binary),
-                false => Action::Kill(binary),
+                true => Action::Terminate(node),
+                false => Action::Kill(node),
             };
-            (stop, Action::Start(binary), down)
+            (stop, Action::Start(node), down)
         } else {
-            let paused = millis(rng, PAUSE_MS);
-            (Action::Pause(binary), Action::Resume(binary), paused)
+            let paused = millis(rng, pause);
+            (Action::Pause(node), Action::Resume(node), paused)
         };
         out.push(Timed { at, action: first });
         out.push(Timed {
@@ -213,6 +206,21 @@ fn storage_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut V
             action: Action::UnlockStorage(binary),
         });
         at += length + gap(rng, s.lock_interval);
+    }
+}
+
+/// Rounds of cutting every database connection, at random gaps around the interval.
+fn connection_drops(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
+    if s.connection_drop_interval.is_zero() {
+        return;
+    }
+    let mut at = gap(rng, s.connection_drop_interval);
+    while at < s.duration {
+        out.push(Timed {
+            at,
+            action: Action::DropConnections,
+        });
+        at += gap(rng, s.connection_drop_interval).max(MIN_DROP_GAP);
     }
 }
 

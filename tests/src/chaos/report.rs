@@ -2,18 +2,24 @@
 //! fired as the participants' own logs tell it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
 use super::load::LoadFigures;
 use super::node::NodeFigures;
-use super::stage::ProxyFigures;
+use super::ownership::OwnershipFigures;
+use super::stage::{ConnectionDrops, ProxyFigures};
+
+mod text;
 
 /// Everything a campaign measured; `violations` empty means it passed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub seed: u64,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Orchestrator processes (several: replicas on one database).
+    pub replicas: u32,
     /// The command that replays this campaign.
     pub replay: String,
     /// The folder with the databases and the services' logs.
@@ -27,6 +33,10 @@ pub struct Report {
     pub faults: FaultFigures,
     /// Kills, pauses, crashes and starts per process.
     pub processes: BTreeMap<String, NodeFigures>,
+    /// Which orchestrator drove which saga: claims, takeovers, fenced writes.
+    pub ownership: OwnershipFigures,
+    /// Rounds of cutting the services' database connections (PostgreSQL).
+    pub connection_drops: ConnectionDrops,
     pub liveness: Liveness,
     /// ERROR lines in each service's log (none in a healthy campaign; not violations by
     /// themselves, but where to look first).
@@ -125,6 +135,14 @@ impl Report {
         self.processes.values().map(|p| p.pauses).sum()
     }
 
+    /// The figures of the orchestrator processes (one, or every replica).
+    pub fn orchestrators(&self) -> impl Iterator<Item = &NodeFigures> {
+        self.processes
+            .iter()
+            .filter(|(name, _)| name.starts_with("orchestrator"))
+            .map(|(_, figures)| figures)
+    }
+
     /// Faults that fired in the participants plus proxy incidents.
     pub fn faults_injected(&self) -> u64 {
         let proxies: u64 = self
@@ -134,110 +152,6 @@ impl Report {
             .map(|p| p.latency_windows + p.blackhole_windows + p.reset_events)
             .sum();
         self.faults.fired.values().sum::<u64>() + proxies
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.sagas;
-        writeln!(f, "seed: {}", self.seed)?;
-        writeln!(
-            f,
-            "sagas: placed {} accepted {} (over the limit {}) listed {} | completed {} compensated {} failed {} unfinished {}",
-            s.placed,
-            s.accepted,
-            s.over_limit,
-            s.listed,
-            s.completed,
-            s.compensated,
-            s.failed,
-            s.unfinished
-        )?;
-        writeln!(
-            f,
-            "records: orders {} invoices issued {} voided {} | saga logs: {} retries, {} attempts resumed after a restart, {} parked retries",
-            s.orders,
-            s.invoices_issued,
-            s.invoices_voided,
-            s.retries,
-            s.resumed_attempts,
-            s.parked_retries
-        )?;
-        let l = &self.load;
-        writeln!(
-            f,
-            "clients: {} PlaceOrder calls, transient errors {:?}, odd answers {}",
-            l.calls,
-            l.transient_errors,
-            l.odd_answers.len()
-        )?;
-        writeln!(f, "fault rules drawn: {:?}", self.faults.spec_rules)?;
-        writeln!(f, "faults fired: {:?}", self.faults.fired)?;
-        for (link, p) in &self.faults.proxies {
-            writeln!(
-                f,
-                "proxy {link}: latency {} blackhole {} reset {} refuse {} windows; {} connections, {} reset, {} chunks delayed, {} found the participant down",
-                p.latency_windows,
-                p.blackhole_windows,
-                p.reset_events,
-                p.refuse_windows,
-                p.connections,
-                p.connections_reset,
-                p.delayed_chunks,
-                p.unreachable
-            )?;
-        }
-        for (name, p) in &self.processes {
-            writeln!(
-                f,
-                "process {name}: {} starts, {} kills, {} graceful stops, {} pauses, {} crashes, {} storage stalls, {} outages, {} unexpected exits",
-                p.starts,
-                p.kills,
-                p.terms,
-                p.pauses,
-                p.crashes,
-                p.storage_stalls,
-                p.outages,
-                p.unexpected_exits.len()
-            )?;
-        }
-        let v = &self.liveness;
-        writeln!(
-            f,
-            "liveness: {} down {:.1}s, orchestrator used {:.2} CPU-s ({:.3}/s, busy above {}); last fault to last saga end {} ms; quiesced {} in {:.1}s; longest stall while placing {:.1}s (limit {}s)",
-            v.outage_of,
-            v.outage_secs,
-            v.orchestrator_cpu_secs,
-            v.orchestrator_cpu_per_sec,
-            v.busy_loop_threshold,
-            v.last_fault_to_last_saga_ms,
-            v.quiesced,
-            v.quiesce_secs,
-            v.longest_stall_secs,
-            v.stall_limit_secs
-        )?;
-        writeln!(
-            f,
-            "time: placing {:.1}s, total {:.1}s; folder {}{}",
-            self.placing_secs,
-            self.total_secs,
-            self.dir,
-            if self.kept_dir { " (kept)" } else { "" }
-        )?;
-        for (name, errors) in self.service_errors.iter().filter(|(_, e)| e.count > 0) {
-            writeln!(f, "{name} logged {} ERROR lines, e.g.:", errors.count)?;
-            for sample in &errors.samples {
-                writeln!(f, "    {sample}")?;
-            }
-        }
-        writeln!(f, "violations: {}", self.violations.len())?;
-        for violation in &self.violations {
-            writeln!(f, "  - {violation}")?;
-        }
-        if !self.passed() {
-            writeln!(f, "replay: {}", self.replay)?;
-        }
-        Ok(())
     }
 }
 

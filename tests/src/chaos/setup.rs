@@ -1,11 +1,13 @@
-//! Setting a campaign up: fixed loopback ports picked once, the two proxies, the three
-//! nodes on their SQLite files, and the clients that reach them directly.
+//! Setting a campaign up: fixed loopback ports picked once, the two proxies, a fresh
+//! database per service on the campaign's backend (the orchestrator replicas share
+//! theirs), the nodes, and the clients that reach them directly.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
@@ -15,9 +17,11 @@ use tonic::transport::{Channel, Endpoint};
 use super::ChaosConfig;
 use super::journal::Journal;
 use super::node::{Node, NodeSpec};
-use super::plan::{Link, Plan};
+use super::node_id::NodeId;
+use super::plan::{Link, Plan, derive};
 use super::proxy::FaultProxy;
 use super::stage::Stage;
+use crate::backend::Backend;
 use crate::binaries::{Binary, bin_dir};
 
 /// Deadline of the checker's reads.
@@ -26,42 +30,105 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Clients straight to each service (never through a proxy).
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// The first orchestrator, for the checker's reads (every replica serves them).
     pub orchestrator: OrchestratorClient<Channel>,
+    /// Every orchestrator by name, for the load (one entry without replicas).
+    pub orchestrators: Vec<(String, OrchestratorClient<Channel>)>,
     pub orders: OrdersClient<Channel>,
     pub invoices: InvoicesClient<Channel>,
 }
 
 /// Builds the stage (nothing started yet) and the clients.
 pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(Stage, Clients)> {
+    if config.replicas > 1 && config.backend == Backend::Sqlite {
+        bail!("several orchestrator replicas need PostgreSQL (--backend postgres)");
+    }
     let bins = match &config.bin_dir {
         Some(dir) => dir.clone(),
         None => bin_dir()?,
     };
-    let [orders_addr, invoices_addr, orchestrator_addr] = free_ports()?;
-    let orders_proxy = FaultProxy::start(bind_loopback().await?, orders_addr)?;
-    let invoices_proxy = FaultProxy::start(bind_loopback().await?, invoices_addr)?;
-    let node = |binary: Binary, listen, mut args: Vec<String>, seed_root| -> Result<Node> {
-        let database = dir.join(format!("{}.db", binary.name()));
-        let url = format!("sqlite://{}", database.display());
-        args.splice(0..0, ["--database-url".to_string(), url]);
-        Ok(Node::new(NodeSpec {
-            binary,
-            path: binary.path_in(&bins)?,
-            listen,
+    let ids = NodeId::all(config.replicas);
+    let addrs: BTreeMap<NodeId, SocketAddr> =
+        ids.iter().copied().zip(free_ports(ids.len())?).collect();
+    let addr = |id: NodeId| addrs.get(&id).copied().context("no port for a node");
+    let orders_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::ORDERS)?)?;
+    let invoices_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::INVOICES)?)?;
+    let mut databases = BTreeMap::new();
+    for binary in Binary::ALL {
+        databases.insert(binary, config.backend.database(dir, binary).await?);
+    }
+    let mut nodes = Vec::new();
+    for id in ids.iter().copied() {
+        let (args, seed_root) = match id.binary {
+            Binary::OrdersSvc => (vec![], plan.fault_seed),
+            Binary::InvoicesSvc => (
+                vec![
+                    "--max-invoice-cents".to_string(),
+                    config.max_invoice_cents.to_string(),
+                ],
+                plan.fault_seed,
+            ),
+            Binary::Orchestrator => (
+                orchestrator_args(config, id, &orders_proxy, &invoices_proxy),
+                replica_seed_root(plan.orchestrator_seed, id),
+            ),
+        };
+        nodes.push(Node::new(NodeSpec {
+            id,
+            path: id.binary.path_in(&bins)?,
+            listen: addr(id)?,
             args,
-            log: dir.join(format!("{}.log", binary.name())),
-            database,
+            log: dir.join(format!("{}.log", id.name())),
+            database: databases
+                .get(&id.binary)
+                .cloned()
+                .context("no database for a node")?,
             seed_root,
             fault_intensity: config.fault_intensity,
             same_seed_every_start: config.orchestrator.same_seed_every_start,
-        }))
+        }));
+    }
+    let mut orchestrators = Vec::new();
+    for id in NodeId::orchestrators(config.replicas) {
+        orchestrators.push((
+            id.name(),
+            OrchestratorClient::new(channel(addr(id)?, None)?),
+        ));
+    }
+    let clients = Clients {
+        orchestrator: orchestrators
+            .first()
+            .map(|(_, client)| client.clone())
+            .context("no orchestrator")?,
+        orchestrators,
+        orders: OrdersClient::new(channel(addr(NodeId::ORDERS)?, Some(READ_TIMEOUT))?),
+        invoices: InvoicesClient::new(channel(addr(NodeId::INVOICES)?, Some(READ_TIMEOUT))?),
     };
+    let stage = Stage::new(
+        nodes,
+        vec![
+            (Link::Orders, orders_proxy),
+            (Link::Invoices, invoices_proxy),
+        ],
+        databases,
+        config.backend.clone(),
+        Journal::create(dir)?,
+    );
+    Ok((stage, clients))
+}
+
+fn orchestrator_args(
+    config: &ChaosConfig,
+    id: NodeId,
+    orders: &FaultProxy,
+    invoices: &FaultProxy,
+) -> Vec<String> {
     let o = &config.orchestrator;
-    let mut orchestrator_args = vec![
+    let mut args = vec![
         "--orders-url".to_string(),
-        orders_proxy.url(),
+        orders.url(),
         "--invoices-url".to_string(),
-        invoices_proxy.url(),
+        invoices.url(),
         "--call-timeout-ms".to_string(),
         o.call_timeout_ms.to_string(),
         "--max-attempts".to_string(),
@@ -73,47 +140,32 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         "--parked-retry-ms".to_string(),
         o.parked_retry_ms.to_string(),
     ];
-    orchestrator_args.extend(o.extra_args.iter().cloned());
-    let nodes = vec![
-        node(Binary::OrdersSvc, orders_addr, vec![], plan.fault_seed)?,
-        node(
-            Binary::InvoicesSvc,
-            invoices_addr,
-            vec![
-                "--max-invoice-cents".to_string(),
-                config.max_invoice_cents.to_string(),
-            ],
-            plan.fault_seed,
-        )?,
-        node(
-            Binary::Orchestrator,
-            orchestrator_addr,
-            orchestrator_args,
-            plan.orchestrator_seed,
-        )?,
-    ];
-    let clients = Clients {
-        orchestrator: OrchestratorClient::new(channel(orchestrator_addr, None)?),
-        orders: OrdersClient::new(channel(orders_addr, Some(READ_TIMEOUT))?),
-        invoices: InvoicesClient::new(channel(invoices_addr, Some(READ_TIMEOUT))?),
-    };
-    let stage = Stage::new(
-        nodes,
-        vec![
-            (Link::Orders, orders_proxy),
-            (Link::Invoices, invoices_proxy),
-        ],
-        Journal::create(dir)?,
-    );
-    Ok((stage, clients))
+    if let Some(lease_ms) = o.lease_ms {
+        args.extend(["--lease-ms".to_string(), lease_ms.to_string()]);
+    }
+    if id.replica > 0 {
+        args.extend(["--replica-id".to_string(), id.name()]);
+    }
+    args.extend(o.extra_args.iter().cloned());
+    args
 }
 
-/// Three distinct free loopback ports, held at once so they differ, then released for
+/// Each replica draws its `--seed`s from a root of its own (ids and jitter differ
+/// between replicas); a lone orchestrator from the plan's, as before replicas existed.
+fn replica_seed_root(root: u64, id: NodeId) -> u64 {
+    match id.replica {
+        0 => root,
+        n => derive(root, &[u64::from(n)]),
+    }
+}
+
+/// `n` distinct free loopback ports, held at once so they differ, then released for
 /// the services to bind for the whole campaign.
-pub fn free_ports() -> Result<[SocketAddr; 3]> {
-    let held = [bind_std()?, bind_std()?, bind_std()?];
-    let addr = |l: &StdListener| l.local_addr().context("a listener without an address");
-    Ok([addr(&held[0])?, addr(&held[1])?, addr(&held[2])?])
+pub fn free_ports(n: usize) -> Result<Vec<SocketAddr>> {
+    let held = (0..n).map(|_| bind_std()).collect::<Result<Vec<_>>>()?;
+    held.iter()
+        .map(|l| l.local_addr().context("a listener without an address"))
+        .collect()
 }
 
 fn bind_std() -> Result<StdListener> {

@@ -1,5 +1,6 @@
-//! The stage of a campaign: the three nodes and the two proxies, and the loop that carries
-//! out the plan's actions on time while restarting any participant that crashed.
+//! The stage of a campaign: the nodes (both participants and one or more orchestrators),
+//! the two proxies and the databases, and the loop that carries out the plan's actions on
+//! time while restarting any participant that crashed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,10 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::Journal;
 use super::node::Node;
-use super::plan::{Action, Link, Timed};
+use super::node_id::NodeId;
+use super::plan::{Link, Timed};
 use super::proxy::{FaultProxy, ProxyMode};
 use super::storage::StorageLock;
+use crate::backend::{Backend, Database};
 use crate::binaries::Binary;
+
+mod apply;
 
 /// Longest sleep of the loop between two looks at the processes.
 const TICK: Duration = Duration::from_millis(25);
@@ -35,16 +40,33 @@ pub struct ProxyFigures {
     pub delayed_chunks: u64,
 }
 
-/// The processes and proxies of a campaign.
+/// What cutting the services' database connections did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionDrops {
+    /// Rounds of `pg_terminate_backend` over the services' databases.
+    pub rounds: u64,
+    /// Connections terminated in all.
+    pub terminated: u64,
+    /// Rounds that could not reach the server.
+    pub failed_rounds: u64,
+}
+
+/// The processes, proxies and databases of a campaign.
 #[derive(Debug)]
 pub struct Stage {
-    pub nodes: BTreeMap<Binary, Node>,
+    pub nodes: BTreeMap<NodeId, Node>,
+    /// The nodes in start-up order (participants first).
+    order: Vec<NodeId>,
     pub proxies: BTreeMap<Link, FaultProxy>,
     windows: BTreeMap<Link, ProxyFigures>,
     /// Nodes due to start again whose previous process is still draining after SIGTERM.
-    pending_starts: BTreeSet<Binary>,
+    pending_starts: BTreeSet<NodeId>,
+    /// Each service's database (the orchestrator replicas share one).
+    databases: BTreeMap<Binary, Database>,
+    backend: Backend,
     /// Storage stalls in progress.
     locks: BTreeMap<Binary, StorageLock>,
+    drops: ConnectionDrops,
     /// The runner's own log of what it did.
     pub journal: Journal,
     /// When the last fault was injected (or the last incident ended).
@@ -52,27 +74,48 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// A stage of `nodes` (not started) and `proxies` (already forwarding).
-    pub fn new(nodes: Vec<Node>, proxies: Vec<(Link, FaultProxy)>, journal: Journal) -> Self {
+    /// A stage of `nodes` (not started, in start-up order), `proxies` (already
+    /// forwarding) and the services' `databases` on `backend`.
+    pub fn new(
+        nodes: Vec<Node>,
+        proxies: Vec<(Link, FaultProxy)>,
+        databases: BTreeMap<Binary, Database>,
+        backend: Backend,
+        journal: Journal,
+    ) -> Self {
         Self {
-            nodes: nodes.into_iter().map(|n| (n.binary(), n)).collect(),
+            order: nodes.iter().map(Node::id).collect(),
+            nodes: nodes.into_iter().map(|n| (n.id(), n)).collect(),
             windows: proxies
                 .iter()
                 .map(|(l, _)| (*l, ProxyFigures::default()))
                 .collect(),
             proxies: proxies.into_iter().collect(),
             pending_starts: BTreeSet::new(),
+            databases,
+            backend,
             locks: BTreeMap::new(),
+            drops: ConnectionDrops::default(),
             journal,
             last_fault: None,
         }
     }
 
-    /// The node running `binary`.
-    pub fn node(&mut self, binary: Binary) -> Result<&mut Node> {
+    /// The node `id`.
+    pub fn node(&mut self, id: NodeId) -> Result<&mut Node> {
         self.nodes
-            .get_mut(&binary)
-            .with_context(|| format!("no {} on the stage", binary.name()))
+            .get_mut(&id)
+            .with_context(|| format!("no {id} on the stage"))
+    }
+
+    /// The orchestrator nodes (one, or every replica).
+    pub fn orchestrators(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values().filter(|n| n.id().is_orchestrator())
+    }
+
+    /// What cutting the database connections did so far.
+    pub fn connection_drops(&self) -> ConnectionDrops {
+        self.drops
     }
 
     fn proxy(&self, link: Link) -> Result<&FaultProxy> {
@@ -83,8 +126,8 @@ impl Stage {
 
     /// Starts every node, participants first.
     pub async fn start_all(&mut self) -> Result<()> {
-        for binary in Binary::ALL {
-            self.node(binary)?.start().await?;
+        for id in self.order.clone() {
+            self.node(id)?.start().await?;
         }
         Ok(())
     }
@@ -132,12 +175,12 @@ impl Stage {
     /// Starts the nodes due to start whose previous process has finished draining (or
     /// overran its bound and was killed), without blocking the schedule meanwhile.
     async fn start_pending(&mut self) -> Result<()> {
-        for binary in self.pending_starts.clone() {
-            let node = self.node(binary)?;
+        for id in self.pending_starts.clone() {
+            let node = self.node(id)?;
             if !node.is_draining()? {
                 node.start().await?;
-                self.pending_starts.remove(&binary);
-                self.journal.note(&format!("{} started", binary.name()));
+                self.pending_starts.remove(&id);
+                self.journal.note(&format!("{id} started"));
             }
         }
         Ok(())
@@ -151,76 +194,12 @@ impl Stage {
             let Some(status) = node.poll_exit()? else {
                 continue;
             };
-            let name = node.binary().name();
+            let name = node.id().name();
             self.journal.note(&format!("{name} exited: {status}"));
             if !node.is_held_down() {
                 self.last_fault = Some(Instant::now());
                 node.start().await?;
                 self.journal.note(&format!("{name} restarted"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Carries out one action of the plan.
-    pub async fn apply(&mut self, action: Action) -> Result<()> {
-        let now = Instant::now();
-        self.journal.note(&format!("{action:?}"));
-        match action {
-            Action::Kill(binary) => {
-                self.node(binary)?.kill().await?;
-                self.last_fault = Some(now);
-            }
-            Action::Terminate(binary) => {
-                self.node(binary)?.term()?;
-                self.last_fault = Some(now);
-            }
-            Action::Start(binary) => {
-                self.pending_starts.insert(binary);
-                self.start_pending().await?;
-                self.last_fault = Some(now);
-            }
-            Action::Pause(binary) => {
-                self.node(binary)?.pause()?;
-                self.last_fault = Some(now);
-            }
-            Action::Resume(binary) => {
-                self.node(binary)?.resume()?;
-                self.last_fault = Some(now);
-            }
-            Action::Proxy(link, mode) => {
-                self.proxy(link)?.set_mode(mode);
-                let figures = self.windows.entry(link).or_default();
-                match mode {
-                    ProxyMode::Clean => {}
-                    ProxyMode::Latency(_) => figures.latency_windows += 1,
-                    ProxyMode::Blackhole => figures.blackhole_windows += 1,
-                    ProxyMode::Refuse => figures.refuse_windows += 1,
-                }
-                self.last_fault = Some(now);
-            }
-            Action::LockStorage(binary) => {
-                let node = self.node(binary)?;
-                let database = node.database().to_path_buf();
-                // Before the first start there is nothing to lock yet.
-                if database.is_file()
-                    && let Some(lock) = StorageLock::take(&database).await?
-                {
-                    self.node(binary)?.count_storage_stall();
-                    self.locks.insert(binary, lock);
-                }
-                self.last_fault = Some(now);
-            }
-            Action::UnlockStorage(binary) => {
-                if let Some(lock) = self.locks.remove(&binary) {
-                    lock.release().await?;
-                }
-                self.last_fault = Some(now);
-            }
-            Action::ResetConnections(link) => {
-                self.proxy(link)?.reset_connections();
-                self.windows.entry(link).or_default().reset_events += 1;
-                self.last_fault = Some(now);
             }
         }
         Ok(())
@@ -241,9 +220,9 @@ impl Stage {
         }
         self.restart_exited().await?;
         self.pending_starts.clear();
-        for binary in Binary::ALL {
-            let node = self.node(binary)?;
-            if binary != Binary::Orchestrator {
+        for id in self.order.clone() {
+            let node = self.node(id)?;
+            if !id.is_orchestrator() {
                 node.set_faults(false);
                 node.terminate().await?;
             }
@@ -253,25 +232,11 @@ impl Stage {
         Ok(())
     }
 
-    /// SIGTERM to every node, orchestrator first.
+    /// SIGTERM to every node, orchestrators first.
     pub async fn stop_all(&mut self) -> Result<()> {
-        for binary in Binary::ALL.into_iter().rev() {
-            self.node(binary)?.terminate().await?;
+        for id in self.order.clone().into_iter().rev() {
+            self.node(id)?.terminate().await?;
         }
         Ok(())
-    }
-
-    /// What each proxy was told to do and did.
-    pub fn proxy_figures(&self) -> BTreeMap<Link, ProxyFigures> {
-        let mut figures = self.windows.clone();
-        for (link, proxy) in &self.proxies {
-            let counts = proxy.counts();
-            let f = figures.entry(*link).or_default();
-            f.connections = counts.connections;
-            f.connections_reset = counts.resets;
-            f.unreachable = counts.unreachable;
-            f.delayed_chunks = counts.delayed_chunks;
-        }
-        figures
     }
 }

@@ -1,8 +1,11 @@
 //! Whether one saga's durable log is well formed: gapless sequence numbers, an outcome
-//! (or a recorded recovery) for every started attempt, and steps in a legal order, with
-//! compensations in reverse order of the actions and only for actions that were started.
+//! (or a recorded recovery) for every started attempt, steps in a legal order, with
+//! compensations in reverse order of the actions and only for actions that were started,
+//! and stamps that never go back (one writer at a time).
 
 use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
+
+use super::fencing::stale_write_violations;
 
 /// Step name of the records about the saga as a whole.
 pub const SAGA: &str = "saga";
@@ -57,6 +60,7 @@ pub fn log_violations(saga: &Saga) -> Vec<String> {
         }
     }
     check_order(saga, &steps, &mut found);
+    found.extend(stale_write_violations(saga));
     found
 }
 

@@ -8,7 +8,6 @@ use anyhow::Result;
 use nix::sys::signal::Signal;
 
 use super::{CRASH_EXIT_CODE, Node};
-use crate::binaries::Binary;
 
 /// How long a process may take to exit after SIGTERM (the orchestrator drains for up to
 /// `--drain-timeout-ms`, 5 s by default).
@@ -94,7 +93,7 @@ impl Node {
         let Some(mut process) = self.process.take() else {
             return Ok(());
         };
-        let name = self.spec.binary.name();
+        let name = self.spec.id.name();
         let problem = match process.try_exit()? {
             Some(status) if status.success() => None,
             Some(status) => Some(format!("{name} exited with {status} on SIGTERM")),
@@ -141,9 +140,8 @@ impl Node {
         };
         self.process = None;
         self.paused = false;
-        let name = self.spec.binary.name();
-        let crash =
-            status.code() == Some(CRASH_EXIT_CODE) && self.spec.binary != Binary::Orchestrator;
+        let name = self.spec.id.name();
+        let crash = status.code() == Some(CRASH_EXIT_CODE) && !self.spec.id.is_orchestrator();
         match (self.terminating.take(), crash) {
             (Some(_), _) if status.success() => {}
             (Some(_), _) => self
@@ -167,7 +165,7 @@ impl Node {
         let Some(mut process) = self.process.take() else {
             return Ok(());
         };
-        let name = self.spec.binary.name();
+        let name = self.spec.id.name();
         match process.terminate().await {
             Ok(status) if status.success() => {}
             Ok(status) => self

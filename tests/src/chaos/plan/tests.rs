@@ -5,13 +5,40 @@ use super::*;
 
 fn schedule() -> Schedule {
     Schedule {
-        duration: Duration::from_secs(60),
         kill_interval: Duration::from_secs(4),
         term_share: 0.25,
         pause_interval: Duration::from_secs(6),
         proxy_interval: Duration::from_secs(3),
         lock_interval: Duration::from_secs(5),
+        ..Schedule::quiet(Duration::from_secs(60))
     }
+}
+
+fn replicated(killed: Vec<u32>, paused: Vec<u32>) -> Schedule {
+    Schedule {
+        replicas: 3,
+        lease: Duration::from_millis(1_500),
+        killed_replicas: killed,
+        paused_replicas: paused,
+        connection_drop_interval: Duration::from_secs(2),
+        ..schedule()
+    }
+}
+
+/// The process actions of `node`, in time order.
+fn actions_of(plan: &Plan, node: NodeId) -> Vec<Timed> {
+    plan.actions
+        .iter()
+        .copied()
+        .filter(|t| match t.action {
+            Action::Kill(n)
+            | Action::Terminate(n)
+            | Action::Start(n)
+            | Action::Pause(n)
+            | Action::Resume(n) => n == node,
+            _ => false,
+        })
+        .collect()
 }
 
 #[test]
@@ -31,12 +58,13 @@ fn every_process_is_killed_and_paused_and_every_proxy_misbehaves() {
     let plan = Plan::generate(7, &schedule());
     let has = |wanted: &dyn Fn(&Action) -> bool| plan.actions.iter().any(|t| wanted(&t.action));
     for binary in Binary::ALL {
-        assert!(has(&|a| *a == Action::Kill(binary)), "{binary:?} killed");
+        let node = NodeId::of(binary);
+        assert!(has(&|a| *a == Action::Kill(node)), "{binary:?} killed");
         assert!(
-            has(&|a| *a == Action::Terminate(binary)),
+            has(&|a| *a == Action::Terminate(node)),
             "{binary:?} stopped"
         );
-        assert!(has(&|a| *a == Action::Pause(binary)), "{binary:?} paused");
+        assert!(has(&|a| *a == Action::Pause(node)), "{binary:?} paused");
         assert!(
             has(&|a| *a == Action::LockStorage(binary)),
             "{binary:?} stalled"
@@ -53,42 +81,80 @@ fn every_process_is_killed_and_paused_and_every_proxy_misbehaves() {
 
 #[test]
 fn incidents_of_one_process_never_overlap_and_always_end() {
-    let plan = Plan::generate(11, &schedule());
-    for binary in Binary::ALL {
-        let mine: Vec<Action> = plan
-            .actions
-            .iter()
-            .map(|t| t.action)
-            .filter(|a| match a {
-                Action::Kill(b)
-                | Action::Terminate(b)
-                | Action::Start(b)
-                | Action::Pause(b)
-                | Action::Resume(b) => *b == binary,
-                _ => false,
-            })
-            .collect();
-        for pair in mine.chunks(2) {
-            let legal = matches!(
-                pair,
-                [Action::Kill(_) | Action::Terminate(_), Action::Start(_)]
-                    | [Action::Pause(_), Action::Resume(_)]
-            );
-            assert!(legal, "{binary:?}: {pair:?}");
+    for (seed, schedule) in [(11, schedule()), (12, replicated(vec![], vec![]))] {
+        let plan = Plan::generate(seed, &schedule);
+        for node in NodeId::all(schedule.replicas) {
+            let mine: Vec<Action> = actions_of(&plan, node).iter().map(|t| t.action).collect();
+            for pair in mine.chunks(2) {
+                let legal = matches!(
+                    pair,
+                    [Action::Kill(_) | Action::Terminate(_), Action::Start(_)]
+                        | [Action::Pause(_), Action::Resume(_)]
+                );
+                assert!(legal, "{node}: {pair:?}");
+            }
         }
     }
 }
 
 #[test]
-fn zero_intervals_turn_incidents_off() {
-    let quiet = Schedule {
-        kill_interval: Duration::ZERO,
-        pause_interval: Duration::ZERO,
-        proxy_interval: Duration::ZERO,
-        lock_interval: Duration::ZERO,
-        ..schedule()
+fn one_orchestrator_draws_the_schedule_it_drew_before_replicas_existed() {
+    // Replicas and connection drops are drawn after everything else, so a campaign with
+    // one orchestrator and no drops replays an older seed's schedule.
+    let plan = Plan::generate(5, &schedule());
+    let orchestrator = NodeId::of(Binary::Orchestrator);
+    assert!(!actions_of(&plan, orchestrator).is_empty());
+    assert!(
+        plan.actions
+            .iter()
+            .all(|t| t.action != Action::DropConnections)
+    );
+}
+
+#[test]
+fn replicas_are_killed_and_paused_as_chosen_some_past_their_lease() {
+    let schedule = replicated(vec![1], vec![2]);
+    let plan = Plan::generate(21, &schedule);
+    let [one, two, three] = [1, 2, 3].map(|replica| NodeId {
+        binary: Binary::Orchestrator,
+        replica,
+    });
+    let kinds = |node| -> (bool, bool) {
+        let mine = actions_of(&plan, node);
+        (
+            mine.iter()
+                .any(|t| matches!(t.action, Action::Kill(_) | Action::Terminate(_))),
+            mine.iter().any(|t| matches!(t.action, Action::Pause(_))),
+        )
     };
+    assert_eq!(
+        [kinds(one), kinds(two), kinds(three)],
+        [(true, false), (false, true), (false, false)]
+    );
+    let pauses = actions_of(&plan, two);
+    let longest = pauses
+        .chunks(2)
+        .map(|pair| pair[1].at - pair[0].at)
+        .max()
+        .unwrap_or_default();
+    assert!(longest > schedule.lease, "longest pause {longest:?}");
+    assert!(
+        plan.actions
+            .iter()
+            .any(|t| t.action == Action::DropConnections),
+        "connections are cut"
+    );
+}
+
+#[test]
+fn zero_intervals_turn_incidents_off() {
+    let quiet = Schedule::quiet(Duration::from_secs(60));
     assert_eq!(Plan::generate(1, &quiet).actions, Vec::new());
+    let quiet_replicas = Schedule {
+        replicas: 3,
+        ..Schedule::quiet(Duration::from_secs(60))
+    };
+    assert_eq!(Plan::generate(1, &quiet_replicas).actions, Vec::new());
 }
 
 #[test]

@@ -1,0 +1,105 @@
+//! Carrying out one action of the plan on the stage, and what the proxies did.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use tokio::time::Instant;
+
+use super::{ProxyFigures, Stage};
+use crate::backend::Backend;
+use crate::binaries::Binary;
+use crate::chaos::plan::{Action, Link};
+use crate::chaos::proxy::ProxyMode;
+use crate::chaos::storage::{self, StorageLock, postgres_names};
+
+impl Stage {
+    /// Carries out one action of the plan.
+    pub async fn apply(&mut self, action: Action) -> Result<()> {
+        self.journal.note(&format!("{action:?}"));
+        match action {
+            Action::Kill(id) => self.node(id)?.kill().await?,
+            Action::Terminate(id) => self.node(id)?.term()?,
+            Action::Start(id) => {
+                self.pending_starts.insert(id);
+                self.start_pending().await?;
+            }
+            Action::Pause(id) => self.node(id)?.pause()?,
+            Action::Resume(id) => self.node(id)?.resume()?,
+            Action::Proxy(link, mode) => {
+                self.proxy(link)?.set_mode(mode);
+                let figures = self.windows.entry(link).or_default();
+                match mode {
+                    ProxyMode::Clean => {}
+                    ProxyMode::Latency(_) => figures.latency_windows += 1,
+                    ProxyMode::Blackhole => figures.blackhole_windows += 1,
+                    ProxyMode::Refuse => figures.refuse_windows += 1,
+                }
+            }
+            Action::LockStorage(binary) => self.lock_storage(binary).await?,
+            Action::UnlockStorage(binary) => {
+                if let Some(lock) = self.locks.remove(&binary) {
+                    lock.release().await?;
+                }
+            }
+            Action::ResetConnections(link) => {
+                self.proxy(link)?.reset_connections();
+                self.windows.entry(link).or_default().reset_events += 1;
+            }
+            Action::DropConnections => self.drop_connections().await?,
+        }
+        self.last_fault = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Holds a lock on `binary`'s database, unless it stays busy; the stall is counted on
+    /// the (first) node that runs `binary`.
+    async fn lock_storage(&mut self, binary: Binary) -> Result<()> {
+        let Some(database) = self.databases.get(&binary) else {
+            return Ok(());
+        };
+        if let Some(lock) = StorageLock::take(database).await? {
+            self.locks.insert(binary, lock);
+            if let Some(node) = self.nodes.values_mut().find(|n| n.binary() == binary) {
+                node.count_storage_stall();
+            }
+        }
+        Ok(())
+    }
+
+    /// Terminates every service connection to PostgreSQL (nothing on SQLite). A round
+    /// that cannot reach the server is counted and noted, not fatal.
+    async fn drop_connections(&mut self) -> Result<()> {
+        let Backend::Postgres { server_url } = &self.backend else {
+            return Ok(());
+        };
+        let names = postgres_names(&self.databases)?;
+        self.drops.rounds += 1;
+        match storage::drop_connections(server_url, &names).await {
+            Ok(terminated) => {
+                self.drops.terminated += terminated;
+                self.journal
+                    .note(&format!("terminated {terminated} database connections"));
+            }
+            Err(e) => {
+                self.drops.failed_rounds += 1;
+                self.journal
+                    .note(&format!("cannot cut database connections: {e:#}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// What each proxy was told to do and did.
+    pub fn proxy_figures(&self) -> BTreeMap<Link, ProxyFigures> {
+        let mut figures = self.windows.clone();
+        for (link, proxy) in &self.proxies {
+            let counts = proxy.counts();
+            let f = figures.entry(*link).or_default();
+            f.connections = counts.connections;
+            f.connections_reset = counts.resets;
+            f.unreachable = counts.unreachable;
+            f.delayed_chunks = counts.delayed_chunks;
+        }
+        figures
+    }
+}

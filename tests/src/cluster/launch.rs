@@ -1,0 +1,56 @@
+//! Starting the cluster's processes: each participant's launch (database, faults), the
+//! orchestrator on a fresh port, and the clients' channels.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+use tonic::transport::{Channel, Endpoint};
+
+use super::CLIENT_TIMEOUT;
+use crate::backend::Database;
+use crate::binaries::Binary;
+use crate::options::ClusterOptions;
+use crate::process::ServiceProcess;
+use crate::supervisor::Launch;
+
+pub(super) fn participant_launch(
+    dir: &TempDir,
+    binary: Binary,
+    database: Database,
+    faults: &str,
+    options: &ClusterOptions,
+) -> Result<Launch> {
+    Ok(Launch {
+        name: binary.name(),
+        binary: binary.path()?,
+        args: vec!["--database-url".into(), database.url()],
+        faults: faults.to_string(),
+        fault_seed: options.fault_seed,
+        log: log_path(dir.path(), binary),
+    })
+}
+
+pub(super) async fn spawn_orchestrator(
+    dir: &TempDir,
+    binary: &Path,
+    args: &[String],
+) -> Result<ServiceProcess> {
+    let mut all = vec!["--listen".to_string(), "127.0.0.1:0".to_string()];
+    all.extend(args.iter().cloned());
+    let log = log_path(dir.path(), Binary::Orchestrator);
+    ServiceProcess::spawn(Binary::Orchestrator.name(), binary, &all, &log).await
+}
+
+pub(super) fn log_path(dir: &Path, binary: Binary) -> PathBuf {
+    dir.join(format!("{}.log", binary.name()))
+}
+
+pub(super) fn channel(url: &str) -> Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("bad url {url}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(CLIENT_TIMEOUT)
+        .connect_lazy())
+}
