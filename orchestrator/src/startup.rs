@@ -71,9 +71,13 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until `shutdown` while resuming unfinished sagas in the background, then
-    /// drains in-flight calls.
+    /// Resumes unfinished sagas, serves until `shutdown`, then drains in-flight calls.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartupError> {
+        // Before serving: new sagas must not be mistaken for leftovers of a past run.
+        tokio::select! {
+            () = self.engine.resume_own() => {}
+            () = shutdown.cancelled() => {}
+        }
         self.engine.spawn_ownership();
         let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
         let engine = self.engine.clone();

@@ -125,10 +125,16 @@ impl Engine {
         Ok(self.inner.store.list(status, limit, before).await?)
     }
 
-    /// Takes back this replica's unfinished sagas (after a crash or a restart; retried
-    /// while the log is unavailable), then keeps its leases fresh and takes over sagas
-    /// whose owner stopped renewing, until shutdown. Each resumed saga re-issues its
-    /// current call, which the participants answer idempotently.
+    /// Takes back this replica's unfinished sagas (after a crash or a restart), retrying
+    /// while the log is unavailable; call it before accepting new sagas, which it would
+    /// otherwise take too. Each resumed saga re-issues its current call, which the
+    /// participants answer idempotently.
+    pub async fn resume_own(&self) {
+        ownership::resume_own(&self.inner).await;
+    }
+
+    /// Keeps this replica's leases fresh and takes over sagas whose owner stopped
+    /// renewing, until shutdown.
     pub fn spawn_ownership(&self) {
         let inner = self.inner.clone();
         self.inner.tasks.spawn(ownership::run(inner));
@@ -161,11 +167,15 @@ impl Engine {
     async fn wait_for(&self, saga_id: &str, deadline: Instant) -> Result<SagaRecord, EngineError> {
         if let Some(mut status) = self.inner.watch(saga_id) {
             let ended = status.wait_for(|s| s.is_terminal());
-            tokio::select! {
-                _ = tokio::time::timeout_at(deadline, ended) => {}
-                () = self.inner.shutdown.cancelled() => {}
+            // A closed channel means this driver stopped early (fenced) and another may
+            // carry on: then watch the log instead.
+            let closed = tokio::select! {
+                waited = tokio::time::timeout_at(deadline, ended) => matches!(waited, Ok(Err(_))),
+                () = self.inner.shutdown.cancelled() => false,
+            };
+            if !closed {
+                return self.get(saga_id).await;
             }
-            return self.get(saga_id).await;
         }
         loop {
             let saga = self.get(saga_id).await?;

@@ -9,9 +9,9 @@ use super::{EngineError, Inner};
 use crate::saga::Event;
 use crate::store::{Claim, Lease, SagaRecord};
 
-/// Takes this replica's own sagas back, then renews every `lease / 3` and claims
-/// expired sagas, until shutdown.
-pub(super) async fn run(inner: Arc<Inner>) {
+/// Takes this replica's own unfinished sagas back, retrying until it succeeds or the
+/// engine shuts down.
+pub(super) async fn resume_own(inner: &Arc<Inner>) {
     let mut attempt = 0;
     while let Err(error) = inner.claim_and_resume(Claim::ExpiredOrOwn).await {
         attempt += 1;
@@ -22,6 +22,10 @@ pub(super) async fn run(inner: Arc<Inner>) {
             () = inner.shutdown.cancelled() => return,
         }
     }
+}
+
+/// Renews every `lease / 3` and claims expired sagas, until shutdown.
+pub(super) async fn run(inner: Arc<Inner>) {
     let period = Duration::from_millis(u64::try_from(inner.lease_ms / 3).unwrap_or(1).max(1));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
