@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use serde::Serialize;
 
-/// Drives PlaceOrder at a fixed concurrency or arrival rate, measures the direct-call
-/// floor beside it, and checks the cross-service invariants at the end.
+pub use crate::storage::{Backend, SqliteSync};
+
+/// The flags of one run (see `Cli` in main.rs for the whole command line).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "saga-bench", version)]
 pub struct Config {
     /// Closed loop: this many calls in flight at all times (ignored with --rate).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -57,9 +57,22 @@ pub struct Config {
     /// The running orchestrator's SQLite file, to measure its growth (with --url).
     #[arg(long, requires = "url")]
     pub orchestrator_db: Option<std::path::PathBuf>,
-    /// Where the started stack keeps its saga log.
+    /// Where the started stack keeps its saga log (and the participants their records).
     #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
     pub backend: Backend,
+    /// The PostgreSQL server of `--backend postgres`: the URL of any database there whose
+    /// user may CREATE DATABASE. Each run creates fresh databases on it and drops them
+    /// at the end.
+    #[arg(long, env = "SAGA_TEST_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// SQLite's `synchronous` setting of a started stack: `full` (an fsync per commit, the
+    /// services' default) or `normal` (none: a power loss may lose the last commits).
+    #[arg(long, value_enum, default_value_t = SqliteSync::Full)]
+    pub sqlite_sync: SqliteSync,
+    /// Orchestrator processes on the one PostgreSQL database, each with its own
+    /// `--replica-id`; call n goes to replica n modulo N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub replicas: u32,
     /// HTTP/2 connections to each service, shared round-robin by the calls.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub connections: u32,
@@ -79,22 +92,6 @@ pub struct Config {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// Where the saga log lives in a stack the benchmark starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// A SQLite file per service in a fresh temporary folder.
-    Sqlite,
-}
-
-impl std::fmt::Display for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Backend::Sqlite => "sqlite",
-        })
-    }
 }
 
 /// How calls are paced.
@@ -143,6 +140,19 @@ impl Config {
         }
         if self.max_in_flight == 0 {
             bail!("--max-in-flight must be at least 1");
+        }
+        if self.url.is_none() {
+            if self.backend == Backend::Postgres && self.postgres_url.is_none() {
+                bail!("--backend postgres needs --postgres-url (or SAGA_TEST_POSTGRES_URL)");
+            }
+            if self.replicas > 1 && self.backend != Backend::Postgres {
+                bail!("--replicas above 1 needs --backend postgres (replicas share its database)");
+            }
+            if self.sqlite_sync != SqliteSync::Full && self.backend != Backend::Sqlite {
+                bail!("--sqlite-sync is for --backend sqlite");
+            }
+        } else if self.replicas > 1 || self.sqlite_sync != SqliteSync::Full {
+            bail!("--replicas and --sqlite-sync set up a started stack, not a running one");
         }
         Ok(())
     }
@@ -259,5 +269,28 @@ mod tests {
             assert!(parse(args).validate().is_err(), "{args:?}");
         }
         assert!(parse(&["--compensate-share", "0.1"]).validate().is_ok());
+    }
+
+    #[test]
+    fn replicas_need_postgres_and_sqlite_sync_needs_sqlite() {
+        let server = "postgres://u@127.0.0.1:5432/postgres";
+        for args in [
+            &["--replicas", "2"][..],
+            &["--replicas", "2", "--postgres-url", server],
+            &[
+                "--backend",
+                "postgres",
+                "--postgres-url",
+                server,
+                "--sqlite-sync",
+                "normal",
+            ],
+        ] {
+            assert!(parse(args).validate().is_err(), "{args:?}");
+        }
+        let postgres = ["--backend", "postgres", "--replicas", "4"];
+        let mut args = postgres.to_vec();
+        args.extend(["--postgres-url", server]);
+        assert!(parse(&args).validate().is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! What each process spent during a phase, from /proc: CPU time (utime + stime of
 //! `/proc/PID/stat`) and bytes sent to storage (`write_bytes` of `/proc/PID/io`), for this
-//! process and the services it started (its children), plus how busy the whole machine was.
+//! process, the services it started (its children) and a database server's processes
+//! (its postmaster and that one's children), plus how busy the whole machine was.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -48,8 +49,9 @@ pub struct Usage {
 }
 
 impl Snapshot {
-    /// Reads this process, every child of it, and the machine's CPU counters.
-    pub fn take() -> Self {
+    /// Reads this process, every child of it, each of `servers` and every child of those,
+    /// and the machine's CPU counters.
+    pub fn take(servers: &[u32]) -> Self {
         let me = std::process::id();
         let mut processes = BTreeMap::new();
         if let Some(sample) = sample(me, Some(SELF_NAME)) {
@@ -64,7 +66,12 @@ impl Snapshot {
                 },
             );
         }
-        for pid in children(me) {
+        let mut others = children(me);
+        for &server in servers {
+            others.push(server);
+            others.extend(children(server));
+        }
+        for pid in others {
             if let Some(sample) = sample(pid, None) {
                 processes.insert(pid, sample);
             }
@@ -107,6 +114,12 @@ impl Snapshot {
             machine_busy_cpus,
         }
     }
+}
+
+/// The parent of process `pid`, if it is alive and visible.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text).map(|stat| stat.ppid)
 }
 
 /// The pids whose parent is `parent`.
@@ -203,6 +216,14 @@ mod tests {
     }
 
     #[test]
+    fn a_processes_parent_is_read_from_its_stat() {
+        assert_eq!(
+            parent_of(std::process::id()),
+            Some(std::os::unix::process::parent_id())
+        );
+    }
+
+    #[test]
     fn machine_busy_time_leaves_out_idle_and_iowait() {
         let text = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
         assert_eq!(busy_ticks(text), Some(161));
@@ -216,10 +237,10 @@ mod tests {
 
     #[test]
     fn this_process_is_always_in_a_snapshot() {
-        let before = Snapshot::take();
+        let before = Snapshot::take(&[]);
         let spent: u64 = (0..2_000_000u64).map(std::hint::black_box).sum();
         assert!(spent > 0);
-        let usage = before.until(&Snapshot::take());
+        let usage = before.until(&Snapshot::take(&[]));
         assert!(usage.processes.contains_key(SELF_NAME), "{usage:?}");
     }
 }

@@ -150,13 +150,17 @@ async fn open<O: Operation>(
     for n in 0..limit {
         #[allow(clippy::cast_precision_loss)]
         let scheduled = start + Duration::from_secs_f64(n as f64 / rate);
+        // Biased: a call scheduled before the end starts even when the loop runs late and
+        // the end has come meanwhile (the count of an open loop is exact).
         tokio::select! {
-            () = stop.cancelled() => break,
+            biased;
             () = sleep_until(scheduled) => {}
+            () = stop.cancelled() => break,
         }
         let permit = tokio::select! {
-            () = stop.cancelled() => break,
+            biased;
             permit = permits.clone().acquire_owned() => permit.context("the call limit closed")?,
+            () = stop.cancelled() => break,
         };
         let (operation, tally) = (operation.clone(), tally.clone());
         calls.spawn(async move {

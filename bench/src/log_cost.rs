@@ -1,5 +1,6 @@
-//! What the durable saga log costs per saga: its records (read back with GetSaga) and the
-//! growth of the orchestrator's database and WAL files over the saga phase.
+//! What the durable saga log costs per saga: its records (read back with GetSaga), the
+//! growth of the orchestrator's database (SQLite file + WAL, or PostgreSQL database) over
+//! the saga phase, and on PostgreSQL the WAL the server wrote meanwhile.
 
 use std::path::{Path, PathBuf};
 
@@ -15,17 +16,33 @@ pub struct LogCost {
     pub records_per_completed_saga: Option<f64>,
     pub records_per_compensated_saga: Option<f64>,
     /// Growth of the orchestrator's database + WAL files (a WAL is reused after a
-    /// checkpoint, so this is a floor on the bytes written; see the disk writes too).
+    /// checkpoint, so this is a floor on the bytes written; see the disk writes too), or
+    /// of its PostgreSQL database.
     pub db_growth_bytes_per_saga: Option<f64>,
+    /// WAL the PostgreSQL server wrote over the saga phase, for all three services (and
+    /// anything else on that server).
+    pub wal_bytes_per_saga: Option<f64>,
+}
+
+/// Bytes added over the saga phase, where known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Growth {
+    /// The saga log's database.
+    pub db: Option<u64>,
+    /// The PostgreSQL server's WAL.
+    pub wal: Option<u64>,
+}
+
+impl Growth {
+    /// `after - before`, when both are known.
+    pub fn between(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+        Some(after?.saturating_sub(before?))
+    }
 }
 
 impl LogCost {
-    /// The cost from this run's `sagas` and the database size before and after.
-    pub fn of(sagas: &[Saga], db_before: Option<u64>, db_after: Option<u64>, ended: u64) -> Self {
-        let growth = match (db_before, db_after) {
-            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-            _ => None,
-        };
+    /// The cost from this run's `sagas` and what the storage grew by.
+    pub fn of(sagas: &[Saga], growth: Growth, ended: u64) -> Self {
         Self {
             sagas_read: sagas.len(),
             records_per_saga: mean_records(sagas.iter()),
@@ -37,7 +54,8 @@ impl LogCost {
                     .iter()
                     .filter(|s| s.status() == SagaStatus::Compensated),
             ),
-            db_growth_bytes_per_saga: growth.and_then(|bytes| per(bytes, ended)),
+            db_growth_bytes_per_saga: growth.db.and_then(|bytes| per(bytes, ended)),
+            wal_bytes_per_saga: growth.wal.and_then(|bytes| per(bytes, ended)),
         }
     }
 }
@@ -85,13 +103,21 @@ mod tests {
             saga(SagaStatus::Compensated, 12),
         ];
         assert_eq!(
-            LogCost::of(&sagas, Some(1_000), Some(4_000), 3),
+            LogCost::of(
+                &sagas,
+                Growth {
+                    db: Growth::between(Some(1_000), Some(4_000)),
+                    wal: None,
+                },
+                3
+            ),
             LogCost {
                 sagas_read: 3,
                 records_per_saga: Some(10.0),
                 records_per_completed_saga: Some(9.0),
                 records_per_compensated_saga: Some(12.0),
                 db_growth_bytes_per_saga: Some(1_000.0),
+                wal_bytes_per_saga: None,
             }
         );
     }

@@ -1,5 +1,6 @@
 //! `saga-bench`: load the saga orchestrator, measure the direct-call floor beside it,
-//! check the invariants, and report (a table, or one JSON object with `--json`).
+//! check the invariants, and report (a table, or one JSON object with `--json`);
+//! `saga-bench matrix` runs the standard matrix and writes its table and plot.
 
 mod config;
 mod cpu;
@@ -7,21 +8,44 @@ mod floor;
 mod latency;
 mod load;
 mod log_cost;
+mod matrix;
 mod outcome;
 mod progress;
 mod report;
 mod run;
 mod saga;
 mod stack;
+mod storage;
 mod table;
 mod verify;
 mod workload;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::matrix::MatrixConfig;
+
+/// Drives PlaceOrder at a fixed concurrency or arrival rate, measures the direct-call
+/// floor beside it, and checks the cross-service invariants at the end.
+#[derive(Debug, Parser)]
+#[command(name = "saga-bench", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the standard matrix (SQLite and PostgreSQL; concurrency 1, 16, 64, 256; 0 %
+    /// and 10 % compensating; SQLite `synchronous=normal` at 1 and 64; 1, 2, 4 replicas at
+    /// 64), a few runs per cell, and writes the medians as a markdown table and an SVG
+    /// plot.
+    Matrix(MatrixConfig),
+}
 
 /// Exit code of a run that measured but found violations (or no saga ended).
 const FAILED_RUN: u8 = 1;
@@ -32,7 +56,23 @@ const INTERRUPTED: u8 = 130;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Matrix(matrix)) = cli.command {
+        return tokio::select! {
+            outcome = matrix::run(&matrix) => match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("saga-bench matrix: {e:#}");
+                    ExitCode::from(BROKEN_RUN)
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("saga-bench matrix: interrupted");
+                ExitCode::from(INTERRUPTED)
+            }
+        };
+    }
+    let config = cli.run;
     // Ctrl-C reaches the services a started stack runs too (one process group), so the
     // run cannot go on: it ends at once, and dropping the stack stops what is left.
     let outcome = tokio::select! {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Backend, Bound, Pace};
+use crate::config::{Backend, Bound, Pace, SqliteSync};
 use crate::cpu::Usage;
 use crate::latency::Latency;
 use crate::load::Tally;
@@ -21,6 +21,10 @@ pub struct Report {
     /// `started` (by the benchmark, on a fresh folder) or `running` (`--url`).
     pub stack: &'static str,
     pub backend: Backend,
+    /// SQLite's `synchronous` in a stack started here on SQLite.
+    pub sqlite_sync: Option<SqliteSync>,
+    /// Orchestrator processes the calls were spread over.
+    pub replicas: usize,
     pub pace: Pace,
     pub bound: Bound,
     pub compensate_share: f64,

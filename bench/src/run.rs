@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::cpu::Snapshot;
 use crate::floor::DirectCalls;
 use crate::load::{Operation, Tally, drive};
-use crate::log_cost::{LogCost, db_size};
+use crate::log_cost::{Growth, LogCost};
 use crate::progress::Progress;
 use crate::report::{Phase, Ratio, Report};
 use crate::saga::SagaCalls;
@@ -41,18 +41,23 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
     let clients = stack.connect(config.connections).await?;
     let settle_time = Duration::from_secs(config.settle_secs);
 
-    let db_before = stack.orchestrator_db.as_deref().and_then(db_size);
+    let servers = stack.servers();
+    let db_before = stack.log_size().await;
+    let wal_before = stack.wal_position().await;
     let sagas = Arc::new(SagaCalls::new(
         clients.clone(),
         workload.clone(),
         config.timeout(),
     ));
-    let saga = phase("saga", config, sagas.clone()).await?;
+    let saga = phase("saga", config, &servers, sagas.clone()).await?;
     if let Err(e) = settle(&clients, settle_time).await {
         // The check below lists the sagas that did not end as violations.
         eprintln!("saga-bench: {e:#}");
     }
-    let db_after = stack.orchestrator_db.as_deref().and_then(db_size);
+    let growth = Growth {
+        db: Growth::between(db_before, stack.log_size().await),
+        wal: Growth::between(wal_before, stack.wal_position().await),
+    };
 
     let floor = if config.measure_floor() {
         let direct = Arc::new(DirectCalls::new(
@@ -60,7 +65,7 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
             workload.clone(),
             config.call_timeout(),
         ));
-        Some(phase("floor", config, direct).await?)
+        Some(phase("floor", config, &servers, direct).await?)
     } else {
         None
     };
@@ -75,12 +80,15 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
             "running"
         },
         backend: config.backend,
+        sqlite_sync: (stack.started_here() && config.backend == Backend::Sqlite)
+            .then_some(config.sqlite_sync),
+        replicas: stack.orchestrator_urls.len(),
         pace: config.pace(),
         bound: config.bound(),
         compensate_share: config.compensate_share,
         faults: config.faults.clone(),
         connections: config.connections,
-        saga_log: LogCost::of(&run_sagas, db_before, db_after, saga.ended),
+        saga_log: LogCost::of(&run_sagas, growth, saga.ended),
         saga_over_direct: floor.as_ref().map(|f| Ratio::of(&saga, f)),
         saga,
         floor,
@@ -89,18 +97,20 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
     })
 }
 
-/// Drives one phase with a progress line, accounting for the processes' CPU and writes.
+/// Drives one phase with a progress line, accounting for the CPU and writes of the
+/// processes started here and of the `servers`' process trees.
 async fn phase<O: Operation>(
     name: &'static str,
     config: &Config,
+    servers: &[u32],
     operation: Arc<O>,
 ) -> Result<Phase> {
     let tally = Arc::new(Tally::new()?);
     let bound = config.bound();
     let progress = Progress::start(name, tally.clone(), bound.sagas, config.quiet);
-    let before = Snapshot::take();
+    let before = Snapshot::take(servers);
     let elapsed = drive(operation, config.pace(), bound, &tally).await?;
-    let usage = before.until(&Snapshot::take());
+    let usage = before.until(&Snapshot::take(servers));
     drop(progress);
     Ok(Phase::new(&tally, elapsed, &usage))
 }

@@ -114,8 +114,17 @@ impl Report {
         } else {
             &self.faults
         };
+        let replicas = match self.replicas {
+            1 => String::new(),
+            n => format!(", {n} orchestrator replicas"),
+        };
+        let sync = self
+            .sqlite_sync
+            .map(|s| format!(", synchronous={s}"))
+            .unwrap_or_default();
         format!(
-            "{} stack ({}), {pace}, {bound}, {:.0}% compensating, {} connections, faults: {faults}",
+            "{} stack ({}{sync}{replicas}), {pace}, {bound}, {:.0}% compensating, {} connections, \
+             faults: {faults}",
             self.stack,
             self.backend,
             self.compensate_share * 100.0,
@@ -130,12 +139,15 @@ impl Report {
         let _ = writeln!(
             out,
             "saga log: {} records/saga (completed {}, compensated {}) over {} sagas read back; \
-             db+wal growth {} B/saga",
+             db growth {} B/saga{}",
             num(log.records_per_saga),
             num(log.records_per_completed_saga),
             num(log.records_per_compensated_saga),
             log.sagas_read,
             num(log.db_growth_bytes_per_saga),
+            log.wal_bytes_per_saga
+                .map(|b| format!("; server WAL {b:.0} B/saga"))
+                .unwrap_or_default(),
         );
         let v = &self.invariants;
         let f = &v.floor_records;

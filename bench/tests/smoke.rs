@@ -1,6 +1,7 @@
 //! The benchmark's smoke runs (no timing assertions): a few dozen sagas at low concurrency
 //! against a stack the tool starts, checking the JSON report's shape, that every saga
-//! ended as its order asked, and that the invariant check passed.
+//! ended as its order asked, and that the invariant check passed; on PostgreSQL with two
+//! replicas when `SAGA_TEST_POSTGRES_URL` names a server; and a tiny matrix.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +13,9 @@ const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Runs `saga-bench --json --quiet ARGS…` to its end and returns its report.
 fn bench(args: &[&str]) -> Value {
-    let output = run(args);
+    let mut all = vec!["--json", "--quiet", "--settle-secs", "60"];
+    all.extend(args);
+    let output = run(&all);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -29,7 +32,6 @@ fn bench(args: &[&str]) -> Value {
 
 fn run(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_saga-bench"))
-        .args(["--json", "--quiet", "--settle-secs", "60"])
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -81,6 +83,7 @@ fn a_closed_loop_run_reports_both_phases_and_passes_the_invariant_check() {
     assert_eq!(report["passed"], true, "{report:#}");
     assert_eq!(report["stack"], "started");
     assert_eq!(report["backend"], "sqlite");
+    assert_eq!(report["sqlite_sync"], "full");
     assert_eq!(
         report["pace"],
         serde_json::json!({"closed": {"concurrency": 4}})
@@ -130,9 +133,18 @@ fn a_closed_loop_run_reports_both_phases_and_passes_the_invariant_check() {
 }
 
 #[test]
-fn an_open_loop_run_without_the_floor_reports_the_saga_phase_alone() {
-    let report = bench(&["--rate", "40", "--duration", "1", "--no-floor"]);
+fn an_open_loop_run_on_relaxed_sqlite_without_the_floor_reports_the_saga_phase_alone() {
+    let report = bench(&[
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--no-floor",
+        "--sqlite-sync",
+        "normal",
+    ]);
     assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["sqlite_sync"], "normal");
     assert_eq!(report["floor"], Value::Null);
     assert_eq!(report["saga_over_direct"], Value::Null);
     // 40 a second for one second: the calls scheduled within it, whatever the answers.
@@ -140,4 +152,84 @@ fn an_open_loop_run_without_the_floor_reports_the_saga_phase_alone() {
     assert_eq!(report["saga"]["ended"], 40);
     assert_eq!(report["saga"]["outcomes"], outcomes(40, 0));
     assert_eq!(report["invariants"]["passed"], true);
+}
+
+#[test]
+fn a_postgres_run_with_two_replicas_passes_the_invariant_check() {
+    let Ok(server) = std::env::var("SAGA_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: SAGA_TEST_POSTGRES_URL names no PostgreSQL server");
+        return;
+    };
+    let report = bench(&[
+        "--backend",
+        "postgres",
+        "--postgres-url",
+        &server,
+        "--replicas",
+        "2",
+        "--concurrency",
+        "4",
+        "--sagas",
+        "30",
+        "--compensate-share",
+        "0.2",
+    ]);
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["backend"], "postgres");
+    assert_eq!(report["replicas"], 2);
+    for phase in ["saga", "floor"] {
+        assert_eq!(report[phase]["ended"], 30, "{phase}");
+        assert_eq!(report[phase]["outcomes"], outcomes(24, 6), "{phase}");
+    }
+    assert_eq!(report["invariants"]["sagas"], 30);
+    assert!(number(&report, "/saga_log/wal_bytes_per_saga") > 0.0);
+    assert!(number(&report, "/saga_log/db_growth_bytes_per_saga") >= 0.0);
+}
+
+#[test]
+fn a_tiny_matrix_writes_its_table_plot_and_figures() {
+    let out = tempfile::tempdir().expect("folder");
+    let out_dir = out.path().to_str().expect("utf-8 path");
+    let output = run(&[
+        "matrix",
+        "--backends",
+        "sqlite",
+        "--concurrency",
+        "1,4",
+        "--compensate",
+        "0,0.5",
+        "--sqlite-normal-concurrency",
+        "4",
+        "--runs",
+        "1",
+        "--duration",
+        "0.3",
+        "--out",
+        out_dir,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "matrix failed; stderr:\n{stderr}");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let read = |name: &str| {
+        let path = out.path().join(name);
+        assert!(printed.contains(&path.display().to_string()), "{printed}");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let table = read("matrix.md");
+    let rows = table.lines().filter(|l| l.starts_with("| sqlite | 1 |"));
+    assert_eq!(rows.count(), 4, "{table}");
+    assert!(
+        table.contains("| sqlite (normal) | 1 | 4 | 0 % |"),
+        "{table}"
+    );
+    assert!(table.contains("## Targets"), "{table}");
+    let svg = read("matrix.svg");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 6, "{svg}");
+    let figures: Value = serde_json::from_str(&read("matrix.json")).expect("json");
+    let cells = figures["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 5);
+    for cell in cells {
+        assert_eq!(cell["medians"]["passed"], 1, "{cell:#}");
+    }
 }

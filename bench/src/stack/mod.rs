@@ -1,6 +1,10 @@
 //! The services under load: a stack the benchmark starts (the three binaries from its own
-//! target folder, on SQLite files in a fresh temporary folder) or one already running,
-//! and the pools of connections the calls are spread over.
+//! target folder, on SQLite files in a fresh temporary folder or on fresh PostgreSQL
+//! databases, with one or more orchestrator replicas) or one already running, and the
+//! pools of connections the calls are spread over.
+
+mod launch;
+pub mod postgres;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,31 +13,31 @@ use anyhow::{Context, Result};
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
-use saga_tests::{Cluster, ClusterOptions};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::{Backend, Config};
+use self::launch::Started;
+use crate::config::Config;
+use crate::log_cost::db_size;
 
-/// The orchestrator's own defaults, so that a started stack retries like production
-/// rather than like the end-to-end tests (which retry fast to finish quickly).
-const MAX_ATTEMPTS: u32 = 8;
-const RETRY_BASE_MS: u64 = 50;
-const RETRY_MAX_MS: u64 = 5_000;
 /// How long connecting to a service may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The three services' addresses, and the processes when the benchmark started them.
 #[derive(Debug)]
 pub struct Stack {
-    cluster: Option<Cluster>,
-    pub orchestrator_url: String,
+    started: Option<Started>,
+    /// One per replica.
+    pub orchestrator_urls: Vec<String>,
     pub orders_url: String,
     pub invoices_url: String,
     /// The orchestrator's SQLite file (its `-wal` sits beside it), when known.
-    pub orchestrator_db: Option<PathBuf>,
+    orchestrator_db: Option<PathBuf>,
+    /// The PostgreSQL server's postmaster, whose processes' CPU counts with the stack's.
+    postmaster: Option<u32>,
 }
 
-/// Connections to each service; call n uses connection n modulo the pool's size.
+/// Connections to each service; call n uses connection n modulo the pool's size (and so
+/// orchestrator replica n modulo the replicas).
 #[derive(Debug, Clone)]
 pub struct Clients {
     orchestrator: Vec<OrchestratorClient<Channel>>,
@@ -46,55 +50,62 @@ impl Stack {
     pub async fn open(config: &Config) -> Result<Self> {
         match (&config.url, &config.orders_url, &config.invoices_url) {
             (Some(url), Some(orders), Some(invoices)) => Ok(Self {
-                cluster: None,
-                orchestrator_url: url.clone(),
+                started: None,
+                orchestrator_urls: vec![url.clone()],
                 orders_url: orders.clone(),
                 invoices_url: invoices.clone(),
                 orchestrator_db: config.orchestrator_db.clone(),
+                postmaster: None,
             }),
             _ => Self::start(config).await,
         }
     }
 
     async fn start(config: &Config) -> Result<Self> {
-        let options = match config.backend {
-            // The harness runs each service on its own SQLite file.
-            Backend::Sqlite => ClusterOptions {
-                orders_faults: config.faults.clone(),
-                invoices_faults: config.faults.clone(),
-                fault_seed: config.seed,
-                // A crashed participant must come back for its sagas to end.
-                supervise_participants: config.faults.contains(":crash"),
-                call_timeout_ms: config.call_timeout_ms,
-                max_attempts: MAX_ATTEMPTS,
-                retry_base_ms: RETRY_BASE_MS,
-                retry_max_ms: RETRY_MAX_MS,
-                seed: config.seed,
-                // The report says what went wrong; SAGA_TESTS_KEEP_DIR=1 keeps the logs.
-                log_tails_on_drop: false,
-                ..ClusterOptions::default()
-            },
-        };
-        let cluster = Cluster::start(options)
+        let started = Started::start(config)
             .await
             .context("cannot start the stack")?;
+        let postmaster = match &started.databases {
+            Some(dbs) => postgres::postmaster_pid(&dbs.orchestrator).await,
+            None => None,
+        };
         Ok(Self {
-            orchestrator_url: cluster
-                .orchestrator_url()
-                .context("the orchestrator is not running")?,
-            orders_url: cluster.orders_url(),
-            invoices_url: cluster.invoices_url(),
-            orchestrator_db: Some(cluster.dir().join("orchestrator.db")),
-            cluster: Some(cluster),
+            orchestrator_urls: started.orchestrators.iter().map(|p| p.url()).collect(),
+            orders_url: started.orders.url(),
+            invoices_url: started.invoices.url(),
+            orchestrator_db: started.orchestrator_db(),
+            postmaster,
+            started: Some(started),
         })
     }
 
     /// Whether the benchmark started these processes (and can account for their CPU).
     pub fn started_here(&self) -> bool {
-        self.cluster.is_some()
+        self.started.is_some()
     }
 
-    /// Opens `connections` connections to each service.
+    /// Process trees whose CPU counts with the stack's beyond this process's children:
+    /// the PostgreSQL server's, when it runs here.
+    pub fn servers(&self) -> Vec<u32> {
+        self.postmaster.into_iter().collect()
+    }
+
+    /// Bytes the saga log takes: the SQLite file and its WAL, or the orchestrator's
+    /// PostgreSQL database.
+    pub async fn log_size(&self) -> Option<u64> {
+        match self.started.as_ref().and_then(|s| s.databases.as_ref()) {
+            Some(dbs) => postgres::database_size(&dbs.orchestrator).await,
+            None => self.orchestrator_db.as_deref().and_then(db_size),
+        }
+    }
+
+    /// The PostgreSQL server's WAL position, on PostgreSQL.
+    pub async fn wal_position(&self) -> Option<u64> {
+        let dbs = self.started.as_ref()?.databases.as_ref()?;
+        postgres::wal_position(&dbs.orchestrator).await
+    }
+
+    /// Opens `connections` connections to each service (to each orchestrator replica).
     pub async fn connect(&self, connections: u32) -> Result<Clients> {
         let mut clients = Clients {
             orchestrator: Vec::new(),
@@ -102,9 +113,11 @@ impl Stack {
             invoices: Vec::new(),
         };
         for _ in 0..connections {
-            clients.orchestrator.push(OrchestratorClient::new(
-                channel(&self.orchestrator_url).await?,
-            ));
+            for url in &self.orchestrator_urls {
+                clients
+                    .orchestrator
+                    .push(OrchestratorClient::new(channel(url).await?));
+            }
             clients
                 .orders
                 .push(OrdersClient::new(channel(&self.orders_url).await?));
@@ -115,10 +128,11 @@ impl Stack {
         Ok(clients)
     }
 
-    /// Stops a started stack with SIGTERM (orchestrator first); a running one is left be.
+    /// Stops a started stack with SIGTERM (orchestrators first) and drops its PostgreSQL
+    /// databases; a running one is left be.
     pub async fn stop(mut self) -> Result<()> {
-        if let Some(cluster) = self.cluster.as_mut() {
-            for (name, status) in cluster.stop().await? {
+        if let Some(started) = self.started.as_mut() {
+            for (name, status) in started.stop().await? {
                 if !status.success() {
                     eprintln!("saga-bench: {name} exited with {status} when stopped");
                 }

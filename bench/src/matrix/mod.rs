@@ -1,0 +1,197 @@
+//! `saga-bench matrix`: the standard matrix (backends × concurrency × compensating
+//! share, plus relaxed SQLite and PostgreSQL replicas at a few concurrencies), a few
+//! short runs per cell in rounds, their medians written as a markdown table, an SVG plot
+//! and the raw JSON.
+
+mod axis;
+mod figures;
+mod markdown;
+mod plan;
+mod svg;
+mod targets;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser};
+use serde::Serialize;
+
+use self::figures::{Medians, RunFigures, load_average};
+use self::plan::Cell;
+use crate::config::{Backend, Config};
+
+/// The matrix's flags; the defaults are the standard matrix.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixConfig {
+    /// Runs per cell; the table shows their medians. Runs go in rounds (every cell once,
+    /// then again), so that a burst of other work on the machine spreads over cells.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub runs: u32,
+    /// Seconds of load in each phase (saga, then direct floor) of a run.
+    #[arg(long, default_value_t = 3.0)]
+    pub duration: f64,
+    /// Backends to run (PostgreSQL is left out, and said so, without a server URL).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sqlite", "postgres"])]
+    pub backends: Vec<Backend>,
+    /// Closed-loop concurrencies.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64, 256])]
+    pub concurrency: Vec<u32>,
+    /// Shares of compensating sagas.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.1])]
+    pub compensate: Vec<f64>,
+    /// Concurrencies run again on SQLite with `synchronous=normal` (all-success), to show
+    /// what the fsync per commit costs; give the flag no value for none.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [1, 64])]
+    pub sqlite_normal_concurrency: Vec<u32>,
+    /// Orchestrator replicas on PostgreSQL (at --replicas-concurrency, all-success).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+    pub replicas: Vec<u32>,
+    /// Concurrency of the replica cells.
+    #[arg(long, default_value_t = 64)]
+    pub replicas_concurrency: u32,
+    /// The PostgreSQL server (see `saga-bench --help`).
+    #[arg(long, env = "SAGA_TEST_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// HTTP/2 connections to each service (and each replica).
+    #[arg(long, default_value_t = 4)]
+    pub connections: u32,
+    /// Where `matrix.md`, `matrix.svg` and `matrix.json` go.
+    #[arg(long, default_value = "bench/results")]
+    pub out: PathBuf,
+}
+
+/// A cell and what its runs measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellResult {
+    pub cell: Cell,
+    pub medians: Medians,
+    pub runs: Vec<RunFigures>,
+    /// Runs that could not be carried out, with why.
+    pub broken: Vec<String>,
+}
+
+/// Everything the matrix wrote, for `matrix.json` and the markdown header.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub started_unix_s: u64,
+    pub elapsed_s: f64,
+    pub cpus: usize,
+    pub bin_dir: String,
+    pub runs_per_cell: u32,
+    pub duration_s: f64,
+    pub connections: u32,
+    pub load_1m_before: Option<f64>,
+    pub load_1m_after: Option<f64>,
+    /// Backends asked for but left out, with why.
+    pub skipped: Vec<String>,
+    pub cells: Vec<CellResult>,
+}
+
+/// Runs the matrix and writes its files into `--out`.
+pub async fn run(config: &MatrixConfig) -> Result<()> {
+    let started = Instant::now();
+    let started_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let bin_dir = saga_tests::binaries::bin_dir()?;
+    if !bin_dir.ends_with("release") {
+        eprintln!(
+            "saga-bench matrix: the services are not release builds ({}): figures will be \
+             far off; run `cargo build --release --bins` and target/release/saga-bench",
+            bin_dir.display()
+        );
+    }
+    let (cells, skipped) = plan::cells(config);
+    for why in &skipped {
+        eprintln!("saga-bench matrix: {why}");
+    }
+    let load_1m_before = load_average();
+    let mut results: Vec<CellResult> = cells
+        .iter()
+        .map(|cell| CellResult {
+            cell: cell.clone(),
+            medians: Medians::default(),
+            runs: Vec::new(),
+            broken: Vec::new(),
+        })
+        .collect();
+    let total = results.len() * config.runs as usize;
+    let mut done = 0;
+    for round in 0..config.runs {
+        for result in &mut results {
+            done += 1;
+            let run_config = result.cell.run_config(config, round)?;
+            let label = result.cell.label();
+            match crate::run::run(&run_config).await {
+                Ok(report) => {
+                    let figures = RunFigures::of(&report, load_average());
+                    eprintln!("[{done}/{total}] {label}: {}", summary(&figures));
+                    result.runs.push(figures);
+                }
+                Err(e) => {
+                    eprintln!("[{done}/{total}] {label}: could not run: {e:#}");
+                    result.broken.push(format!("{e:#}"));
+                }
+            }
+        }
+    }
+    for result in &mut results {
+        result.medians = Medians::of(&result.runs, config.runs as usize);
+    }
+    let matrix = Matrix {
+        started_unix_s,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        bin_dir: bin_dir.display().to_string(),
+        runs_per_cell: config.runs,
+        duration_s: config.duration,
+        connections: config.connections,
+        load_1m_before,
+        load_1m_after: load_average(),
+        skipped,
+        cells: results,
+    };
+    write(config, &matrix)
+}
+
+fn summary(f: &RunFigures) -> String {
+    let floor = f
+        .floor_sagas_per_s
+        .map(|d| format!(", direct {d:.0}/s"))
+        .unwrap_or_default();
+    let verdict = if f.passed { "" } else { ", FAILED check" };
+    format!(
+        "{:.0} sagas/s, p50 {:.2} ms, p99 {:.2} ms{floor}, load {}{verdict}",
+        f.sagas_per_s,
+        f.p50_ms,
+        f.p99_ms,
+        f.load_1m.map_or("-".into(), |l| format!("{l:.2}"))
+    )
+}
+
+fn write(config: &MatrixConfig, matrix: &Matrix) -> Result<()> {
+    let out = &config.out;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let files = [
+        ("matrix.md", markdown::render(matrix)),
+        ("matrix.svg", svg::render(matrix)),
+        (
+            "matrix.json",
+            serde_json::to_string_pretty(matrix).context("cannot encode the matrix")?,
+        ),
+    ];
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// A run's flags as `saga-bench` would parse them.
+fn parse_run(args: &[String]) -> Result<Config> {
+    let mut all = vec!["saga-bench".to_string()];
+    all.extend(args.iter().cloned());
+    Config::try_parse_from(all).context("bad flags for a matrix run")
+}
