@@ -132,26 +132,25 @@ impl SagaStore for SqlStore {
     }
 }
 
+/// The claim statement; `$lock` locks the chosen rows (PostgreSQL) or is empty (SQLite).
+macro_rules! claim_sagas {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1
+             WHERE seq IN (SELECT seq FROM sagas
+                           WHERE status IN ('RUNNING', 'COMPENSATING')
+                             AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
+                           ORDER BY seq LIMIT $5 ",
+            $lock,
+            ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
+            "created_at_ms, updated_at_ms"
+        )
+    };
+}
+
 /// Claims on SQLite: one writer at a time, so a plain subquery cannot race.
-const CLAIM_SQLITE: &str = concat!(
-    "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1
-     WHERE seq IN (SELECT seq FROM sagas
-                   WHERE status IN ('RUNNING', 'COMPENSATING')
-                     AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
-                   ORDER BY seq LIMIT $5)
-     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-    "created_at_ms, updated_at_ms"
-);
+const CLAIM_SQLITE: &str = claim_sagas!("");
 
 /// Claims on PostgreSQL: rows another replica is claiming right now are skipped, not
 /// waited for.
-const CLAIM_POSTGRES: &str = concat!(
-    "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1
-     WHERE seq IN (SELECT seq FROM sagas
-                   WHERE status IN ('RUNNING', 'COMPENSATING')
-                     AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
-                   ORDER BY seq LIMIT $5
-                   FOR UPDATE SKIP LOCKED)
-     RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-    "created_at_ms, updated_at_ms"
-);
+const CLAIM_POSTGRES: &str = claim_sagas!("FOR UPDATE SKIP LOCKED");
