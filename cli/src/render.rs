@@ -41,8 +41,14 @@ pub fn saga(saga: &pb::Saga) -> String {
             .unwrap_or_default();
         let _ = write!(
             out,
-            "\n  {:>3}  {:<15} {:<13} {:<16} attempt {:<3} {}",
-            entry.seq, entry.step, phase, outcome, entry.attempt, entry.detail
+            "\n  {:>3}  {:<15} {:<13} {:<16} attempt {:<3} {:<20} {}",
+            entry.seq,
+            entry.step,
+            phase,
+            outcome,
+            entry.attempt,
+            format!("{}@v{}", entry.writer, entry.version),
+            entry.detail
         );
     }
     out

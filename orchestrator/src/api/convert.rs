@@ -106,6 +106,7 @@ fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
         Outcome::Succeeded => pb::StepOutcome::Succeeded,
         Outcome::Failed => pb::StepOutcome::Failed,
         Outcome::RetryScheduled => pb::StepOutcome::RetryScheduled,
+        Outcome::Claimed => pb::StepOutcome::Claimed,
     };
     pb::SagaLogEntry {
         seq: entry.seq,
@@ -116,6 +117,8 @@ fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
         detail: r.detail,
         at: Some(timestamp(entry.at_ms)),
         status: status_to_proto(r.status).into(),
+        writer: entry.writer,
+        version: u64::try_from(entry.version).unwrap_or(0),
     }
 }
 

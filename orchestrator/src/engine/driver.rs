@@ -120,6 +120,7 @@ pub(super) async fn apply(
     })?;
     let write = SagaWrite {
         saga_id: &saga.id,
+        writer: &inner.replica_id,
         expected_version: saga.version,
         state: &transition.state,
         log: &transition.log,

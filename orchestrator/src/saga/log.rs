@@ -27,6 +27,9 @@ pub enum Outcome {
     Succeeded,
     Failed,
     RetryScheduled,
+    /// A replica took the saga over (its lease had expired, or it is the replica's own
+    /// saga at its start). Written by the store, never by a transition.
+    Claimed,
 }
 
 impl Step {
@@ -66,11 +69,12 @@ impl Step {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 4] = [
+    const ALL: [Outcome; 5] = [
         Outcome::Started,
         Outcome::Succeeded,
         Outcome::Failed,
         Outcome::RetryScheduled,
+        Outcome::Claimed,
     ];
 
     /// The stored spelling.
@@ -80,6 +84,7 @@ impl Outcome {
             Outcome::Succeeded => "SUCCEEDED",
             Outcome::Failed => "FAILED",
             Outcome::RetryScheduled => "RETRY_SCHEDULED",
+            Outcome::Claimed => "CLAIMED",
         }
     }
 

@@ -10,7 +10,9 @@
 use service_kit::db::{Db, Tx};
 use tokio::sync::{mpsc, oneshot};
 
-use super::statements::{SagaKey, insert_log, insert_saga, select_saga, update_saga};
+use super::statements::{
+    FIRST_VERSION, SagaKey, Stamp, insert_log, insert_saga, select_saga, update_saga,
+};
 use super::{Inserted, Lease, NewSaga, SagaWrite, StoreError};
 use crate::saga::{LogRecord, OrderRequest, SagaState};
 
@@ -107,7 +109,12 @@ async fn insert(tx: &mut Tx, new: &NewSaga<'_>) -> Result<Inserted, StoreError> 
             .ok_or_else(|| StoreError::Corrupt(format!("key {} vanished", new.idempotency_key)))?;
         return Ok(Inserted::Existing(Box::new(existing)));
     }
-    insert_log(tx, new.saga_id, 0, new.log, new.now_ms).await?;
+    let stamp = Stamp {
+        writer: new.lease.owner,
+        version: FIRST_VERSION,
+        now_ms: new.now_ms,
+    };
+    insert_log(tx, new.saga_id, 0, new.log, stamp).await?;
     Ok(Inserted::New)
 }
 
@@ -116,7 +123,12 @@ async fn commit(tx: &mut Tx, write: &SagaWrite<'_>) -> Result<Result<(), StoreEr
     if !update_saga(tx, write).await? {
         return Ok(Err(StoreError::Fenced(write.saga_id.to_string())));
     }
-    insert_log(tx, write.saga_id, write.log_len, write.log, write.now_ms).await?;
+    let stamp = Stamp {
+        writer: write.writer,
+        version: write.expected_version + 1,
+        now_ms: write.now_ms,
+    };
+    insert_log(tx, write.saga_id, write.log_len, write.log, stamp).await?;
     Ok(Ok(()))
 }
 
@@ -185,6 +197,7 @@ impl OwnedNew {
 #[derive(Debug)]
 struct OwnedWrite {
     saga_id: String,
+    writer: String,
     expected_version: i64,
     state: SagaState,
     log: Vec<LogRecord>,
@@ -197,6 +210,7 @@ impl From<&SagaWrite<'_>> for OwnedWrite {
     fn from(write: &SagaWrite<'_>) -> Self {
         Self {
             saga_id: write.saga_id.to_string(),
+            writer: write.writer.to_string(),
             expected_version: write.expected_version,
             state: write.state.clone(),
             log: write.log.to_vec(),
@@ -211,6 +225,7 @@ impl OwnedWrite {
     fn borrowed(&self) -> SagaWrite<'_> {
         SagaWrite {
             saga_id: &self.saga_id,
+            writer: &self.writer,
             expected_version: self.expected_version,
             state: &self.state,
             log: &self.log,

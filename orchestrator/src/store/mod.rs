@@ -31,6 +31,10 @@ pub struct LogEntry {
     pub seq: u32,
     pub record: LogRecord,
     pub at_ms: i64,
+    /// The replica whose write appended the record.
+    pub writer: String,
+    /// The saga's version after that write (see [`SagaRecord::version`]).
+    pub version: i64,
 }
 
 /// A saga as stored.
@@ -42,7 +46,8 @@ pub struct SagaRecord {
     pub idempotency_key: String,
     pub request: OrderRequest,
     pub state: SagaState,
-    /// The version a write must name to replace this state.
+    /// The version a write must name to replace this state: 1 at insert, raised by one
+    /// by every write and every claim (its fencing token).
     pub version: i64,
     /// How many log records the saga has.
     pub log_len: u32,
@@ -85,6 +90,8 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct SagaWrite<'a> {
     pub saga_id: &'a str,
+    /// The replica writing (recorded with each log record).
+    pub writer: &'a str,
     /// The version the writer read; the write fails if the saga moved on since.
     pub expected_version: i64,
     pub state: &'a SagaState,
@@ -144,7 +151,8 @@ pub trait SagaStore: Send + Sync + 'static {
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError>;
     /// Takes over up to `limit` unfinished sagas for `lease.owner`, oldest first: each
-    /// claim bumps the saga's version, so the previous owner can no longer write it.
+    /// claim bumps the saga's version, so the previous owner can no longer write it, and
+    /// appends a CLAIMED record naming the new owner.
     /// Replicas claiming at once never wait on each other or claim the same saga.
     async fn claim(
         &self,

@@ -6,9 +6,9 @@ use service_kit::db::{Db, Migrations, Tx};
 use service_kit::on_backend;
 
 use super::batch::GroupCommitter;
-use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
+use super::statements::{SagaKey, Stamp, insert_log, saga_from_row, select_log, select_saga};
 use super::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError};
-use crate::saga::SagaStatus;
+use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
 
 /// The saga log in a SQLite file or a PostgreSQL database (which several orchestrators
 /// may share). Writes of concurrent sagas are group-committed.
@@ -99,7 +99,7 @@ impl SagaStore for SqlStore {
             Tx::Sqlite(_) => CLAIM_SQLITE,
             Tx::Postgres(_) => CLAIM_POSTGRES,
         };
-        let mut claimed = on_backend!(&mut tx, conn => {
+        let claimed = on_backend!(&mut tx, conn => {
             let rows = sqlx::query(sql)
                 .bind(lease.owner)
                 .bind(lease.until_ms)
@@ -110,9 +110,8 @@ impl SagaStore for SqlStore {
                 .await?;
             rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
         })?;
+        let claimed = record_claims(&mut tx, claimed, which, lease.owner, now_ms).await?;
         tx.commit().await?;
-        // RETURNING keeps no order; resume the oldest first.
-        claimed.sort_by_key(|saga| saga.row);
         Ok(claimed)
     }
 
@@ -132,11 +131,52 @@ impl SagaStore for SqlStore {
     }
 }
 
+/// Appends a CLAIMED record to each claimed saga's log (the claim already counted it in
+/// `log_len`); returns the sagas oldest first, as they should be resumed (RETURNING keeps
+/// no order).
+async fn record_claims(
+    tx: &mut Tx,
+    mut claimed: Vec<SagaRecord>,
+    which: Claim,
+    owner: &str,
+    now_ms: i64,
+) -> Result<Vec<SagaRecord>, StoreError> {
+    claimed.sort_by_key(|saga| saga.row);
+    let detail = match which {
+        Claim::Expired => format!("claimed by {owner}: its owner's lease expired"),
+        Claim::ExpiredOrOwn => format!("claimed by {owner} at its start"),
+    };
+    for saga in &claimed {
+        let record = LogRecord {
+            step: Step::Saga,
+            outcome: Outcome::Claimed,
+            attempt: 0,
+            detail: detail.clone(),
+            status: saga.state.status(),
+        };
+        let stamp = Stamp {
+            writer: owner,
+            version: saga.version,
+            now_ms,
+        };
+        insert_log(
+            tx,
+            &saga.saga_id,
+            saga.log_len.saturating_sub(1),
+            &[record],
+            stamp,
+        )
+        .await?;
+    }
+    Ok(claimed)
+}
+
 /// The claim statement; `$lock` locks the chosen rows (PostgreSQL) or is empty (SQLite).
 macro_rules! claim_sagas {
     ($lock:literal) => {
         concat!(
-            "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1
+            "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1,
+                              log_len = log_len + 1
              WHERE seq IN (SELECT seq FROM sagas
                            WHERE status IN ('RUNNING', 'COMPENSATING')
                              AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))

@@ -7,13 +7,16 @@ use service_kit::on_backend;
 use super::{LogEntry, NewSaga, SagaRecord, SagaWrite, StoreError};
 use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
 
+/// A new saga's version.
+pub(super) const FIRST_VERSION: i64 = 1;
+
 /// Inserts the saga row; `false` when the idempotency key is taken.
 pub(super) async fn insert_saga(tx: &mut Tx, new: &NewSaga<'_>) -> Result<bool, StoreError> {
     let (request, state) = (to_json(new.request)?, to_json(new.state)?);
     let inserted = on_backend!(tx, conn => sqlx::query(
         "INSERT INTO sagas (saga_id, idempotency_key, request, state, status, version, log_len,
                             created_at_ms, updated_at_ms, owner, lease_until_ms)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, $8, $9)
+         VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $7, $8, $9)
          ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(new.saga_id)
@@ -25,6 +28,7 @@ pub(super) async fn insert_saga(tx: &mut Tx, new: &NewSaga<'_>) -> Result<bool, 
     .bind(new.now_ms)
     .bind(new.lease.owner)
     .bind(new.lease.until_ms)
+    .bind(FIRST_VERSION)
     .execute(conn)
     .await?
     .rows_affected());
@@ -53,17 +57,27 @@ pub(super) async fn update_saga(tx: &mut Tx, w: &SagaWrite<'_>) -> Result<bool, 
     Ok(updated == 1)
 }
 
+/// Who appends records, and the saga version their write produced.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stamp<'a> {
+    pub writer: &'a str,
+    pub version: i64,
+    pub now_ms: i64,
+}
+
+/// Appends `records` after the saga's `log_len` existing ones.
 pub(super) async fn insert_log(
     tx: &mut Tx,
     saga_id: &str,
     log_len: u32,
     records: &[LogRecord],
-    now_ms: i64,
+    stamp: Stamp<'_>,
 ) -> Result<(), StoreError> {
     for (seq, r) in (i64::from(log_len) + 1..).zip(records) {
         on_backend!(tx, conn => sqlx::query(
-            "INSERT INTO saga_log (saga_id, seq, step, outcome, attempt, detail, status, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO saga_log (saga_id, seq, step, outcome, attempt, detail, status, at_ms,
+                                   writer, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(saga_id)
         .bind(seq)
@@ -72,7 +86,9 @@ pub(super) async fn insert_log(
         .bind(i64::from(r.attempt))
         .bind(&r.detail)
         .bind(r.status.as_str())
-        .bind(now_ms)
+        .bind(stamp.now_ms)
+        .bind(stamp.writer)
+        .bind(stamp.version)
         .execute(conn)
         .await
         .map(|_| ()))?;
@@ -104,8 +120,8 @@ pub(super) async fn select_saga(
 pub(super) async fn select_log(tx: &mut Tx, saga_id: &str) -> Result<Vec<LogEntry>, StoreError> {
     on_backend!(tx, conn => {
         let rows = sqlx::query(
-            "SELECT seq, step, outcome, attempt, detail, status, at_ms FROM saga_log
-             WHERE saga_id = $1 ORDER BY seq",
+            "SELECT seq, step, outcome, attempt, detail, status, at_ms, writer, version
+             FROM saga_log WHERE saga_id = $1 ORDER BY seq",
         )
         .bind(saga_id)
         .fetch_all(conn)
@@ -143,6 +159,8 @@ fn log_from_row(row: &impl RowExt) -> Result<LogEntry, StoreError> {
             status: SagaStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         },
         at_ms: row.int("at_ms")?,
+        writer: row.text("writer")?,
+        version: row.int("version")?,
     })
 }
 

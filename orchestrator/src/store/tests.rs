@@ -72,6 +72,14 @@ fn lease(owner: &str, until_ms: i64) -> Lease<'_> {
     Lease { owner, until_ms }
 }
 
+/// Each record's seq, step, writer and version.
+fn stamps(saga: &SagaRecord) -> Vec<(u32, Step, &str, i64)> {
+    saga.log
+        .iter()
+        .map(|e| (e.seq, e.record.step, e.writer.as_str(), e.version))
+        .collect()
+}
+
 fn ids(sagas: &[SagaRecord]) -> Vec<&str> {
     sagas.iter().map(|s| s.saga_id.as_str()).collect()
 }
@@ -90,8 +98,10 @@ async fn an_inserted_saga_reads_back_with_its_log() {
         assert_eq!(saga.request, order);
         assert_eq!(saga.state, saga::start(10).state);
         assert_eq!((saga.version, saga.log_len), (1, 2));
-        let steps: Vec<_> = saga.log.iter().map(|e| (e.seq, e.record.step)).collect();
-        assert_eq!(steps, vec![(1, Step::Saga), (2, Step::CreateOrder)]);
+        assert_eq!(
+            stamps(&saga),
+            vec![(1, Step::Saga, "a", 1), (2, Step::CreateOrder, "a", 1)]
+        );
     }
 }
 
@@ -129,6 +139,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
         }];
         let write = SagaWrite {
             saga_id: "s1",
+            writer: "a",
             expected_version: 1,
             state: &next,
             log: &log,
@@ -138,7 +149,8 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
         };
         store.commit(&write).await.expect("commit");
         let saga = store.get("s1").await.expect("get").expect("found");
-        assert_eq!((saga.version, saga.log_len, saga.log.len()), (2, 3, 3));
+        assert_eq!((saga.version, saga.log_len), (2, 3));
+        assert_eq!(stamps(&saga)[2], (3, Step::Saga, "a", 2));
         assert_eq!(saga.state, next);
         assert!(matches!(
             store.commit(&write).await,
@@ -202,7 +214,10 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s1"]);
-        assert_eq!(taken[0].version, 2);
+        assert_eq!((taken[0].version, taken[0].log_len), (2, 3));
+        let s1 = store.get("s1").await.expect("get").expect("found");
+        assert_eq!(stamps(&s1)[2], (3, Step::Saga, "b", 2));
+        assert_eq!(s1.log[2].record.outcome, Outcome::Claimed);
         let again = store
             .claim(Claim::Expired, lease("c", 300), 150, 10)
             .await
@@ -210,6 +225,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
         assert!(again.is_empty(), "b holds it now");
         let stale = SagaWrite {
             saga_id: "s1",
+            writer: "a",
             expected_version: 1,
             state: &taken[0].state,
             log: &[],
@@ -308,6 +324,7 @@ async fn concurrent_writes_share_commits_and_a_fenced_one_fails_alone() {
             tokio::spawn(async move {
                 let write = SagaWrite {
                     saga_id: &format!("s{i}"),
+                    writer: "a",
                     // s7 names a version it never read.
                     expected_version: if i == 7 { 5 } else { 1 },
                     state: &next,

@@ -1,11 +1,11 @@
 //! Whether one saga's durable log is well formed: gapless sequence numbers, an outcome
 //! (or a recorded recovery) for every started attempt, steps in a legal order, with
 //! compensations in reverse order of the actions and only for actions that were started,
-//! and stamps that never go back (one writer at a time).
+//! and one writer at a time (see `fencing`).
 
 use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
 
-use super::fencing::stale_write_violations;
+use super::fencing::{ownership_violations, stale_write_violations};
 
 /// Step name of the records about the saga as a whole.
 pub const SAGA: &str = "saga";
@@ -60,6 +60,7 @@ pub fn log_violations(saga: &Saga) -> Vec<String> {
         }
     }
     check_order(saga, &steps, &mut found);
+    found.extend(ownership_violations(saga));
     found.extend(stale_write_violations(saga));
     found
 }
@@ -77,7 +78,7 @@ fn check_saga_records(saga: &Saga, log: &[&SagaLogEntry], found: &mut Vec<String
     let saga_records: Vec<(usize, StepOutcome)> = log
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.step == SAGA)
+        .filter(|(_, e)| e.step == SAGA && e.outcome() != StepOutcome::Claimed)
         .map(|(i, e)| (i, e.outcome()))
         .collect();
     let expected_end = match saga.status() {
@@ -193,6 +194,7 @@ fn replay(id: &str, step: &mut StepHistory, entry: &SagaLogEntry, found: &mut Ve
                 _ => step.ended = Some(outcome),
             }
         }
+        StepOutcome::Claimed => bad("is a claim about a step, not the saga"),
         StepOutcome::Unspecified => bad("has no outcome"),
     }
 }

@@ -5,17 +5,23 @@ use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, Step
 
 use super::{ACTIONS, RESUMED, SAGA, log_violations};
 
-use StepOutcome::{Failed as F, RetryScheduled as R, Started as S, Succeeded as OK};
+use StepOutcome::{Claimed as C, Failed as F, RetryScheduled as R, Started as S, Succeeded as OK};
 
 type Rec = (&'static str, StepOutcome, u32, &'static str);
 
 /// A saga whose log holds `records` in order; every record but the last says RUNNING.
+/// Each record is its own write by replica "r1", or by the replica a CLAIMED record's
+/// detail names from there on.
 fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
     let last = records.len();
+    let mut owner = "r1";
     let log = records
         .iter()
         .enumerate()
         .map(|(i, (step, outcome, attempt, detail))| {
+            if *outcome == StepOutcome::Claimed {
+                owner = detail;
+            }
             let phase = match *step {
                 SAGA => StepPhase::Unspecified,
                 s if ACTIONS.contains(&s) => StepPhase::Action,
@@ -33,6 +39,8 @@ fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
                 } else {
                     SagaStatus::Running.into()
                 },
+                writer: owner.into(),
+                version: u64::try_from(i + 1).unwrap_or(0),
                 ..Default::default()
             }
         })
@@ -71,7 +79,9 @@ fn every_legal_shape_is_well_formed() {
                 ACCEPTED,
                 ("create_order", S, 1, ""),
                 ("create_order", R, 1, "Unavailable: x"),
+                (SAGA, C, 0, "r1"),
                 ("create_order", S, 2, RESUMED),
+                (SAGA, C, 0, "r2"),
                 ("create_order", S, 3, RESUMED),
                 ("create_order", OK, 3, ""),
                 ("create_invoice", S, 1, ""),

@@ -50,6 +50,8 @@ fn saga(id: &str, status: SagaStatus, order_id: &str, invoice_id: &str) -> Saga 
             .into(),
             outcome: (*outcome).into(),
             attempt: u32::from(*step != "saga"),
+            writer: "orchestrator-1".into(),
+            version: u64::from(seq),
             status: if seq == 8 {
                 status
             } else {
