@@ -73,8 +73,9 @@ pub struct Config {
     /// `--replica-id`; call n goes to replica n modulo N.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: u32,
-    /// HTTP/2 connections to each service, shared round-robin by the calls.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    /// HTTP/2 connections to each service, shared round-robin by the calls; a started
+    /// orchestrator opens as many to each participant, so saga and floor match.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub connections: u32,
     /// Deadline of one PlaceOrder call (it waits for the whole saga).
     #[arg(long, default_value_t = 30_000)]

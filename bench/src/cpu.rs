@@ -1,5 +1,6 @@
 //! What each process spent during a phase, from /proc: CPU time (utime + stime of
-//! `/proc/PID/stat`) and bytes sent to storage (`write_bytes` of `/proc/PID/io`), for this
+//! `/proc/PID/stat`), bytes sent to storage (`write_bytes` of `/proc/PID/io`) and peak
+//! resident memory (`VmHWM` of `/proc/PID/status`), for this
 //! process, the services it started (its children) and a database server's processes
 //! (its postmaster and that one's children), plus how busy the whole machine was.
 
@@ -20,6 +21,7 @@ struct Sample {
     name: String,
     ticks: u64,
     write_bytes: Option<u64>,
+    peak_rss_kb: Option<u64>,
 }
 
 /// This process, its children and the machine at one moment.
@@ -37,6 +39,9 @@ pub struct Spent {
     pub cpu_s: f64,
     /// Bytes the process caused to be written to storage (absent where /proc hides it).
     pub disk_write_bytes: Option<u64>,
+    /// The most memory the process held resident since it started, in MiB (the largest
+    /// process of that name).
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// What the processes spent between two snapshots.
@@ -99,6 +104,11 @@ impl Snapshot {
             if let (Some(a), Some(b)) = (after.write_bytes, before.write_bytes) {
                 *spent.disk_write_bytes.get_or_insert(0) += a.saturating_sub(b);
             }
+            if let Some(kb) = after.peak_rss_kb {
+                #[allow(clippy::cast_precision_loss)]
+                let mib = kb as f64 / 1024.0;
+                spent.peak_rss_mib = Some(spent.peak_rss_mib.map_or(mib, |m| m.max(mib)));
+            }
         }
         let wall = later.at.duration_since(self.at).as_secs_f64();
         let machine_busy_cpus = match (self.machine_busy, later.machine_busy) {
@@ -143,11 +153,22 @@ fn sample(pid: u32, name: Option<&str>) -> Option<Sample> {
     let write_bytes = fs::read_to_string(format!("/proc/{pid}/io"))
         .ok()
         .and_then(|text| io_write_bytes(&text));
+    let peak_rss_kb = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|text| status_kb(&text, "VmHWM:"));
     Some(Sample {
         name: name.map_or(stat.comm, str::to_string),
         ticks: stat.utime + stat.stime,
         write_bytes,
+        peak_rss_kb,
     })
+}
+
+/// A `Field:   123 kB` line of `/proc/PID/status`, in kB.
+fn status_kb(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// The fields of `/proc/PID/stat` used here.
@@ -233,6 +254,13 @@ mod tests {
     fn write_bytes_are_read_from_the_io_file() {
         let text = "rchar: 6976\nwchar: 0\nwrite_bytes: 4096\ncancelled_write_bytes: 0\n";
         assert_eq!(io_write_bytes(text), Some(4096));
+    }
+
+    #[test]
+    fn peak_resident_memory_is_read_from_the_status_file() {
+        let text = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(status_kb(text, "VmHWM:"), Some(5120));
+        assert_eq!(status_kb("Name:\tx\n", "VmHWM:"), None);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Phase {
     pub cpu_s_per_saga: BTreeMap<String, f64>,
     /// Bytes sent to storage per ended saga, by process.
     pub disk_write_bytes_per_saga: BTreeMap<String, f64>,
+    /// Peak resident memory by process, MiB, since the process started.
+    pub peak_rss_mib: BTreeMap<String, f64>,
     /// CPUs busy on average over the phase, the whole machine (others' work included).
     pub machine_busy_cpus: Option<f64>,
 }
@@ -102,6 +104,11 @@ impl Phase {
                     Some((name.clone(), per(spent.disk_write_bytes?, ended)?))
                 })
                 .collect(),
+            peak_rss_mib: usage
+                .processes
+                .iter()
+                .filter_map(|(name, spent)| Some((name.clone(), spent.peak_rss_mib?)))
+                .collect(),
             machine_busy_cpus: usage.machine_busy_cpus,
             outcomes,
         }
@@ -143,6 +150,7 @@ mod tests {
                 Spent {
                     cpu_s: 0.5,
                     disk_write_bytes: Some(4_096),
+                    peak_rss_mib: Some(12.5),
                 },
             )]),
             machine_busy_cpus: Some(1.5),

@@ -76,6 +76,15 @@ impl Report {
                 None,
             );
         }
+        for name in self.saga.peak_rss_mib.keys() {
+            let cell = |p: &Phase| p.peak_rss_mib.get(name).map(|m| format!("{m:.1}"));
+            rows.add(
+                &format!("peak RSS MiB {name}"),
+                cell(&self.saga).unwrap_or_default(),
+                floor.and_then(cell),
+                None,
+            );
+        }
         let busy = |p: &Phase| {
             p.machine_busy_cpus
                 .map(|c| format!("{c:.2}"))

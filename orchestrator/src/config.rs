@@ -30,6 +30,9 @@ pub struct Config {
     /// Deadline of one participant call; a call past it may still have taken effect.
     #[arg(long, env = "CALL_TIMEOUT_MS", default_value_t = 2_000)]
     pub call_timeout_ms: u64,
+    /// HTTP/2 connections to each participant, used in turn (one caps out below a core).
+    #[arg(long, env = "PARTICIPANT_CONNECTIONS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub participant_connections: u16,
     /// Attempts of a forward step (create order, create invoice) before compensating.
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,

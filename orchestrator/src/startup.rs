@@ -42,6 +42,7 @@ impl App {
         let participants = Participants::connect(
             &config.orders_url,
             &config.invoices_url,
+            usize::from(config.participant_connections),
             Duration::from_millis(config.call_timeout_ms),
         )?;
         let seed = config.seed.unwrap_or_else(seed_from_clock);

@@ -163,6 +163,7 @@ fn orchestrator_args(
         ("--orders-url", orders.to_string()),
         ("--invoices-url", invoices.to_string()),
         ("--call-timeout-ms", config.call_timeout_ms.to_string()),
+        ("--participant-connections", config.connections.to_string()),
         ("--max-attempts", MAX_ATTEMPTS.to_string()),
         ("--retry-base-ms", RETRY_BASE_MS.to_string()),
         ("--retry-max-ms", RETRY_MAX_MS.to_string()),

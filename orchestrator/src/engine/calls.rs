@@ -8,6 +8,7 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
 use super::classify::classify;
+use super::pool::Pool;
 use crate::saga::{Call, Event, Failure, OrderRequest};
 
 /// A participant URL that is not a valid endpoint.
@@ -19,24 +20,33 @@ pub struct InvalidUrl {
     source: tonic::transport::Error,
 }
 
-/// Clients of the two participants; cheap to clone.
+type OrdersClient = orders::orders_client::OrdersClient<Channel>;
+type InvoicesClient = invoices::invoices_client::InvoicesClient<Channel>;
+
+/// Clients of the two participants, over `connections` HTTP/2 connections to each;
+/// cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Participants {
-    orders: orders::orders_client::OrdersClient<Channel>,
-    invoices: invoices::invoices_client::InvoicesClient<Channel>,
+    orders: Pool<OrdersClient>,
+    invoices: Pool<InvoicesClient>,
     call_timeout: Duration,
 }
 
 impl Participants {
-    /// Connects lazily, so the orchestrator may start before the participants.
+    /// Connects lazily, so the orchestrator may start before the participants; at least
+    /// one connection to each.
     pub fn connect(
         orders_url: &str,
         invoices_url: &str,
+        connections: usize,
         call_timeout: Duration,
     ) -> Result<Self, InvalidUrl> {
+        let channels = |url| -> Result<Vec<Channel>, InvalidUrl> {
+            (0..connections.max(1)).map(|_| channel(url)).collect()
+        };
         Ok(Self {
-            orders: orders::orders_client::OrdersClient::new(channel(orders_url)?),
-            invoices: invoices::invoices_client::InvoicesClient::new(channel(invoices_url)?),
+            orders: Pool::new(channels(orders_url)?, OrdersClient::new),
+            invoices: Pool::new(channels(invoices_url)?, InvoicesClient::new),
             call_timeout,
         })
     }
@@ -86,11 +96,7 @@ impl Participants {
                     items: order.items().iter().map(to_line).collect(),
                     currency: order.currency().to_string(),
                 };
-                let created = self
-                    .orders
-                    .clone()
-                    .create_order(self.timed(request))
-                    .await?;
+                let created = self.orders.pick().create_order(self.timed(request)).await?;
                 let order_id = non_empty(created.into_inner().order_id, "order_id")?;
                 Ok(Event::OrderCreated { order_id })
             }
@@ -104,7 +110,7 @@ impl Participants {
                 };
                 let issued = self
                     .invoices
-                    .clone()
+                    .pick()
                     .create_invoice(self.timed(request))
                     .await?;
                 let invoice_id = non_empty(issued.into_inner().invoice_id, "invoice_id")?;
@@ -116,7 +122,7 @@ impl Participants {
                     order_id: order_id.clone(),
                 };
                 self.orders
-                    .clone()
+                    .pick()
                     .confirm_order(self.timed(request))
                     .await?;
                 Ok(Event::OrderConfirmed)
@@ -127,7 +133,7 @@ impl Participants {
                     invoice_id: invoice_id.clone().unwrap_or_default(),
                 };
                 self.invoices
-                    .clone()
+                    .pick()
                     .void_invoice(self.timed(request))
                     .await?;
                 Ok(Event::InvoiceVoided)
@@ -137,10 +143,7 @@ impl Participants {
                     saga_id,
                     order_id: order_id.clone().unwrap_or_default(),
                 };
-                self.orders
-                    .clone()
-                    .cancel_order(self.timed(request))
-                    .await?;
+                self.orders.pick().cancel_order(self.timed(request)).await?;
                 Ok(Event::OrderCancelled)
             }
         }

@@ -9,6 +9,7 @@ mod clock;
 mod driver;
 mod error;
 mod ownership;
+mod pool;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

@@ -5,14 +5,14 @@
 //! One task owns the writing: it takes whatever writes are waiting (up to a batch), runs
 //! them in one transaction and commits. While it commits, new writes queue up, so the
 //! batch grows with the load and a lone write is committed at once. A batch that fails
-//! is retried one write per transaction, so one bad write cannot fail the others.
+//! is retried one write per transaction, so one bad write cannot fail the others. The
+//! batch's statements cover all its writes at once (see `writes`).
 
 use service_kit::db::{Db, Tx};
 use tokio::sync::{mpsc, oneshot};
 
-use super::statements::{
-    FIRST_VERSION, SagaKey, Stamp, insert_log, insert_saga, select_saga, update_saga,
-};
+use super::statements::{SagaKey, select_saga};
+use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
 use super::{Inserted, Lease, NewSaga, SagaWrite, StoreError};
 use crate::saga::{LogRecord, OrderRequest, SagaState};
 
@@ -88,48 +88,81 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
     }
 }
 
-/// Runs `jobs` in one transaction and commits it.
+/// Runs `jobs` in one transaction and commits it: a few statements for the whole batch.
 async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
+    let news: Vec<NewSaga> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Insert(new, _) => Some(new.borrowed()),
+            Job::Commit(..) => None,
+        })
+        .collect();
+    let writes: Vec<SagaWrite> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Commit(write, _) => Some(write.borrowed()),
+            Job::Insert(..) => None,
+        })
+        .collect();
     let mut tx = db.begin_write().await?;
+    let inserted = insert_sagas(&mut tx, &news).await?;
+    let updated = update_sagas(&mut tx, &writes).await?;
+    let appends: Vec<Append> = news
+        .iter()
+        .filter(|new| inserted.contains(new.saga_id))
+        .map(first_records)
+        .chain(
+            writes
+                .iter()
+                .filter(|w| updated.contains(w.saga_id))
+                .map(transition_records),
+        )
+        .collect();
+    insert_logs(&mut tx, &appends).await?;
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
         done.push(match job {
-            Job::Insert(new, _) => Done::Inserted(insert(&mut tx, &new.borrowed()).await?),
-            Job::Commit(write, _) => Done::Committed(commit(&mut tx, &write.borrowed()).await?),
+            Job::Insert(new, _) if inserted.contains(&new.saga_id) => Done::Inserted(Inserted::New),
+            Job::Insert(new, _) => Done::Inserted(holder(&mut tx, &new.idempotency_key).await?),
+            Job::Commit(write, _) if updated.contains(&write.saga_id) => Done::Committed(Ok(())),
+            Job::Commit(write, _) => {
+                Done::Committed(Err(StoreError::Fenced(write.saga_id.clone())))
+            }
         });
     }
     tx.commit().await?;
     Ok(done)
 }
 
-async fn insert(tx: &mut Tx, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
-    if !insert_saga(tx, new).await? {
-        let existing = select_saga(tx, SagaKey::Key(new.idempotency_key)).await?;
-        let existing = existing
-            .ok_or_else(|| StoreError::Corrupt(format!("key {} vanished", new.idempotency_key)))?;
-        return Ok(Inserted::Existing(Box::new(existing)));
-    }
-    let stamp = Stamp {
+/// The saga that holds `key`, which an insert found taken.
+async fn holder(tx: &mut Tx, key: &str) -> Result<Inserted, StoreError> {
+    let existing = select_saga(tx, SagaKey::Key(key)).await?;
+    let existing = existing.ok_or_else(|| StoreError::Corrupt(format!("key {key} vanished")))?;
+    Ok(Inserted::Existing(Box::new(existing)))
+}
+
+/// A new saga's first records, by the replica that accepted it.
+fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
+    Append {
+        saga_id: new.saga_id,
+        log_len: 0,
+        records: new.log,
         writer: new.lease.owner,
         version: FIRST_VERSION,
         now_ms: new.now_ms,
-    };
-    insert_log(tx, new.saga_id, 0, new.log, stamp).await?;
-    Ok(Inserted::New)
+    }
 }
 
-/// The outer error fails the transaction; the inner one (fenced) is this write's own.
-async fn commit(tx: &mut Tx, write: &SagaWrite<'_>) -> Result<Result<(), StoreError>, StoreError> {
-    if !update_saga(tx, write).await? {
-        return Ok(Err(StoreError::Fenced(write.saga_id.to_string())));
-    }
-    let stamp = Stamp {
+/// A transition's records, after the saga's existing ones.
+fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
+    Append {
+        saga_id: write.saga_id,
+        log_len: write.log_len,
+        records: write.log,
         writer: write.writer,
         version: write.expected_version + 1,
         now_ms: write.now_ms,
-    };
-    insert_log(tx, write.saga_id, write.log_len, write.log, stamp).await?;
-    Ok(Ok(()))
+    }
 }
 
 fn reply(job: Job, done: Result<Done, StoreError>) {

@@ -17,6 +17,7 @@ mod sql;
 mod statements;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use async_trait::async_trait;
 

@@ -6,7 +6,8 @@ use service_kit::db::{Db, Migrations, Tx};
 use service_kit::on_backend;
 
 use super::batch::GroupCommitter;
-use super::statements::{SagaKey, Stamp, insert_log, saga_from_row, select_log, select_saga};
+use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
+use super::writes::{Append, insert_logs};
 use super::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError};
 use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
 
@@ -146,28 +147,31 @@ async fn record_claims(
         Claim::Expired => format!("claimed by {owner}: its owner's lease expired"),
         Claim::ExpiredOrOwn => format!("claimed by {owner} at its start"),
     };
-    for saga in &claimed {
-        let record = LogRecord {
-            step: Step::Saga,
-            outcome: Outcome::Claimed,
-            attempt: 0,
-            detail: detail.clone(),
-            status: saga.state.status(),
-        };
-        let stamp = Stamp {
+    let records: Vec<[LogRecord; 1]> = claimed
+        .iter()
+        .map(|saga| {
+            [LogRecord {
+                step: Step::Saga,
+                outcome: Outcome::Claimed,
+                attempt: 0,
+                detail: detail.clone(),
+                status: saga.state.status(),
+            }]
+        })
+        .collect();
+    let appends: Vec<Append> = claimed
+        .iter()
+        .zip(&records)
+        .map(|(saga, records)| Append {
+            saga_id: &saga.saga_id,
+            log_len: saga.log_len.saturating_sub(1),
+            records,
             writer: owner,
             version: saga.version,
             now_ms,
-        };
-        insert_log(
-            tx,
-            &saga.saga_id,
-            saga.log_len.saturating_sub(1),
-            &[record],
-            stamp,
-        )
-        .await?;
-    }
+        })
+        .collect();
+    insert_logs(tx, &appends).await?;
     Ok(claimed)
 }
 
