@@ -13,6 +13,9 @@ if [ -z "${SAGA_TEST_POSTGRES_URL:-}" ]; then
   fi
 else
   echo "== PostgreSQL: using $SAGA_TEST_POSTGRES_URL"
+  if [ -z "${SAGA_TEST_POSTGRES_DATA:-}" ]; then
+    echo "   (SAGA_TEST_POSTGRES_DATA is not set: the chaos campaigns do not restart the server)"
+  fi
 fi
 
 cargo test --workspace "$@"

@@ -1,7 +1,8 @@
 //! A short seeded chaos campaign: a few hundred sagas while every process is killed,
 //! stopped and paused, its database is locked for a while, the participants inject every
 //! kind of fault and the proxies delay, reset and black-hole the links (and, on
-//! PostgreSQL, every database connection is cut now and then). Afterwards no saga is
+//! PostgreSQL, every database connection is cut now and then, and the server itself is
+//! restarted when `SAGA_TEST_POSTGRES_DATA` says where it lives). Afterwards no saga is
 //! lost, none is duplicated, every one is consistent across the services with a
 //! well-formed log, the orchestrator kept answering, and it did not spin while a
 //! participant was down.
@@ -9,6 +10,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use saga_tests::chaos::pg_server::DATA_ENV;
 use saga_tests::chaos::{self, ChaosConfig};
 use saga_tests::{Backend, on_every_backend};
 
@@ -30,9 +32,15 @@ async fn campaign(backend: Backend) -> Result<()> {
         pause_interval: Duration::from_secs(4),
         proxy_interval: Duration::from_secs(2),
         quiesce_timeout: Duration::from_secs(40),
+        // The first restart falls 5 to 15 s in, well before placing ends.
+        server_restart_interval: Duration::from_secs(10),
         verbose: true,
         ..ChaosConfig::on_backend(SEED, &backend, 1)
     };
+    let restarts_server = !config.schedule().server_restart_interval.is_zero();
+    if backend != Backend::Sqlite && !restarts_server {
+        eprintln!("== {DATA_ENV} is not set: the PostgreSQL server is not restarted (SKIPPED)");
+    }
     let report = chaos::run(config).await?;
     eprintln!("{report}");
 
@@ -76,6 +84,13 @@ async fn campaign(backend: Backend) -> Result<()> {
             match backend {
                 Backend::Sqlite => 1,
                 Backend::Postgres { .. } => report.connection_drops.terminated,
+            },
+        ),
+        (
+            "database server restarts (PostgreSQL, when it can be restarted)",
+            match restarts_server {
+                true => report.server_restarts.restarts,
+                false => 1,
             },
         ),
     ];

@@ -3,7 +3,8 @@
 //! failed call on another one with the same key, while replicas are killed, stopped and
 //! paused (some past their lease, so the others take their sagas over), the participants
 //! fault, the links misbehave, the databases stall and every database connection is cut
-//! now and then. Afterwards nothing is lost or duplicated, every saga is consistent
+//! now and then (and the server itself is restarted when `SAGA_TEST_POSTGRES_DATA` says
+//! where it lives). Afterwards nothing is lost or duplicated, every saga is consistent
 //! across the services, and no saga's log shows two drivers at once (no double step, no
 //! gap, no write stamped before the one it follows).
 //!
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use saga_tests::backend::{Backend, POSTGRES_ENV};
+use saga_tests::chaos::pg_server::DATA_ENV;
 use saga_tests::chaos::{self, ChaosConfig};
 
 /// Fixed, so a failure replays with `saga-chaos --backend postgres --replicas 3`.
@@ -39,6 +41,9 @@ async fn killed_and_paused_replicas_sagas_are_taken_over_and_never_driven_twice(
         verbose: true,
         ..ChaosConfig::on_postgres(SEED, &server_url, REPLICAS)
     };
+    if config.postgres_server.is_none() {
+        eprintln!("== {DATA_ENV} is not set: the PostgreSQL server is not restarted (SKIPPED)");
+    }
     let report = chaos::run(config).await?;
     eprintln!("{report}");
 

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use saga_tests::backend::{Backend, POSTGRES_ENV};
-use saga_tests::chaos::{self, ChaosConfig, OrchestratorTuning, REPLICA_LEASE_MS};
+use saga_tests::chaos::pg_server::{BIN_ENV, DATA_ENV, LOG_ENV};
+use saga_tests::chaos::{
+    self, ChaosConfig, OrchestratorTuning, PgServer, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
+};
 
 /// Kills, pauses and disturbs the orchestrators and their participants while sagas run,
 /// then checks that nothing was lost, duplicated or left inconsistent, and that no saga
@@ -45,6 +48,21 @@ struct Args {
     /// connection (0: none; PostgreSQL only).
     #[arg(long, default_value_t = 4_000)]
     connection_drop_interval_ms: u64,
+    /// Mean time between two restarts of the PostgreSQL server itself (pg_ctl restart -m
+    /// immediate: a crash and WAL recovery; 0: none; PostgreSQL only, and needs
+    /// --postgres-data). Default: 25000 when the data folder is known, else 0.
+    #[arg(long)]
+    server_restart_interval_ms: Option<u64>,
+    /// The PostgreSQL server's data folder, to restart it (scripts/postgres.sh exports it).
+    #[arg(long, env = DATA_ENV)]
+    postgres_data: Option<PathBuf>,
+    /// The folder of the server's pg_ctl (default: pg_ctl on the PATH).
+    #[arg(long, env = BIN_ENV)]
+    postgres_bin: Option<PathBuf>,
+    /// The file the restarted server's output is appended to (default: in its data
+    /// folder).
+    #[arg(long, env = LOG_ENV)]
+    postgres_log: Option<PathBuf>,
     /// Stop placing after this many sagas...
     #[arg(long, default_value_t = 1_000)]
     sagas: usize,
@@ -153,6 +171,14 @@ impl Args {
                 Err("several replicas need --backend postgres".into())
             }
             (BackendArg::Sqlite, _) => Ok(Backend::Sqlite),
+            (BackendArg::Postgres, _)
+                if self.server_restart_interval_ms.unwrap_or(0) > 0
+                    && self.postgres_data.is_none() =>
+            {
+                Err(format!(
+                    "--server-restart-interval-ms needs the server's data folder: --postgres-data or {DATA_ENV}"
+                ))
+            }
             (BackendArg::Postgres, Some(url)) if !url.trim().is_empty() => Ok(Backend::Postgres {
                 server_url: url.clone(),
             }),
@@ -162,7 +188,22 @@ impl Args {
         }
     }
 
+    /// How to restart the PostgreSQL server, when its data folder is known.
+    fn postgres_server(&self) -> Option<PgServer> {
+        Some(PgServer {
+            data: self.postgres_data.clone()?,
+            bin: self.postgres_bin.clone(),
+            log: self.postgres_log.clone(),
+        })
+    }
+
     fn config(&self, seed: u64, backend: Backend) -> ChaosConfig {
+        let postgres_server = self.postgres_server();
+        let server_restart_interval = match (self.server_restart_interval_ms, &postgres_server) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, Some(_)) => SERVER_RESTART_INTERVAL,
+            (None, None) => Duration::ZERO,
+        };
         let lease_ms = match self.lease_ms {
             Some(ms) => Some(ms),
             None if self.replicas > 1 => Some(REPLICA_LEASE_MS),
@@ -174,6 +215,8 @@ impl Args {
             killed_replicas: self.killed_replicas.clone(),
             paused_replicas: self.paused_replicas.clone(),
             connection_drop_interval: Duration::from_millis(self.connection_drop_interval_ms),
+            server_restart_interval,
+            postgres_server,
             call_timeout: Duration::from_millis(self.client_timeout_ms),
             sagas: self.sagas,
             duration: Duration::from_secs_f64(self.duration.max(0.0)),

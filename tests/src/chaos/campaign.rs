@@ -157,6 +157,7 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
             .collect(),
         ownership: ownership_figures(&stage, dir),
         connection_drops: stage.connection_drops(),
+        server_restarts: stage.server_restarts(),
         liveness,
         service_errors: error_figures(&stage, dir),
         violations,
@@ -235,12 +236,17 @@ fn progress(load: &Load, stage: &Stage, placing: Instant) -> String {
             format!("{} k{} p{} c{}", n.id(), f.kills, f.pauses, f.crashes)
         })
         .collect();
+    let restarts = stage.server_restarts().restarts;
     format!(
-        "{:.0}s: {} keys sent, {} answered, {} calls; {}",
+        "{:.0}s: {} keys sent, {} answered, {} calls; {}{}",
         placing.elapsed().as_secs_f64(),
         figures.sent,
         figures.answered,
         figures.calls,
-        kills.join(", ")
+        kills.join(", "),
+        match restarts {
+            0 => String::new(),
+            n => format!("; database server restarted {n}x"),
+        }
     )
 }

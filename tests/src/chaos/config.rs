@@ -4,12 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::pg_server::PgServer;
 use super::schedule::Schedule;
 use crate::backend::Backend;
 
 /// The orchestrator's `--lease-ms` in a campaign with several replicas (short, so that
 /// takeovers happen within a pause), unless set.
 pub const REPLICA_LEASE_MS: u64 = 1_500;
+/// Mean time between two restarts of the PostgreSQL server in a PostgreSQL campaign that
+/// can restart it, unless set.
+pub const SERVER_RESTART_INTERVAL: Duration = Duration::from_secs(25);
 
 /// How the orchestrator is tuned for a campaign (its own flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +64,11 @@ pub struct ChaosConfig {
     /// Mean time between two rounds of terminating every service's PostgreSQL
     /// connection (zero: none; nothing on SQLite).
     pub connection_drop_interval: Duration,
+    /// Mean time between two restarts of the PostgreSQL server (zero: none; nothing on
+    /// SQLite or without `postgres_server`).
+    pub server_restart_interval: Duration,
+    /// How to restart the PostgreSQL server (`None`: it is never restarted).
+    pub postgres_server: Option<PgServer>,
     /// Stop placing after this many sagas (the outage's probe sagas included)...
     pub sagas: usize,
     /// ...or after this long, whichever comes first.
@@ -119,6 +128,8 @@ impl ChaosConfig {
             killed_replicas: Vec::new(),
             paused_replicas: Vec::new(),
             connection_drop_interval: Duration::ZERO,
+            server_restart_interval: Duration::ZERO,
+            postgres_server: None,
             sagas: 1_000,
             duration: Duration::from_secs(120),
             concurrency: 8,
@@ -155,7 +166,9 @@ impl ChaosConfig {
     }
 
     /// The defaults on PostgreSQL with `replicas` orchestrators: a short lease when
-    /// there are several, and connections cut every few seconds.
+    /// there are several, connections cut every few seconds, and the server restarted
+    /// every [`SERVER_RESTART_INTERVAL`] when the environment says how
+    /// ([`PgServer::from_env`]).
     pub fn on_postgres(seed: u64, server_url: &str, replicas: u32) -> Self {
         let mut config = Self::new(seed);
         config.backend = Backend::Postgres {
@@ -163,6 +176,10 @@ impl ChaosConfig {
         };
         config.replicas = replicas.max(1);
         config.connection_drop_interval = Duration::from_secs(4);
+        config.postgres_server = PgServer::from_env();
+        if config.postgres_server.is_some() {
+            config.server_restart_interval = SERVER_RESTART_INTERVAL;
+        }
         if replicas > 1 {
             config.orchestrator.lease_ms = Some(REPLICA_LEASE_MS);
         }
@@ -182,6 +199,10 @@ impl ChaosConfig {
                 Backend::Sqlite => Duration::ZERO,
                 Backend::Postgres { .. } => self.connection_drop_interval,
             },
+            server_restart_interval: match (&self.backend, &self.postgres_server) {
+                (Backend::Postgres { .. }, Some(_)) => self.server_restart_interval,
+                _ => Duration::ZERO,
+            },
             replicas: self.replicas.max(1),
             lease: Duration::from_millis(self.orchestrator.lease_ms.unwrap_or(10_000)),
             killed_replicas: self.killed_replicas.clone(),
@@ -190,7 +211,8 @@ impl ChaosConfig {
     }
 
     /// The `saga-chaos` command that replays this campaign (a PostgreSQL server is
-    /// named by `SAGA_TEST_POSTGRES_URL` or `--postgres-url`, left out here).
+    /// named by `SAGA_TEST_POSTGRES_URL` or `--postgres-url`, and its data folder by
+    /// `SAGA_TEST_POSTGRES_DATA` or `--postgres-data`, left out here).
     pub fn replay_command(&self) -> String {
         let o = &self.orchestrator;
         let list = |replicas: &[u32]| -> String {
@@ -203,9 +225,10 @@ impl ChaosConfig {
         let mut backend = format!("--backend {}", self.backend.name());
         if self.backend != Backend::Sqlite {
             backend.push_str(&format!(
-                " --replicas {} --connection-drop-interval-ms {}",
+                " --replicas {} --connection-drop-interval-ms {} --server-restart-interval-ms {}",
                 self.replicas,
-                self.connection_drop_interval.as_millis()
+                self.connection_drop_interval.as_millis(),
+                self.schedule().server_restart_interval.as_millis()
             ));
         }
         if !self.killed_replicas.is_empty() {

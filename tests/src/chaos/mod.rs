@@ -2,7 +2,8 @@
 //! SQLite files or PostgreSQL databases; optionally several orchestrator replicas on one
 //! PostgreSQL database), sagas placed continuously while a seeded schedule kills, pauses
 //! and restarts them, injects participant faults, disturbs the links through fault
-//! proxies, stalls the databases and cuts their connections; then calm, a deliberate
+//! proxies, stalls the databases, cuts their connections and restarts the PostgreSQL
+//! server; then calm, a deliberate
 //! outage to watch the orchestrators back off, and the invariant check, which also proves
 //! from the logs that no saga was driven by two replicas at once.
 //!
@@ -23,6 +24,8 @@ pub mod node;
 pub mod node_id;
 /// Which replica drove which saga, from the orchestrators' logs.
 pub mod ownership;
+/// Restarting the PostgreSQL server (`pg_ctl restart -m immediate`).
+pub mod pg_server;
 /// The seeded schedule.
 pub mod plan;
 /// The TCP fault proxy.
@@ -43,8 +46,9 @@ pub mod storage;
 
 use anyhow::{Context, Result};
 
-pub use config::{ChaosConfig, OrchestratorTuning, REPLICA_LEASE_MS};
+pub use config::{ChaosConfig, OrchestratorTuning, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL};
 pub use node_id::NodeId;
+pub use pg_server::PgServer;
 pub use plan::Plan;
 pub use report::Report;
 pub use schedule::Schedule;

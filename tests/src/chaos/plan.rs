@@ -1,7 +1,8 @@
 //! The seeded schedule of a campaign: when each process is killed or paused and for how
 //! long, when each proxy adds latency, resets connections or black-holes traffic, when a
-//! database is stalled and when the services' database connections are cut. A pure
-//! function of the seed and the settings, so a seed replays the same schedule.
+//! database is stalled, when the services' database connections are cut and when the
+//! PostgreSQL server itself is restarted. A pure function of the seed and the settings,
+//! so a seed replays the same schedule.
 
 use std::time::Duration;
 
@@ -57,6 +58,10 @@ pub enum Action {
     /// Terminates every service's connection to its PostgreSQL database, so the pools
     /// must reconnect (nothing on SQLite).
     DropConnections,
+    /// Restarts the PostgreSQL server itself, as a crash would (`pg_ctl restart -m
+    /// immediate`; WAL recovery on start): every connection dies and none can be made
+    /// until it is back (nothing on SQLite).
+    RestartDatabaseServer,
 }
 
 /// An action at an offset from the start of the campaign.
@@ -90,6 +95,8 @@ const REFUSE_MS: (u64, u64) = (0, 600);
 const LOCK_MS: (u64, u64) = (100, 1_500);
 /// How far apart two rounds of cutting database connections are, at least.
 const MIN_DROP_GAP: Duration = Duration::from_millis(200);
+/// How far apart two restarts of the database server are, at least.
+const MIN_RESTART_GAP: Duration = Duration::from_secs(3);
 
 impl Plan {
     /// Draws the whole campaign from `seed`.
@@ -111,6 +118,8 @@ impl Plan {
             storage_incidents(&mut rng, binary, schedule, &mut actions);
         }
         connection_drops(&mut rng, schedule, &mut actions);
+        // Drawn last, so a seed replays every other incident as it did before restarts.
+        server_restarts(&mut rng, schedule, &mut actions);
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -221,6 +230,21 @@ fn connection_drops(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
             action: Action::DropConnections,
         });
         at += gap(rng, s.connection_drop_interval).max(MIN_DROP_GAP);
+    }
+}
+
+/// Restarts of the database server, at random gaps around the interval.
+fn server_restarts(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
+    if s.server_restart_interval.is_zero() {
+        return;
+    }
+    let mut at = gap(rng, s.server_restart_interval);
+    while at < s.duration {
+        out.push(Timed {
+            at,
+            action: Action::RestartDatabaseServer,
+        });
+        at += gap(rng, s.server_restart_interval).max(MIN_RESTART_GAP);
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::load::LoadFigures;
 use super::node::NodeFigures;
 use super::ownership::OwnershipFigures;
+use super::pg_server::ServerRestarts;
 use super::stage::{ConnectionDrops, ProxyFigures};
 
 mod text;
@@ -37,6 +38,8 @@ pub struct Report {
     pub ownership: OwnershipFigures,
     /// Rounds of cutting the services' database connections (PostgreSQL).
     pub connection_drops: ConnectionDrops,
+    /// Restarts of the PostgreSQL server itself, and how long it was away.
+    pub server_restarts: ServerRestarts,
     pub liveness: Liveness,
     /// ERROR lines in each service's log (none in a healthy campaign; not violations by
     /// themselves, but where to look first).

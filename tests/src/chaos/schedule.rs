@@ -27,6 +27,8 @@ pub struct Schedule {
     pub lock_interval: Duration,
     /// Mean time between two rounds of cutting every database connection (zero: none).
     pub connection_drop_interval: Duration,
+    /// Mean time between two restarts of the PostgreSQL server (zero: none).
+    pub server_restart_interval: Duration,
     /// Orchestrator processes (1: one, unnumbered; more: replicas on one database).
     pub replicas: u32,
     /// The replicas' lease: with several replicas, their pauses and downtimes run up to a
@@ -49,6 +51,7 @@ impl Schedule {
             proxy_interval: Duration::ZERO,
             lock_interval: Duration::ZERO,
             connection_drop_interval: Duration::ZERO,
+            server_restart_interval: Duration::ZERO,
             replicas: 1,
             lease: Duration::from_secs(10),
             killed_replicas: Vec::new(),

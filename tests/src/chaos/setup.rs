@@ -112,6 +112,10 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         ],
         databases,
         config.backend.clone(),
+        match config.backend {
+            Backend::Postgres { .. } => config.postgres_server.clone(),
+            Backend::Sqlite => None,
+        },
         Journal::create(dir)?,
     );
     Ok((stage, clients))

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::Journal;
 use super::node::Node;
 use super::node_id::NodeId;
+use super::pg_server::{PgServer, Restarted, ServerRestarts};
 use super::plan::{Link, Timed};
 use super::proxy::{FaultProxy, ProxyMode};
 use super::storage::StorageLock;
@@ -20,6 +22,7 @@ use crate::backend::{Backend, Database};
 use crate::binaries::Binary;
 
 mod apply;
+mod restart;
 
 /// Longest sleep of the loop between two looks at the processes.
 const TICK: Duration = Duration::from_millis(25);
@@ -67,6 +70,11 @@ pub struct Stage {
     /// Storage stalls in progress.
     locks: BTreeMap<Binary, StorageLock>,
     drops: ConnectionDrops,
+    /// How to restart the PostgreSQL server (none: never), and what restarting did.
+    pg_server: Option<PgServer>,
+    restarts: ServerRestarts,
+    /// The restart under way, if any.
+    restarting: Option<JoinHandle<Restarted>>,
     /// The runner's own log of what it did.
     pub journal: Journal,
     /// When the last fault was injected (or the last incident ended).
@@ -75,12 +83,14 @@ pub struct Stage {
 
 impl Stage {
     /// A stage of `nodes` (not started, in start-up order), `proxies` (already
-    /// forwarding) and the services' `databases` on `backend`.
+    /// forwarding) and the services' `databases` on `backend`, whose PostgreSQL server
+    /// `pg_server` restarts.
     pub fn new(
         nodes: Vec<Node>,
         proxies: Vec<(Link, FaultProxy)>,
         databases: BTreeMap<Binary, Database>,
         backend: Backend,
+        pg_server: Option<PgServer>,
         journal: Journal,
     ) -> Self {
         Self {
@@ -96,6 +106,9 @@ impl Stage {
             backend,
             locks: BTreeMap::new(),
             drops: ConnectionDrops::default(),
+            pg_server,
+            restarts: ServerRestarts::default(),
+            restarting: None,
             journal,
             last_fault: None,
         }
@@ -116,6 +129,11 @@ impl Stage {
     /// What cutting the database connections did so far.
     pub fn connection_drops(&self) -> ConnectionDrops {
         self.drops
+    }
+
+    /// What restarting the PostgreSQL server did so far.
+    pub fn server_restarts(&self) -> ServerRestarts {
+        self.restarts
     }
 
     fn proxy(&self, link: Link) -> Result<&FaultProxy> {
@@ -151,6 +169,7 @@ impl Stage {
                 break;
             }
             self.restart_exited().await?;
+            self.collect_restart(false).await?;
             while let Some(due) = actions
                 .get(next)
                 .filter(|t| started + t.at <= Instant::now())
@@ -209,11 +228,12 @@ impl Stage {
     /// without faults (SIGTERM, then a fault-free generation), every node up.
     pub async fn calm(&mut self) -> Result<()> {
         self.journal.note("calm: every fault off");
+        self.collect_restart(true).await?;
         for proxy in self.proxies.values() {
             proxy.set_mode(ProxyMode::Clean);
         }
-        for (_, lock) in std::mem::take(&mut self.locks) {
-            lock.release().await?;
+        for (binary, lock) in std::mem::take(&mut self.locks) {
+            self.release_lock(binary, lock).await;
         }
         for node in self.nodes.values_mut() {
             node.resume()?;

@@ -19,7 +19,7 @@ use crate::binaries::Binary;
 /// How long taking the lock may wait for the service's own transactions to end.
 const TAKE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The runner's own PostgreSQL connections say so, and are never cut.
-const APPLICATION_NAME: &str = "saga-chaos";
+pub(super) const APPLICATION_NAME: &str = "saga-chaos";
 
 /// An exclusive lock on one database, held until [`StorageLock::release`] or drop.
 #[derive(Debug)]

@@ -2,6 +2,8 @@
 //! process's incidents apart.
 
 use super::*;
+use crate::backend::Backend;
+use crate::chaos::{ChaosConfig, PgServer};
 
 fn schedule() -> Schedule {
     Schedule {
@@ -171,4 +173,86 @@ fn derived_seeds_depend_on_every_part() {
         }
     }
     assert_eq!(derive(1, &[0, 1]), derive(1, &[0, 1]));
+}
+
+fn restarting(interval: Duration) -> Schedule {
+    Schedule {
+        server_restart_interval: interval,
+        ..replicated(vec![], vec![])
+    }
+}
+
+fn restarts(plan: &Plan) -> Vec<Duration> {
+    plan.actions
+        .iter()
+        .filter(|t| t.action == Action::RestartDatabaseServer)
+        .map(|t| t.at)
+        .collect()
+}
+
+#[test]
+fn server_restarts_are_drawn_last_so_a_seed_replays_every_other_incident() {
+    let without = Plan::generate(9, &restarting(Duration::ZERO));
+    let with = Plan::generate(9, &restarting(Duration::from_secs(10)));
+    let at = restarts(&with);
+    assert!(at.len() >= 3, "restarts at {at:?}");
+    assert!(
+        at.windows(2).all(|w| w[1] - w[0] >= MIN_RESTART_GAP),
+        "restarts at {at:?}"
+    );
+    let others: Vec<Timed> = with
+        .actions
+        .iter()
+        .copied()
+        .filter(|t| t.action != Action::RestartDatabaseServer)
+        .collect();
+    assert_eq!(
+        (
+            others,
+            with.fault_seed,
+            with.orchestrator_seed,
+            with.load_seed
+        ),
+        (
+            without.actions,
+            without.fault_seed,
+            without.orchestrator_seed,
+            without.load_seed
+        )
+    );
+}
+
+#[test]
+fn no_server_is_restarted_when_the_interval_is_zero_on_sqlite_or_without_a_way_to() {
+    assert_eq!(
+        restarts(&Plan::generate(9, &restarting(Duration::ZERO))),
+        Vec::new()
+    );
+    let server = PgServer {
+        data: "/tmp/pg/data".into(),
+        bin: None,
+        log: None,
+    };
+    let every_5s = Duration::from_secs(5);
+    let on = |backend: Backend, postgres_server: Option<PgServer>| {
+        ChaosConfig {
+            backend,
+            server_restart_interval: every_5s,
+            postgres_server,
+            ..ChaosConfig::new(9)
+        }
+        .schedule()
+        .server_restart_interval
+    };
+    let postgres = Backend::Postgres {
+        server_url: "postgres://u@h/db".into(),
+    };
+    assert_eq!(
+        [
+            on(Backend::Sqlite, Some(server.clone())),
+            on(postgres.clone(), None),
+            on(postgres, Some(server)),
+        ],
+        [Duration::ZERO, Duration::ZERO, every_5s]
+    );
 }

@@ -102,6 +102,14 @@ impl fmt::Display for Report {
                 d.rounds, d.terminated, d.failed_rounds
             )?;
         }
+        let r = &self.server_restarts;
+        if r.restarts + r.failed + r.skipped > 0 {
+            writeln!(
+                f,
+                "database server restarts: {} ({} failed, {} skipped while one was under way), away {} ms in all, longest {} ms",
+                r.restarts, r.failed, r.skipped, r.total_ms, r.longest_ms
+            )?;
+        }
         let v = &self.liveness;
         writeln!(
             f,

@@ -38,7 +38,7 @@ impl Stage {
             Action::LockStorage(binary) => self.lock_storage(binary).await?,
             Action::UnlockStorage(binary) => {
                 if let Some(lock) = self.locks.remove(&binary) {
-                    lock.release().await?;
+                    self.release_lock(binary, lock).await;
                 }
             }
             Action::ResetConnections(link) => {
@@ -46,24 +46,46 @@ impl Stage {
                 self.windows.entry(link).or_default().reset_events += 1;
             }
             Action::DropConnections => self.drop_connections().await?,
+            Action::RestartDatabaseServer => self.begin_restart(),
         }
         self.last_fault = Some(Instant::now());
         Ok(())
     }
 
     /// Holds a lock on `binary`'s database, unless it stays busy; the stall is counted on
-    /// the (first) node that runs `binary`.
+    /// the (first) node that runs `binary`. On PostgreSQL a lock that cannot be taken
+    /// (the server is down) is noted and skipped.
     async fn lock_storage(&mut self, binary: Binary) -> Result<()> {
         let Some(database) = self.databases.get(&binary) else {
             return Ok(());
         };
-        if let Some(lock) = StorageLock::take(database).await? {
+        let lock = match StorageLock::take(database).await {
+            Ok(lock) => lock,
+            Err(e) if matches!(self.backend, Backend::Postgres { .. }) => {
+                self.journal
+                    .note(&format!("no stall of {}: {e:#}", binary.name()));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(lock) = lock {
             self.locks.insert(binary, lock);
             if let Some(node) = self.nodes.values_mut().find(|n| n.binary() == binary) {
                 node.count_storage_stall();
             }
         }
         Ok(())
+    }
+
+    /// Ends a stall. A lock that cannot be released the usual way lost its connection
+    /// (the server restarted, say), and the lock ended with it: noted, not fatal.
+    pub(super) async fn release_lock(&mut self, binary: Binary, lock: StorageLock) {
+        if let Err(e) = lock.release().await {
+            self.journal.note(&format!(
+                "the stall of {} ended with its connection: {e:#}",
+                binary.name()
+            ));
+        }
     }
 
     /// Terminates every service connection to PostgreSQL (nothing on SQLite). A round
