@@ -65,37 +65,37 @@ pub enum Entry {
     NothingToUndo,
 }
 
-/// Claims `step` inside the caller's write transaction and says what to do.
+/// Reads `step`'s record and its counterpart's inside the caller's write transaction
+/// and says what to do. Nothing is written until [`finish`].
 pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
     queue_behind_the_saga(tx, step.saga_id).await?;
-    if !claim(tx, step).await? {
-        return Ok(Entry::Repeat(first_answer(tx, step).await?));
+    let counterpart = match step.role {
+        Role::Action { undone_by } => undone_by,
+        Role::Compensation { undoes } => Some(undoes),
+    };
+    let records = records(tx, step.saga_id, step.op, counterpart.unwrap_or(step.op)).await?;
+    let answer_of = |op: &str| records.iter().find(|(o, _)| o == op).map(|(_, r)| r);
+    if let Some(first) = answer_of(step.op) {
+        return Ok(Entry::Repeat(first.clone().unwrap_or_default()));
     }
-    match step.role {
-        Role::Action { undone_by: None } => Ok(Entry::First),
-        Role::Action {
-            undone_by: Some(compensation),
-        } => Ok(if recorded(tx, step.saga_id, compensation).await? {
-            Entry::AlreadyCompensated
-        } else {
-            Entry::First
-        }),
-        Role::Compensation { undoes } => Ok(if recorded(tx, step.saga_id, undoes).await? {
-            Entry::First
-        } else {
-            Entry::NothingToUndo
-        }),
-    }
+    let counterpart_seen = counterpart.is_some_and(|op| answer_of(op).is_some());
+    Ok(match (step.role, counterpart_seen) {
+        (Role::Action { .. }, true) => Entry::AlreadyCompensated,
+        (Role::Compensation { .. }, false) => Entry::NothingToUndo,
+        _ => Entry::First,
+    })
 }
 
-/// Records the answer to `step`, to be returned to every repeat.
+/// Records `step` with its answer, to be returned to every repeat (or, for a
+/// compensation that found nothing to undo, as the tombstone that refuses its action).
 pub async fn finish(tx: &mut Tx, step: &Step<'_>, response: &[u8]) -> Result<(), sqlx::Error> {
     on_backend!(tx, conn => sqlx::query(
-        "UPDATE saga_barrier SET response = $1 WHERE saga_id = $2 AND op = $3",
+        "INSERT INTO saga_barrier (saga_id, op, response, created_at_ms) VALUES ($1, $2, $3, $4)",
     )
-    .bind(response)
     .bind(step.saga_id)
     .bind(step.op)
+    .bind(response)
+    .bind(db::now_ms())
     .execute(conn)
     .await
     .map(|_| ()))?;
@@ -128,46 +128,27 @@ fn lock_key(saga_id: &str) -> i64 {
     i64::from_le_bytes(hash.to_le_bytes())
 }
 
-/// Inserts the record of `step`; `false` when it is already there (a repeat).
-async fn claim(tx: &mut Tx, step: &Step<'_>) -> Result<bool, sqlx::Error> {
-    let inserted = on_backend!(tx, conn => sqlx::query(
-        "INSERT INTO saga_barrier (saga_id, op, response, created_at_ms)
-         VALUES ($1, $2, NULL, $3)
-         ON CONFLICT (saga_id, op) DO NOTHING",
-    )
-    .bind(step.saga_id)
-    .bind(step.op)
-    .bind(db::now_ms())
-    .execute(conn)
-    .await?
-    .rows_affected());
-    Ok(inserted == 1)
-}
-
-/// The answer recorded for `step` (empty if it was never finished).
-async fn first_answer(tx: &mut Tx, step: &Step<'_>) -> Result<Vec<u8>, sqlx::Error> {
-    let response = on_backend!(tx, conn => {
-        let row = sqlx::query("SELECT response FROM saga_barrier WHERE saga_id = $1 AND op = $2")
-            .bind(step.saga_id)
-            .bind(step.op)
-            .fetch_one(conn)
-            .await?;
-        row.bytes("response")
-    })?;
-    Ok(response.unwrap_or_default())
-}
-
-/// Whether the saga's operation `op` has a record.
-async fn recorded(tx: &mut Tx, saga_id: &str, op: &str) -> Result<bool, sqlx::Error> {
-    let found = on_backend!(tx, conn => sqlx::query(
-        "SELECT 1 FROM saga_barrier WHERE saga_id = $1 AND op = $2",
-    )
-    .bind(saga_id)
-    .bind(op)
-    .fetch_optional(conn)
-    .await?
-    .is_some());
-    Ok(found)
+/// The records of the saga's operations `op` and `other` (which may be the same): each
+/// operation's name and recorded answer.
+async fn records(
+    tx: &mut Tx,
+    saga_id: &str,
+    op: &str,
+    other: &str,
+) -> Result<Vec<(String, Option<Vec<u8>>)>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        let rows = sqlx::query(
+            "SELECT op, response FROM saga_barrier WHERE saga_id = $1 AND op IN ($2, $3)",
+        )
+        .bind(saga_id)
+        .bind(op)
+        .bind(other)
+        .fetch_all(conn)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.text("op")?, row.bytes("response")?)))
+            .collect()
+    })
 }
 
 #[cfg(test)]

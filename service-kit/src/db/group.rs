@@ -94,24 +94,26 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
         Ok(tx) => tx,
         Err(error) => return fail_all(jobs, error.to_string()).await,
     };
-    let mut ran = Vec::with_capacity(jobs.len());
-    let mut broken = None;
+    let total = jobs.len();
+    let mut ran = Vec::with_capacity(total);
+    let mut broken = savepoint(&mut tx, OPEN).await.err();
     let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
-        if let Err(error) = savepoint(&mut tx, "SAVEPOINT request").await {
-            broken = Some(error);
-            ran.push(job(Err("the batch transaction failed".into())).await);
-            break;
-        }
-        let done = job(Ok(&mut tx)).await;
-        let end = match done.keep {
-            true => savepoint(&mut tx, "RELEASE SAVEPOINT request").await,
-            false => undo(&mut tx).await,
-        };
-        ran.push(done);
-        if let Err(error) = end {
-            broken = Some(error);
-            break;
+    if broken.is_none() {
+        for job in jobs.by_ref() {
+            let done = job(Ok(&mut tx)).await;
+            let last = ran.len() + 1 == total;
+            let end = match (done.keep, last) {
+                // COMMIT releases the last savepoint.
+                (true, true) => Ok(()),
+                (true, false) => savepoint(&mut tx, NEXT).await,
+                (false, true) => savepoint(&mut tx, UNDO).await,
+                (false, false) => savepoint(&mut tx, UNDO_NEXT).await,
+            };
+            ran.push(done);
+            if let Err(error) = end {
+                broken = Some(error);
+                break;
+            }
         }
     }
     let committed = match broken {
@@ -130,16 +132,20 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
     fail_all(jobs.collect(), "the batch transaction failed".into()).await;
 }
 
-async fn undo(tx: &mut Tx) -> Result<(), sqlx::Error> {
-    savepoint(tx, "ROLLBACK TO SAVEPOINT request").await?;
-    savepoint(tx, "RELEASE SAVEPOINT request").await
+/// Savepoint statements; each string is one round trip (several statements at once).
+const OPEN: &str = "SAVEPOINT request";
+/// Keeps the request's writes and opens the next request's savepoint.
+const NEXT: &str = "RELEASE SAVEPOINT request; SAVEPOINT request";
+/// Drops the request's writes.
+const UNDO: &str = "ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request";
+/// Drops the request's writes and opens the next request's savepoint.
+const UNDO_NEXT: &str =
+    "ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request; SAVEPOINT request";
+
+async fn savepoint(tx: &mut Tx, statements: &'static str) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => sqlx::raw_sql(statements).execute(conn).await.map(|_| ()))
 }
 
-async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => sqlx::query(statement).execute(conn).await.map(|_| ()))
-}
-
-/// Answers jobs that could not run.
 async fn fail_all(jobs: Vec<Job>, cause: String) {
     for job in jobs {
         let ran = job(Err(cause.clone())).await;
