@@ -7,6 +7,7 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::Signal;
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
@@ -169,6 +170,19 @@ impl Cluster {
             .take()
             .context("the orchestrator is not running")?;
         process.terminate().await
+    }
+
+    /// A rolling restart: SIGTERMs the orchestrator and starts its successor (same
+    /// settings, same replica name, same database, a new port) at once, while the old
+    /// process still drains; returns the old process's exit.
+    pub async fn hand_over_orchestrator(&mut self) -> Result<ExitStatus> {
+        let mut old = self
+            .orchestrator
+            .take()
+            .context("the orchestrator is not running")?;
+        old.signal(Signal::SIGTERM)?;
+        self.restart_orchestrator().await?;
+        old.wait_bounded("SIGTERM").await
     }
 
     /// Starts a new orchestrator process on the same database (on a new port) and

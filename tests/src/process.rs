@@ -143,7 +143,8 @@ impl ServiceProcess {
         self.wait_bounded("SIGTERM").await
     }
 
-    async fn wait_bounded(&mut self, signal: &str) -> Result<ExitStatus> {
+    /// Waits for the exit that `signal` (already sent) asked for, within a bound.
+    pub(crate) async fn wait_bounded(&mut self, signal: &str) -> Result<ExitStatus> {
         match timeout(EXIT_TIMEOUT, self.child.wait()).await {
             Ok(status) => status.with_context(|| format!("cannot wait for {}", self.name)),
             Err(_) => bail!(
