@@ -202,6 +202,17 @@ impl Cluster {
         Ok(())
     }
 
+    /// Polls ListSagas until some saga is past its first step and not ended yet (a saga
+    /// in the middle, where a crash or restart is worth making).
+    pub async fn wait_for_a_saga_mid_way(&self, deadline: Duration) -> Result<Vec<Saga>> {
+        self.wait_for_sagas(deadline, "a saga past its first step", |sagas| {
+            sagas
+                .iter()
+                .any(|s| !s.order_id.is_empty() && !is_terminal(s.status()))
+        })
+        .await
+    }
+
     /// Polls ListSagas until every saga has ended (COMPLETED, COMPENSATED or FAILED) and
     /// returns them; fails after `deadline` listing the sagas still going.
     pub async fn wait_until_all_terminal(&self, deadline: Duration) -> Result<Vec<Saga>> {

@@ -38,6 +38,18 @@ pub struct Counts {
     pub invoices_voided: usize,
 }
 
+impl Counts {
+    /// `sagas` sagas, every one completed: its order confirmed, its invoice issued.
+    pub fn all_completed(sagas: usize) -> Self {
+        Self {
+            sagas_completed: sagas,
+            orders_confirmed: sagas,
+            invoices_issued: sagas,
+            ..Self::default()
+        }
+    }
+}
+
 /// What a passing check read, for tests to assert on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

@@ -66,6 +66,15 @@ impl ClusterOptions {
         self
     }
 
+    /// Every forward call waits `ms` before it runs: sagas stay in flight long enough
+    /// for a restart to land in the middle of them.
+    pub fn slow_calls(self, ms: u64) -> Self {
+        self.orders_faults(&format!(
+            "CreateOrder:delay={ms}:1,ConfirmOrder:delay={ms}:1"
+        ))
+        .invoices_faults(&format!("CreateInvoice:delay={ms}:1"))
+    }
+
     pub fn fault_seed(mut self, seed: u64) -> Self {
         self.fault_seed = seed;
         self

@@ -107,3 +107,18 @@ pub async fn place_all(
     sagas.sort_by_key(|(index, _)| *index);
     Ok(sagas.into_iter().map(|(_, saga)| saga).collect())
 }
+
+/// Places `count` small orders concurrently, answered (RUNNING) after 20 ms rather than
+/// when their sagas end.
+pub async fn place_small_without_waiting(
+    client: &OrchestratorClient<Channel>,
+    count: usize,
+) -> Result<Vec<Saga>> {
+    let requests = (0..count)
+        .map(|n| PlaceOrderRequest {
+            wait_ms: 20,
+            ..small_order(n)
+        })
+        .collect();
+    place_all(client, requests).await
+}

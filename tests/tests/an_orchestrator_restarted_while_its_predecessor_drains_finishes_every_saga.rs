@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use saga_contracts::saga::v1::PlaceOrderRequest;
-use saga_tests::cluster::is_terminal;
-use saga_tests::requests::{place_all, small_order};
+use saga_tests::requests::place_small_without_waiting;
 use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 
 const SAGAS: usize = 12;
@@ -23,24 +21,11 @@ async fn an_orchestrator_restarted_while_its_predecessor_drains_finishes_every_s
 
 async fn scenario(backend: Backend) -> Result<()> {
     // Slow calls: the SIGTERM lands mid-call and the old process drains for a while.
-    let options = ClusterOptions::default()
-        .backend(backend)
-        .orders_faults("CreateOrder:delay=300:1,ConfirmOrder:delay=300:1")
-        .invoices_faults("CreateInvoice:delay=300:1");
+    let options = ClusterOptions::default().backend(backend).slow_calls(300);
     let mut cluster = Cluster::start(options).await?;
-    let requests = (0..SAGAS)
-        .map(|n| PlaceOrderRequest {
-            wait_ms: 20,
-            ..small_order(n)
-        })
-        .collect();
-    place_all(&cluster.orchestrator(), requests).await?;
+    place_small_without_waiting(&cluster.orchestrator(), SAGAS).await?;
     cluster
-        .wait_for_sagas(Duration::from_secs(10), "a saga in flight", |sagas| {
-            sagas
-                .iter()
-                .any(|s| !s.order_id.is_empty() && !is_terminal(s.status()))
-        })
+        .wait_for_a_saga_mid_way(Duration::from_secs(10))
         .await?;
 
     let old = cluster.hand_over_orchestrator().await?;
@@ -51,15 +36,7 @@ async fn scenario(backend: Backend) -> Result<()> {
         .await?;
 
     let summary = check_invariants(&cluster).await?;
-    assert_eq!(
-        summary.counts,
-        Counts {
-            sagas_completed: SAGAS,
-            orders_confirmed: SAGAS,
-            invoices_issued: SAGAS,
-            ..Counts::default()
-        }
-    );
+    assert_eq!(summary.counts, Counts::all_completed(SAGAS));
     cluster.stop().await?;
     Ok(())
 }

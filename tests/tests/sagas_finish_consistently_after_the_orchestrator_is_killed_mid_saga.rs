@@ -44,15 +44,7 @@ async fn scenario(backend: Backend) -> Result<()> {
     );
 
     let in_flight = cluster
-        .wait_for_sagas(
-            Duration::from_secs(10),
-            "a saga past its first step",
-            |sagas| {
-                sagas
-                    .iter()
-                    .any(|s| !s.order_id.is_empty() && !is_terminal(s.status()))
-            },
-        )
+        .wait_for_a_saga_mid_way(Duration::from_secs(10))
         .await?;
     cluster.kill_orchestrator().await?;
     let unfinished = in_flight

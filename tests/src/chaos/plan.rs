@@ -117,9 +117,23 @@ impl Plan {
         for binary in Binary::ALL {
             storage_incidents(&mut rng, binary, schedule, &mut actions);
         }
-        connection_drops(&mut rng, schedule, &mut actions);
+        let drops = (schedule.connection_drop_interval, MIN_DROP_GAP);
+        rounds(
+            &mut rng,
+            schedule,
+            drops,
+            Action::DropConnections,
+            &mut actions,
+        );
         // Drawn last, so a seed replays every other incident as it did before restarts.
-        server_restarts(&mut rng, schedule, &mut actions);
+        let restarts = (schedule.server_restart_interval, MIN_RESTART_GAP);
+        rounds(
+            &mut rng,
+            schedule,
+            restarts,
+            Action::RestartDatabaseServer,
+            &mut actions,
+        );
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -218,33 +232,22 @@ fn storage_incidents(rng: &mut StdRng, binary: Binary, s: &Schedule, out: &mut V
     }
 }
 
-/// Rounds of cutting every database connection, at random gaps around the interval.
-fn connection_drops(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
-    if s.connection_drop_interval.is_zero() {
+/// Rounds of `action` (cutting every database connection, restarting the server) at
+/// random gaps around `interval`, never closer than `min_gap`; none if it is zero.
+fn rounds(
+    rng: &mut StdRng,
+    s: &Schedule,
+    (interval, min_gap): (Duration, Duration),
+    action: Action,
+    out: &mut Vec<Timed>,
+) {
+    if interval.is_zero() {
         return;
     }
-    let mut at = gap(rng, s.connection_drop_interval);
+    let mut at = gap(rng, interval);
     while at < s.duration {
-        out.push(Timed {
-            at,
-            action: Action::DropConnections,
-        });
-        at += gap(rng, s.connection_drop_interval).max(MIN_DROP_GAP);
-    }
-}
-
-/// Restarts of the database server, at random gaps around the interval.
-fn server_restarts(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
-    if s.server_restart_interval.is_zero() {
-        return;
-    }
-    let mut at = gap(rng, s.server_restart_interval);
-    while at < s.duration {
-        out.push(Timed {
-            at,
-            action: Action::RestartDatabaseServer,
-        });
-        at += gap(rng, s.server_restart_interval).max(MIN_RESTART_GAP);
+        out.push(Timed { at, action });
+        at += gap(rng, interval).max(min_gap);
     }
 }
 
