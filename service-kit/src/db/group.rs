@@ -89,11 +89,16 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
 }
 
 /// Runs every job of the batch under its own savepoint, commits, then answers them all.
-async fn commit_batch(db: &Db, jobs: Vec<Job>) {
+async fn commit_batch(db: &Db, mut jobs: Vec<Job>) {
     let mut tx = match db.begin_write().await {
         Ok(tx) => tx,
         Err(error) => return fail_all(jobs, error.to_string()).await,
     };
+    if jobs.len() == 1
+        && let Some(job) = jobs.pop()
+    {
+        return commit_alone(tx, job).await;
+    }
     let total = jobs.len();
     let mut ran = Vec::with_capacity(total);
     let mut broken = savepoint(&mut tx, OPEN).await.err();
@@ -130,6 +135,23 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
         (done.answer)(committed.clone());
     }
     fail_all(jobs.collect(), "the batch transaction failed".into()).await;
+}
+
+/// A lone job needs no savepoint: its transaction is its own, kept or rolled back.
+async fn commit_alone(mut tx: Tx, job: Job) {
+    let done = job(Ok(&mut tx)).await;
+    let committed = match done.keep {
+        true => tx.commit().await.map_err(|error| error.to_string()),
+        // The job's own error is its answer; nothing of it was kept.
+        false => {
+            let _ = tx.rollback().await;
+            Ok(())
+        }
+    };
+    if let Err(error) = &committed {
+        tracing::error!(%error, requests = 1, "commit failed");
+    }
+    (done.answer)(committed);
 }
 
 /// Savepoint statements; each string is one round trip (several statements at once).

@@ -60,3 +60,33 @@ async fn concurrent_writes_commit_together_and_a_failing_one_is_undone_alone() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_lone_write_that_fails_leaves_nothing_and_answers_its_own_error() {
+    let (_dir, dbs) = databases().await;
+    for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 64);
+        let failed = writer
+            .write(|tx| Box::pin(record(tx, "alone".into(), true)))
+            .await;
+        assert!(
+            matches!(failed, Err(sqlx::Error::RowNotFound)),
+            "{failed:?}"
+        );
+        let kept = writer
+            .write(|tx| Box::pin(record(tx, "kept".into(), false)))
+            .await;
+        assert!(kept.is_ok(), "{kept:?}");
+        let entries = writer
+            .write(|tx| {
+                Box::pin(async move {
+                    let alone = barrier::enter(tx, &step("alone")).await?;
+                    let kept = barrier::enter(tx, &step("kept")).await?;
+                    Ok::<_, sqlx::Error>((alone, kept))
+                })
+            })
+            .await
+            .expect("read back");
+        assert_eq!(entries, (Entry::First, Entry::Repeat(b"kept".to_vec())));
+    }
+}
