@@ -6,24 +6,8 @@ use saga_contracts::orders::v1 as proto;
 use super::*;
 use crate::domain::LineItem;
 
-/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
-const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
-
-/// A fresh orders database of each available backend: a SQLite file always (the folder
-/// keeps it alive), and a new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a
-/// server.
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
-    let migrations = &crate::startup::MIGRATIONS;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("o.db").display());
-    let mut dbs = vec![Db::open(&url, migrations).await.expect("open sqlite")];
-    if let Ok(server) = std::env::var(POSTGRES_ENV) {
-        let url = service_kit::db::fresh_postgres_database(&server)
-            .await
-            .expect("create a postgres database");
-        dbs.push(Db::open(&url, migrations).await.expect("open postgres"));
-    }
-    (dir, dbs)
+    service_kit::db::testing::databases(&crate::startup::MIGRATIONS).await
 }
 
 fn new_order(saga_id: &str, customer_id: &str) -> NewOrder {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::db::Db;
-use crate::db::testing::databases;
+use crate::db::testing::{databases, orders_migrations};
 
 const CREATE: Step = Step {
     saga_id: "s1",
@@ -31,7 +31,7 @@ async fn run(db: &Db, step: &Step<'_>, answer: &[u8]) -> Entry {
 
 #[tokio::test]
 async fn a_repeat_gets_the_first_answer() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         assert_eq!(run(&db, &CREATE, b"first").await, Entry::First);
         assert_eq!(
@@ -43,7 +43,7 @@ async fn a_repeat_gets_the_first_answer() {
 
 #[tokio::test]
 async fn a_compensation_without_its_action_leaves_a_tombstone_that_refuses_the_action() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         assert_eq!(run(&db, &CANCEL, b"none").await, Entry::NothingToUndo);
         assert_eq!(run(&db, &CREATE, b"late").await, Entry::AlreadyCompensated);
@@ -56,7 +56,7 @@ async fn a_compensation_without_its_action_leaves_a_tombstone_that_refuses_the_a
 
 #[tokio::test]
 async fn a_compensation_after_its_action_undoes_it() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         assert_eq!(run(&db, &CREATE, b"made").await, Entry::First);
         assert_eq!(run(&db, &CANCEL, b"undone").await, Entry::First);
@@ -69,7 +69,7 @@ async fn a_compensation_after_its_action_undoes_it() {
 
 #[tokio::test]
 async fn a_rolled_back_call_leaves_no_record() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let mut tx = db.begin_write().await.expect("begin");
         assert_eq!(enter(&mut tx, &CREATE).await.expect("enter"), Entry::First);
@@ -80,7 +80,7 @@ async fn a_rolled_back_call_leaves_no_record() {
 
 #[tokio::test]
 async fn concurrent_repeats_take_effect_once() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let calls = (0..8).map(|i| {
             let db = db.clone();
@@ -98,7 +98,7 @@ async fn concurrent_repeats_take_effect_once() {
 
 #[tokio::test]
 async fn an_action_racing_its_compensation_is_either_undone_or_refused() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let races = (0..16).map(|i| {
             let db = db.clone();

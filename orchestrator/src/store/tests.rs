@@ -3,30 +3,17 @@
 
 use std::sync::Arc;
 
-use service_kit::db::fresh_postgres_database;
+use service_kit::db::testing::fresh_urls;
 
 use super::*;
 use crate::saga::{self, LineItem, Outcome, Step};
 
-/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
-const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
-
 /// A fresh store of each available backend; the folder keeps the SQLite file alive.
 async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("log.db").display());
-    let mut stores = vec![open(&url, 64).await.expect("open sqlite")];
-    if let Ok(server) = std::env::var(POSTGRES_ENV) {
-        stores.push(
-            open(
-                &fresh_postgres_database(&server)
-                    .await
-                    .expect("fresh database"),
-                64,
-            )
-            .await
-            .expect("open postgres"),
-        );
+    let (dir, urls) = fresh_urls("log.db").await;
+    let mut stores = Vec::with_capacity(urls.len());
+    for url in urls {
+        stores.push(open(&url, 64).await.expect("open the test store"));
     }
     (dir, stores)
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::barrier::{self, Entry, Role, Step};
-use crate::db::testing::databases;
+use crate::db::testing::{databases, orders_migrations};
 
 fn step(saga_id: &str) -> Step<'_> {
     Step {
@@ -25,7 +25,7 @@ async fn record(tx: &mut Tx, id: String, fail: bool) -> Result<(), sqlx::Error> 
 
 #[tokio::test]
 async fn concurrent_writes_commit_together_and_a_failing_one_is_undone_alone() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let writer = GroupWriter::start(db.clone(), 64);
         let requests = (0..40).map(|i| {
@@ -63,7 +63,7 @@ async fn concurrent_writes_commit_together_and_a_failing_one_is_undone_alone() {
 
 #[tokio::test]
 async fn a_lone_write_that_fails_leaves_nothing_and_answers_its_own_error() {
-    let (_dir, dbs) = databases().await;
+    let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let writer = GroupWriter::start(db.clone(), 64);
         let failed = writer

@@ -8,8 +8,8 @@ mod group_tests;
 mod postgres;
 mod rows;
 mod sqlite;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
