@@ -70,6 +70,7 @@ async fn killed_and_paused_replicas_sagas_are_taken_over_and_never_driven_twice(
         ),
         ("replicas paused", replicas.iter().map(|r| r.pauses).sum()),
         ("takeovers", report.ownership.takeovers),
+        ("handovers in the saga logs", s.handovers as u64),
         (
             "sagas claimed",
             report

@@ -72,7 +72,10 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
             placing + config.duration,
             &placed_all,
             |stage| {
-                longest_stall = longest_stall.max(load.since_last_answer());
+                // A PostgreSQL restart stops every answer until the server is back;
+                // the clients' stall counts from then.
+                let stalled = load.since_last_answer().min(stage.database_up_for());
+                longest_stall = longest_stall.max(stalled);
                 if config.verbose && last_progress.elapsed() >= PROGRESS_EVERY {
                     last_progress = Instant::now();
                     say(config, &progress(&load, stage, placing));

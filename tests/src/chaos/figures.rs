@@ -45,7 +45,20 @@ pub fn saga_figures(snapshot: &Snapshot, load: &Load) -> SagaFigures {
         parked_retries: records(&snapshot.sagas, |e| {
             e.outcome() == StepOutcome::RetryScheduled && e.detail.starts_with("parked")
         }),
+        claims: records(&snapshot.sagas, |e| e.outcome() == StepOutcome::Claimed),
+        handovers: snapshot.sagas.iter().map(handovers).sum(),
     }
+}
+
+/// CLAIMED records of `saga` by another replica than the writer of the record before.
+fn handovers(saga: &Saga) -> usize {
+    let mut log: Vec<_> = saga.log.iter().collect();
+    log.sort_by_key(|e| e.seq);
+    log.windows(2)
+        .filter(|pair| {
+            pair[1].outcome() == StepOutcome::Claimed && pair[1].writer != pair[0].writer
+        })
+        .count()
 }
 
 /// How many log records of all sagas match.
@@ -137,4 +150,36 @@ pub fn unix_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use saga_contracts::saga::v1::SagaLogEntry;
+
+    use super::*;
+
+    #[test]
+    fn a_handover_is_a_claim_by_another_writer_than_the_records_before() {
+        let record = |seq, outcome: StepOutcome, writer: &str| SagaLogEntry {
+            seq,
+            outcome: outcome.into(),
+            writer: writer.into(),
+            ..Default::default()
+        };
+        let saga = Saga {
+            log: vec![
+                record(4, StepOutcome::Claimed, "b"),
+                record(1, StepOutcome::Started, "a"),
+                record(2, StepOutcome::Claimed, "a"),
+                record(3, StepOutcome::Started, "a"),
+                record(5, StepOutcome::Started, "b"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            handovers(&saga),
+            1,
+            "a's own claim at its start is no handover"
+        );
+    }
 }

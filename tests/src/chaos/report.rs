@@ -80,6 +80,12 @@ pub struct SagaFigures {
     pub resumed_attempts: usize,
     /// Retries of parked steps.
     pub parked_retries: usize,
+    /// CLAIMED records over all logs: a replica took an unfinished saga (its own at its
+    /// start, or another's whose lease expired).
+    pub claims: usize,
+    /// Of those, claims by another replica than the one that wrote the record before:
+    /// handovers, as the saga logs record them.
+    pub handovers: usize,
 }
 
 /// Faults by kind: as configured, as fired, and the proxies' incidents.

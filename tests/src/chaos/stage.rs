@@ -75,6 +75,8 @@ pub struct Stage {
     restarts: ServerRestarts,
     /// The restart under way, if any.
     restarting: Option<JoinHandle<Restarted>>,
+    /// When the last restart was found over (the server answered again).
+    database_back: Option<Instant>,
     /// The runner's own log of what it did.
     pub journal: Journal,
     /// When the last fault was injected (or the last incident ended).
@@ -109,6 +111,7 @@ impl Stage {
             pg_server,
             restarts: ServerRestarts::default(),
             restarting: None,
+            database_back: None,
             journal,
             last_fault: None,
         }
@@ -134,6 +137,17 @@ impl Stage {
     /// What restarting the PostgreSQL server did so far.
     pub fn server_restarts(&self) -> ServerRestarts {
         self.restarts
+    }
+
+    /// How long the services have had their database since it last went away: zero
+    /// while the server is restarting (nothing can be accepted then), and unbounded when
+    /// it never went away. A stall of the clients counts only within this.
+    pub fn database_up_for(&self) -> Duration {
+        match (&self.restarting, self.database_back) {
+            (Some(_), _) => Duration::ZERO,
+            (None, Some(back)) => back.elapsed(),
+            (None, None) => Duration::MAX,
+        }
     }
 
     fn proxy(&self, link: Link) -> Result<&FaultProxy> {

@@ -26,13 +26,15 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "records: orders {} invoices issued {} voided {} | saga logs: {} retries, {} attempts resumed after a restart, {} parked retries",
+            "records: orders {} invoices issued {} voided {} | saga logs: {} retries, {} attempts resumed after a restart, {} parked retries, {} claims ({} handovers)",
             s.orders,
             s.invoices_issued,
             s.invoices_voided,
             s.retries,
             s.resumed_attempts,
-            s.parked_retries
+            s.parked_retries,
+            s.claims,
+            s.handovers
         )?;
         let l = &self.load;
         writeln!(

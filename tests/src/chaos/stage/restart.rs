@@ -66,7 +66,8 @@ impl Stage {
                 restarted.failures.join("; ")
             );
         }
-        self.last_fault = Some(tokio::time::Instant::now());
+        let now = tokio::time::Instant::now();
+        (self.last_fault, self.database_back) = (Some(now), Some(now));
         Ok(())
     }
 }
