@@ -129,6 +129,29 @@ impl Report {
         self.violations.is_empty()
     }
 
+    /// For the campaign tests: panics unless the campaign passed, every key placed was
+    /// accepted and listed once, and at least `min_placed` were placed (a busy machine
+    /// places fewer within the duration).
+    pub fn assert_clean(&self, min_placed: usize) {
+        assert_eq!(
+            self.violations,
+            Vec::<String>::new(),
+            "replay: {}",
+            self.replay
+        );
+        let s = &self.sagas;
+        assert_eq!(
+            (s.accepted, s.listed),
+            (s.placed, s.placed),
+            "every key placed was accepted and listed once"
+        );
+        assert!(
+            s.placed >= min_placed,
+            "only {} sagas were placed",
+            s.placed
+        );
+    }
+
     /// Every SIGKILL of the schedule over all processes.
     pub fn kills(&self) -> u64 {
         self.processes.values().map(|p| p.kills).sum()
