@@ -8,7 +8,7 @@ use super::*;
 const LIMIT: i64 = 1_000;
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
-    service_kit::db::testing::databases(&crate::startup::MIGRATIONS).await
+    service_kit::testing::databases(&crate::startup::MIGRATIONS).await
 }
 
 fn new_invoice(saga_id: &str, order_id: &str, amount_cents: i64) -> NewInvoice {

@@ -1,82 +1,59 @@
 //! Runs the real `invoices-svc` binary on port 0, on each backend, and drives it over gRPC: idempotent
 //! creates, tombstones, the amount limit, validation, and a clean exit on SIGTERM.
 
-use std::net::SocketAddr;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use anyhow::Context;
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::invoices::v1::{
     CreateInvoiceRequest, GetInvoiceRequest, InvoiceStatus, ListInvoicesRequest, VoidInvoiceRequest,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
+use service_kit::testing::{ServiceProcess, fresh_urls};
 use tokio::time::timeout;
 use tonic::Code;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
-const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
+/// The invoices limit the process runs with.
 const LIMIT: i64 = 5_000;
 
 /// A running `invoices-svc` process with its own database, killed when dropped.
 struct Running {
-    child: Child,
+    process: ServiceProcess,
     client: InvoicesClient<Channel>,
-    _dir: Option<tempfile::TempDir>,
 }
 
 impl Running {
-    /// The service on each available backend: a SQLite file always, and a new PostgreSQL
-    /// database when `SAGA_TEST_POSTGRES_URL` names a server.
-    async fn on_every_backend() -> anyhow::Result<Vec<Self>> {
-        let dir = tempfile::tempdir()?;
-        let sqlite = format!("sqlite://{}", dir.path().join("i.db").display());
-        let mut running = vec![Self::start(&sqlite, Some(dir)).await?];
-        if let Ok(server) = std::env::var(POSTGRES_ENV) {
-            let postgres = service_kit::db::fresh_postgres_database(&server).await?;
-            running.push(Self::start(&postgres, None).await?);
+    /// The service on each available backend (see [`fresh_urls`]); the folder keeps the
+    /// SQLite file alive.
+    async fn on_every_backend() -> anyhow::Result<(tempfile::TempDir, Vec<Self>)> {
+        let (dir, urls) = fresh_urls("i.db").await;
+        let mut running = Vec::with_capacity(urls.len());
+        for url in urls {
+            running.push(Self::start(&url).await?);
         }
-        Ok(running)
+        Ok((dir, running))
     }
 
-    /// Starts the service on the database at `url`; `dir` holds its file, if any.
-    async fn start(url: &str, dir: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
+    /// Starts the service on the database at `url`.
+    async fn start(url: &str) -> anyhow::Result<Self> {
         let limit = LIMIT.to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_invoices-svc"))
-            .args(["--listen", "127.0.0.1:0", "--database-url", url])
-            .args(["--max-invoice-cents", &limit])
-            .env_remove("FAULTS")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawn invoices-svc on {url}"))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let addr = timeout(WAIT, listening_addr(BufReader::new(stdout)))
-            .await
-            .context("no `listening on` line in time")??;
-        let client = timeout(WAIT, InvoicesClient::connect(format!("http://{addr}")))
+        let process = ServiceProcess::start(
+            env!("CARGO_BIN_EXE_invoices-svc"),
+            url,
+            &["--max-invoice-cents", &limit],
+        )
+        .await
+        .with_context(|| format!("start invoices-svc on {url}"))?;
+        let client = timeout(WAIT, InvoicesClient::connect(process.url()))
             .await
             .context("connect timed out")??;
-        Ok(Self {
-            child,
-            client,
-            _dir: dir,
-        })
+        Ok(Self { process, client })
     }
 
-    async fn terminate(mut self) -> anyhow::Result<ExitStatus> {
-        let pid = self.child.id().context("the process already exited")?;
-        kill(Pid::from_raw(i32::try_from(pid)?), Signal::SIGTERM)?;
-        Ok(timeout(WAIT, self.child.wait())
-            .await
-            .context("no exit after SIGTERM")??)
+    async fn terminate(self) -> anyhow::Result<ExitStatus> {
+        Ok(self.process.terminate().await?)
     }
 
     async fn all_invoices(&mut self) -> anyhow::Result<Vec<saga_contracts::invoices::v1::Invoice>> {
@@ -86,16 +63,6 @@ impl Running {
             .await?;
         Ok(listed.into_inner().invoices)
     }
-}
-
-async fn listening_addr(stdout: BufReader<ChildStdout>) -> anyhow::Result<SocketAddr> {
-    let mut lines = stdout.lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            return Ok(addr.trim().parse()?);
-        }
-    }
-    bail!("stdout closed before the `listening on` line")
 }
 
 fn create(saga_id: &str, amount_cents: i64) -> CreateInvoiceRequest {
@@ -117,7 +84,8 @@ fn void(saga_id: &str) -> VoidInvoiceRequest {
 
 #[tokio::test]
 async fn a_repeated_create_returns_the_first_invoice_and_issues_one() -> anyhow::Result<()> {
-    for mut svc in Running::on_every_backend().await? {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
         let first = svc
             .client
             .create_invoice(create("s-1", 700))
@@ -151,7 +119,8 @@ async fn a_repeated_create_returns_the_first_invoice_and_issues_one() -> anyhow:
 #[tokio::test]
 async fn a_void_before_create_leaves_a_tombstone_that_refuses_a_late_create() -> anyhow::Result<()>
 {
-    for mut svc in Running::on_every_backend().await? {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
         let tombstone = svc.client.void_invoice(void("s-2")).await?.into_inner();
         assert_eq!(tombstone.invoice, None);
         let late = svc
@@ -167,7 +136,8 @@ async fn a_void_before_create_leaves_a_tombstone_that_refuses_a_late_create() ->
 
 #[tokio::test]
 async fn an_invoice_over_the_limit_is_refused_and_issues_nothing() -> anyhow::Result<()> {
-    for mut svc in Running::on_every_backend().await? {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
         let refused = svc
             .client
             .create_invoice(create("s-3", LIMIT + 1))
@@ -186,7 +156,8 @@ async fn an_invoice_over_the_limit_is_refused_and_issues_nothing() -> anyhow::Re
 #[tokio::test]
 async fn a_bad_request_is_invalid_argument_naming_the_field_and_writes_nothing()
 -> anyhow::Result<()> {
-    for mut svc in Running::on_every_backend().await? {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
         let refused = svc
             .client
             .create_invoice(create("s-4", 0))
@@ -203,7 +174,8 @@ async fn a_bad_request_is_invalid_argument_naming_the_field_and_writes_nothing()
 
 #[tokio::test]
 async fn sigterm_makes_the_process_exit_cleanly() -> anyhow::Result<()> {
-    for mut svc in Running::on_every_backend().await? {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
         svc.client.create_invoice(create("s-5", 10)).await?;
         let status = svc.terminate().await?;
         assert!(status.success(), "{status:?}");

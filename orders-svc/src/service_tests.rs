@@ -7,7 +7,7 @@ use super::*;
 use crate::domain::LineItem;
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
-    service_kit::db::testing::databases(&crate::startup::MIGRATIONS).await
+    service_kit::testing::databases(&crate::startup::MIGRATIONS).await
 }
 
 fn new_order(saga_id: &str, customer_id: &str) -> NewOrder {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::db::Db;
-use crate::db::testing::{databases, orders_migrations};
+use crate::testing::{databases, orders_migrations};
 
 const CREATE: Step = Step {
     saga_id: "s1",

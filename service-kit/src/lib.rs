@@ -12,3 +12,5 @@ pub mod participant;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use service_kit::db::testing::fresh_urls;
+use service_kit::testing::fresh_urls;
 
 use super::*;
 use crate::saga::{self, LineItem, Outcome, Step};

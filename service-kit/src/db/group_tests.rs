@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::barrier::{self, Entry, Role, Step};
-use crate::db::testing::{databases, orders_migrations};
+use crate::testing::{databases, orders_migrations};
 
 fn step(saga_id: &str) -> Step<'_> {
     Step {

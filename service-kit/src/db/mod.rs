@@ -8,8 +8,6 @@ mod group_tests;
 mod postgres;
 mod rows;
 mod sqlite;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,8 +1,8 @@
 //! Test databases: for each test, a fresh database of every available backend, a SQLite
 //! file always and a new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a
-//! server. For the services' own tests (feature `testing`).
+//! server.
 
-use super::{Db, Migrations, fresh_postgres_database};
+use crate::db::{Db, Migrations, fresh_postgres_database};
 
 /// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
 pub const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
