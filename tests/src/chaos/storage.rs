@@ -66,31 +66,27 @@ impl StorageLock {
 
     /// Ends the stall: rolls the empty transaction back and closes the connection.
     pub async fn release(mut self) -> Result<()> {
-        let what = &self.what;
         match self.connection.take() {
             None => Ok(()),
-            Some(Locked::Sqlite(mut connection)) => {
-                sqlx::query("ROLLBACK")
-                    .execute(&mut connection)
-                    .await
-                    .with_context(|| format!("cannot unlock {what}"))?;
-                connection
-                    .close()
-                    .await
-                    .with_context(|| format!("cannot close {what}"))
-            }
-            Some(Locked::Postgres(mut connection)) => {
-                sqlx::query("ROLLBACK")
-                    .execute(&mut connection)
-                    .await
-                    .with_context(|| format!("cannot unlock {what}"))?;
-                connection
-                    .close()
-                    .await
-                    .with_context(|| format!("cannot close {what}"))
-            }
+            Some(Locked::Sqlite(connection)) => roll_back_and_close(connection, &self.what).await,
+            Some(Locked::Postgres(connection)) => roll_back_and_close(connection, &self.what).await,
         }
     }
+}
+
+async fn roll_back_and_close<C>(mut connection: C, what: &str) -> Result<()>
+where
+    C: Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut connection)
+        .await
+        .with_context(|| format!("cannot unlock {what}"))?;
+    connection
+        .close()
+        .await
+        .with_context(|| format!("cannot close {what}"))
 }
 
 async fn lock_sqlite(mut connection: SqliteConnection) -> Option<SqliteConnection> {
