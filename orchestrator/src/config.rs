@@ -65,10 +65,11 @@ pub struct Config {
     /// Time SIGTERM gives in-flight calls to finish.
     #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub drain_timeout_ms: u64,
-    /// This replica's name in the saga log. Replicas sharing one PostgreSQL need
-    /// distinct names; a restarted replica keeping its name resumes its sagas at once.
-    #[arg(long, env = "REPLICA_ID", default_value = "orchestrator-1")]
-    pub replica_id: String,
+    /// This replica's name in the saga log. Default: the host name and a random suffix,
+    /// new at every start, so that no two processes share one; a fixed name lets a
+    /// restarted replica resume its own sagas at once instead of after their lease.
+    #[arg(long, env = "REPLICA_ID")]
+    pub replica_id: Option<String>,
     /// How long a replica holds a saga without renewing; then another takes it over.
     #[arg(long, env = "LEASE_MS", default_value_t = 10_000)]
     pub lease_ms: u64,
@@ -78,8 +79,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The engine's tuning from these settings.
-    pub fn engine_settings(&self) -> Settings {
+    /// The engine's tuning from these settings; `replica_id` is [`Config::replica_id`]'s
+    /// or a generated one.
+    pub fn engine_settings(&self, replica_id: String) -> Settings {
         Settings {
             policy: Policy {
                 max_attempts: self.max_attempts,
@@ -93,7 +95,7 @@ impl Config {
                 parked: Duration::from_millis(self.parked_retry_ms),
             },
             max_in_flight: self.max_in_flight.max(1),
-            replica_id: self.replica_id.clone(),
+            replica_id,
             lease: Duration::from_millis(self.lease_ms.max(30)),
         }
     }
@@ -107,6 +109,17 @@ impl Config {
         config.invoices_url = invoices_url.to_string();
         config
     }
+}
+
+/// A replica id unique to this process: the host name and 32 random bits.
+pub fn unique_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "orchestrator".to_string());
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    format!("{host}-{suffix}")
 }
 
 fn millis(ms: u64) -> i64 {

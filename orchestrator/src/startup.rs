@@ -46,12 +46,17 @@ impl App {
             Duration::from_millis(config.call_timeout_ms),
         )?;
         let seed = config.seed.unwrap_or_else(seed_from_clock);
+        let replica_id = config
+            .replica_id
+            .clone()
+            .unwrap_or_else(crate::config::unique_replica_id);
+        tracing::info!(replica.id = %replica_id, "orchestrator replica");
         let engine = Engine::new(
             store,
             participants,
             Arc::new(SystemClock),
             Entropy::seeded(seed),
-            config.engine_settings(),
+            config.engine_settings(replica_id),
         );
         let listener = service_kit::serve::bind(&config.listen)
             .await

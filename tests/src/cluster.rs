@@ -84,7 +84,10 @@ impl Cluster {
         }
         let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
         let orchestrator_database = backend.database(dir.path(), Binary::Orchestrator).await?;
+        // A fixed name: a restarted orchestrator takes its own sagas back at once.
         let orchestrator_args = vec![
+            "--replica-id".into(),
+            "e2e-orchestrator".into(),
             "--database-url".into(),
             orchestrator_database.url(),
             "--orders-url".into(),

@@ -10,6 +10,8 @@ mod driver;
 mod error;
 mod ownership;
 mod pool;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -27,7 +29,7 @@ pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
 use crate::saga::{self, OrderRequest, Policy, SagaStatus};
-use crate::store::{Inserted, Lease, NewSaga, SagaRecord, SagaStore};
+use crate::store::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
 /// The engine's tuning.
@@ -59,6 +61,7 @@ struct Inner {
     backoff: Backoff,
     replica_id: String,
     lease_ms: i64,
+    max_in_flight: usize,
     /// Status of every saga driven by this process, for callers waiting on its end.
     live: Mutex<HashMap<String, watch::Receiver<SagaStatus>>>,
     slots: Arc<Semaphore>,
@@ -84,6 +87,7 @@ impl Engine {
                 backoff: settings.backoff,
                 lease_ms: i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX),
                 replica_id: settings.replica_id,
+                max_in_flight: settings.max_in_flight,
                 live: Mutex::new(HashMap::new()),
                 slots: Arc::new(Semaphore::new(settings.max_in_flight)),
                 shutdown: CancellationToken::new(),
@@ -205,7 +209,7 @@ async fn start_saga(
     let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
         let existing = inner.store.get_by_key(&key).await?;
         let existing = existing.ok_or(EngineError::Overloaded)?;
-        return inner.existing(existing, &order);
+        return inner.existing(existing, &order).await;
     };
     let start = saga::start(now_ms);
     let new = NewSaga {
@@ -221,7 +225,7 @@ async fn start_saga(
         },
     };
     if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
-        return inner.existing(*existing, &order);
+        return inner.existing(*existing, &order).await;
     }
     tracing::info!(saga.id = %saga_id, idempotency_key = %key, "saga accepted");
     let saga = LiveSaga {
@@ -245,9 +249,11 @@ async fn start_saga(
 const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 
 impl Inner {
-    /// The saga that holds the key: the same order gets it back; one this replica owns
-    /// but does not drive (its start was cut short) is taken up again.
-    fn existing(
+    /// The saga that holds the key: the same order gets it back, and gets it driven if
+    /// nobody drives it: one this replica holds but does not drive (its insert or claim
+    /// committed but reported an error) is taken up again; another replica's whose lease
+    /// expired is claimed. One whose owner's lease is fresh is left to its owner.
+    async fn existing(
         self: &Arc<Self>,
         existing: SagaRecord,
         order: &OrderRequest,
@@ -257,16 +263,28 @@ impl Inner {
                 saga_id: existing.saga_id,
             });
         }
-        let orphan = existing.owner == self.replica_id
-            && !existing.state.status().is_terminal()
-            && self.watch(&existing.saga_id).is_none();
-        if orphan {
-            tracing::info!(saga.id = %existing.saga_id, "saga of ours not driven; taking it up");
-            let saga_id = existing.saga_id.clone();
-            self.resume(existing);
+        let saga_id = existing.saga_id.clone();
+        if existing.state.status().is_terminal() || self.watch(&saga_id).is_some() {
             return Ok(saga_id);
         }
-        Ok(existing.saga_id)
+        if existing.owner == self.replica_id {
+            tracing::info!(saga.id = %saga_id, "saga of ours not driven; taking it up");
+            self.resume(existing);
+        } else if existing.lease_until_ms < self.clock.now_ms() {
+            tracing::info!(saga.id = %saga_id, owner = %existing.owner, "saga's lease expired; claiming it");
+            self.claim_and_resume(Claim::ExpiredSaga(&saga_id)).await?;
+        }
+        Ok(saga_id)
+    }
+
+    /// How many more sagas this process has room to drive.
+    fn room(&self) -> usize {
+        self.max_in_flight.saturating_sub(self.live_map().len())
+    }
+
+    /// The ids of the sagas this process drives (or is about to).
+    fn driven(&self) -> Vec<String> {
+        self.live_map().keys().cloned().collect()
     }
 
     /// Registers the driver of `saga`; `false` when this process already drives it, in

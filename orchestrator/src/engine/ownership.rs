@@ -1,5 +1,6 @@
-//! Sharing sagas between orchestrator replicas through the database: renew this
-//! replica's leases, take over sagas whose owner stopped renewing.
+//! Sharing sagas between orchestrator replicas through the database: renew the leases
+//! of the sagas this process drives, and no others, and claim every saga whose lease
+//! expired (nobody drives it), up to the room this process has.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use crate::store::{Claim, Lease, SagaRecord};
 /// engine shuts down.
 pub(super) async fn resume_own(inner: &Arc<Inner>) {
     let mut attempt = 0;
-    while let Err(error) = inner.claim_and_resume(Claim::ExpiredOrOwn).await {
+    while let Err(error) = inner.claim_and_resume(Claim::AtStart).await {
         attempt += 1;
         tracing::warn!(%error, attempt, "cannot resume unfinished sagas yet; retrying");
         let pause = inner.backoff.delay(attempt, &inner.entropy);
@@ -39,7 +40,9 @@ pub(super) async fn run(inner: Arc<Inner>) {
             owner: &inner.replica_id,
             until_ms,
         };
-        if let Err(error) = inner.store.renew(lease).await {
+        let driven = inner.driven();
+        let driven: Vec<&str> = driven.iter().map(String::as_str).collect();
+        if let Err(error) = inner.store.renew(lease, &driven).await {
             tracing::warn!(%error, "cannot renew leases; other replicas may take sagas over");
         }
         if let Err(error) = inner.claim_and_resume(Claim::Expired).await {
@@ -49,26 +52,40 @@ pub(super) async fn run(inner: Arc<Inner>) {
 }
 
 impl Inner {
-    /// Claims sagas in batches and starts a driver for each.
+    /// Claims sagas in batches, no more than this process has room to drive (so that a
+    /// survivor does not hoard a dead peer's backlog while others idle), and starts a
+    /// driver for each.
     pub(super) async fn claim_and_resume(
         self: &Arc<Self>,
-        which: Claim,
+        which: Claim<'_>,
     ) -> Result<usize, EngineError> {
-        const BATCH: u32 = 500;
+        const BATCH: usize = 500;
         let mut total = 0;
         loop {
+            let limit = self.room().min(BATCH);
+            if limit == 0 {
+                break;
+            }
             let now_ms = self.clock.now_ms();
             let lease = Lease {
                 owner: &self.replica_id,
                 until_ms: now_ms + self.lease_ms,
             };
-            let claimed = self.store.claim(which, lease, now_ms, BATCH).await?;
+            let claimed = self
+                .store
+                .claim(
+                    which,
+                    lease,
+                    now_ms,
+                    u32::try_from(limit).unwrap_or(u32::MAX),
+                )
+                .await?;
             let batch = claimed.len();
             total += batch;
             for record in claimed {
                 self.resume(record);
             }
-            if batch < BATCH as usize {
+            if batch < limit {
                 break;
             }
         }
@@ -98,7 +115,7 @@ impl Inner {
             }
             Ok(_) => {}
             Err(error) => {
-                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; its lease will expire")
+                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; it is claimed again once its lease expires")
             }
         }
     }

@@ -6,7 +6,7 @@ macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
             "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-            "created_at_ms, updated_at_ms FROM sagas ",
+            "lease_until_ms, created_at_ms, updated_at_ms FROM sagas ",
             $rest
         )
     };
@@ -54,6 +54,8 @@ pub struct SagaRecord {
     pub log_len: u32,
     /// The replica that holds the saga (see [`Lease`]).
     pub owner: String,
+    /// Until when `owner` holds it; after that any replica may claim it.
+    pub lease_until_ms: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     /// Filled by [`SagaStore::get`]; empty in lists.
@@ -104,14 +106,19 @@ pub struct SagaWrite<'a> {
     pub lease_until_ms: i64,
 }
 
-/// Which unfinished sagas a replica claims.
+/// Which unfinished sagas a replica claims. A replica renews the leases of the sagas it
+/// drives and no others, so an expired lease means that nobody drives the saga, whoever
+/// its owner: every claim takes expired sagas, the claimer's own included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Other replicas' sagas whose lease expired, and the replica's own (at its start,
-    /// when none of them is being driven).
-    ExpiredOrOwn,
-    /// Only other replicas' sagas whose lease expired.
+pub enum Claim<'a> {
+    /// At the replica's start, when it drives nothing yet: expired sagas and its own. On
+    /// SQLite, where one process has the file, every unfinished saga (a predecessor that
+    /// is still draining is fenced).
+    AtStart,
+    /// Expired sagas.
     Expired,
+    /// This one saga, if its lease expired (a client retried its key here).
+    ExpiredSaga(&'a str),
 }
 
 /// Why the store could not do what was asked.
@@ -157,13 +164,14 @@ pub trait SagaStore: Send + Sync + 'static {
     /// Replicas claiming at once never wait on each other or claim the same saga.
     async fn claim(
         &self,
-        which: Claim,
+        which: Claim<'_>,
         lease: Lease<'_>,
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError>;
-    /// Extends the lease of every unfinished saga `lease.owner` holds.
-    async fn renew(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
+    /// Extends the lease of each of `saga_ids` that `lease.owner` still holds: the sagas
+    /// it drives, and no others, so that an undriven saga's lease runs out.
+    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError>;
 }
 
 /// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations;

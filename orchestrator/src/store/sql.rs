@@ -89,26 +89,33 @@ impl SagaStore for SqlStore {
 
     async fn claim(
         &self,
-        which: Claim,
+        which: Claim<'_>,
         lease: Lease<'_>,
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        let include_own = which == Claim::ExpiredOrOwn;
         let mut tx = self.db.begin_write().await?;
-        let sql = match tx {
-            Tx::Sqlite(_) => CLAIM_SQLITE,
-            Tx::Postgres(_) => CLAIM_POSTGRES,
-        };
+        let sqlite = matches!(tx, Tx::Sqlite(_));
         let claimed = on_backend!(&mut tx, conn => {
-            let rows = sqlx::query(sql)
-                .bind(lease.owner)
-                .bind(lease.until_ms)
-                .bind(now_ms)
-                .bind(include_own)
-                .bind(i64::from(limit))
-                .fetch_all(conn)
-                .await?;
+            let query = match which {
+                Claim::ExpiredSaga(saga_id) => {
+                    sqlx::query(if sqlite { CLAIM_ONE_SQLITE } else { CLAIM_ONE_POSTGRES })
+                        .bind(lease.owner)
+                        .bind(lease.until_ms)
+                        .bind(now_ms)
+                        .bind(saga_id)
+                }
+                Claim::AtStart | Claim::Expired => {
+                    sqlx::query(if sqlite { CLAIM_SQLITE } else { CLAIM_POSTGRES })
+                        .bind(lease.owner)
+                        .bind(lease.until_ms)
+                        .bind(now_ms)
+                        .bind(which == Claim::AtStart)
+                        .bind(which == Claim::AtStart && sqlite)
+                        .bind(i64::from(limit))
+                }
+            };
+            let rows = query.fetch_all(conn).await?;
             rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
         })?;
         let claimed = record_claims(&mut tx, claimed, which, lease.owner, now_ms).await?;
@@ -116,17 +123,24 @@ impl SagaStore for SqlStore {
         Ok(claimed)
     }
 
-    async fn renew(&self, lease: Lease<'_>) -> Result<u64, StoreError> {
+    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError> {
+        if saga_ids.is_empty() {
+            return Ok(0);
+        }
+        let ids =
+            serde_json::to_string(saga_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.db.begin_write().await?;
-        let renewed = on_backend!(&mut tx, conn => sqlx::query(
-            "UPDATE sagas SET lease_until_ms = $1
-             WHERE owner = $2 AND status IN ('RUNNING', 'COMPENSATING')",
-        )
-        .bind(lease.until_ms)
-        .bind(lease.owner)
-        .execute(conn)
-        .await?
-        .rows_affected());
+        let sql = match tx {
+            Tx::Sqlite(_) => RENEW_SQLITE,
+            Tx::Postgres(_) => RENEW_POSTGRES,
+        };
+        let renewed = on_backend!(&mut tx, conn => sqlx::query(sql)
+            .bind(lease.until_ms)
+            .bind(lease.owner)
+            .bind(&ids)
+            .execute(conn)
+            .await?
+            .rows_affected());
         tx.commit().await?;
         Ok(renewed)
     }
@@ -138,14 +152,15 @@ impl SagaStore for SqlStore {
 async fn record_claims(
     tx: &mut Tx,
     mut claimed: Vec<SagaRecord>,
-    which: Claim,
+    which: Claim<'_>,
     owner: &str,
     now_ms: i64,
 ) -> Result<Vec<SagaRecord>, StoreError> {
     claimed.sort_by_key(|saga| saga.row);
     let detail = match which {
-        Claim::Expired => format!("claimed by {owner}: its owner's lease expired"),
-        Claim::ExpiredOrOwn => format!("claimed by {owner} at its start"),
+        Claim::Expired => format!("claimed by {owner}: its lease expired"),
+        Claim::ExpiredSaga(_) => format!("claimed by {owner}: its lease expired, its key retried"),
+        Claim::AtStart => format!("claimed by {owner} at its start"),
     };
     let records: Vec<[LogRecord; 1]> = claimed
         .iter()
@@ -175,26 +190,50 @@ async fn record_claims(
     Ok(claimed)
 }
 
-/// The claim statement; `$lock` locks the chosen rows (PostgreSQL) or is empty (SQLite).
+/// The claim statement over the unfinished sagas that the rest of the subquery, `$pick`,
+/// picks (with `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time,
+/// so a plain subquery cannot race).
 macro_rules! claim_sagas {
-    ($lock:literal) => {
+    ($pick:literal) => {
         concat!(
             "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1,
                               log_len = log_len + 1
              WHERE seq IN (SELECT seq FROM sagas
-                           WHERE status IN ('RUNNING', 'COMPENSATING')
-                             AND ((owner <> $1 AND lease_until_ms < $3) OR ($4 AND owner = $1))
-                           ORDER BY seq LIMIT $5 ",
-            $lock,
+                           WHERE status IN ('RUNNING', 'COMPENSATING') AND ",
+            $pick,
             ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-            "created_at_ms, updated_at_ms"
+            "lease_until_ms, created_at_ms, updated_at_ms"
         )
     };
 }
 
-/// Claims on SQLite: one writer at a time, so a plain subquery cannot race.
-const CLAIM_SQLITE: &str = claim_sagas!("");
+/// Expired sagas (`$3`: now), with the claimer's own when `$4`, or all when `$5`; at most
+/// `$6`, oldest first. On PostgreSQL, rows another replica is claiming right now are
+/// skipped, not waited for.
+const CLAIM_SQLITE: &str =
+    claim_sagas!("(lease_until_ms < $3 OR ($4 AND owner = $1) OR $5) ORDER BY seq LIMIT $6");
+const CLAIM_POSTGRES: &str = claim_sagas!(
+    "(lease_until_ms < $3 OR ($4 AND owner = $1) OR $5) ORDER BY seq LIMIT $6
+     FOR UPDATE SKIP LOCKED"
+);
 
-/// Claims on PostgreSQL: rows another replica is claiming right now are skipped, not
-/// waited for.
-const CLAIM_POSTGRES: &str = claim_sagas!("FOR UPDATE SKIP LOCKED");
+/// The saga `$4`, if its lease expired before `$3`.
+const CLAIM_ONE_SQLITE: &str = claim_sagas!("lease_until_ms < $3 AND saga_id = $4");
+const CLAIM_ONE_POSTGRES: &str =
+    claim_sagas!("lease_until_ms < $3 AND saga_id = $4 FOR UPDATE SKIP LOCKED");
+
+/// Renews the leases of the sagas `$2` holds among those `$ids` lists (a JSON array in
+/// `$3`, taken apart by each backend's own JSON function).
+macro_rules! renew_sagas {
+    ($ids:literal) => {
+        concat!(
+            "UPDATE sagas SET lease_until_ms = $1
+             WHERE owner = $2 AND status IN ('RUNNING', 'COMPENSATING') AND saga_id IN (",
+            $ids,
+            ")"
+        )
+    };
+}
+
+const RENEW_SQLITE: &str = renew_sagas!("SELECT value FROM json_each($3)");
+const RENEW_POSTGRES: &str = renew_sagas!("SELECT json_array_elements_text($3::json)");

@@ -51,6 +51,7 @@ pub(super) fn saga_from_row(row: &impl RowExt) -> Result<SagaRecord, StoreError>
         version: row.int("version")?,
         log_len: small(row.int("log_len")?)?,
         owner: row.text("owner")?,
+        lease_until_ms: row.int("lease_until_ms")?,
         created_at_ms: row.int("created_at_ms")?,
         updated_at_ms: row.int("updated_at_ms")?,
         log: Vec::new(),

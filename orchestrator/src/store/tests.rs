@@ -144,7 +144,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             Err(StoreError::Fenced(_))
         ));
         let mine = store
-            .claim(Claim::ExpiredOrOwn, lease("a", 200), 20, 10)
+            .claim(Claim::AtStart, lease("a", 200), 20, 10)
             .await
             .expect("claim");
         assert!(mine.is_empty(), "a finished saga is never claimed");
@@ -178,7 +178,7 @@ async fn lists_page_newest_first_and_filter_by_status() {
             .expect("list");
         assert!(done.is_empty());
         let mine = store
-            .claim(Claim::ExpiredOrOwn, lease("a", 200), 20, 10)
+            .claim(Claim::AtStart, lease("a", 200), 20, 10)
             .await
             .expect("claim");
         assert_eq!(self::ids(&mine), vec!["s0", "s1", "s2", "s3", "s4"]);
@@ -228,18 +228,83 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
 }
 
 #[tokio::test]
-async fn renewing_extends_only_the_owners_leases() {
+async fn renewing_extends_only_the_listed_sagas_the_owner_holds() {
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
         insert_owned(store, "s1", "k1", &order("c"), "a").await;
         insert_owned(store, "s2", "k2", &order("c"), "b").await;
-        assert_eq!(store.renew(lease("a", 1_000)).await.expect("renew"), 1);
+        insert_owned(store, "s3", "k3", &order("c"), "a").await;
+        let renewed = store.renew(lease("a", 1_000), &["s1", "s2"]).await;
+        assert_eq!(renewed.expect("renew"), 1, "b's saga is not a's to renew");
+        assert_eq!(store.renew(lease("a", 1_000), &[]).await.expect("renew"), 0);
         let taken = store
             .claim(Claim::Expired, lease("c", 2_000), 500, 10)
             .await
             .expect("claim");
+        assert_eq!(ids(&taken), vec!["s2", "s3"]);
+    }
+}
+
+#[tokio::test]
+async fn a_replicas_own_saga_it_stopped_renewing_is_claimed_by_itself_once_expired() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), "a").await;
+        let early = store.claim(Claim::Expired, lease("a", 300), 50, 10).await;
+        assert!(early.expect("claim").is_empty(), "its lease is still fresh");
+        let taken = store.claim(Claim::Expired, lease("a", 300), 150, 10).await;
+        let taken = taken.expect("claim");
+        assert_eq!(ids(&taken), vec!["s1"]);
+        assert_eq!((taken[0].version, taken[0].owner.as_str()), (2, "a"));
+    }
+}
+
+#[tokio::test]
+async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), "a").await;
+        insert_owned(store, "s2", "k2", &order("c"), "a").await;
+        let early = store
+            .claim(Claim::ExpiredSaga("s2"), lease("b", 300), 50, 10)
+            .await;
+        assert!(early.expect("claim").is_empty(), "a's lease is still fresh");
+        let taken = store
+            .claim(Claim::ExpiredSaga("s2"), lease("b", 300), 150, 10)
+            .await
+            .expect("claim");
         assert_eq!(ids(&taken), vec!["s2"]);
+        let s2 = store.get("s2").await.expect("get").expect("found");
+        assert_eq!((s2.owner.as_str(), s2.lease_until_ms), ("b", 300));
+        let s1 = store.get("s1").await.expect("get").expect("found");
+        assert_eq!(
+            (s1.owner.as_str(), s1.version),
+            ("a", 1),
+            "only s2 is claimed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn at_its_start_a_replica_takes_every_saga_on_sqlite_and_only_its_own_on_postgres() {
+    let (_dir, urls) = fresh_urls("log.db").await;
+    for url in urls {
+        let store = open(&url, 64).await.expect("open the test store");
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), "a").await;
+        insert_owned(store, "s2", "k2", &order("c"), "b").await;
+        let taken = store
+            .claim(Claim::AtStart, lease("a", 300), 50, 10)
+            .await
+            .expect("claim");
+        let expected = match url.starts_with("sqlite:") {
+            true => vec!["s1", "s2"],
+            false => vec!["s1"],
+        };
+        assert_eq!(ids(&taken), expected, "{url}");
     }
 }
 

@@ -1,0 +1,137 @@
+//! The engine against participants in this process, on every backend: no saga is left
+//! without a driver, whichever commit of the saga log lost its reply.
+
+mod stack;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::saga::{self, SagaStatus};
+use crate::store::{Lease, NewSaga, SagaStore};
+use stack::{order, stacks, stacks_with_order_faults, unfinished_after};
+
+const LEASE: Duration = Duration::from_millis(300);
+/// How long a test waits for sagas to end: far beyond the two lease periods the engine
+/// promises, so that a slow machine does not fail it; a stranded saga never ends.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Inserts `n` sagas held by a replica that died long ago (its lease expired).
+async fn orphans(store: &dyn SagaStore, n: usize) {
+    let start = saga::start(1);
+    for i in 0..n {
+        let (id, key) = (format!("orphan-{i}"), format!("orphan-key-{i}"));
+        let order = order(&format!("c{i}"));
+        let new = NewSaga {
+            saga_id: &id,
+            idempotency_key: &key,
+            request: &order,
+            state: &start.state,
+            log: &start.log,
+            now_ms: 1,
+            lease: Lease {
+                owner: "dead",
+                until_ms: 2,
+            },
+        };
+        store.insert(&new).await.expect("insert an orphan");
+    }
+}
+
+#[tokio::test]
+async fn a_saga_whose_insert_reply_was_lost_completes_when_its_key_is_retried_on_another_replica() {
+    for stack in stacks().await {
+        let store = stack.store().await;
+        let a = stack.replica(store.clone(), "a", LEASE);
+        let b = stack.replica(stack.store().await, "b", LEASE);
+        store.lose_inserts(1);
+        let lost = a
+            .place_order(Some("k1".into()), order("c1"), deadline())
+            .await;
+        assert!(
+            lost.is_err(),
+            "{}: the insert's reply was lost",
+            stack.log_url
+        );
+        let retried = b
+            .place_order(Some("k1".into()), order("c1"), deadline())
+            .await;
+        let saga = retried.expect("the retry answers");
+        assert_eq!(
+            saga.state.status(),
+            SagaStatus::Completed,
+            "{}",
+            stack.log_url
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_saga_whose_insert_reply_was_lost_is_driven_by_its_replica_without_a_retry() {
+    for stack in stacks().await {
+        let store = stack.store().await;
+        let a = stack.replica(store.clone(), "a", LEASE);
+        store.lose_inserts(1);
+        let lost = a
+            .place_order(Some("k1".into()), order("c1"), deadline())
+            .await;
+        assert!(
+            lost.is_err(),
+            "{}: the insert's reply was lost",
+            stack.log_url
+        );
+        let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
+        assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
+    }
+}
+
+#[tokio::test]
+async fn sagas_whose_claim_reply_was_lost_are_claimed_again_and_driven() {
+    for stack in stacks().await {
+        let store = stack.store().await;
+        orphans(store.as_ref(), 3).await;
+        store.lose_claims(1);
+        let _b = stack.replica(store.clone(), "b", LEASE);
+        let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
+        assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
+        let saga = store.get("orphan-0").await.expect("get").expect("found");
+        let claims = saga
+            .log
+            .iter()
+            .filter(|e| e.record.detail.starts_with("claimed"));
+        assert_eq!(claims.count(), 2, "claimed, reply lost, claimed again");
+    }
+}
+
+#[tokio::test]
+async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
+    // Slow participants keep every claimed saga in flight for a while.
+    for stack in stacks_with_order_faults("*:delay=150:1").await {
+        let store = stack.store().await;
+        orphans(store.as_ref(), 6).await;
+        let _b = stack.replica_with_room(store.clone(), "b", LEASE, 2);
+        let deadline = Instant::now() + PATIENCE;
+        let mut most = 0;
+        while Instant::now() < deadline {
+            let running = store.list(Some(SagaStatus::Running), 100, None).await;
+            let running = running.expect("list");
+            let held = running.iter().filter(|s| s.owner == "b").count();
+            most = most.max(held);
+            if running.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            most, 2,
+            "{}: at most its room, and it used it",
+            stack.log_url
+        );
+        let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
+        assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + PATIENCE
+}

@@ -1,0 +1,257 @@
+//! The engine's test bench: both participants in this process on port 0, each on a
+//! fresh database, and engines (replicas) over one saga log whose store can be told to
+//! lose the replies of its next commits, as a database connection cut after `COMMIT`
+//! reached the server would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{Backoff, Engine, Entropy, Participants, Settings, SystemClock};
+use crate::saga::{LineItem, OrderRequest, Policy, SagaStatus};
+use crate::store::{
+    self, Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError,
+};
+
+/// Participants and a saga log on one backend.
+pub struct Stack {
+    pub log_url: String,
+    orders_url: String,
+    invoices_url: String,
+    shutdown: CancellationToken,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// One stack per available backend (SQLite, and PostgreSQL when the tests have one).
+pub async fn stacks() -> Vec<Stack> {
+    stacks_with_order_faults("").await
+}
+
+/// [`stacks`] whose orders participant injects `faults` (its `--faults`).
+pub async fn stacks_with_order_faults(faults: &str) -> Vec<Stack> {
+    let (orders_dir, orders) = service_kit::testing::fresh_urls("orders.db").await;
+    let (invoices_dir, invoices) = service_kit::testing::fresh_urls("invoices.db").await;
+    let (log_dir, logs) = service_kit::testing::fresh_urls("log.db").await;
+    let mut dirs = vec![orders_dir, invoices_dir, log_dir];
+    let mut stacks = Vec::new();
+    for ((orders_db, invoices_db), log_url) in orders.into_iter().zip(invoices).zip(logs) {
+        let shutdown = CancellationToken::new();
+        let orders_app = orders_svc::App::build(orders_svc::Config {
+            listen: "127.0.0.1:0".into(),
+            database_url: orders_db,
+            faults: faults.to_string(),
+            fault_seed: Some(1),
+        })
+        .await
+        .expect("start orders-svc");
+        let invoices_app = invoices_svc::App::build(invoices_svc::Config {
+            listen: "127.0.0.1:0".into(),
+            database_url: invoices_db,
+            ..Default::default()
+        })
+        .await
+        .expect("start invoices-svc");
+        let orders_url = format!("http://{}", orders_app.local_addr());
+        let invoices_url = format!("http://{}", invoices_app.local_addr());
+        tokio::spawn(orders_app.run_until(shutdown.clone()));
+        tokio::spawn(invoices_app.run_until(shutdown.clone()));
+        stacks.push(Stack {
+            log_url,
+            orders_url,
+            invoices_url,
+            shutdown,
+            _dirs: std::mem::take(&mut dirs),
+        });
+    }
+    stacks
+}
+
+impl Stack {
+    /// A store over this stack's saga log.
+    pub async fn store(&self) -> Arc<LossyStore> {
+        let inner = store::open(&self.log_url, 64).await.expect("open the log");
+        Arc::new(LossyStore::new(inner))
+    }
+
+    /// A replica named `replica_id` over `store`, holding sagas for `lease`, its
+    /// ownership loop running.
+    pub fn replica(&self, store: Arc<LossyStore>, replica_id: &str, lease: Duration) -> Engine {
+        self.replica_with_room(store, replica_id, lease, 10_000)
+    }
+
+    /// [`Stack::replica`] that drives at most `max_in_flight` sagas at once.
+    pub fn replica_with_room(
+        &self,
+        store: Arc<LossyStore>,
+        replica_id: &str,
+        lease: Duration,
+        max_in_flight: usize,
+    ) -> Engine {
+        let participants = Participants::connect(
+            &self.orders_url,
+            &self.invoices_url,
+            1,
+            Duration::from_secs(2),
+        )
+        .expect("participant urls");
+        let settings = Settings {
+            policy: Policy {
+                max_attempts: 8,
+                step_time_limit_ms: 60_000,
+                saga_timeout_ms: None,
+                park_after_attempts: 20,
+            },
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(100),
+                parked: Duration::from_millis(500),
+            },
+            max_in_flight,
+            replica_id: replica_id.to_string(),
+            lease,
+        };
+        let engine = Engine::new(
+            store,
+            participants,
+            Arc::new(SystemClock),
+            Entropy::seeded(seed_of(replica_id)),
+            settings,
+        );
+        engine.spawn_ownership();
+        engine
+    }
+}
+
+/// A seed of ids and jitter per replica name, so that two replicas never draw one id.
+fn seed_of(replica_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    replica_id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A small valid order for `customer`.
+pub fn order(customer: &str) -> OrderRequest {
+    let items = vec![LineItem {
+        sku: "beans".into(),
+        quantity: 2,
+        unit_price_cents: 1_999,
+    }];
+    OrderRequest::new(customer.into(), items, "EUR".into()).expect("valid order")
+}
+
+/// Polls `store` until every saga is finished, for at most `within`; returns the
+/// unfinished ones' ids (empty when all finished).
+pub async fn unfinished_after(store: &dyn SagaStore, within: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut unfinished = Vec::new();
+        for status in [SagaStatus::Running, SagaStatus::Compensating] {
+            let sagas = store.list(Some(status), 1_000, None).await.expect("list");
+            unfinished.extend(sagas.into_iter().map(|s| s.saga_id));
+        }
+        if unfinished.is_empty() || tokio::time::Instant::now() >= deadline {
+            return unfinished;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The saga log, with the replies of the next inserts or claims lost on request: the
+/// write commits, then the caller is told the database went away.
+pub struct LossyStore {
+    inner: Arc<dyn SagaStore>,
+    lose_inserts: AtomicU32,
+    lose_claims: AtomicU32,
+}
+
+impl LossyStore {
+    fn new(inner: Arc<dyn SagaStore>) -> Self {
+        Self {
+            inner,
+            lose_inserts: AtomicU32::new(0),
+            lose_claims: AtomicU32::new(0),
+        }
+    }
+
+    /// The next `n` inserts commit but report an error.
+    pub fn lose_inserts(&self, n: u32) {
+        self.lose_inserts.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` claims that take something commit but report an error.
+    pub fn lose_claims(&self, n: u32) {
+        self.lose_claims.store(n, Ordering::SeqCst);
+    }
+}
+
+/// Takes one from `counter` if it is not zero.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn reply_lost() -> StoreError {
+    let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reply lost");
+    StoreError::Unavailable(sqlx::Error::Io(cut))
+}
+
+#[async_trait]
+impl SagaStore for LossyStore {
+    async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
+        let inserted = self.inner.insert(new).await?;
+        match take_one(&self.lose_inserts) {
+            true => Err(reply_lost()),
+            false => Ok(inserted),
+        }
+    }
+
+    async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
+        self.inner.commit(write).await
+    }
+
+    async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
+        self.inner.get(saga_id).await
+    }
+
+    async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError> {
+        self.inner.get_by_key(key).await
+    }
+
+    async fn list(
+        &self,
+        status: Option<SagaStatus>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        self.inner.list(status, limit, before).await
+    }
+
+    async fn claim(
+        &self,
+        which: Claim<'_>,
+        lease: Lease<'_>,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let claimed = self.inner.claim(which, lease, now_ms, limit).await?;
+        match !claimed.is_empty() && take_one(&self.lose_claims) {
+            true => Err(reply_lost()),
+            false => Ok(claimed),
+        }
+    }
+
+    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError> {
+        self.inner.renew(lease, saga_ids).await
+    }
+}
