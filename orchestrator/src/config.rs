@@ -73,6 +73,9 @@ pub struct Config {
     /// How long a replica holds a saga without renewing; then another takes it over.
     #[arg(long, env = "LEASE_MS", default_value_t = 10_000)]
     pub lease_ms: u64,
+    /// How long the saga log may stay unreachable at start-up before giving up.
+    #[arg(long, env = "STARTUP_TIMEOUT_MS", default_value_t = service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS)]
+    pub startup_timeout_ms: u64,
     /// Seed of ids and jitter (default: from the clock).
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,

@@ -38,7 +38,8 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let store = crate::store::open(&config.database_url, config.max_batch).await?;
+        let patience = Duration::from_millis(config.startup_timeout_ms);
+        let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
         let participants = Participants::connect(
             &config.orders_url,
             &config.invoices_url,

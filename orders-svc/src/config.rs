@@ -25,6 +25,9 @@ pub struct Config {
     /// be replayed.
     #[arg(long, env = "FAULT_SEED")]
     pub fault_seed: Option<u64>,
+    /// How long the database may stay unreachable at start-up before giving up.
+    #[arg(long, env = "STARTUP_TIMEOUT_MS", default_value_t = service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS)]
+    pub startup_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             database_url: service_kit::db::default_url("orders"),
             faults: String::new(),
             fault_seed: None,
+            startup_timeout_ms: service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS,
         }
     }
 }
@@ -47,6 +51,7 @@ impl Config {
             database_url: &self.database_url,
             faults: &self.faults,
             fault_seed: self.fault_seed,
+            startup_timeout: std::time::Duration::from_millis(self.startup_timeout_ms),
         }
     }
 }

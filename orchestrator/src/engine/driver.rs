@@ -126,7 +126,7 @@ pub(super) async fn apply(
         log: &transition.log,
         log_len: saga.log_len,
         now_ms,
-        lease_until_ms: now_ms + inner.lease_ms,
+        lease_ms: inner.lease_ms,
     };
     commit_until_durable(inner, &write).await?;
     let status = transition.state.status();

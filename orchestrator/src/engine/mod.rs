@@ -221,7 +221,7 @@ async fn start_saga(
         now_ms,
         lease: Lease {
             owner: &inner.replica_id,
-            until_ms: now_ms + inner.lease_ms,
+            ms: inner.lease_ms,
         },
     };
     if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
@@ -251,8 +251,8 @@ const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 impl Inner {
     /// The saga that holds the key: the same order gets it back, and gets it driven if
     /// nobody drives it: one this replica holds but does not drive (its insert or claim
-    /// committed but reported an error) is taken up again; another replica's whose lease
-    /// expired is claimed. One whose owner's lease is fresh is left to its owner.
+    /// committed but reported an error) is taken up again; another replica's is claimed
+    /// if its lease expired, and otherwise left to its owner.
     async fn existing(
         self: &Arc<Self>,
         existing: SagaRecord,
@@ -270,9 +270,8 @@ impl Inner {
         if existing.owner == self.replica_id {
             tracing::info!(saga.id = %saga_id, "saga of ours not driven; taking it up");
             self.resume(existing);
-        } else if existing.lease_until_ms < self.clock.now_ms() {
-            tracing::info!(saga.id = %saga_id, owner = %existing.owner, "saga's lease expired; claiming it");
-            self.claim_and_resume(Claim::ExpiredSaga(&saga_id)).await?;
+        } else if self.claim_and_resume(Claim::ExpiredSaga(&saga_id)).await? > 0 {
+            tracing::info!(saga.id = %saga_id, owner = %existing.owner, "took over the saga of a retried key: its lease had expired");
         }
         Ok(saga_id)
     }

@@ -35,10 +35,9 @@ pub(super) async fn run(inner: Arc<Inner>) {
             _ = ticks.tick() => {}
             () = inner.shutdown.cancelled() => break,
         }
-        let until_ms = inner.clock.now_ms() + inner.lease_ms;
         let lease = Lease {
             owner: &inner.replica_id,
-            until_ms,
+            ms: inner.lease_ms,
         };
         let driven = inner.driven();
         let driven: Vec<&str> = driven.iter().map(String::as_str).collect();
@@ -69,7 +68,7 @@ impl Inner {
             let now_ms = self.clock.now_ms();
             let lease = Lease {
                 owner: &self.replica_id,
-                until_ms: now_ms + self.lease_ms,
+                ms: self.lease_ms,
             };
             let claimed = self
                 .store

@@ -31,7 +31,7 @@ async fn orphans(store: &dyn SagaStore, n: usize) {
             now_ms: 1,
             lease: Lease {
                 owner: "dead",
-                until_ms: 2,
+                ms: -60_000,
             },
         };
         store.insert(&new).await.expect("insert an orphan");

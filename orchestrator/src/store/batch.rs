@@ -191,7 +191,7 @@ struct OwnedNew {
     log: Vec<LogRecord>,
     now_ms: i64,
     owner: String,
-    lease_until_ms: i64,
+    lease_ms: i64,
 }
 
 impl From<&NewSaga<'_>> for OwnedNew {
@@ -204,7 +204,7 @@ impl From<&NewSaga<'_>> for OwnedNew {
             log: new.log.to_vec(),
             now_ms: new.now_ms,
             owner: new.lease.owner.to_string(),
-            lease_until_ms: new.lease.until_ms,
+            lease_ms: new.lease.ms,
         }
     }
 }
@@ -220,7 +220,7 @@ impl OwnedNew {
             now_ms: self.now_ms,
             lease: Lease {
                 owner: &self.owner,
-                until_ms: self.lease_until_ms,
+                ms: self.lease_ms,
             },
         }
     }
@@ -236,7 +236,7 @@ struct OwnedWrite {
     log: Vec<LogRecord>,
     log_len: u32,
     now_ms: i64,
-    lease_until_ms: i64,
+    lease_ms: i64,
 }
 
 impl From<&SagaWrite<'_>> for OwnedWrite {
@@ -249,7 +249,7 @@ impl From<&SagaWrite<'_>> for OwnedWrite {
             log: write.log.to_vec(),
             log_len: write.log_len,
             now_ms: write.now_ms,
-            lease_until_ms: write.lease_until_ms,
+            lease_ms: write.lease_ms,
         }
     }
 }
@@ -264,7 +264,7 @@ impl OwnedWrite {
             log: &self.log,
             log_len: self.log_len,
             now_ms: self.now_ms,
-            lease_until_ms: self.lease_until_ms,
+            lease_ms: self.lease_ms,
         }
     }
 }

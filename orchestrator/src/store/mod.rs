@@ -12,6 +12,18 @@ macro_rules! select_sagas {
     };
 }
 
+/// The database's time in milliseconds since the epoch, as SQL for `sqlite` or
+/// `postgres`. Leases are written and compared on the database's clock, never a
+/// replica's, so a replica whose clock runs ahead cannot take sagas whose owner is alive.
+macro_rules! db_now_ms {
+    (sqlite) => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+    (postgres) => {
+        "(extract(epoch from now()) * 1000)::bigint"
+    };
+}
+
 mod batch;
 mod sql;
 mod statements;
@@ -54,7 +66,8 @@ pub struct SagaRecord {
     pub log_len: u32,
     /// The replica that holds the saga (see [`Lease`]).
     pub owner: String,
-    /// Until when `owner` holds it; after that any replica may claim it.
+    /// Until when `owner` holds it, on the database's clock; after that any replica may
+    /// claim it.
     pub lease_until_ms: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -75,11 +88,12 @@ pub struct NewSaga<'a> {
     pub lease: Lease<'a>,
 }
 
-/// A replica's hold on a saga: others may claim it once `until_ms` has passed.
+/// A replica's hold on a saga: others may claim it once `ms` have passed on the
+/// database's clock since the write that took or renewed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease<'a> {
     pub owner: &'a str,
-    pub until_ms: i64,
+    pub ms: i64,
 }
 
 /// The result of an insert: new, or the saga that already holds the key.
@@ -102,8 +116,9 @@ pub struct SagaWrite<'a> {
     pub log: &'a [LogRecord],
     pub log_len: u32,
     pub now_ms: i64,
-    /// Each commit also extends the writer's lease.
-    pub lease_until_ms: i64,
+    /// Each commit also extends the writer's lease by this much, from the database's time
+    /// when it commits (however long the write was retried).
+    pub lease_ms: i64,
 }
 
 /// Which unfinished sagas a replica claims. A replica renews the leases of the sagas it
@@ -160,7 +175,7 @@ pub trait SagaStore: Send + Sync + 'static {
     ) -> Result<Vec<SagaRecord>, StoreError>;
     /// Takes over up to `limit` unfinished sagas for `lease.owner`, oldest first: each
     /// claim bumps the saga's version, so the previous owner can no longer write it, and
-    /// appends a CLAIMED record naming the new owner.
+    /// appends a CLAIMED record naming the new owner, stamped `now_ms`.
     /// Replicas claiming at once never wait on each other or claim the same saga.
     async fn claim(
         &self,
@@ -174,12 +189,14 @@ pub trait SagaStore: Send + Sync + 'static {
     async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError>;
 }
 
-/// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations;
-/// up to `max_batch` writes share one commit.
+/// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations,
+/// trying again for up to `patience` while the database cannot be reached; up to
+/// `max_batch` writes share one commit.
 pub async fn open(
     url: &str,
     max_batch: usize,
+    patience: std::time::Duration,
 ) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
-    let db = service_kit::db::Db::open(url, &migrations()).await?;
+    let db = service_kit::db::Db::open_patiently(url, &migrations(), patience).await?;
     Ok(std::sync::Arc::new(SqlStore::new(db, max_batch)))
 }

@@ -101,15 +101,13 @@ impl SagaStore for SqlStore {
                 Claim::ExpiredSaga(saga_id) => {
                     sqlx::query(if sqlite { CLAIM_ONE_SQLITE } else { CLAIM_ONE_POSTGRES })
                         .bind(lease.owner)
-                        .bind(lease.until_ms)
-                        .bind(now_ms)
+                        .bind(lease.ms)
                         .bind(saga_id)
                 }
                 Claim::AtStart | Claim::Expired => {
                     sqlx::query(if sqlite { CLAIM_SQLITE } else { CLAIM_POSTGRES })
                         .bind(lease.owner)
-                        .bind(lease.until_ms)
-                        .bind(now_ms)
+                        .bind(lease.ms)
                         .bind(which == Claim::AtStart)
                         .bind(which == Claim::AtStart && sqlite)
                         .bind(i64::from(limit))
@@ -135,7 +133,7 @@ impl SagaStore for SqlStore {
             Tx::Postgres(_) => RENEW_POSTGRES,
         };
         let renewed = on_backend!(&mut tx, conn => sqlx::query(sql)
-            .bind(lease.until_ms)
+            .bind(lease.ms)
             .bind(lease.owner)
             .bind(&ids)
             .execute(conn)
@@ -190,50 +188,65 @@ async fn record_claims(
     Ok(claimed)
 }
 
-/// The claim statement over the unfinished sagas that the rest of the subquery, `$pick`,
-/// picks (with `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time,
-/// so a plain subquery cannot race).
+/// The claim statement over the unfinished sagas whose lease expired on the database's
+/// clock, or that `$or` adds, and that `$rest` narrows. `$lock` locks the chosen rows
+/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that rows another replica is claiming right
+/// now are skipped, not waited for) or is empty (SQLite has one writer at a time, so a
+/// plain subquery cannot race). The new lease, `$2` ms, counts from the database's time.
 macro_rules! claim_sagas {
-    ($pick:literal) => {
+    ($backend:ident, $or:literal, $rest:literal, $lock:literal) => {
         concat!(
-            "UPDATE sagas SET owner = $1, lease_until_ms = $2, version = version + 1,
-                              log_len = log_len + 1
+            "UPDATE sagas SET owner = $1, lease_until_ms = ",
+            db_now_ms!($backend),
+            " + $2, version = version + 1, log_len = log_len + 1
              WHERE seq IN (SELECT seq FROM sagas
-                           WHERE status IN ('RUNNING', 'COMPENSATING') AND ",
-            $pick,
+                           WHERE status IN ('RUNNING', 'COMPENSATING')
+                             AND (lease_until_ms < ",
+            db_now_ms!($backend),
+            $or,
+            ") ",
+            $rest,
+            " ",
+            $lock,
             ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
             "lease_until_ms, created_at_ms, updated_at_ms"
         )
     };
 }
 
-/// Expired sagas (`$3`: now), with the claimer's own when `$4`, or all when `$5`; at most
-/// `$6`, oldest first. On PostgreSQL, rows another replica is claiming right now are
-/// skipped, not waited for.
-const CLAIM_SQLITE: &str =
-    claim_sagas!("(lease_until_ms < $3 OR ($4 AND owner = $1) OR $5) ORDER BY seq LIMIT $6");
+/// Expired sagas, with the claimer's own when `$3`, or all when `$4`; at most `$5`,
+/// oldest first.
+const CLAIM_SQLITE: &str = claim_sagas!(
+    sqlite,
+    " OR ($3 AND owner = $1) OR $4",
+    "ORDER BY seq LIMIT $5",
+    ""
+);
 const CLAIM_POSTGRES: &str = claim_sagas!(
-    "(lease_until_ms < $3 OR ($4 AND owner = $1) OR $5) ORDER BY seq LIMIT $6
-     FOR UPDATE SKIP LOCKED"
+    postgres,
+    " OR ($3 AND owner = $1) OR $4",
+    "ORDER BY seq LIMIT $5",
+    "FOR UPDATE SKIP LOCKED"
 );
 
-/// The saga `$4`, if its lease expired before `$3`.
-const CLAIM_ONE_SQLITE: &str = claim_sagas!("lease_until_ms < $3 AND saga_id = $4");
+/// The saga `$3`, if its lease expired.
+const CLAIM_ONE_SQLITE: &str = claim_sagas!(sqlite, "", "AND saga_id = $3", "");
 const CLAIM_ONE_POSTGRES: &str =
-    claim_sagas!("lease_until_ms < $3 AND saga_id = $4 FOR UPDATE SKIP LOCKED");
+    claim_sagas!(postgres, "", "AND saga_id = $3", "FOR UPDATE SKIP LOCKED");
 
-/// Renews the leases of the sagas `$2` holds among those `$ids` lists (a JSON array in
-/// `$3`, taken apart by each backend's own JSON function).
+/// Renews, for `$1` ms from the database's time, the leases of the sagas `$2` holds
+/// among those `$3` lists (a JSON array, taken apart by each backend's own function).
 macro_rules! renew_sagas {
-    ($ids:literal) => {
+    ($backend:ident, $ids:literal) => {
         concat!(
-            "UPDATE sagas SET lease_until_ms = $1
-             WHERE owner = $2 AND status IN ('RUNNING', 'COMPENSATING') AND saga_id IN (",
+            "UPDATE sagas SET lease_until_ms = ",
+            db_now_ms!($backend),
+            " + $1 WHERE owner = $2 AND status IN ('RUNNING', 'COMPENSATING') AND saga_id IN (",
             $ids,
             ")"
         )
     };
 }
 
-const RENEW_SQLITE: &str = renew_sagas!("SELECT value FROM json_each($3)");
-const RENEW_POSTGRES: &str = renew_sagas!("SELECT json_array_elements_text($3::json)");
+const RENEW_SQLITE: &str = renew_sagas!(sqlite, "SELECT value FROM json_each($3)");
+const RENEW_POSTGRES: &str = renew_sagas!(postgres, "SELECT json_array_elements_text($3::json)");

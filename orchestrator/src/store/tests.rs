@@ -2,10 +2,12 @@
 //! new PostgreSQL database when `SAGA_TEST_POSTGRES_URL` names a server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use service_kit::testing::fresh_urls;
 
 use super::*;
+use crate::engine::{Clock, SystemClock};
 use crate::saga::{self, LineItem, Outcome, Step};
 
 /// A fresh store of each available backend; the folder keeps the SQLite file alive.
@@ -13,7 +15,11 @@ async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let (dir, urls) = fresh_urls("log.db").await;
     let mut stores = Vec::with_capacity(urls.len());
     for url in urls {
-        stores.push(open(&url, 64).await.expect("open the test store"));
+        stores.push(
+            open(&url, 64, Duration::ZERO)
+                .await
+                .expect("open the test store"),
+        );
     }
     (dir, stores)
 }
@@ -27,17 +33,22 @@ fn order(customer: &str) -> OrderRequest {
     OrderRequest::new(customer.into(), items, "EUR".into()).expect("valid order")
 }
 
+/// A lease that holds for the whole test.
+const FRESH: i64 = 60_000;
+/// A lease that ran out before it was written (renewing with it expires a lease).
+const EXPIRED: i64 = -60_000;
+
 async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &OrderRequest) -> Inserted {
-    insert_owned(store, id, key, order, "a").await
+    insert_owned(store, id, key, order, lease("a", FRESH)).await
 }
 
-/// Inserts a saga held by `owner` until t=100.
+/// Inserts a saga under `lease`.
 async fn insert_owned(
     store: &dyn SagaStore,
     id: &str,
     key: &str,
     order: &OrderRequest,
-    owner: &str,
+    lease: Lease<'_>,
 ) -> Inserted {
     let start = saga::start(10);
     let new = NewSaga {
@@ -47,16 +58,13 @@ async fn insert_owned(
         state: &start.state,
         log: &start.log,
         now_ms: 10,
-        lease: Lease {
-            owner,
-            until_ms: 100,
-        },
+        lease,
     };
     store.insert(&new).await.expect("insert")
 }
 
-fn lease(owner: &str, until_ms: i64) -> Lease<'_> {
-    Lease { owner, until_ms }
+fn lease(owner: &str, ms: i64) -> Lease<'_> {
+    Lease { owner, ms }
 }
 
 /// Each record's seq, step, writer and version.
@@ -132,7 +140,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             log: &log,
             log_len: 2,
             now_ms: 20,
-            lease_until_ms: 120,
+            lease_ms: FRESH,
         };
         store.commit(&write).await.expect("commit");
         let saga = store.get("s1").await.expect("get").expect("found");
@@ -144,7 +152,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             Err(StoreError::Fenced(_))
         ));
         let mine = store
-            .claim(Claim::AtStart, lease("a", 200), 20, 10)
+            .claim(Claim::AtStart, lease("a", FRESH), 20, 10)
             .await
             .expect("claim");
         assert!(mine.is_empty(), "a finished saga is never claimed");
@@ -178,7 +186,7 @@ async fn lists_page_newest_first_and_filter_by_status() {
             .expect("list");
         assert!(done.is_empty());
         let mine = store
-            .claim(Claim::AtStart, lease("a", 200), 20, 10)
+            .claim(Claim::AtStart, lease("a", FRESH), 20, 10)
             .await
             .expect("claim");
         assert_eq!(self::ids(&mine), vec!["s0", "s1", "s2", "s3", "s4"]);
@@ -190,14 +198,18 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
-        insert_owned(store, "s1", "k1", &order("c1"), "a").await;
+        insert(store, "s1", "k1", &order("c1")).await;
         let early = store
-            .claim(Claim::Expired, lease("b", 300), 50, 10)
+            .claim(Claim::Expired, lease("b", FRESH), 50, 10)
             .await
             .expect("claim");
         assert!(early.is_empty(), "a live lease is not taken");
+        store
+            .renew(lease("a", EXPIRED), &["s1"])
+            .await
+            .expect("expire");
         let taken = store
-            .claim(Claim::Expired, lease("b", 300), 150, 10)
+            .claim(Claim::Expired, lease("b", FRESH), 150, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s1"]);
@@ -206,7 +218,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
         assert_eq!(stamps(&s1)[2], (3, Step::Saga, "b", 2));
         assert_eq!(s1.log[2].record.outcome, Outcome::Claimed);
         let again = store
-            .claim(Claim::Expired, lease("c", 300), 150, 10)
+            .claim(Claim::Expired, lease("c", FRESH), 150, 10)
             .await
             .expect("claim");
         assert!(again.is_empty(), "b holds it now");
@@ -218,7 +230,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
             log: &[],
             log_len: 2,
             now_ms: 160,
-            lease_until_ms: 400,
+            lease_ms: FRESH,
         };
         assert!(matches!(
             store.commit(&stale).await,
@@ -228,18 +240,33 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
 }
 
 #[tokio::test]
+async fn a_claimer_whose_clock_runs_ahead_cannot_take_a_live_lease() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert(store, "s1", "k1", &order("c1")).await;
+        let an_hour_ahead = SystemClock.now_ms() + 3_600_000;
+        let taken = store
+            .claim(Claim::Expired, lease("b", FRESH), an_hour_ahead, 10)
+            .await
+            .expect("claim");
+        assert!(taken.is_empty(), "leases run on the database's clock");
+    }
+}
+
+#[tokio::test]
 async fn renewing_extends_only_the_listed_sagas_the_owner_holds() {
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
-        insert_owned(store, "s1", "k1", &order("c"), "a").await;
-        insert_owned(store, "s2", "k2", &order("c"), "b").await;
-        insert_owned(store, "s3", "k3", &order("c"), "a").await;
-        let renewed = store.renew(lease("a", 1_000), &["s1", "s2"]).await;
+        insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
+        insert_owned(store, "s2", "k2", &order("c"), lease("b", EXPIRED)).await;
+        insert_owned(store, "s3", "k3", &order("c"), lease("a", EXPIRED)).await;
+        let renewed = store.renew(lease("a", FRESH), &["s1", "s2"]).await;
         assert_eq!(renewed.expect("renew"), 1, "b's saga is not a's to renew");
-        assert_eq!(store.renew(lease("a", 1_000), &[]).await.expect("renew"), 0);
+        assert_eq!(store.renew(lease("a", FRESH), &[]).await.expect("renew"), 0);
         let taken = store
-            .claim(Claim::Expired, lease("c", 2_000), 500, 10)
+            .claim(Claim::Expired, lease("c", FRESH), 500, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s2", "s3"]);
@@ -251,10 +278,16 @@ async fn a_replicas_own_saga_it_stopped_renewing_is_claimed_by_itself_once_expir
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
-        insert_owned(store, "s1", "k1", &order("c"), "a").await;
-        let early = store.claim(Claim::Expired, lease("a", 300), 50, 10).await;
+        insert(store, "s1", "k1", &order("c")).await;
+        let early = store.claim(Claim::Expired, lease("a", FRESH), 50, 10).await;
         assert!(early.expect("claim").is_empty(), "its lease is still fresh");
-        let taken = store.claim(Claim::Expired, lease("a", 300), 150, 10).await;
+        store
+            .renew(lease("a", EXPIRED), &["s1"])
+            .await
+            .expect("expire");
+        let taken = store
+            .claim(Claim::Expired, lease("a", FRESH), 150, 10)
+            .await;
         let taken = taken.expect("claim");
         assert_eq!(ids(&taken), vec!["s1"]);
         assert_eq!((taken[0].version, taken[0].owner.as_str()), (2, "a"));
@@ -266,19 +299,23 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
-        insert_owned(store, "s1", "k1", &order("c"), "a").await;
-        insert_owned(store, "s2", "k2", &order("c"), "a").await;
+        insert(store, "s1", "k1", &order("c")).await;
+        insert(store, "s2", "k2", &order("c")).await;
         let early = store
-            .claim(Claim::ExpiredSaga("s2"), lease("b", 300), 50, 10)
+            .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 50, 10)
             .await;
         assert!(early.expect("claim").is_empty(), "a's lease is still fresh");
+        store
+            .renew(lease("a", EXPIRED), &["s1", "s2"])
+            .await
+            .expect("expire");
         let taken = store
-            .claim(Claim::ExpiredSaga("s2"), lease("b", 300), 150, 10)
+            .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 150, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s2"]);
         let s2 = store.get("s2").await.expect("get").expect("found");
-        assert_eq!((s2.owner.as_str(), s2.lease_until_ms), ("b", 300));
+        assert_eq!((s2.owner.as_str(), s2.version), ("b", 2));
         let s1 = store.get("s1").await.expect("get").expect("found");
         assert_eq!(
             (s1.owner.as_str(), s1.version),
@@ -292,12 +329,14 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
 async fn at_its_start_a_replica_takes_every_saga_on_sqlite_and_only_its_own_on_postgres() {
     let (_dir, urls) = fresh_urls("log.db").await;
     for url in urls {
-        let store = open(&url, 64).await.expect("open the test store");
+        let store = open(&url, 64, Duration::ZERO)
+            .await
+            .expect("open the test store");
         let store = store.as_ref();
-        insert_owned(store, "s1", "k1", &order("c"), "a").await;
-        insert_owned(store, "s2", "k2", &order("c"), "b").await;
+        insert_owned(store, "s1", "k1", &order("c"), lease("a", FRESH)).await;
+        insert_owned(store, "s2", "k2", &order("c"), lease("b", FRESH)).await;
         let taken = store
-            .claim(Claim::AtStart, lease("a", 300), 50, 10)
+            .claim(Claim::AtStart, lease("a", FRESH), 50, 10)
             .await
             .expect("claim");
         let expected = match url.starts_with("sqlite:") {
@@ -318,7 +357,7 @@ async fn concurrent_claims_never_take_the_same_saga() {
                 &format!("s{i}"),
                 &format!("k{i}"),
                 &order("c"),
-                "dead",
+                lease("dead", EXPIRED),
             )
             .await;
         }
@@ -326,7 +365,7 @@ async fn concurrent_claims_never_take_the_same_saga() {
             let store = store.clone();
             tokio::spawn(async move {
                 let claimed = store
-                    .claim(Claim::Expired, lease(owner, 10_000), 1_000, 15)
+                    .claim(Claim::Expired, lease(owner, FRESH), 1_000, 15)
                     .await
                     .expect("claim");
                 claimed.into_iter().map(|s| s.saga_id).collect::<Vec<_>>()
@@ -383,7 +422,7 @@ async fn concurrent_writes_share_commits_and_a_fenced_one_fails_alone() {
                     log: &[],
                     log_len: 2,
                     now_ms: 20,
-                    lease_until_ms: 120,
+                    lease_ms: FRESH,
                 };
                 store.commit(&write).await
             })

@@ -43,13 +43,18 @@ pub(super) async fn insert_sagas(
     const HEAD: &str = "INSERT INTO sagas (saga_id, idempotency_key, request, state, status,
         version, log_len, created_at_ms, updated_at_ms, owner, lease_until_ms) VALUES ";
     const TAIL: &str = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING saga_id";
+    // The lease, the last column, counts from the database's time.
+    let lease_from = match tx {
+        Tx::Sqlite(_) => concat!(db_now_ms!(sqlite), " + "),
+        Tx::Postgres(_) => concat!(db_now_ms!(postgres), " + "),
+    };
     let mut inserted = HashSet::with_capacity(sagas.len());
     for chunk in chunks(sagas) {
         let json = chunk
             .iter()
             .map(|new| Ok((to_json(new.request)?, to_json(new.state)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let sql = values_sql(HEAD, 11, chunk.len(), TAIL);
+        let sql = values_sql(HEAD, 11, chunk.len(), lease_from, TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (new, (request, state)) in chunk.iter().zip(&json) {
@@ -64,7 +69,7 @@ pub(super) async fn insert_sagas(
                     .bind(new.now_ms)
                     .bind(new.now_ms)
                     .bind(new.lease.owner)
-                    .bind(new.lease.until_ms);
+                    .bind(new.lease.ms);
             }
             query.fetch_all(conn).await?
         });
@@ -79,11 +84,23 @@ pub(super) async fn update_sagas(
     tx: &mut Tx,
     writes: &[SagaWrite<'_>],
 ) -> Result<HashSet<String>, StoreError> {
-    // VALUES columns are column1… on both backends.
-    const HEAD: &str = "UPDATE sagas SET state = v.column3, status = v.column4,
-        version = sagas.version + 1, log_len = v.column5, updated_at_ms = v.column6,
-        lease_until_ms = v.column7
-        FROM (VALUES ";
+    // VALUES columns are column1… on both backends; the lease counts from the
+    // database's time.
+    macro_rules! head {
+        ($backend:ident) => {
+            concat!(
+                "UPDATE sagas SET state = v.column3, status = v.column4,
+                 version = sagas.version + 1, log_len = v.column5, updated_at_ms = v.column6,
+                 lease_until_ms = ",
+                db_now_ms!($backend),
+                " + v.column7 FROM (VALUES "
+            )
+        };
+    }
+    let head = match tx {
+        Tx::Sqlite(_) => head!(sqlite),
+        Tx::Postgres(_) => head!(postgres),
+    };
     const TAIL: &str = ") AS v
         WHERE sagas.saga_id = v.column1 AND sagas.version = v.column2
         RETURNING sagas.saga_id";
@@ -93,7 +110,7 @@ pub(super) async fn update_sagas(
             .iter()
             .map(|w| to_json(w.state))
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = values_sql(HEAD, 7, chunk.len(), TAIL);
+        let sql = values_sql(head, 7, chunk.len(), "", TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (w, state) in chunk.iter().zip(&states) {
@@ -104,7 +121,7 @@ pub(super) async fn update_sagas(
                     .bind(w.state.status().as_str())
                     .bind(i64::from(w.log_len) + count(w.log.len()))
                     .bind(w.now_ms)
-                    .bind(w.lease_until_ms);
+                    .bind(w.lease_ms);
             }
             query.fetch_all(conn).await?
         });
@@ -126,7 +143,7 @@ pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(
         })
         .collect();
     for chunk in chunks(&rows) {
-        let sql = values_sql(HEAD, 10, chunk.len(), "");
+        let sql = values_sql(HEAD, 10, chunk.len(), "", "");
         on_backend!(tx, conn => {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (seq, a, r) in chunk {
@@ -162,8 +179,9 @@ fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// `head`, then `rows` tuples of `width` placeholders numbered from `$1`, then `tail`.
-fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
+/// `head`, then `rows` tuples of `width` placeholders numbered from `$1` (the last of
+/// each after `last_prefix`, an SQL expression's start), then `tail`.
+fn values_sql(head: &str, width: usize, rows: usize, last_prefix: &str, tail: &str) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5);
     sql.push_str(head);
     for row in 0..rows {
@@ -171,6 +189,9 @@ fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
         for column in 0..width {
             if column > 0 {
                 sql.push_str(", ");
+            }
+            if column + 1 == width {
+                sql.push_str(last_prefix);
             }
             sql.push('$');
             sql.push_str(&(row * width + column + 1).to_string());
@@ -204,8 +225,8 @@ mod tests {
     #[test]
     fn placeholders_number_across_rows() {
         assert_eq!(
-            values_sql("INSERT INTO t VALUES ", 2, 2, " RETURNING x"),
-            "INSERT INTO t VALUES ($1, $2), ($3, $4) RETURNING x"
+            values_sql("INSERT INTO t VALUES ", 2, 2, "7 + ", " RETURNING x"),
+            "INSERT INTO t VALUES ($1, 7 + $2), ($3, 7 + $4) RETURNING x"
         );
     }
 }

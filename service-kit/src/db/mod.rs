@@ -9,7 +9,7 @@ mod postgres;
 mod rows;
 mod sqlite;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
@@ -35,6 +35,28 @@ pub enum OpenError {
     #[error("cannot apply migrations")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+impl OpenError {
+    /// Whether trying again may succeed: the server could not be reached, or a statement
+    /// failed (a lost reply, a restart). A bad URL or option, a data folder that cannot
+    /// be made, or migrations that do not match the database will not heal.
+    pub fn may_heal(&self) -> bool {
+        use sqlx::migrate::MigrateError;
+        match self {
+            OpenError::Connect(sqlx::Error::Configuration(_)) => false,
+            OpenError::Connect(_) => true,
+            OpenError::Migrate(MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)) => {
+                true
+            }
+            OpenError::Migrate(_) | OpenError::UnsupportedUrl(_) | OpenError::DataDir { .. } => {
+                false
+            }
+        }
+    }
+}
+
+/// The default of every service's `--startup-timeout-ms`.
+pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
 
 /// A service's migrations, one set per backend (their SQL differs in types only).
 #[derive(Debug)]
@@ -85,6 +107,29 @@ impl Db {
         Ok(Db::Sqlite(open_sqlite(url, &migrations.sqlite).await?))
     }
 
+    /// [`Db::open`], tried again with backoff while the failure [may heal](OpenError::may_heal)
+    /// for up to `patience`, so that a database that restarts or loses a reply as the
+    /// service starts does not stop it; then the last error.
+    pub async fn open_patiently(
+        url: &str,
+        migrations: &Migrations,
+        patience: Duration,
+    ) -> Result<Self, OpenError> {
+        let give_up = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match Self::open(url, migrations).await {
+                Ok(db) => return Ok(db),
+                Err(error) if error.may_heal() && tokio::time::Instant::now() + pause < give_up => {
+                    tracing::warn!(error = %error_chain(&error), retry_in_ms = pause.as_millis(), "cannot open the database yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Begins a read-write transaction. On SQLite it takes the write lock at once, so
     /// concurrent writers queue instead of failing on a lock upgrade.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
@@ -130,6 +175,18 @@ impl Tx {
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }
+}
+
+/// `error` and its causes, for a log line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Runs the same statement code on the connection of whichever backend `tx` holds:

@@ -45,6 +45,8 @@ pub struct Flags<'a> {
     pub faults: &'a str,
     /// The seed of the fault draws; absent: taken from the clock and logged.
     pub fault_seed: Option<u64>,
+    /// How long opening the database may keep failing before the start is given up.
+    pub startup_timeout: std::time::Duration,
 }
 
 /// A participant ready to serve: faults parsed, database open and migrated, listener
@@ -85,7 +87,7 @@ impl Ready {
         if !flags.faults.is_empty() {
             tracing::info!(faults = %flags.faults, seed, "injecting faults");
         }
-        let db = Db::open(flags.database_url, migrations)
+        let db = Db::open_patiently(flags.database_url, migrations, flags.startup_timeout)
             .await
             .map_err(|source| StartupError::Database { service, source })?;
         let local_addr = listener
@@ -163,6 +165,7 @@ mod tests {
             database_url,
             faults,
             fault_seed: Some(7),
+            startup_timeout: std::time::Duration::from_secs(20),
         }
     }
 
@@ -198,6 +201,49 @@ mod tests {
             assert_eq!(one, 1, "{url}");
             tx.commit().await.expect("commit");
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_server_that_comes_up_during_the_start_is_waited_for() {
+        let Ok(server) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("{POSTGRES_ENV} is not set: SKIPPED");
+            return;
+        };
+        let url = crate::db::fresh_postgres_database(&server)
+            .await
+            .expect("create a postgres database");
+        let upstream = url_authority(&url);
+        // A port where nothing listens yet: connecting is refused until the relay binds it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let late_url = url.replacen(&upstream, &port.to_string(), 1);
+        let start =
+            tokio::spawn(
+                async move { Ready::build("orders", NO_SCHEMA, flags(&late_url, "")).await },
+            );
+        // The server "comes up" a while after the start began.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let relay = TcpListener::bind(port).await.expect("bind the late port");
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = relay.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        let ready = start.await.expect("join");
+        assert!(ready.is_ok(), "{:?}", ready.err());
+    }
+
+    /// The `HOST:PORT` of a database URL.
+    fn url_authority(url: &str) -> String {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
+        rest.split('/').next().unwrap_or(rest).to_string()
     }
 
     #[tokio::test]

@@ -50,6 +50,7 @@ pub async fn stacks_with_order_faults(faults: &str) -> Vec<Stack> {
             database_url: orders_db,
             faults: faults.to_string(),
             fault_seed: Some(1),
+            ..Default::default()
         })
         .await
         .expect("start orders-svc");
@@ -78,7 +79,9 @@ pub async fn stacks_with_order_faults(faults: &str) -> Vec<Stack> {
 impl Stack {
     /// A store over this stack's saga log.
     pub async fn store(&self) -> Arc<LossyStore> {
-        let inner = store::open(&self.log_url, 64).await.expect("open the log");
+        let inner = store::open(&self.log_url, 64, Duration::ZERO)
+            .await
+            .expect("open the log");
         Arc::new(LossyStore::new(inner))
     }
 
