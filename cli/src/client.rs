@@ -48,6 +48,13 @@ pub struct ListArgs {
     limit: u32,
 }
 
+/// Flags of `saga replicas`.
+#[derive(Debug, clap::Args)]
+pub struct ReplicasArgs {
+    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
+    url: String,
+}
+
 pub async fn place(args: PlaceArgs) -> anyhow::Result<()> {
     let request = pb::PlaceOrderRequest {
         idempotency_key: args.key,
@@ -82,6 +89,13 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
     for saga in &listed.sagas {
         println!("{}", render::summary(saga));
     }
+    Ok(())
+}
+
+pub async fn replicas(args: ReplicasArgs) -> anyhow::Result<()> {
+    let mut client = connect(&args.url).await?;
+    let listed = client.list_replicas(pb::ListReplicasRequest {}).await?;
+    println!("{}", render::replicas(&listed.into_inner().replicas));
     Ok(())
 }
 

@@ -26,6 +26,8 @@ enum Command {
     Get(client::GetArgs),
     /// List sagas, newest first.
     List(client::ListArgs),
+    /// List the live orchestrator replicas: id, incarnation, last heartbeat, sagas held.
+    Replicas(client::ReplicasArgs),
 }
 
 #[tokio::main]
@@ -37,5 +39,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Place(args) => client::place(args).await,
         Command::Get(args) => client::get(args).await,
         Command::List(args) => client::list(args).await,
+        Command::Replicas(args) => client::replicas(args).await,
     }
 }

@@ -18,6 +18,26 @@ pub fn summary(saga: &pb::Saga) -> String {
     )
 }
 
+/// One line per live replica, after a header.
+pub fn replicas(replicas: &[pb::Replica]) -> String {
+    let mut out = format!(
+        "{:<32} {:>11} {:>10}  {:<24}  {}",
+        "REPLICA", "INCARNATION", "SAGAS HELD", "STARTED", "LAST HEARTBEAT"
+    );
+    for replica in replicas {
+        let _ = write!(
+            out,
+            "\n{:<32} {:>11} {:>10}  {:<24}  {}",
+            replica.replica_id,
+            replica.incarnation,
+            replica.sagas_held,
+            time(replica.started_at.as_ref()),
+            time(replica.last_heartbeat.as_ref()),
+        );
+    }
+    out
+}
+
 /// A saga and its whole log.
 pub fn saga(saga: &pb::Saga) -> String {
     let mut out = summary(saga);
@@ -66,4 +86,9 @@ fn status(value: i32) -> String {
 
 fn or_dash(id: &str) -> &str {
     if id.is_empty() { "-" } else { id }
+}
+
+/// A timestamp in RFC 3339, or a dash.
+fn time(at: Option<&prost_types::Timestamp>) -> String {
+    at.map_or_else(|| "-".to_string(), ToString::to_string)
 }

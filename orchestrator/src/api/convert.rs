@@ -7,7 +7,7 @@ use saga_contracts::saga::v1 as pb;
 
 use super::error::ApiError;
 use crate::saga::{InvalidOrder, LineItem, OrderRequest, Outcome, Phase, SagaStatus};
-use crate::store::{LogEntry, SagaRecord};
+use crate::store::{LogEntry, ReplicaRecord, SagaRecord};
 
 /// Longest idempotency key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 128;
@@ -119,6 +119,16 @@ fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
         status: status_to_proto(r.status).into(),
         writer: entry.writer,
         version: u64::try_from(entry.version).unwrap_or(0),
+    }
+}
+
+pub fn replica_to_proto(replica: ReplicaRecord) -> pb::Replica {
+    pb::Replica {
+        replica_id: replica.replica_id,
+        incarnation: replica.incarnation,
+        started_at: Some(timestamp(replica.started_at_ms)),
+        last_heartbeat: Some(timestamp(replica.heartbeat_ms)),
+        sagas_held: u64::try_from(replica.sagas_held).unwrap_or(0),
     }
 }
 

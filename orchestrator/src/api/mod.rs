@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
-use convert::{PlaceOrder, grpc_timeout, saga_to_proto, status_filter};
+use convert::{PlaceOrder, grpc_timeout, replica_to_proto, saga_to_proto, status_filter};
 pub use error::ApiError;
 
 /// The longest a `PlaceOrder` waits for its saga, whatever the caller asked.
@@ -91,6 +91,17 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::ListSagasResponse {
             sagas: sagas.into_iter().map(saga_to_proto).collect(),
             next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_replicas(
+        &self,
+        _request: Request<pb::ListReplicasRequest>,
+    ) -> Result<Response<pb::ListReplicasResponse>, Status> {
+        let replicas = self.engine.replicas().await.map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListReplicasResponse {
+            replicas: replicas.into_iter().map(replica_to_proto).collect(),
         }))
     }
 }

@@ -29,7 +29,7 @@ pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
 use crate::saga::{self, OrderRequest, Policy, SagaStatus};
-use crate::store::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore};
+use crate::store::{Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
 /// The engine's tuning.
@@ -62,6 +62,8 @@ struct Inner {
     replica_id: String,
     lease_ms: i64,
     max_in_flight: usize,
+    /// This process's incarnation of `replica_id`, once registered.
+    incarnation: tokio::sync::OnceCell<i64>,
     /// Status of every saga driven by this process, for callers waiting on its end.
     live: Mutex<HashMap<String, watch::Receiver<SagaStatus>>>,
     slots: Arc<Semaphore>,
@@ -88,6 +90,7 @@ impl Engine {
                 lease_ms: i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX),
                 replica_id: settings.replica_id,
                 max_in_flight: settings.max_in_flight,
+                incarnation: tokio::sync::OnceCell::new(),
                 live: Mutex::new(HashMap::new()),
                 slots: Arc::new(Semaphore::new(settings.max_in_flight)),
                 shutdown: CancellationToken::new(),
@@ -128,6 +131,11 @@ impl Engine {
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, EngineError> {
         Ok(self.inner.store.list(status, limit, before).await?)
+    }
+
+    /// The replicas heard from within one lease period.
+    pub async fn replicas(&self) -> Result<Vec<ReplicaRecord>, EngineError> {
+        Ok(self.inner.store.replicas(self.inner.lease_ms).await?)
     }
 
     /// Takes back this replica's unfinished sagas (after a crash or a restart), retrying

@@ -1,6 +1,7 @@
-//! Sharing sagas between orchestrator replicas through the database: renew the leases
-//! of the sagas this process drives, and no others, and claim every saga whose lease
-//! expired (nobody drives it), up to the room this process has.
+//! Sharing sagas between orchestrator replicas through the database: register this
+//! process's incarnation of its replica id, renew the leases of the sagas it drives and
+//! no others (with a heartbeat that a newer incarnation of the id refuses), and claim
+//! every saga whose lease expired (nobody drives it), up to the room this process has.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,25 +9,54 @@ use std::time::Duration;
 use super::driver::{self, LiveSaga};
 use super::{EngineError, Inner};
 use crate::saga::Event;
-use crate::store::{Claim, Lease, SagaRecord};
+use crate::store::{Claim, Incarnation, Lease, SagaRecord};
 
-/// Takes this replica's own unfinished sagas back, retrying until it succeeds or the
-/// engine shuts down.
+/// Registers this process's incarnation and takes its replica's unfinished sagas back,
+/// retrying each until it succeeds or the engine shuts down.
 pub(super) async fn resume_own(inner: &Arc<Inner>) {
+    if register(inner).await.is_none() {
+        return;
+    }
     let mut attempt = 0;
     while let Err(error) = inner.claim_and_resume(Claim::AtStart).await {
         attempt += 1;
         tracing::warn!(%error, attempt, "cannot resume unfinished sagas yet; retrying");
-        let pause = inner.backoff.delay(attempt, &inner.entropy);
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = inner.shutdown.cancelled() => return,
+        if !inner.pause(attempt).await {
+            return;
         }
     }
 }
 
-/// Renews every `lease / 3` and claims expired sagas, until shutdown.
+/// This process's incarnation of the replica id, registered by the first caller (the
+/// others wait for it); `None` when shutdown came first.
+async fn register(inner: &Inner) -> Option<i64> {
+    let registered = inner.incarnation.get_or_try_init(|| async {
+        let mut attempt = 0;
+        loop {
+            match inner.store.register(&inner.replica_id).await {
+                Ok(number) => {
+                    tracing::info!(replica.id = %inner.replica_id, incarnation = number, "replica registered");
+                    return Ok(number);
+                }
+                Err(error) => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "cannot register the replica yet; retrying");
+                    if !inner.pause(attempt).await {
+                        return Err(());
+                    }
+                }
+            }
+        }
+    });
+    registered.await.ok().copied()
+}
+
+/// Renews every `lease / 3` and claims expired sagas, until shutdown or until a newer
+/// incarnation of the replica id supersedes this process.
 pub(super) async fn run(inner: Arc<Inner>) {
+    let Some(number) = register(&inner).await else {
+        return;
+    };
     let period = Duration::from_millis(u64::try_from(inner.lease_ms / 3).unwrap_or(1).max(1));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -35,14 +65,31 @@ pub(super) async fn run(inner: Arc<Inner>) {
             _ = ticks.tick() => {}
             () = inner.shutdown.cancelled() => break,
         }
-        let lease = Lease {
-            owner: &inner.replica_id,
-            ms: inner.lease_ms,
+        let incarnation = Incarnation {
+            replica_id: &inner.replica_id,
+            number,
         };
         let driven = inner.driven();
         let driven: Vec<&str> = driven.iter().map(String::as_str).collect();
-        if let Err(error) = inner.store.renew(lease, &driven).await {
-            tracing::warn!(%error, "cannot renew leases; other replicas may take sagas over");
+        match inner
+            .store
+            .renew(incarnation, inner.lease_ms, &driven)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::error!(
+                    replica.id = %inner.replica_id,
+                    incarnation = incarnation.number,
+                    "a newer process registered this replica id: this one stops driving sagas \
+                     (give each process its own --replica-id, or stop the old one)"
+                );
+                inner.shutdown.cancel();
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot renew leases; other replicas may take sagas over")
+            }
         }
         if let Err(error) = inner.claim_and_resume(Claim::Expired).await {
             tracing::warn!(%error, "cannot claim expired sagas");
@@ -116,6 +163,15 @@ impl Inner {
             Err(error) => {
                 tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; it is claimed again once its lease expires")
             }
+        }
+    }
+
+    /// Sleeps the backoff of `attempt`; `false` when shutdown came first.
+    async fn pause(&self, attempt: u32) -> bool {
+        let pause = self.backoff.delay(attempt, &self.entropy);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => true,
+            () = self.shutdown.cancelled() => false,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::engine::EngineError;
 use crate::saga::{self, SagaStatus};
 use crate::store::{Lease, NewSaga, SagaStore};
 use stack::{order, stacks, stacks_with_order_faults, unfinished_after};
@@ -134,4 +135,35 @@ async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
 
 fn deadline() -> Instant {
     Instant::now() + PATIENCE
+}
+
+#[tokio::test]
+async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_registers() {
+    for stack in stacks().await {
+        let old = stack.replica(stack.store().await, "a", LEASE);
+        let first = old
+            .place_order(Some("k1".into()), order("c1"), deadline())
+            .await;
+        assert!(first.is_ok(), "{}: {first:?}", stack.log_url);
+        let new = stack.replica(stack.store().await, "a", LEASE);
+        new.resume_own().await;
+        let deadline = deadline();
+        let refused = loop {
+            let placed = old.place_order(None, order("c2"), deadline).await;
+            if matches!(placed, Err(EngineError::ShuttingDown)) || Instant::now() >= deadline {
+                break placed;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            matches!(refused, Err(EngineError::ShuttingDown)),
+            "{}: {refused:?}",
+            stack.log_url
+        );
+        let placed = new
+            .place_order(Some("k3".into()), order("c3"), deadline)
+            .await;
+        let saga = placed.expect("the newer process drives");
+        assert_eq!(saga.state.status(), SagaStatus::Completed);
+    }
 }

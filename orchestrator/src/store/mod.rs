@@ -25,6 +25,7 @@ macro_rules! db_now_ms {
 }
 
 mod batch;
+mod replicas;
 mod sql;
 mod statements;
 #[cfg(test)]
@@ -94,6 +95,28 @@ pub struct NewSaga<'a> {
 pub struct Lease<'a> {
     pub owner: &'a str,
     pub ms: i64,
+}
+
+/// One process's registration of its replica id: a number that rises by one at every
+/// start under that id, so that the newest process fences older ones still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incarnation<'a> {
+    pub replica_id: &'a str,
+    pub number: i64,
+}
+
+/// A replica as the replicas table knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaRecord {
+    pub replica_id: String,
+    pub incarnation: i64,
+    /// When this incarnation registered, on the database's clock.
+    pub started_at_ms: i64,
+    /// Its last heartbeat, on the database's clock, and how long ago that was.
+    pub heartbeat_ms: i64,
+    pub heartbeat_age_ms: i64,
+    /// Unfinished sagas it holds.
+    pub sagas_held: i64,
 }
 
 /// The result of an insert: new, or the saga that already holds the key.
@@ -184,9 +207,20 @@ pub trait SagaStore: Send + Sync + 'static {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError>;
-    /// Extends the lease of each of `saga_ids` that `lease.owner` still holds: the sagas
-    /// it drives, and no others, so that an undriven saga's lease runs out.
-    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError>;
+    /// Registers a new incarnation of `replica_id`: the first, or one more than the last.
+    async fn register(&self, replica_id: &str) -> Result<i64, StoreError>;
+    /// Records that `incarnation` is alive and extends, by `lease_ms`, the lease of each
+    /// of `saga_ids` its replica still holds: the sagas it drives, and no others, so that
+    /// an undriven saga's lease runs out. Returns how many it renewed, or `None` (and
+    /// renews nothing) when a newer incarnation holds the replica id.
+    async fn renew(
+        &self,
+        incarnation: Incarnation<'_>,
+        lease_ms: i64,
+        saga_ids: &[&str],
+    ) -> Result<Option<u64>, StoreError>;
+    /// The replicas heard from in the last `fresh_ms`, by id.
+    async fn replicas(&self, fresh_ms: i64) -> Result<Vec<ReplicaRecord>, StoreError>;
 }
 
 /// Opens the saga log at `url` (`sqlite://PATH` or `postgres://…`), applying migrations,

@@ -6,9 +6,13 @@ use service_kit::db::{Db, Migrations, Tx};
 use service_kit::on_backend;
 
 use super::batch::GroupCommitter;
+use super::replicas;
 use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
 use super::writes::{Append, insert_logs};
-use super::{Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError};
+use super::{
+    Claim, Incarnation, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
+    StoreError,
+};
 use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
 
 /// The saga log in a SQLite file or a PostgreSQL database (which several orchestrators
@@ -121,26 +125,50 @@ impl SagaStore for SqlStore {
         Ok(claimed)
     }
 
-    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError> {
-        if saga_ids.is_empty() {
-            return Ok(0);
-        }
+    async fn register(&self, replica_id: &str) -> Result<i64, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let incarnation = replicas::register(&mut tx, replica_id).await?;
+        tx.commit().await?;
+        Ok(incarnation)
+    }
+
+    async fn renew(
+        &self,
+        incarnation: Incarnation<'_>,
+        lease_ms: i64,
+        saga_ids: &[&str],
+    ) -> Result<Option<u64>, StoreError> {
         let ids =
             serde_json::to_string(saga_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.db.begin_write().await?;
+        if !replicas::heartbeat(&mut tx, incarnation.replica_id, incarnation.number).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        if saga_ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Some(0));
+        }
         let sql = match tx {
             Tx::Sqlite(_) => RENEW_SQLITE,
             Tx::Postgres(_) => RENEW_POSTGRES,
         };
         let renewed = on_backend!(&mut tx, conn => sqlx::query(sql)
-            .bind(lease.ms)
-            .bind(lease.owner)
+            .bind(lease_ms)
+            .bind(incarnation.replica_id)
             .bind(&ids)
             .execute(conn)
             .await?
             .rows_affected());
         tx.commit().await?;
-        Ok(renewed)
+        Ok(Some(renewed))
+    }
+
+    async fn replicas(&self, fresh_ms: i64) -> Result<Vec<ReplicaRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let live = replicas::live(&mut tx, fresh_ms).await?;
+        tx.commit().await?;
+        Ok(live)
     }
 }
 

@@ -67,6 +67,21 @@ fn lease(owner: &str, ms: i64) -> Lease<'_> {
     Lease { owner, ms }
 }
 
+/// Registers a new incarnation of `owner` and renews `saga_ids` for it.
+async fn renew(
+    store: &dyn SagaStore,
+    owner: &str,
+    ms: i64,
+    saga_ids: &[&str],
+) -> Result<Option<u64>, StoreError> {
+    let number = store.register(owner).await?;
+    let incarnation = Incarnation {
+        replica_id: owner,
+        number,
+    };
+    store.renew(incarnation, ms, saga_ids).await
+}
+
 /// Each record's seq, step, writer and version.
 fn stamps(saga: &SagaRecord) -> Vec<(u32, Step, &str, i64)> {
     saga.log
@@ -204,10 +219,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
             .await
             .expect("claim");
         assert!(early.is_empty(), "a live lease is not taken");
-        store
-            .renew(lease("a", EXPIRED), &["s1"])
-            .await
-            .expect("expire");
+        renew(store, "a", EXPIRED, &["s1"]).await.expect("expire");
         let taken = store
             .claim(Claim::Expired, lease("b", FRESH), 150, 10)
             .await
@@ -262,14 +274,49 @@ async fn renewing_extends_only_the_listed_sagas_the_owner_holds() {
         insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
         insert_owned(store, "s2", "k2", &order("c"), lease("b", EXPIRED)).await;
         insert_owned(store, "s3", "k3", &order("c"), lease("a", EXPIRED)).await;
-        let renewed = store.renew(lease("a", FRESH), &["s1", "s2"]).await;
-        assert_eq!(renewed.expect("renew"), 1, "b's saga is not a's to renew");
-        assert_eq!(store.renew(lease("a", FRESH), &[]).await.expect("renew"), 0);
+        let renewed = renew(store, "a", FRESH, &["s1", "s2"]).await;
+        assert_eq!(
+            renewed.expect("renew"),
+            Some(1),
+            "b's saga is not a's to renew"
+        );
+        assert_eq!(renew(store, "a", FRESH, &[]).await.expect("renew"), Some(0));
         let taken = store
             .claim(Claim::Expired, lease("c", FRESH), 500, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s2", "s3"]);
+    }
+}
+
+#[tokio::test]
+async fn a_newer_incarnation_of_a_replica_id_fences_the_older_ones_renewals() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
+        let old = store.register("a").await.expect("register");
+        let new = store.register("a").await.expect("register again");
+        assert_eq!(new, old + 1);
+        let stale = Incarnation {
+            replica_id: "a",
+            number: old,
+        };
+        let refused = store.renew(stale, FRESH, &["s1"]).await.expect("renew");
+        assert_eq!(refused, None, "the older incarnation is superseded");
+        let current = Incarnation {
+            replica_id: "a",
+            number: new,
+        };
+        let renewed = store.renew(current, FRESH, &["s1"]).await.expect("renew");
+        assert_eq!(renewed, Some(1));
+        let live = store.replicas(60_000).await.expect("replicas");
+        let seen: Vec<_> = live
+            .iter()
+            .map(|r| (r.replica_id.as_str(), r.incarnation, r.sagas_held))
+            .collect();
+        assert_eq!(seen, vec![("a", new, 1)]);
+        assert!(live[0].heartbeat_age_ms < 60_000, "{live:?}");
     }
 }
 
@@ -281,10 +328,7 @@ async fn a_replicas_own_saga_it_stopped_renewing_is_claimed_by_itself_once_expir
         insert(store, "s1", "k1", &order("c")).await;
         let early = store.claim(Claim::Expired, lease("a", FRESH), 50, 10).await;
         assert!(early.expect("claim").is_empty(), "its lease is still fresh");
-        store
-            .renew(lease("a", EXPIRED), &["s1"])
-            .await
-            .expect("expire");
+        renew(store, "a", EXPIRED, &["s1"]).await.expect("expire");
         let taken = store
             .claim(Claim::Expired, lease("a", FRESH), 150, 10)
             .await;
@@ -305,8 +349,7 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
             .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 50, 10)
             .await;
         assert!(early.expect("claim").is_empty(), "a's lease is still fresh");
-        store
-            .renew(lease("a", EXPIRED), &["s1", "s2"])
+        renew(store, "a", EXPIRED, &["s1", "s2"])
             .await
             .expect("expire");
         let taken = store

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Backoff, Engine, Entropy, Participants, Settings, SystemClock};
 use crate::saga::{LineItem, OrderRequest, Policy, SagaStatus};
 use crate::store::{
-    self, Claim, Inserted, Lease, NewSaga, SagaRecord, SagaStore, SagaWrite, StoreError,
+    self, Claim, Incarnation, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
+    SagaWrite, StoreError,
 };
 
 /// Participants and a saga log on one backend.
@@ -254,7 +255,20 @@ impl SagaStore for LossyStore {
         }
     }
 
-    async fn renew(&self, lease: Lease<'_>, saga_ids: &[&str]) -> Result<u64, StoreError> {
-        self.inner.renew(lease, saga_ids).await
+    async fn register(&self, replica_id: &str) -> Result<i64, StoreError> {
+        self.inner.register(replica_id).await
+    }
+
+    async fn renew(
+        &self,
+        incarnation: Incarnation<'_>,
+        lease_ms: i64,
+        saga_ids: &[&str],
+    ) -> Result<Option<u64>, StoreError> {
+        self.inner.renew(incarnation, lease_ms, saga_ids).await
+    }
+
+    async fn replicas(&self, fresh_ms: i64) -> Result<Vec<ReplicaRecord>, StoreError> {
+        self.inner.replicas(fresh_ms).await
     }
 }
