@@ -29,7 +29,10 @@ start_postgres() {
     as_owner() { (cd "$dir" && runuser -u postgres -- "$@"); }
   fi
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null || return 1
+  # The services pin their own isolation: the tests run with a stricter default so that a
+  # write that forgot to would show.
   options="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=500"
+  options="$options -c 'default_transaction_isolation=repeatable read'"
   # After a crash (the chaos runner restarts the server with -m immediate) the server syncs
   # its data folder before recovery: one syncfs, not an fsync per file (14+, Linux).
   major=$("$bin/postgres" --version | awk '{print $3}')

@@ -139,3 +139,61 @@ fn the_lock_key_of_a_saga_is_its_fnv_1a_hash() {
         assert_eq!(lock_key(saga_id), i64::from_le_bytes(hash.to_le_bytes()));
     }
 }
+
+/// A create and its cancel racing in two writers (two processes' pools) on a database
+/// whose default isolation is REPEATABLE READ: the write transactions pin READ COMMITTED,
+/// so after the saga's lock each call sees the other's record. Either the create went
+/// first and the cancel undid it, or the cancel left a tombstone and the create was
+/// refused; never a created order beside a tombstone.
+#[tokio::test]
+async fn a_create_racing_its_cancel_is_undone_or_refused_whatever_the_default_isolation() {
+    let Ok(server) = std::env::var(crate::testing::POSTGRES_ENV) else {
+        eprintln!("{}: SKIPPED (no PostgreSQL)", crate::testing::POSTGRES_ENV);
+        return;
+    };
+    let url = crate::db::fresh_postgres_database(&server)
+        .await
+        .expect("a database");
+    let name = url.rsplit('/').next().unwrap_or_default().to_string();
+    let admin = Db::open(&url, &orders_migrations()).await.expect("open");
+    let mut tx = admin.begin_write().await.expect("begin");
+    crate::on_backend!(&mut tx, conn => sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET default_transaction_isolation TO 'repeatable read'"
+    )))
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .expect("set the default isolation"));
+    tx.commit().await.expect("commit");
+    let (first, second) = (
+        Db::open(&url, &orders_migrations()).await.expect("open"),
+        Db::open(&url, &orders_migrations()).await.expect("open"),
+    );
+    let ids: Vec<String> = (0..200).map(|i| format!("race-{i}")).collect();
+    let races = ids.iter().map(|id| {
+        let (first, second, id) = (first.clone(), second.clone(), id.clone());
+        tokio::spawn(async move {
+            let create = Step {
+                saga_id: &id,
+                ..CREATE
+            };
+            let cancel = Step {
+                saga_id: &id,
+                ..CANCEL
+            };
+            let (created, cancelled) = tokio::join!(
+                run(&first, &create, b"created"),
+                run(&second, &cancel, b"undone-or-tombstone"),
+            );
+            (created, cancelled)
+        })
+    });
+    for (id, race) in ids.iter().zip(races) {
+        let outcome = race.await.expect("join");
+        let allowed = matches!(
+            outcome,
+            (Entry::First, Entry::First) | (Entry::AlreadyCompensated, Entry::NothingToUndo)
+        );
+        assert!(allowed, "{id}: {outcome:?}");
+    }
+}

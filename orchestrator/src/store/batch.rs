@@ -29,7 +29,14 @@ impl GroupCommitter {
     /// Starts the committer task; it ends when the last handle is dropped.
     pub fn start(db: Db, max_batch: usize) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, queue, max_batch.max(1)));
+        tokio::spawn(service_kit::db::run_batches(
+            queue,
+            max_batch,
+            move |batch| {
+                let db = db.clone();
+                async move { commit_batch(&db, batch).await }
+            },
+        ));
         Self { jobs }
     }
 
@@ -59,13 +66,6 @@ enum Job {
 enum Done {
     Inserted(Inserted),
     Committed(Result<(), StoreError>),
-}
-
-async fn run(db: Db, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while queue.recv_many(&mut batch, max_batch).await > 0 {
-        commit_batch(&db, std::mem::take(&mut batch)).await;
-    }
 }
 
 async fn commit_batch(db: &Db, jobs: Vec<Job>) {

@@ -42,7 +42,10 @@ impl GroupWriter {
     /// ends when the last handle is dropped. Must be called inside a tokio runtime.
     pub fn start(db: Db, max_batch: usize) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, queue, max_batch.max(1)));
+        tokio::spawn(super::run_batches(queue, max_batch, move |batch| {
+            let db = db.clone();
+            async move { commit_batch(&db, batch).await }
+        }));
         Self { jobs }
     }
 
@@ -78,13 +81,6 @@ impl GroupWriter {
         answer
             .await
             .map_err(|_| E::from(storage_error("the writer stopped".into())))?
-    }
-}
-
-async fn run(db: Db, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while queue.recv_many(&mut batch, max_batch).await > 0 {
-        commit_batch(&db, std::mem::take(&mut batch)).await;
     }
 }
 

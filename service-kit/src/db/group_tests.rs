@@ -90,3 +90,22 @@ async fn a_lone_write_that_fails_leaves_nothing_and_answers_its_own_error() {
         assert_eq!(entries, (Entry::First, Entry::Repeat(b"kept".to_vec())));
     }
 }
+
+#[tokio::test]
+async fn a_request_body_that_panics_fails_its_request_and_the_writer_goes_on() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let writer = GroupWriter::start(db.clone(), 64);
+        let panicked = writer
+            .write(|_tx| -> TxFuture<'_, Result<(), sqlx::Error>> {
+                Box::pin(async { panic!("a bug in a request body") })
+            })
+            .await;
+        assert!(panicked.is_err(), "{panicked:?}");
+        let id = "after".to_string();
+        let next = writer
+            .write(move |tx| Box::pin(record(tx, id, false)))
+            .await;
+        assert!(next.is_ok(), "the writer still serves: {next:?}");
+    }
+}

@@ -2,6 +2,7 @@
 //! PostgreSQL. Statements are written once, with `$1`-style placeholders that both
 //! backends accept, and run on whichever backend a [`Tx`] holds through [`on_backend!`].
 
+mod batches;
 mod group;
 #[cfg(test)]
 mod group_tests;
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use batches::run_batches;
 pub use group::{GroupWriter, TxFuture};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
@@ -131,11 +133,17 @@ impl Db {
     }
 
     /// Begins a read-write transaction. On SQLite it takes the write lock at once, so
-    /// concurrent writers queue instead of failing on a lock upgrade.
+    /// concurrent writers queue instead of failing on a lock upgrade. On PostgreSQL it
+    /// runs at READ COMMITTED whatever the database's default: each statement sees what
+    /// committed before it, which the barrier needs once it holds a saga's lock (under
+    /// REPEATABLE READ a create and its racing cancel could each miss the other's record).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(begin_write(pool).await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await?,
+            ),
         })
     }
 

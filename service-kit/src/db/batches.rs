@@ -1,0 +1,57 @@
+//! The loop of a group writer: batches of waiting jobs, each run in a task of its own so
+//! that a panic in one batch (a bug) costs that batch and not the writer. Without it a
+//! panicking writer would drop its queue, and every later write would fail or, retried
+//! as if the database were down, hang.
+
+use std::future::Future;
+
+use tokio::sync::mpsc;
+
+/// Takes the jobs waiting in `queue`, up to `max_batch` at a time, and runs each batch
+/// with `run`, one batch after another, until every sender is gone. A batch that panics
+/// is logged and dropped: its callers find their reply channels closed (an error they
+/// handle as a lost reply), and the next batch runs as usual.
+pub async fn run_batches<J, F, Fut>(mut queue: mpsc::Receiver<J>, max_batch: usize, run: F)
+where
+    J: Send + 'static,
+    F: Fn(Vec<J>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let max_batch = max_batch.max(1);
+    let mut batch = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut batch, max_batch).await > 0 {
+        let size = batch.len();
+        if let Err(error) = tokio::spawn(run(std::mem::take(&mut batch))).await {
+            tracing::error!(%error, writes = size, "a group writer's batch panicked; its writes were not committed, the writer goes on");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_its_callers_and_the_next_batch_runs() {
+        let (jobs, queue) = mpsc::channel::<(bool, oneshot::Sender<()>)>(8);
+        tokio::spawn(run_batches(queue, 1, |batch| async move {
+            for (panics, reply) in batch {
+                assert!(!panics, "a bug in a batch");
+                let _ = reply.send(());
+            }
+        }));
+        let (reply, lost) = oneshot::channel();
+        jobs.send((true, reply)).await.expect("queued");
+        assert!(
+            lost.await.is_err(),
+            "the panicked batch's caller sees no answer"
+        );
+        let (reply, answered) = oneshot::channel();
+        jobs.send((false, reply))
+            .await
+            .expect("the writer still takes jobs");
+        assert_eq!(answered.await, Ok(()));
+    }
+}
