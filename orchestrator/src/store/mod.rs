@@ -25,6 +25,7 @@ macro_rules! db_now_ms {
 }
 
 mod batch;
+mod claims;
 mod replicas;
 mod sql;
 mod statements;

@@ -6,14 +6,13 @@ use service_kit::db::{Db, Migrations, Tx};
 use service_kit::on_backend;
 
 use super::batch::GroupCommitter;
-use super::replicas;
 use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
-use super::writes::{Append, insert_logs};
 use super::{
     Claim, Incarnation, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
     StoreError,
 };
-use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
+use super::{claims, replicas};
+use crate::saga::SagaStatus;
 
 /// The saga log in a SQLite file or a PostgreSQL database (which several orchestrators
 /// may share). Writes of concurrent sagas are group-committed.
@@ -99,28 +98,7 @@ impl SagaStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let sqlite = matches!(tx, Tx::Sqlite(_));
-        let claimed = on_backend!(&mut tx, conn => {
-            let query = match which {
-                Claim::ExpiredSaga(saga_id) => {
-                    sqlx::query(if sqlite { CLAIM_ONE_SQLITE } else { CLAIM_ONE_POSTGRES })
-                        .bind(lease.owner)
-                        .bind(lease.ms)
-                        .bind(saga_id)
-                }
-                Claim::AtStart | Claim::Expired => {
-                    sqlx::query(if sqlite { CLAIM_SQLITE } else { CLAIM_POSTGRES })
-                        .bind(lease.owner)
-                        .bind(lease.ms)
-                        .bind(which == Claim::AtStart)
-                        .bind(which == Claim::AtStart && sqlite)
-                        .bind(i64::from(limit))
-                }
-            };
-            let rows = query.fetch_all(conn).await?;
-            rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        let claimed = record_claims(&mut tx, claimed, which, lease.owner, now_ms).await?;
+        let claimed = claims::claim(&mut tx, which, lease, now_ms, limit).await?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -171,96 +149,6 @@ impl SagaStore for SqlStore {
         Ok(live)
     }
 }
-
-/// Appends a CLAIMED record to each claimed saga's log (the claim already counted it in
-/// `log_len`); returns the sagas oldest first, as they should be resumed (RETURNING keeps
-/// no order).
-async fn record_claims(
-    tx: &mut Tx,
-    mut claimed: Vec<SagaRecord>,
-    which: Claim<'_>,
-    owner: &str,
-    now_ms: i64,
-) -> Result<Vec<SagaRecord>, StoreError> {
-    claimed.sort_by_key(|saga| saga.row);
-    let detail = match which {
-        Claim::Expired => format!("claimed by {owner}: its lease expired"),
-        Claim::ExpiredSaga(_) => format!("claimed by {owner}: its lease expired, its key retried"),
-        Claim::AtStart => format!("claimed by {owner} at its start"),
-    };
-    let records: Vec<[LogRecord; 1]> = claimed
-        .iter()
-        .map(|saga| {
-            [LogRecord {
-                step: Step::Saga,
-                outcome: Outcome::Claimed,
-                attempt: 0,
-                detail: detail.clone(),
-                status: saga.state.status(),
-            }]
-        })
-        .collect();
-    let appends: Vec<Append> = claimed
-        .iter()
-        .zip(&records)
-        .map(|(saga, records)| Append {
-            saga_id: &saga.saga_id,
-            log_len: saga.log_len.saturating_sub(1),
-            records,
-            writer: owner,
-            version: saga.version,
-            now_ms,
-        })
-        .collect();
-    insert_logs(tx, &appends).await?;
-    Ok(claimed)
-}
-
-/// The claim statement over the unfinished sagas whose lease expired on the database's
-/// clock, or that `$or` adds, and that `$rest` narrows. `$lock` locks the chosen rows
-/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that rows another replica is claiming right
-/// now are skipped, not waited for) or is empty (SQLite has one writer at a time, so a
-/// plain subquery cannot race). The new lease, `$2` ms, counts from the database's time.
-macro_rules! claim_sagas {
-    ($backend:ident, $or:literal, $rest:literal, $lock:literal) => {
-        concat!(
-            "UPDATE sagas SET owner = $1, lease_until_ms = ",
-            db_now_ms!($backend),
-            " + $2, version = version + 1, log_len = log_len + 1
-             WHERE seq IN (SELECT seq FROM sagas
-                           WHERE status IN ('RUNNING', 'COMPENSATING')
-                             AND (lease_until_ms < ",
-            db_now_ms!($backend),
-            $or,
-            ") ",
-            $rest,
-            " ",
-            $lock,
-            ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-            "lease_until_ms, created_at_ms, updated_at_ms"
-        )
-    };
-}
-
-/// Expired sagas, with the claimer's own when `$3`, or all when `$4`; at most `$5`,
-/// oldest first.
-const CLAIM_SQLITE: &str = claim_sagas!(
-    sqlite,
-    " OR ($3 AND owner = $1) OR $4",
-    "ORDER BY seq LIMIT $5",
-    ""
-);
-const CLAIM_POSTGRES: &str = claim_sagas!(
-    postgres,
-    " OR ($3 AND owner = $1) OR $4",
-    "ORDER BY seq LIMIT $5",
-    "FOR UPDATE SKIP LOCKED"
-);
-
-/// The saga `$3`, if its lease expired.
-const CLAIM_ONE_SQLITE: &str = claim_sagas!(sqlite, "", "AND saga_id = $3", "");
-const CLAIM_ONE_POSTGRES: &str =
-    claim_sagas!(postgres, "", "AND saga_id = $3", "FOR UPDATE SKIP LOCKED");
 
 /// Renews, for `$1` ms from the database's time, the leases of the sagas `$2` holds
 /// among those `$3` lists (a JSON array, taken apart by each backend's own function).

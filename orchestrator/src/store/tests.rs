@@ -213,22 +213,24 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
     let (_dir, stores) = stores().await;
     for store in stores {
         let store = store.as_ref();
-        insert(store, "s1", "k1", &order("c1")).await;
-        let early = store
-            .claim(Claim::Expired, lease("b", FRESH), 50, 10)
-            .await
-            .expect("claim");
-        assert!(early.is_empty(), "a live lease is not taken");
-        renew(store, "a", EXPIRED, &["s1"]).await.expect("expire");
+        // "a" never registered: no heartbeat, so its lapsed leases are anyone's.
+        insert(store, "s0", "k0", &order("c0")).await;
+        insert_owned(store, "s1", "k1", &order("c1"), lease("a", EXPIRED)).await;
         let taken = store
             .claim(Claim::Expired, lease("b", FRESH), 150, 10)
             .await
             .expect("claim");
-        assert_eq!(ids(&taken), vec!["s1"]);
+        assert_eq!(ids(&taken), vec!["s1"], "a live lease (s0) is not taken");
         assert_eq!((taken[0].version, taken[0].log_len), (2, 3));
         let s1 = store.get("s1").await.expect("get").expect("found");
         assert_eq!(stamps(&s1)[2], (3, Step::Saga, "b", 2));
         assert_eq!(s1.log[2].record.outcome, Outcome::Claimed);
+        let detail = &s1.log[2].record.detail;
+        assert!(
+            detail.starts_with("claimed by b from a: lease over ")
+                && detail.ends_with("heartbeat none"),
+            "{detail}"
+        );
         let again = store
             .claim(Claim::Expired, lease("c", FRESH), 150, 10)
             .await
@@ -285,7 +287,11 @@ async fn renewing_extends_only_the_listed_sagas_the_owner_holds() {
             .claim(Claim::Expired, lease("c", FRESH), 500, 10)
             .await
             .expect("claim");
-        assert_eq!(ids(&taken), vec!["s2", "s3"]);
+        assert_eq!(
+            ids(&taken),
+            vec!["s2"],
+            "a is alive: its lapsed s3 is left to it"
+        );
     }
 }
 
@@ -344,14 +350,12 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
     for store in stores {
         let store = store.as_ref();
         insert(store, "s1", "k1", &order("c")).await;
-        insert(store, "s2", "k2", &order("c")).await;
+        insert_owned(store, "s2", "k2", &order("c"), lease("a", EXPIRED)).await;
+        insert_owned(store, "s3", "k3", &order("c"), lease("a", EXPIRED)).await;
         let early = store
-            .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 50, 10)
+            .claim(Claim::ExpiredSaga("s1"), lease("b", FRESH), 50, 10)
             .await;
         assert!(early.expect("claim").is_empty(), "a's lease is still fresh");
-        renew(store, "a", EXPIRED, &["s1", "s2"])
-            .await
-            .expect("expire");
         let taken = store
             .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 150, 10)
             .await
@@ -359,12 +363,33 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
         assert_eq!(ids(&taken), vec!["s2"]);
         let s2 = store.get("s2").await.expect("get").expect("found");
         assert_eq!((s2.owner.as_str(), s2.version), ("b", 2));
-        let s1 = store.get("s1").await.expect("get").expect("found");
+        let s3 = store.get("s3").await.expect("get").expect("found");
         assert_eq!(
-            (s1.owner.as_str(), s1.version),
+            (s3.owner.as_str(), s3.version),
             ("a", 1),
             "only s2 is claimed"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_of_a_live_replica_is_left_to_it_to_claim() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
+        renew(store, "a", FRESH, &[]).await.expect("a heartbeat");
+        let taken = store.claim(Claim::Expired, lease("b", FRESH), 50, 10).await;
+        assert!(taken.expect("claim").is_empty(), "a is alive");
+        let own = store
+            .claim(Claim::ExpiredSaga("s1"), lease("b", FRESH), 50, 10)
+            .await;
+        assert!(
+            own.expect("claim").is_empty(),
+            "a retried key does not take it either"
+        );
+        let taken = store.claim(Claim::Expired, lease("a", FRESH), 50, 10).await;
+        assert_eq!(ids(&taken.expect("claim")), vec!["s1"], "a takes its own");
     }
 }
 

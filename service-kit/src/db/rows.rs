@@ -8,6 +8,7 @@ pub trait RowExt: Row {
     fn text(&self, column: &'static str) -> Result<String, sqlx::Error>;
     fn opt_text(&self, column: &'static str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, column: &'static str) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, column: &'static str) -> Result<Option<i64>, sqlx::Error>;
     fn bytes(&self, column: &'static str) -> Result<Option<Vec<u8>>, sqlx::Error>;
 }
 
@@ -28,6 +29,10 @@ where
     }
 
     fn int(&self, column: &'static str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn opt_int(&self, column: &'static str) -> Result<Option<i64>, sqlx::Error> {
         self.try_get(column)
     }
 
