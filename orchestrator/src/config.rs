@@ -128,3 +128,18 @@ pub fn unique_replica_id() -> String {
 fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_without_a_replica_id_name_themselves_apart() {
+        let config = Config::parse_from(["orchestrator"]);
+        assert_eq!(config.replica_id, None);
+        let (first, second) = (unique_replica_id(), unique_replica_id());
+        assert_ne!(first, second);
+        let fixed = Config::parse_from(["orchestrator", "--replica-id", "r1"]);
+        assert_eq!(fixed.replica_id.as_deref(), Some("r1"));
+    }
+}

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::engine::EngineError;
 use crate::saga::{self, SagaStatus};
-use crate::store::{Lease, NewSaga, SagaStore};
+use crate::store::{Claim, Lease, NewSaga, SagaStore};
 use stack::{order, stacks, stacks_with_order_faults, unfinished_after};
 
 const LEASE: Duration = Duration::from_millis(300);
@@ -101,6 +101,33 @@ async fn sagas_whose_claim_reply_was_lost_are_claimed_again_and_driven() {
             .iter()
             .filter(|e| e.record.detail.starts_with("claimed"));
         assert_eq!(claims.count(), 2, "claimed, reply lost, claimed again");
+    }
+}
+
+#[tokio::test]
+async fn a_saga_whose_fenced_write_cannot_be_read_back_is_claimed_again_and_driven() {
+    // Slow calls: the version moves under the driver while it waits on one.
+    for stack in stacks_with_order_faults("*:delay=300:1").await {
+        let store = stack.store().await;
+        let a = stack.replica(store.clone(), "a", LEASE);
+        let placed = a
+            .place_order(Some("k1".into()), order("c1"), Instant::now())
+            .await;
+        assert!(placed.is_ok(), "{}: {placed:?}", stack.log_url);
+        store.lose_reads(1);
+        // A second process with the same id claims it at its start, then vanishes.
+        let second = stack.store().await;
+        let lease = Lease {
+            owner: "a",
+            ms: i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX),
+        };
+        let taken = second
+            .claim(Claim::AtStart, lease, 0, 10)
+            .await
+            .expect("claim");
+        assert_eq!(taken.len(), 1, "{}", stack.log_url);
+        let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
+        assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
     }
 }
 

@@ -176,6 +176,7 @@ pub struct LossyStore {
     inner: Arc<dyn SagaStore>,
     lose_inserts: AtomicU32,
     lose_claims: AtomicU32,
+    lose_reads: AtomicU32,
 }
 
 impl LossyStore {
@@ -184,12 +185,18 @@ impl LossyStore {
             inner,
             lose_inserts: AtomicU32::new(0),
             lose_claims: AtomicU32::new(0),
+            lose_reads: AtomicU32::new(0),
         }
     }
 
     /// The next `n` inserts commit but report an error.
     pub fn lose_inserts(&self, n: u32) {
         self.lose_inserts.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` reads of one saga fail as if the database went away.
+    pub fn lose_reads(&self, n: u32) {
+        self.lose_reads.store(n, Ordering::SeqCst);
     }
 
     /// The next `n` claims that take something commit but report an error.
@@ -225,7 +232,10 @@ impl SagaStore for LossyStore {
     }
 
     async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
-        self.inner.get(saga_id).await
+        match take_one(&self.lose_reads) {
+            true => Err(reply_lost()),
+            false => self.inner.get(saga_id).await,
+        }
     }
 
     async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError> {
