@@ -174,3 +174,43 @@ async fn sigterm_makes_the_process_exit_cleanly() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Two processes on one database, each taking one side of a create racing its cancel, for
+/// many sagas at once (on PostgreSQL under the tests' REPEATABLE READ default, which the
+/// service's write transactions override): each create either went first and was undone
+/// by its cancel, or found the cancel's tombstone and was refused.
+#[tokio::test]
+async fn two_processes_racing_a_create_and_its_cancel_undo_or_refuse_it() -> anyhow::Result<()> {
+    let (_dir, urls) = fresh_urls("o.db").await;
+    for url in urls {
+        let first = Running::start(&url).await?;
+        let second = Running::start(&url).await?;
+        let races = (0..100).map(|i| {
+            let (mut creator, mut canceller) = (first.client.clone(), second.client.clone());
+            tokio::spawn(async move {
+                let saga_id = format!("race-{i}");
+                let cancel = CancelOrderRequest {
+                    saga_id: saga_id.clone(),
+                    order_id: String::new(),
+                };
+                let (created, cancelled) = tokio::join!(
+                    creator.create_order(create(&saga_id)),
+                    canceller.cancel_order(cancel)
+                );
+                (saga_id, created, cancelled)
+            })
+        });
+        for race in races {
+            let (saga_id, created, cancelled) = race.await?;
+            let cancelled = cancelled.with_context(|| format!("{saga_id}: cancel"))?;
+            match (created, cancelled.into_inner().order) {
+                (Ok(_), Some(order)) => assert_eq!(order.status(), OrderStatus::Cancelled),
+                (Err(refused), None) => {
+                    assert_eq!(refused.code(), Code::FailedPrecondition, "{saga_id}")
+                }
+                (created, order) => panic!("{saga_id} on {url}: {created:?} beside {order:?}"),
+            }
+        }
+    }
+    Ok(())
+}
