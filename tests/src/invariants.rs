@@ -1,11 +1,14 @@
 //! The cross-service invariant check every test ends with: reads all sagas, orders and
 //! invoices through the public APIs and fails listing every violation found. The rules
-//! themselves are pure functions (`rules`, `log`, `keys`), unit-tested without processes.
+//! themselves are pure functions (`rules`, `log`, `keys`, `liveness`), unit-tested without
+//! processes.
 
 /// One writer at a time: no stale owner's write was accepted.
 pub mod fencing;
 /// The client's view: every key sent has exactly one saga.
 pub mod keys;
+/// Every saga ends within a bound of the last fault.
+pub mod liveness;
 /// Each saga's log is well formed.
 pub mod log;
 mod rules;
@@ -23,6 +26,7 @@ use crate::cluster::Cluster;
 use crate::listing::{all_invoices, all_orders, all_sagas, full_sagas};
 
 pub use keys::{Placement, placement_violations};
+pub use liveness::{Straggler, liveness_violations};
 pub use log::log_violations;
 pub use rules::violations;
 

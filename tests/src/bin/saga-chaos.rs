@@ -10,7 +10,8 @@ use clap::{Parser, ValueEnum};
 use saga_tests::backend::{Backend, POSTGRES_ENV};
 use saga_tests::chaos::pg_server::{BIN_ENV, DATA_ENV, LOG_ENV};
 use saga_tests::chaos::{
-    self, ChaosConfig, OrchestratorTuning, PgServer, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
+    self, ChaosConfig, IN_DOUBT_PROBABILITY, OrchestratorTuning, PG_FAULT_INTERVAL, PgServer,
+    REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
 
 /// Kills, pauses and disturbs the orchestrators and their participants while sagas run,
@@ -53,6 +54,15 @@ struct Args {
     /// --postgres-data). Default: 25000 when the data folder is known, else 0.
     #[arg(long)]
     server_restart_interval_ms: Option<u64>,
+    /// Mean time between two fault windows of the proxy on the PostgreSQL protocol that
+    /// every service reaches the server through: in-doubt commits (a COMMIT committed,
+    /// its reply dropped), replies held past the clients' timeouts, connections cut in
+    /// the middle of a transaction, in turn (0: no proxy; PostgreSQL only).
+    #[arg(long, default_value_t = PG_FAULT_INTERVAL.as_millis() as u64)]
+    pg_fault_interval_ms: u64,
+    /// Chance that a COMMIT is made in doubt inside an in-doubt window.
+    #[arg(long, default_value_t = IN_DOUBT_PROBABILITY)]
+    pg_in_doubt_probability: f64,
     /// The PostgreSQL server's data folder, to restart it (scripts/postgres.sh exports it).
     #[arg(long, env = DATA_ENV)]
     postgres_data: Option<PathBuf>,
@@ -217,6 +227,8 @@ impl Args {
             connection_drop_interval: Duration::from_millis(self.connection_drop_interval_ms),
             server_restart_interval,
             postgres_server,
+            pg_fault_interval: Duration::from_millis(self.pg_fault_interval_ms),
+            in_doubt_probability: self.pg_in_doubt_probability.clamp(0.0, 1.0),
             call_timeout: Duration::from_millis(self.client_timeout_ms),
             sagas: self.sagas,
             duration: Duration::from_secs_f64(self.duration.max(0.0)),

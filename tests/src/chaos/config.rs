@@ -14,6 +14,18 @@ pub const REPLICA_LEASE_MS: u64 = 1_500;
 /// Mean time between two restarts of the PostgreSQL server in a PostgreSQL campaign that
 /// can restart it, unless set.
 pub const SERVER_RESTART_INTERVAL: Duration = Duration::from_secs(25);
+/// The orchestrator's own `--lease-ms` default, when a campaign does not set one.
+pub const ORCHESTRATOR_LEASE_MS: u64 = 10_000;
+/// Mean time between two fault windows of the database proxy in a PostgreSQL campaign,
+/// unless set.
+pub const PG_FAULT_INTERVAL: Duration = Duration::from_secs(6);
+/// Chance that a `COMMIT` is made in doubt inside an in-doubt window, unless set.
+pub const IN_DOUBT_PROBABILITY: f64 = 0.05;
+/// Chance that a statement inside a transaction is followed by a cut inside a cut
+/// window (a transaction sends a few).
+pub const CUT_PROBABILITY: f64 = 0.05;
+
+mod replay;
 
 /// How the orchestrator is tuned for a campaign (its own flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +59,29 @@ impl Default for OrchestratorTuning {
     }
 }
 
+impl OrchestratorTuning {
+    /// The lease the orchestrators run with (theirs by default).
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms.unwrap_or(ORCHESTRATOR_LEASE_MS))
+    }
+
+    /// How long after the last fault ended every saga must have ended: the liveness
+    /// rule's bound. Once nothing is disturbed any more, an unfinished saga whose
+    /// driver died has its lease run out within one lease period, and is claimed by
+    /// the next periodic claim, which runs within another; its driver then waits at
+    /// most the longest pause between two attempts of a step (the retry backoff's cap,
+    /// or a parked step's pace, whichever is longer) and makes one call, which ends
+    /// within the call timeout. A saga still unfinished after all that has no driver
+    /// or a driver that does not drive: a liveness violation, however long the
+    /// campaign then waits for it.
+    pub fn liveness_bound(&self) -> Duration {
+        let longest_pause = self.retry_max_ms.max(self.parked_retry_ms);
+        self.lease().saturating_mul(2)
+            + Duration::from_millis(longest_pause)
+            + Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
 /// Everything a campaign does, fixed by its seed and these settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChaosConfig {
@@ -69,6 +104,13 @@ pub struct ChaosConfig {
     pub server_restart_interval: Duration,
     /// How to restart the PostgreSQL server (`None`: it is never restarted).
     pub postgres_server: Option<PgServer>,
+    /// Mean time between two fault windows of the proxy on the PostgreSQL protocol in
+    /// front of the server (in-doubt commits, delayed replies, cuts in the middle of a
+    /// transaction; zero: no proxy at all; nothing on SQLite).
+    pub pg_fault_interval: Duration,
+    /// Chance that a `COMMIT` is made in doubt (committed, its reply dropped) inside an
+    /// in-doubt window.
+    pub in_doubt_probability: f64,
     /// Stop placing after this many sagas (the outage's probe sagas included)...
     pub sagas: usize,
     /// ...or after this long, whichever comes first.
@@ -130,6 +172,8 @@ impl ChaosConfig {
             connection_drop_interval: Duration::ZERO,
             server_restart_interval: Duration::ZERO,
             postgres_server: None,
+            pg_fault_interval: PG_FAULT_INTERVAL,
+            in_doubt_probability: IN_DOUBT_PROBABILITY,
             sagas: 1_000,
             duration: Duration::from_secs(120),
             concurrency: 8,
@@ -166,7 +210,8 @@ impl ChaosConfig {
     }
 
     /// The defaults on PostgreSQL with `replicas` orchestrators: a short lease when
-    /// there are several, connections cut every few seconds, and the server restarted
+    /// there are several, connections cut every few seconds, the database proxy's fault
+    /// windows (in-doubt commits among them) every [`PG_FAULT_INTERVAL`], and the server restarted
     /// every [`SERVER_RESTART_INTERVAL`] when the environment says how
     /// ([`PgServer::from_env`]).
     pub fn on_postgres(seed: u64, server_url: &str, replicas: u32) -> Self {
@@ -203,85 +248,36 @@ impl ChaosConfig {
                 (Backend::Postgres { .. }, Some(_)) => self.server_restart_interval,
                 _ => Duration::ZERO,
             },
+            pg_fault_interval: match self.backend {
+                Backend::Sqlite => Duration::ZERO,
+                Backend::Postgres { .. } => self.pg_fault_interval,
+            },
             replicas: self.replicas.max(1),
-            lease: Duration::from_millis(self.orchestrator.lease_ms.unwrap_or(10_000)),
+            lease: self.orchestrator.lease(),
             killed_replicas: self.killed_replicas.clone(),
             paused_replicas: self.paused_replicas.clone(),
         }
     }
+}
 
-    /// The `saga-chaos` command that replays this campaign (a PostgreSQL server is
-    /// named by `SAGA_TEST_POSTGRES_URL` or `--postgres-url`, and its data folder by
-    /// `SAGA_TEST_POSTGRES_DATA` or `--postgres-data`, left out here).
-    pub fn replay_command(&self) -> String {
-        let o = &self.orchestrator;
-        let list = |replicas: &[u32]| -> String {
-            replicas
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_liveness_bound_is_two_leases_the_longest_pause_and_a_call() {
+        let replicas = ChaosConfig::on_postgres(1, "postgres://u@h/db", 3).orchestrator;
+        assert_eq!(
+            replicas.liveness_bound(),
+            Duration::from_millis(2 * REPLICA_LEASE_MS + 2_000 + 500)
+        );
+        let alone = OrchestratorTuning {
+            retry_max_ms: 5_000,
+            ..OrchestratorTuning::default()
         };
-        let mut backend = format!("--backend {}", self.backend.name());
-        if self.backend != Backend::Sqlite {
-            backend.push_str(&format!(
-                " --replicas {} --connection-drop-interval-ms {} --server-restart-interval-ms {}",
-                self.replicas,
-                self.connection_drop_interval.as_millis(),
-                self.schedule().server_restart_interval.as_millis()
-            ));
-        }
-        if !self.killed_replicas.is_empty() {
-            backend.push_str(&format!(
-                " --killed-replicas {}",
-                list(&self.killed_replicas)
-            ));
-        }
-        if !self.paused_replicas.is_empty() {
-            backend.push_str(&format!(
-                " --paused-replicas {}",
-                list(&self.paused_replicas)
-            ));
-        }
-        if let Some(lease_ms) = o.lease_ms {
-            backend.push_str(&format!(" --lease-ms {lease_ms}"));
-        }
-        format!(
-            "saga-chaos {backend} --seed {} --client-timeout-ms {} --sagas {} --duration {} --concurrency {} --over-limit-share {} \
-             --wait-ms {} --think-ms {} --kill-interval-ms {} --term-share {} --pause-interval-ms {} --proxy-interval-ms {} --lock-interval-ms {} \
-             --fault-intensity {} --outage-ms {} --probe-sagas {} --stall-limit-secs {} --call-timeout-ms {} \
-             --max-attempts {} --retry-base-ms {} --retry-max-ms {} --parked-retry-ms {}{}{}",
-            self.seed,
-            self.call_timeout.as_millis(),
-            self.sagas,
-            self.duration.as_secs_f64(),
-            self.concurrency,
-            self.over_limit_share,
-            self.wait_ms,
-            self.think.as_millis(),
-            self.kill_interval.as_millis(),
-            self.term_share,
-            self.pause_interval.as_millis(),
-            self.proxy_interval.as_millis(),
-            self.lock_interval.as_millis(),
-            self.fault_intensity,
-            self.outage.as_millis(),
-            self.probe_sagas,
-            self.stall_limit.as_secs_f64(),
-            o.call_timeout_ms,
-            o.max_attempts,
-            o.retry_base_ms,
-            o.retry_max_ms,
-            o.parked_retry_ms,
-            if o.same_seed_every_start {
-                " --same-orchestrator-seed"
-            } else {
-                ""
-            },
-            o.extra_args
-                .iter()
-                .map(|a| format!(" --orchestrator-arg={a}"))
-                .collect::<String>(),
-        )
+        assert_eq!(
+            alone.liveness_bound(),
+            Duration::from_millis(2 * ORCHESTRATOR_LEASE_MS + 5_000 + 500)
+        );
     }
 }

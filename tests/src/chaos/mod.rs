@@ -2,10 +2,11 @@
 //! SQLite files or PostgreSQL databases; optionally several orchestrator replicas on one
 //! PostgreSQL database), sagas placed continuously while a seeded schedule kills, pauses
 //! and restarts them, injects participant faults, disturbs the links through fault
-//! proxies, stalls the databases, cuts their connections and restarts the PostgreSQL
-//! server; then calm, a deliberate
-//! outage to watch the orchestrators back off, and the invariant check, which also proves
-//! from the logs that no saga was driven by two replicas at once.
+//! proxies, stalls the databases, cuts their connections, makes their commits in doubt
+//! through a proxy on the PostgreSQL protocol and restarts the PostgreSQL server; then
+//! calm, a deliberate outage to watch the orchestrators back off, and the invariant
+//! check, which also proves from the logs that no saga was driven by two replicas at
+//! once, and that every saga ended within a bound of the last fault.
 //!
 //! [`run`] is the whole campaign, in process; `saga-chaos` is its command line.
 
@@ -24,6 +25,9 @@ pub mod node;
 pub mod node_id;
 /// Which replica drove which saga, from the orchestrators' logs.
 pub mod ownership;
+/// The fault proxy on the PostgreSQL wire protocol (in-doubt commits, delayed replies,
+/// cuts in the middle of a transaction).
+pub mod pg_proxy;
 /// Restarting the PostgreSQL server (`pg_ctl restart -m immediate`).
 pub mod pg_server;
 /// The seeded schedule.
@@ -46,7 +50,10 @@ pub mod storage;
 
 use anyhow::{Context, Result};
 
-pub use config::{ChaosConfig, OrchestratorTuning, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL};
+pub use config::{
+    ChaosConfig, IN_DOUBT_PROBABILITY, ORCHESTRATOR_LEASE_MS, OrchestratorTuning,
+    PG_FAULT_INTERVAL, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
+};
 pub use node_id::NodeId;
 pub use pg_server::PgServer;
 pub use plan::Plan;

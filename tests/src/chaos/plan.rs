@@ -1,7 +1,8 @@
 //! The seeded schedule of a campaign: when each process is killed or paused and for how
 //! long, when each proxy adds latency, resets connections or black-holes traffic, when a
-//! database is stalled, when the services' database connections are cut and when the
-//! PostgreSQL server itself is restarted. A pure function of the seed and the settings,
+//! database is stalled, when the services' database connections are cut, when the
+//! PostgreSQL server itself is restarted and when the proxy on the PostgreSQL protocol
+//! makes commits in doubt, delays replies or cuts transactions. A pure function of the seed and the settings,
 //! so a seed replays the same schedule.
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::node_id::NodeId;
+use super::pg_proxy::PgFault;
 use super::proxy::ProxyMode;
 pub use super::schedule::Schedule;
 use crate::binaries::Binary;
@@ -62,6 +64,10 @@ pub enum Action {
     /// immediate`; WAL recovery on start): every connection dies and none can be made
     /// until it is back (nothing on SQLite).
     RestartDatabaseServer,
+    /// Opens a window of this fault, this long, on the proxy in front of the PostgreSQL
+    /// server (nothing without that proxy). The proxy ends it on its own clock; the
+    /// matching `Clean` (of no length) follows when it is due.
+    DatabaseProxy(PgFault, Duration),
 }
 
 /// An action at an offset from the start of the campaign.
@@ -134,6 +140,8 @@ impl Plan {
             Action::RestartDatabaseServer,
             &mut actions,
         );
+        // After the restarts, for the same reason.
+        pg_faults::database_proxy_incidents(&mut rng, schedule, &mut actions);
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -282,5 +290,6 @@ fn splitmix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+mod pg_faults;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
-//! Waiting for a campaign's sagas to end: a bounded poll of the unfinished ones.
+//! Waiting for a campaign's sagas to end: a bounded poll of the unfinished ones, which
+//! remembers when each was last seen unfinished, for the liveness rule.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -7,22 +9,41 @@ use saga_contracts::saga::v1::SagaStatus;
 use tokio::time::Instant;
 
 use super::setup::Clients;
+use crate::invariants::Straggler;
 use crate::listing::all_sagas;
 
 /// Pause between two looks at the unfinished sagas.
-const QUIESCE_POLL: Duration = Duration::from_millis(250);
+pub const QUIESCE_POLL: Duration = Duration::from_millis(250);
 
-/// What the last look at the unfinished sagas saw.
+/// What the looks at the unfinished sagas saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quiet {
+    /// Unfinished at the last look.
     unfinished: Vec<String>,
     waited: Duration,
+    /// Every saga seen unfinished: its status and when, at the last look that saw it so.
+    last_seen: BTreeMap<String, (SagaStatus, Instant)>,
 }
 
 impl Quiet {
     /// Whether no saga was left unfinished.
     pub fn is_quiet(&self) -> bool {
         self.unfinished.is_empty()
+    }
+
+    /// Every saga seen unfinished, with how long after `since` it was last seen so.
+    pub fn stragglers(&self, since: Instant) -> Vec<Straggler> {
+        self.last_seen
+            .iter()
+            .map(|(id, (status, seen))| Straggler {
+                saga_id: id.clone(),
+                status: *status,
+                last_seen_unfinished: seen.saturating_duration_since(since),
+                ended: !self
+                    .unfinished
+                    .contains(&format!("{id} {}", status.as_str_name())),
+            })
+            .collect()
     }
 }
 
@@ -45,15 +66,16 @@ pub async fn wait_until_quiet(clients: &Clients, timeout: Duration) -> Result<Qu
     let began = Instant::now();
     let turns = timeout.as_millis() / QUIESCE_POLL.as_millis() + 1;
     let mut unfinished = Vec::new();
+    let mut last_seen = BTreeMap::new();
     for _ in 0..turns {
         unfinished.clear();
         for status in [SagaStatus::Running, SagaStatus::Compensating] {
             let sagas = all_sagas(&clients.orchestrator, status).await?;
-            unfinished.extend(
-                sagas
-                    .iter()
-                    .map(|s| format!("{} {}", s.saga_id, status.as_str_name())),
-            );
+            let now = Instant::now();
+            for saga in &sagas {
+                unfinished.push(format!("{} {}", saga.saga_id, status.as_str_name()));
+                last_seen.insert(saga.saga_id.clone(), (status, now));
+            }
         }
         if unfinished.is_empty() || began.elapsed() >= timeout {
             break;
@@ -63,5 +85,6 @@ pub async fn wait_until_quiet(clients: &Clients, timeout: Duration) -> Result<Qu
     Ok(Quiet {
         unfinished,
         waited: began.elapsed(),
+        last_seen,
     })
 }

@@ -9,7 +9,7 @@ use super::load::LoadFigures;
 use super::node::NodeFigures;
 use super::ownership::OwnershipFigures;
 use super::pg_server::ServerRestarts;
-use super::stage::{ConnectionDrops, ProxyFigures};
+use super::stage::{ConnectionDrops, DatabaseProxyFigures, ProxyFigures};
 
 mod text;
 
@@ -40,6 +40,9 @@ pub struct Report {
     pub connection_drops: ConnectionDrops,
     /// Restarts of the PostgreSQL server itself, and how long it was away.
     pub server_restarts: ServerRestarts,
+    /// What the proxy on the PostgreSQL protocol did: in-doubt commits, delayed replies,
+    /// cuts in the middle of a transaction (all zero without it).
+    pub database_proxy: DatabaseProxyFigures,
     pub liveness: Liveness,
     /// ERROR lines in each service's log (none in a healthy campaign; not violations by
     /// themselves, but where to look first).
@@ -117,6 +120,11 @@ pub struct Liveness {
     pub quiesce_secs: f64,
     /// Whether every saga ended within the quiesce timeout.
     pub quiesced: bool,
+    /// The liveness rule's bound: every saga must have ended this long after the last
+    /// fault ([`crate::chaos::OrchestratorTuning::liveness_bound`]).
+    pub liveness_bound_secs: f64,
+    /// Sagas still unfinished past that bound (each a violation).
+    pub unfinished_past_bound: Vec<String>,
     /// The longest time while placing in which no PlaceOrder was answered.
     pub longest_stall_secs: f64,
     /// Above this the orchestrator is taken to have stopped serving.
@@ -175,7 +183,8 @@ impl Report {
             .map(|(_, figures)| figures)
     }
 
-    /// Faults that fired in the participants plus proxy incidents.
+    /// Faults that fired in the participants plus proxy incidents (the database
+    /// proxy's in-doubt commits, delay windows and cuts among them).
     pub fn faults_injected(&self) -> u64 {
         let proxies: u64 = self
             .faults
@@ -183,7 +192,9 @@ impl Report {
             .values()
             .map(|p| p.latency_windows + p.blackhole_windows + p.reset_events)
             .sum();
-        self.faults.fired.values().sum::<u64>() + proxies
+        let d = &self.database_proxy;
+        let database = d.counts.in_doubt_commits + d.delay_windows + d.counts.mid_transaction_cuts;
+        self.faults.fired.values().sum::<u64>() + proxies + database
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Schedule {
     pub connection_drop_interval: Duration,
     /// Mean time between two restarts of the PostgreSQL server (zero: none).
     pub server_restart_interval: Duration,
+    /// Mean time between two fault windows of the proxy on the PostgreSQL protocol
+    /// (zero: none).
+    pub pg_fault_interval: Duration,
     /// Orchestrator processes (1: one, unnumbered; more: replicas on one database).
     pub replicas: u32,
     /// The replicas' lease: with several replicas, their pauses and downtimes run up to a
@@ -52,6 +55,7 @@ impl Schedule {
             lock_interval: Duration::ZERO,
             connection_drop_interval: Duration::ZERO,
             server_restart_interval: Duration::ZERO,
+            pg_fault_interval: Duration::ZERO,
             replicas: 1,
             lease: Duration::from_secs(10),
             killed_replicas: Vec::new(),

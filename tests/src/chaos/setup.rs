@@ -1,6 +1,7 @@
 //! Setting a campaign up: fixed loopback ports picked once, the two proxies, a fresh
 //! database per service on the campaign's backend (the orchestrator replicas share
-//! theirs), the nodes, and the clients that reach them directly.
+//! theirs) and on PostgreSQL the proxy in front of its server that every service reaches
+//! it through, the nodes, and the clients that reach them directly.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -15,17 +16,21 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
 use super::ChaosConfig;
+use super::config::CUT_PROBABILITY;
 use super::journal::Journal;
 use super::node::{Node, NodeSpec};
 use super::node_id::NodeId;
+use super::pg_proxy::{PgProxy, PgProxySettings, server_addr, url_through};
 use super::plan::{Link, Plan, derive};
 use super::proxy::FaultProxy;
 use super::stage::Stage;
-use crate::backend::Backend;
+use crate::backend::{Backend, Database};
 use crate::binaries::{Binary, bin_dir};
 
 /// Deadline of the checker's reads.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Mixed into the plan's fault seed for the database proxy's own draws ("pg-proxy").
+const DATABASE_PROXY_SEED: u64 = u64::from_le_bytes(*b"pg-proxy");
 
 /// Clients straight to each service (never through a proxy).
 #[derive(Debug, Clone)]
@@ -57,6 +62,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
     for binary in Binary::ALL {
         databases.insert(binary, config.backend.database(dir, binary).await?);
     }
+    let database_proxy = start_database_proxy(config, plan).await?;
     let mut nodes = Vec::new();
     for id in ids.iter().copied() {
         let (args, seed_root) = match id.binary {
@@ -79,10 +85,12 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
             listen: addr(id)?,
             args,
             log: dir.join(format!("{}.log", id.name())),
-            database: databases
-                .get(&id.binary)
-                .cloned()
-                .context("no database for a node")?,
+            database: as_served(
+                databases
+                    .get(&id.binary)
+                    .context("no database for a node")?,
+                database_proxy.as_ref(),
+            )?,
             seed_root,
             fault_intensity: config.fault_intensity,
             same_seed_every_start: config.orchestrator.same_seed_every_start,
@@ -116,9 +124,42 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
             Backend::Postgres { .. } => config.postgres_server.clone(),
             Backend::Sqlite => None,
         },
+        database_proxy,
         Journal::create(dir)?,
     );
     Ok((stage, clients))
+}
+
+/// On PostgreSQL with database-proxy faults, the proxy in front of the server, clean.
+async fn start_database_proxy(config: &ChaosConfig, plan: &Plan) -> Result<Option<PgProxy>> {
+    let Backend::Postgres { server_url } = &config.backend else {
+        return Ok(None);
+    };
+    if config.schedule().pg_fault_interval.is_zero() {
+        return Ok(None);
+    }
+    let settings = PgProxySettings {
+        seed: derive(plan.fault_seed, &[DATABASE_PROXY_SEED]),
+        in_doubt_probability: config.in_doubt_probability,
+        cut_probability: CUT_PROBABILITY,
+    };
+    let upstream = server_addr(server_url).await?;
+    Ok(Some(PgProxy::start(
+        bind_loopback().await?,
+        upstream,
+        settings,
+    )?))
+}
+
+/// A service's database as the service reaches it: through the database proxy when
+/// there is one (the runner's own connections keep the direct one).
+fn as_served(database: &Database, proxy: Option<&PgProxy>) -> Result<Database> {
+    match (database, proxy) {
+        (Database::Postgres { url }, Some(proxy)) => Ok(Database::Postgres {
+            url: url_through(url, proxy.addr())?,
+        }),
+        _ => Ok(database.clone()),
+    }
 }
 
 fn orchestrator_args(

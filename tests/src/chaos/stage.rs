@@ -1,5 +1,5 @@
 //! The stage of a campaign: the nodes (both participants and one or more orchestrators),
-//! the two proxies and the databases, and the loop that carries out the plan's actions on
+//! the two proxies, the databases and the proxy in front of the PostgreSQL server, and the loop that carries out the plan's actions on
 //! time while restarting any participant that crashed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal::Journal;
 use super::node::Node;
 use super::node_id::NodeId;
+use super::pg_proxy::{PgFault, PgProxy};
 use super::pg_server::{PgServer, Restarted, ServerRestarts};
 use super::plan::{Link, Timed};
 use super::proxy::{FaultProxy, ProxyMode};
@@ -22,7 +23,10 @@ use crate::backend::{Backend, Database};
 use crate::binaries::Binary;
 
 mod apply;
+mod database_proxy;
 mod restart;
+
+pub use database_proxy::DatabaseProxyFigures;
 
 /// Longest sleep of the loop between two looks at the processes.
 const TICK: Duration = Duration::from_millis(25);
@@ -77,6 +81,9 @@ pub struct Stage {
     restarting: Option<JoinHandle<Restarted>>,
     /// When the last restart was found over (the server answered again).
     database_back: Option<Instant>,
+    /// The proxy every service reaches PostgreSQL through (none: they reach it directly).
+    database_proxy: Option<PgProxy>,
+    database_proxy_windows: DatabaseProxyFigures,
     /// The runner's own log of what it did.
     pub journal: Journal,
     /// When the last fault was injected (or the last incident ended).
@@ -85,14 +92,16 @@ pub struct Stage {
 
 impl Stage {
     /// A stage of `nodes` (not started, in start-up order), `proxies` (already
-    /// forwarding) and the services' `databases` on `backend`, whose PostgreSQL server
-    /// `pg_server` restarts.
+    /// forwarding) and the services' `databases` on `backend` (as the runner reaches
+    /// them), whose PostgreSQL server `pg_server` restarts and which the services reach
+    /// through `database_proxy`, if any.
     pub fn new(
         nodes: Vec<Node>,
         proxies: Vec<(Link, FaultProxy)>,
         databases: BTreeMap<Binary, Database>,
         backend: Backend,
         pg_server: Option<PgServer>,
+        database_proxy: Option<PgProxy>,
         journal: Journal,
     ) -> Self {
         Self {
@@ -112,6 +121,8 @@ impl Stage {
             restarts: ServerRestarts::default(),
             restarting: None,
             database_back: None,
+            database_proxy,
+            database_proxy_windows: DatabaseProxyFigures::default(),
             journal,
             last_fault: None,
         }
@@ -246,6 +257,7 @@ impl Stage {
         for proxy in self.proxies.values() {
             proxy.set_mode(ProxyMode::Clean);
         }
+        self.set_database_fault(PgFault::Clean, Duration::ZERO);
         for (binary, lock) in std::mem::take(&mut self.locks) {
             self.release_lock(binary, lock).await;
         }

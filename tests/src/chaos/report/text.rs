@@ -112,10 +112,28 @@ impl fmt::Display for Report {
                 r.restarts, r.failed, r.skipped, r.total_ms, r.longest_ms
             )?;
         }
+        let p = &self.database_proxy;
+        if p.counts.connections > 0 {
+            writeln!(
+                f,
+                "database proxy: in-doubt {} delay {} cut {} windows; {} connections, {} in-doubt commits ({} more refused by the server), {} chunks delayed, {} cut mid-transaction, {} found the server down, {} protocol errors, {} passed through unread",
+                p.in_doubt_windows,
+                p.delay_windows,
+                p.cut_windows,
+                p.counts.connections,
+                p.counts.in_doubt_commits,
+                p.counts.refused_commits_dropped,
+                p.counts.delayed_chunks,
+                p.counts.mid_transaction_cuts,
+                p.counts.unreachable,
+                p.counts.protocol_errors,
+                p.counts.passed_through
+            )?;
+        }
         let v = &self.liveness;
         writeln!(
             f,
-            "liveness: {} down {:.1}s, orchestrators used {:.2} CPU-s ({:.3}/s, busy above {}); last fault to last saga end {} ms; quiesced {} in {:.1}s; longest stall while placing {:.1}s (limit {}s)",
+            "liveness: {} down {:.1}s, orchestrators used {:.2} CPU-s ({:.3}/s, busy above {}); last fault to last saga end {} ms; quiesced {} in {:.1}s, {} sagas unfinished past the bound of {:.1}s; longest stall while placing {:.1}s (limit {}s)",
             v.outage_of,
             v.outage_secs,
             v.orchestrator_cpu_secs,
@@ -124,6 +142,8 @@ impl fmt::Display for Report {
             v.last_fault_to_last_saga_ms,
             v.quiesced,
             v.quiesce_secs,
+            v.unfinished_past_bound.len(),
+            v.liveness_bound_secs,
             v.longest_stall_secs,
             v.stall_limit_secs
         )?;

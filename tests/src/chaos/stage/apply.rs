@@ -47,6 +47,7 @@ impl Stage {
             }
             Action::DropConnections => self.drop_connections().await?,
             Action::RestartDatabaseServer => self.begin_restart(),
+            Action::DatabaseProxy(fault, length) => self.set_database_fault(fault, length),
         }
         self.last_fault = Some(Instant::now());
         Ok(())
