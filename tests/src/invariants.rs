@@ -1,8 +1,10 @@
 //! The cross-service invariant check every test ends with: reads all sagas, orders and
 //! invoices through the public APIs and fails listing every violation found. The rules
-//! themselves are pure functions (`rules`, `log`, `keys`, `liveness`), unit-tested without
+//! themselves are pure functions (`rules`, `log`, `fencing`, `claims`, `keys`, `liveness`), unit-tested without
 //! processes.
 
+/// No saga taken from a live replica, or before its lease ended.
+pub mod claims;
 /// One writer at a time: no stale owner's write was accepted.
 pub mod fencing;
 /// The client's view: every key sent has exactly one saga.

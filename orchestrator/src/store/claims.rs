@@ -57,7 +57,7 @@ pub(super) async fn claim(
     })?;
     // RETURNING keeps no order: resume oldest first.
     claimed.sort_by_key(|saga| saga.row);
-    record_claims(tx, &claimed, &picked, which, lease.owner, now_ms).await?;
+    record_claims(tx, &claimed, &picked, which, lease, now_ms).await?;
     Ok(claimed)
 }
 
@@ -100,16 +100,19 @@ async fn pick(
 }
 
 /// Appends a CLAIMED record to each claimed saga's log (the claim already counted it in
-/// `log_len`), naming the previous owner, how long its lease had been over and how old
-/// its heartbeat was: `claimed by B from A: lease over N ms, heartbeat M ms old`.
+/// `log_len`), naming the previous owner, how long its lease had been over, how old its
+/// heartbeat was and under what age a heartbeat counted as fresh:
+/// `claimed by B from A: lease over N ms, heartbeat M ms old, fresh under F ms`
+/// (`heartbeat none` when A never registered). The chaos checker reads it back.
 async fn record_claims(
     tx: &mut Tx,
     claimed: &[SagaRecord],
     picked: &HashMap<i64, Picked>,
     which: Claim<'_>,
-    owner: &str,
+    lease: Lease<'_>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    let owner = lease.owner;
     let why = match which {
         Claim::Expired => "",
         Claim::ExpiredSaga(_) => " (its key was retried)",
@@ -120,9 +123,10 @@ async fn record_claims(
         .map(|saga| {
             let detail = match picked.get(&saga.row) {
                 Some(from) => {
-                    let heartbeat = from
-                        .heartbeat_age_ms
-                        .map_or_else(|| "none".to_string(), |age| format!("{age} ms old"));
+                    let heartbeat = from.heartbeat_age_ms.map_or_else(
+                        || "none".to_string(),
+                        |age| format!("{age} ms old, fresh under {} ms", lease.ms),
+                    );
                     format!(
                         "claimed by {owner} from {}{why}: lease over {} ms, heartbeat {heartbeat}",
                         from.owner, from.lease_over_ms

@@ -5,6 +5,7 @@
 
 use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
 
+use super::claims::claim_violations;
 use super::fencing::{ownership_violations, stale_write_violations};
 
 /// Step name of the records about the saga as a whole.
@@ -62,6 +63,7 @@ pub fn log_violations(saga: &Saga) -> Vec<String> {
     check_order(saga, &steps, &mut found);
     found.extend(ownership_violations(saga));
     found.extend(stale_write_violations(saga));
+    found.extend(claim_violations(saga));
     found
 }
 
