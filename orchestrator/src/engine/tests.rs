@@ -5,6 +5,7 @@ mod stack;
 
 use std::time::Duration;
 
+use sqlx::Connection;
 use tokio::time::Instant;
 
 use crate::engine::EngineError;
@@ -128,6 +129,40 @@ async fn a_saga_whose_fenced_write_cannot_be_read_back_is_claimed_again_and_driv
         assert_eq!(taken.len(), 1, "{}", stack.log_url);
         let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
         assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
+    }
+}
+
+#[tokio::test]
+async fn a_saga_the_successors_start_skipped_while_its_predecessor_held_it_is_claimed_later() {
+    // The predecessor's row lock, as its draining commit holds it, is PostgreSQL's alone.
+    for stack in stacks_with_order_faults("*:delay=200:1").await {
+        if !stack.log_url.starts_with("postgres") {
+            continue;
+        }
+        let store = stack.store().await;
+        let old = stack.replica(store.clone(), "a", LEASE);
+        let placed = old
+            .place_order(Some("k1".into()), order("c1"), Instant::now())
+            .await;
+        let saga_id = placed.expect("placed").saga_id;
+        let mut holder = sqlx::PgConnection::connect(&stack.log_url)
+            .await
+            .expect("connect");
+        let mut lock = holder.begin().await.expect("begin");
+        sqlx::query("SELECT 1 FROM sagas WHERE saga_id = $1 FOR UPDATE")
+            .bind(&saga_id)
+            .execute(&mut *lock)
+            .await
+            .expect("lock the row");
+        let new = stack.replica(stack.store().await, "a", LEASE);
+        new.resume_own().await;
+        lock.rollback().await.expect("release the row");
+        // The old process finds itself superseded and stops: nobody renews the saga it
+        // held, and the new one claims it once its lease has passed.
+        let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
+        assert_eq!(unfinished, Vec::<String>::new());
+        let saga = store.get(&saga_id).await.expect("get").expect("found");
+        assert_eq!(saga.state.status(), SagaStatus::Completed);
     }
 }
 
