@@ -57,7 +57,8 @@ pub(super) async fn drive(
     inner: Arc<Inner>,
     mut saga: LiveSaga,
     mut command: Option<Command>,
-    _slot: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
+    driving: super::Driving,
 ) {
     let mut stopped = None;
     while let Some(next) = command.take() {
@@ -69,7 +70,7 @@ pub(super) async fn drive(
             Err(why) => stopped = Some(why),
         }
     }
-    inner.forget(&saga);
+    drop((driving, slot));
     if stopped == Some(Stopped::Fenced) {
         inner.take_back_if_still_mine(&saga.id).await;
     }

@@ -246,11 +246,32 @@ async fn start_saga(
         status: watch::channel(SagaStatus::Running).0,
     };
     // Another caller with the key may have found the saga and taken it up already.
-    if inner.remember(&saga) {
-        let driver = driver::drive(inner.clone(), saga, start.command, slot);
+    if let Some(driving) = inner.remember(&saga) {
+        let driver = driver::drive(inner.clone(), saga, start.command, slot, driving);
         inner.tasks.spawn(driver);
     }
     Ok(saga_id)
+}
+
+/// A driver's registration in [`Inner::live`]: dropped however the driver's task ends (a
+/// panic included), so that this process never renews the lease of a saga it does not
+/// drive. It removes its own entry and no later driver's of the same saga.
+pub(super) struct Driving {
+    inner: Arc<Inner>,
+    saga_id: String,
+    status: watch::Receiver<SagaStatus>,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        let mut live = self.inner.live_map();
+        if live
+            .get(&self.saga_id)
+            .is_some_and(|rx| rx.same_channel(&self.status))
+        {
+            live.remove(&self.saga_id);
+        }
+    }
 }
 
 /// How often a caller waiting on a saga that another replica drives checks the log.
@@ -294,24 +315,20 @@ impl Inner {
         self.live_map().keys().cloned().collect()
     }
 
-    /// Registers the driver of `saga`; `false` when this process already drives it, in
-    /// which case no second driver may start.
-    fn remember(&self, saga: &LiveSaga) -> bool {
+    /// Registers the driver of `saga`, until the returned guard is dropped; `None` when
+    /// this process already drives it, in which case no second driver may start.
+    fn remember(self: &Arc<Self>, saga: &LiveSaga) -> Option<Driving> {
         match self.live_map().entry(saga.id.clone()) {
-            Entry::Occupied(_) => false,
+            Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
-                slot.insert(saga.status.subscribe());
-                true
+                let status = saga.status.subscribe();
+                slot.insert(status.clone());
+                Some(Driving {
+                    inner: self.clone(),
+                    saga_id: saga.id.clone(),
+                    status,
+                })
             }
-        }
-    }
-
-    /// Unregisters the driver of `saga` (and no other driver of the same saga).
-    fn forget(&self, saga: &LiveSaga) {
-        let mut live = self.live_map();
-        let ours = saga.status.subscribe();
-        if live.get(&saga.id).is_some_and(|rx| rx.same_channel(&ours)) {
-            live.remove(&saga.id);
         }
     }
 

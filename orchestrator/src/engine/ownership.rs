@@ -91,8 +91,10 @@ pub(super) async fn run(inner: Arc<Inner>) {
                 tracing::warn!(%error, "cannot renew leases; other replicas may take sagas over")
             }
         }
-        if let Err(error) = inner.claim_and_resume(Claim::Expired).await {
-            tracing::warn!(%error, "cannot claim expired sagas");
+        for which in [Claim::OwnExpired, Claim::Expired] {
+            if let Err(error) = inner.claim_and_resume(which).await {
+                tracing::warn!(%error, "cannot claim expired sagas");
+            }
         }
     }
 }
@@ -108,7 +110,12 @@ impl Inner {
         const BATCH: usize = 500;
         let mut total = 0;
         loop {
-            let limit = self.room().min(BATCH);
+            // Only this replica may take its own sagas while it lives: those, whatever the
+            // room (their drivers wait for a slot); others' only into the room left.
+            let limit = match which {
+                Claim::OwnExpired => BATCH,
+                _ => self.room().min(BATCH),
+            };
             if limit == 0 {
                 break;
             }
@@ -147,10 +154,8 @@ impl Inner {
     /// holds; otherwise another replica has it. Waits a short, jittered while first, so
     /// that two live processes wrongly sharing a name fence each other slowly.
     pub(super) async fn take_back_if_still_mine(self: &Arc<Self>, saga_id: &str) {
-        let pause = self.backoff.delay(2, &self.entropy);
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = self.shutdown.cancelled() => return,
+        if !self.pause(2).await {
+            return;
         }
         match self.store.get(saga_id).await {
             Ok(Some(record))
@@ -178,20 +183,19 @@ impl Inner {
     /// Drives a claimed saga from where its log left it.
     pub(super) fn resume(self: &Arc<Self>, record: SagaRecord) {
         let mut saga = LiveSaga::from_record(record);
-        if !self.remember(&saga) {
+        let Some(driving) = self.remember(&saga) else {
             tracing::debug!(saga.id = %saga.id, "already driven by this process");
             return;
-        }
+        };
         let inner = self.clone();
         self.tasks.spawn(async move {
             let Ok(slot) = inner.slots.clone().acquire_owned().await else {
                 return;
             };
             match driver::apply(&inner, &mut saga, &Event::Resumed).await {
-                Ok(command) => driver::drive(inner, saga, command, slot).await,
+                Ok(command) => driver::drive(inner, saga, command, slot, driving).await,
                 Err(why) => {
-                    inner.forget(&saga);
-                    drop(slot);
+                    drop((driving, slot));
                     if why == driver::Stopped::Fenced {
                         inner.take_back_if_still_mine(&saga.id).await;
                     }

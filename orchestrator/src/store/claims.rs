@@ -74,7 +74,7 @@ async fn pick(
     };
     let one = match which {
         Claim::ExpiredSaga(saga_id) => Some(saga_id),
-        Claim::AtStart | Claim::Expired => None,
+        Claim::AtStart | Claim::Expired | Claim::OwnExpired => None,
     };
     on_backend!(tx, conn => {
         let rows = sqlx::query(sql)
@@ -84,6 +84,7 @@ async fn pick(
             .bind(at_start && sqlite)
             .bind(i64::from(limit))
             .bind(one)
+            .bind(which == Claim::OwnExpired)
             .fetch_all(conn)
             .await?;
         rows.iter()
@@ -114,7 +115,7 @@ async fn record_claims(
 ) -> Result<(), StoreError> {
     let owner = lease.owner;
     let why = match which {
-        Claim::Expired => "",
+        Claim::Expired | Claim::OwnExpired => "",
         Claim::ExpiredSaga(_) => " (its key was retried)",
         Claim::AtStart => " at its start",
     };
@@ -161,8 +162,9 @@ async fn record_claims(
 /// Picks unfinished sagas for `$1`, whose heartbeat freshness is `$2` ms: those whose
 /// lease ended on the database's clock, unless another replica with a fresh heartbeat
 /// holds them; with `$1`'s own when `$3` (at its start), or all when `$4` (at its start
-/// on SQLite, one process per file); only the saga `$6` if given; at most `$5`, oldest
-/// first. `$lock` locks the picked rows until the claim commits.
+/// on SQLite, one process per file); only the saga `$6` if given; only `$1`'s own when
+/// `$7`; at most `$5`, oldest first. `$lock` locks the picked rows until the claim
+/// commits.
 macro_rules! pick_sagas {
     ($backend:ident, $lock:literal) => {
         concat!(
@@ -181,7 +183,7 @@ macro_rules! pick_sagas {
             db_now_ms!($backend),
             " - $2)))
                     OR ($3 AND s.owner = $1) OR $4)
-               AND ($6 IS NULL OR s.saga_id = $6)
+               AND ($6 IS NULL OR s.saga_id = $6) AND (NOT $7 OR s.owner = $1)
              ORDER BY s.seq LIMIT $5 ",
             $lock
         )

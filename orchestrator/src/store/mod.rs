@@ -154,8 +154,11 @@ pub enum Claim<'a> {
     /// SQLite, where one process has the file, every unfinished saga (a predecessor that
     /// is still draining is fenced).
     AtStart,
-    /// Expired sagas.
+    /// Expired sagas: the replica's own, and those of replicas that are not alive.
     Expired,
+    /// Only the replica's own expired sagas (nobody else may take them while it lives,
+    /// so it claims them whatever its room).
+    OwnExpired,
     /// This one saga, if its lease expired (a client retried its key here).
     ExpiredSaga(&'a str),
 }
@@ -169,7 +172,8 @@ pub enum StoreError {
     /// The database could not be reached or refused the write; retry later.
     #[error("saga log unavailable")]
     Unavailable(#[from] sqlx::Error),
-    /// The group committer stopped (the process is shutting down).
+    /// The group committer stopped (the process is shutting down) or lost this write's
+    /// batch to a panic; nothing of it was committed.
     #[error("saga log writer stopped")]
     Closed,
     /// A stored row does not decode: a bug or a hand edit.

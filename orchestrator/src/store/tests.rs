@@ -388,7 +388,16 @@ async fn a_lapsed_lease_of_a_live_replica_is_left_to_it_to_claim() {
             own.expect("claim").is_empty(),
             "a retried key does not take it either"
         );
-        let taken = store.claim(Claim::Expired, lease("a", FRESH), 50, 10).await;
+        let others = store
+            .claim(Claim::OwnExpired, lease("b", FRESH), 50, 10)
+            .await;
+        assert!(
+            others.expect("claim").is_empty(),
+            "only a's own are a's to take"
+        );
+        let taken = store
+            .claim(Claim::OwnExpired, lease("a", FRESH), 50, 10)
+            .await;
         assert_eq!(ids(&taken.expect("claim")), vec!["s1"], "a takes its own");
     }
 }

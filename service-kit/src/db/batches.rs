@@ -21,8 +21,13 @@ where
     let mut batch = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut batch, max_batch).await > 0 {
         let size = batch.len();
-        if let Err(error) = tokio::spawn(run(std::mem::take(&mut batch))).await {
-            tracing::error!(%error, writes = size, "a group writer's batch panicked; its writes were not committed, the writer goes on");
+        match tokio::spawn(run(std::mem::take(&mut batch))).await {
+            Ok(()) => {}
+            Err(error) if error.is_panic() => {
+                tracing::error!(%error, writes = size, "a group writer's batch panicked; its writes were not committed, the writer goes on");
+            }
+            // The runtime is shutting down.
+            Err(_) => break,
         }
     }
 }
