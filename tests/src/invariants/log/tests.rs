@@ -11,7 +11,7 @@ type Rec = (&'static str, StepOutcome, u32, &'static str);
 
 /// A saga whose log holds `records` in order; every record but the last says RUNNING.
 /// Each record is its own write by replica "r1", or by the replica a CLAIMED record's
-/// detail names from there on.
+/// detail names from there on (written out as the orchestrator words a claim).
 fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
     let last = records.len();
     let mut owner = "r1";
@@ -19,8 +19,11 @@ fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
         .iter()
         .enumerate()
         .map(|(i, (step, outcome, attempt, detail))| {
+            let mut detail = (*detail).to_string();
             if *outcome == StepOutcome::Claimed {
-                owner = detail;
+                detail =
+                    format!("claimed by {detail} from {owner}: lease over 10 ms, heartbeat none");
+                owner = records[i].3;
             }
             let phase = match *step {
                 SAGA => StepPhase::Unspecified,
@@ -33,7 +36,7 @@ fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
                 phase: phase.into(),
                 outcome: (*outcome).into(),
                 attempt: *attempt,
-                detail: (*detail).into(),
+                detail,
                 status: if i + 1 == last {
                     status.into()
                 } else {
