@@ -8,10 +8,10 @@ use std::time::Duration;
 use sqlx::Connection;
 use tokio::time::Instant;
 
-use crate::engine::EngineError;
+use crate::engine::{Engine, EngineError};
 use crate::saga::{self, SagaStatus};
 use crate::store::{Claim, Lease, NewSaga, SagaStore};
-use stack::{order, stacks, stacks_with_order_faults, unfinished_after};
+use stack::{LossyStore, order, stacks, stacks_with_order_faults, unfinished_after};
 
 const LEASE: Duration = Duration::from_millis(300);
 /// How long a test waits for sagas to end: far beyond the two lease periods the engine
@@ -46,15 +46,7 @@ async fn a_saga_whose_insert_reply_was_lost_completes_when_its_key_is_retried_on
         let store = stack.store().await;
         let a = stack.replica(store.clone(), "a", LEASE);
         let b = stack.replica(stack.store().await, "b", LEASE);
-        store.lose_inserts(1);
-        let lost = a
-            .place_order(Some("k1".into()), order("c1"), deadline())
-            .await;
-        assert!(
-            lost.is_err(),
-            "{}: the insert's reply was lost",
-            stack.log_url
-        );
+        place_losing_the_insert(&store, &a, &stack.log_url).await;
         let retried = b
             .place_order(Some("k1".into()), order("c1"), deadline())
             .await;
@@ -73,15 +65,7 @@ async fn a_saga_whose_insert_reply_was_lost_is_driven_by_its_replica_without_a_r
     for stack in stacks().await {
         let store = stack.store().await;
         let a = stack.replica(store.clone(), "a", LEASE);
-        store.lose_inserts(1);
-        let lost = a
-            .place_order(Some("k1".into()), order("c1"), deadline())
-            .await;
-        assert!(
-            lost.is_err(),
-            "{}: the insert's reply was lost",
-            stack.log_url
-        );
+        place_losing_the_insert(&store, &a, &stack.log_url).await;
         let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
         assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
     }
@@ -193,6 +177,16 @@ async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
         let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;
         assert_eq!(unfinished, Vec::<String>::new(), "{}", stack.log_url);
     }
+}
+
+/// Places key `k1` through `replica` while `store` loses the insert's reply: the insert
+/// commits, the caller is told it failed.
+async fn place_losing_the_insert(store: &LossyStore, replica: &Engine, log_url: &str) {
+    store.lose_inserts(1);
+    let lost = replica
+        .place_order(Some("k1".into()), order("c1"), deadline())
+        .await;
+    assert!(lost.is_err(), "{log_url}: the insert's reply was lost");
 }
 
 fn deadline() -> Instant {

@@ -125,6 +125,46 @@ async fn open(client: &mut TcpStream, server: &mut TcpStream) -> std::io::Result
     Ok(false)
 }
 
+/// One direction of a connection cut into messages: the chunks read so far and what of
+/// them is not yet a whole message.
+struct Reader {
+    frames: Frames,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    fn new() -> Self {
+        Self {
+            frames: Frames::default(),
+            buf: vec![0u8; CHUNK],
+        }
+    }
+
+    /// Reads the next chunk from `from`; `false` when it failed, or closed (the close
+    /// passed on to `to`).
+    async fn fill(&mut self, from: &mut ReadHalf<'_>, to: &mut WriteHalf<'_>) -> bool {
+        match from.read(&mut self.buf).await {
+            Ok(0) => {
+                let _ = to.shutdown().await;
+                false
+            }
+            Ok(n) => {
+                self.frames.push(&self.buf[..n]);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The next whole message read, if any; `Err` (counted) when the stream is not the
+    /// protocol.
+    fn next(&mut self, counters: &Counters) -> Result<Option<Vec<u8>>, ()> {
+        self.frames.next_frame().map_err(|_| {
+            Counters::bump(&counters.protocol_errors);
+        })
+    }
+}
+
 /// Client to server: forwards every message, and decides at each Query or Sync whether
 /// this is the one to make in doubt or to cut after.
 async fn client_to_server(
@@ -140,28 +180,17 @@ async fn client_to_server(
     let closer = cut.clone().drop_guard();
     let settings = shared.settings;
     let fault = shared.fault.subscribe();
-    let mut frames = Frames::default();
+    let mut reader = Reader::new();
     let mut commit_statements: HashSet<String> = HashSet::new();
     let mut commit_bound = false;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let Ok(n) = from.read(&mut buf).await else {
-            return;
-        };
-        if n == 0 {
-            let _ = to.shutdown().await;
-            return;
-        }
-        frames.push(&buf[..n]);
-        let mut out = Vec::with_capacity(n);
+    while reader.fill(&mut from, &mut to).await {
+        let mut out = Vec::new();
         loop {
-            let frame = match frames.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(_) => {
-                    Counters::bump(&shared.counters.protocol_errors);
-                    return;
-                }
+            let Ok(next) = reader.next(&shared.counters) else {
+                return;
+            };
+            let Some(frame) = next else {
+                break;
             };
             let answered_commit = match wire::from_client(&frame) {
                 FromClient::Query(sql) => Some(wire::is_commit(sql)),

@@ -2,12 +2,12 @@
 //! forwarded (late in a delay window), but the answer to a commit made in doubt, which
 //! is swallowed before the connection is cut.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use super::{CHUNK, Locked, lock};
-use crate::chaos::pg_proxy::wire::{self, Frames, FromServer};
+use super::{Locked, Reader, lock};
+use crate::chaos::pg_proxy::wire::{self, FromServer};
 use crate::chaos::pg_proxy::{Counters, PgFault, Shared};
 
 /// Server to client: forwards every message, late in a delay window, and swallows the
@@ -25,26 +25,15 @@ pub(super) async fn server_to_client(
     let _closer = cut.clone().drop_guard();
     let counters = &shared.counters;
     let fault = shared.fault.subscribe();
-    let mut frames = Frames::default();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let Ok(n) = from.read(&mut buf).await else {
-            return;
-        };
-        if n == 0 {
-            let _ = to.shutdown().await;
-            return;
-        }
-        frames.push(&buf[..n]);
-        let mut out = Vec::with_capacity(n);
+    let mut reader = Reader::new();
+    while reader.fill(&mut from, &mut to).await {
+        let mut out = Vec::new();
         loop {
-            let frame = match frames.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(_) => {
-                    Counters::bump(&counters.protocol_errors);
-                    return;
-                }
+            let Ok(next) = reader.next(counters) else {
+                return;
+            };
+            let Some(frame) = next else {
+                break;
             };
             let step = swallow_or_forward(session, &frame);
             match step {
