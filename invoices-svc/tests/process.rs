@@ -1,5 +1,6 @@
 //! Runs the real `invoices-svc` binary on port 0, on each backend, and drives it over gRPC: idempotent
-//! creates, tombstones, the amount limit, validation, and a clean exit on SIGTERM.
+//! creates, tombstones, the amount limit, validation, two processes racing a create and
+//! its void on one database, and a clean exit on SIGTERM.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -179,6 +180,49 @@ async fn sigterm_makes_the_process_exit_cleanly() -> anyhow::Result<()> {
         svc.client.create_invoice(create("s-5", 10)).await?;
         let status = svc.terminate().await?;
         assert!(status.success(), "{status:?}");
+    }
+    Ok(())
+}
+
+/// Two processes on one database, each taking one side of a create racing its void, for
+/// many sagas at once (on PostgreSQL under the tests' REPEATABLE READ default, which the
+/// service's write transactions override): each create either went first and was voided,
+/// or found the void's tombstone and was refused; no invoice is left issued.
+#[tokio::test]
+async fn two_processes_racing_a_create_and_its_void_void_or_refuse_it() -> anyhow::Result<()> {
+    let (_dir, urls) = fresh_urls("i.db").await;
+    for url in urls {
+        let mut first = Running::start(&url).await?;
+        let second = Running::start(&url).await?;
+        let races = (0..100).map(|i| {
+            let (mut creator, mut voider) = (first.client.clone(), second.client.clone());
+            tokio::spawn(async move {
+                let saga_id = format!("race-{i}");
+                let (created, voided) = tokio::join!(
+                    creator.create_invoice(create(&saga_id, 700)),
+                    voider.void_invoice(void(&saga_id))
+                );
+                (saga_id, created, voided)
+            })
+        });
+        for race in races {
+            let (saga_id, created, voided) = race.await?;
+            let voided = voided.with_context(|| format!("{saga_id}: void"))?;
+            match (created, voided.into_inner().invoice) {
+                (Ok(_), Some(invoice)) => assert_eq!(invoice.status(), InvoiceStatus::Voided),
+                (Err(refused), None) => {
+                    assert_eq!(refused.code(), Code::FailedPrecondition, "{saga_id}")
+                }
+                (created, invoice) => panic!("{saga_id} on {url}: {created:?} beside {invoice:?}"),
+            }
+        }
+        let issued: Vec<_> = first
+            .all_invoices()
+            .await?
+            .into_iter()
+            .filter(|i| i.status() != InvoiceStatus::Voided)
+            .collect();
+        assert_eq!(issued, vec![], "on {url}");
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Runs the real `orders-svc` binary on port 0, on each backend, and drives it over gRPC: idempotent
-//! creates, tombstones, validation, and a clean exit on SIGTERM.
+//! creates, tombstones, validation, two processes racing a create and its cancel on one
+//! database, and a clean exit on SIGTERM.
 
 use std::process::ExitStatus;
 use std::time::Duration;

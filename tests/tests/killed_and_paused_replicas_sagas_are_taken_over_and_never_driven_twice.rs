@@ -1,7 +1,8 @@
 //! A short seeded chaos campaign with three orchestrator replicas on one PostgreSQL
 //! database (a 1.5 s lease): the clients spread PlaceOrder over the replicas and repeat a
 //! failed call on another one with the same key, while replicas are killed, stopped and
-//! paused (some past their lease, so the others take their sagas over), the participants
+//! paused (some past their lease, so the others take their sagas over) and succeeded by a
+//! new process while they still drain (under their id or a new one), the participants
 //! fault, the links misbehave, the databases stall and every database connection is cut
 //! now and then (and the server itself is restarted when `SAGA_TEST_POSTGRES_DATA` says
 //! where it lives). Afterwards nothing is lost or duplicated, every saga is consistent
@@ -58,6 +59,14 @@ async fn killed_and_paused_replicas_sagas_are_taken_over_and_never_driven_twice(
             replicas.iter().map(|r| r.kills + r.terms).sum(),
         ),
         ("replicas paused", replicas.iter().map(|r| r.pauses).sum()),
+        (
+            "successors started beside a draining replica",
+            replicas.iter().map(|r| r.overlaps).sum(),
+        ),
+        (
+            "successors under a new replica id",
+            replicas.iter().map(|r| r.new_ids).sum(),
+        ),
         ("takeovers", report.ownership.takeovers),
         ("handovers in the saga logs", s.handovers as u64),
         (

@@ -10,8 +10,8 @@ use clap::{Parser, ValueEnum};
 use saga_tests::backend::{Backend, POSTGRES_ENV};
 use saga_tests::chaos::pg_server::{BIN_ENV, DATA_ENV, LOG_ENV};
 use saga_tests::chaos::{
-    self, ChaosConfig, IN_DOUBT_PROBABILITY, OrchestratorTuning, PG_FAULT_INTERVAL, PgServer,
-    REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
+    self, ChaosConfig, IN_DOUBT_PROBABILITY, OVERLAP_INTERVAL, OrchestratorTuning,
+    PG_FAULT_INTERVAL, PgServer, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
 
 /// Kills, pauses and disturbs the orchestrators and their participants while sagas run,
@@ -63,6 +63,11 @@ struct Args {
     /// Chance that a COMMIT is made in doubt inside an in-doubt window.
     #[arg(long, default_value_t = IN_DOUBT_PROBABILITY)]
     pg_in_doubt_probability: f64,
+    /// Mean time between two successions of each stopped replica started while it is
+    /// still draining after SIGTERM, under its --replica-id or a new one (0: none;
+    /// default: 12000 with several replicas).
+    #[arg(long)]
+    overlap_interval_ms: Option<u64>,
     /// The PostgreSQL server's data folder, to restart it (scripts/postgres.sh exports it).
     #[arg(long, env = DATA_ENV)]
     postgres_data: Option<PathBuf>,
@@ -229,6 +234,11 @@ impl Args {
             postgres_server,
             pg_fault_interval: Duration::from_millis(self.pg_fault_interval_ms),
             in_doubt_probability: self.pg_in_doubt_probability.clamp(0.0, 1.0),
+            overlap_interval: match (self.overlap_interval_ms, self.replicas) {
+                (Some(ms), _) => Duration::from_millis(ms),
+                (None, 0 | 1) => Duration::ZERO,
+                (None, _) => OVERLAP_INTERVAL,
+            },
             call_timeout: Duration::from_millis(self.client_timeout_ms),
             sagas: self.sagas,
             duration: Duration::from_secs_f64(self.duration.max(0.0)),

@@ -19,6 +19,9 @@ pub const ORCHESTRATOR_LEASE_MS: u64 = 10_000;
 /// Mean time between two fault windows of the database proxy in a PostgreSQL campaign,
 /// unless set.
 pub const PG_FAULT_INTERVAL: Duration = Duration::from_secs(6);
+/// Mean time between two successions of each replica started while it is still
+/// draining, in a campaign with several replicas, unless set.
+pub const OVERLAP_INTERVAL: Duration = Duration::from_secs(12);
 /// Chance that a `COMMIT` is made in doubt inside an in-doubt window, unless set.
 pub const IN_DOUBT_PROBABILITY: f64 = 0.05;
 /// Chance that a statement inside a transaction is followed by a cut inside a cut
@@ -111,6 +114,9 @@ pub struct ChaosConfig {
     /// Chance that a `COMMIT` is made in doubt (committed, its reply dropped) inside an
     /// in-doubt window.
     pub in_doubt_probability: f64,
+    /// Mean time between two successions of each stopped replica started before it has
+    /// finished draining, under its id or a new one (zero: none; several replicas only).
+    pub overlap_interval: Duration,
     /// Stop placing after this many sagas (the outage's probe sagas included)...
     pub sagas: usize,
     /// ...or after this long, whichever comes first.
@@ -174,6 +180,7 @@ impl ChaosConfig {
             postgres_server: None,
             pg_fault_interval: PG_FAULT_INTERVAL,
             in_doubt_probability: IN_DOUBT_PROBABILITY,
+            overlap_interval: Duration::ZERO,
             sagas: 1_000,
             duration: Duration::from_secs(120),
             concurrency: 8,
@@ -211,7 +218,8 @@ impl ChaosConfig {
 
     /// The defaults on PostgreSQL with `replicas` orchestrators: a short lease when
     /// there are several, connections cut every few seconds, the database proxy's fault
-    /// windows (in-doubt commits among them) every [`PG_FAULT_INTERVAL`], and the server restarted
+    /// windows (in-doubt commits among them) every [`PG_FAULT_INTERVAL`], overlapping
+    /// successions of the replicas every [`OVERLAP_INTERVAL`], and the server restarted
     /// every [`SERVER_RESTART_INTERVAL`] when the environment says how
     /// ([`PgServer::from_env`]).
     pub fn on_postgres(seed: u64, server_url: &str, replicas: u32) -> Self {
@@ -227,6 +235,7 @@ impl ChaosConfig {
         }
         if replicas > 1 {
             config.orchestrator.lease_ms = Some(REPLICA_LEASE_MS);
+            config.overlap_interval = OVERLAP_INTERVAL;
         }
         config
     }
@@ -251,6 +260,10 @@ impl ChaosConfig {
             pg_fault_interval: match self.backend {
                 Backend::Sqlite => Duration::ZERO,
                 Backend::Postgres { .. } => self.pg_fault_interval,
+            },
+            overlap_interval: match self.replicas {
+                0 | 1 => Duration::ZERO,
+                _ => self.overlap_interval,
             },
             replicas: self.replicas.max(1),
             lease: self.orchestrator.lease(),

@@ -51,7 +51,7 @@ pub mod storage;
 use anyhow::{Context, Result};
 
 pub use config::{
-    ChaosConfig, IN_DOUBT_PROBABILITY, ORCHESTRATOR_LEASE_MS, OrchestratorTuning,
+    ChaosConfig, IN_DOUBT_PROBABILITY, ORCHESTRATOR_LEASE_MS, OVERLAP_INTERVAL, OrchestratorTuning,
     PG_FAULT_INTERVAL, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
 pub use node_id::NodeId;

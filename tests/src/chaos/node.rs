@@ -1,6 +1,7 @@
 //! One service process of a campaign, on its fixed address and database for the whole
 //! run: started again after every kill or crash as its next generation (new faults for a
-//! participant, a new `--seed` for an orchestrator), paused and resumed, and counted.
+//! participant, a new `--seed` for an orchestrator), paused and resumed, succeeded while
+//! it drains (a replica), and counted.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -40,6 +41,10 @@ pub struct NodeFigures {
     pub crashes: u64,
     /// Deliberate outages (the liveness window).
     pub outages: u64,
+    /// Successors started while their predecessor was still draining (replicas)...
+    pub overlaps: u64,
+    /// ...of which under a new replica id.
+    pub new_ids: u64,
     /// Storage stalls (an exclusive lock held on the database).
     pub storage_stalls: u64,
     /// Every other exit the runner did not cause, described.
@@ -54,7 +59,8 @@ pub struct NodeSpec {
     pub id: NodeId,
     pub path: PathBuf,
     pub listen: SocketAddr,
-    /// Flags other than `--listen`, `--database-url` and the per-generation ones.
+    /// Flags other than `--listen`, `--database-url`, `--replica-id` and the
+    /// per-generation ones.
     pub args: Vec<String>,
     /// stderr of every generation, appended.
     pub log: PathBuf,
@@ -74,6 +80,10 @@ pub struct NodeSpec {
 pub struct Node {
     spec: NodeSpec,
     process: Option<ServiceProcess>,
+    /// Earlier generations still draining beside it after SIGTERM, and since when.
+    predecessors: Vec<(ServiceProcess, tokio::time::Instant)>,
+    /// A replica's `--replica-id` (its name, until a succession gives it a new one).
+    replica_id: Option<String>,
     paused: bool,
     /// Down on purpose (killed by the schedule) until the schedule starts it again.
     held_down: bool,
@@ -87,9 +97,12 @@ pub struct Node {
 impl Node {
     /// A node not yet started; participants inject faults until [`Node::set_faults`].
     pub fn new(spec: NodeSpec) -> Self {
+        let replica_id = (spec.id.replica > 0).then(|| spec.id.name());
         Self {
             spec,
             process: None,
+            predecessors: Vec::new(),
+            replica_id,
             paused: false,
             held_down: false,
             terminating: None,
@@ -197,6 +210,9 @@ impl Node {
             };
             let seed = derive(spec.seed_root, &[nth]);
             args.extend(["--seed".to_string(), seed.to_string()]);
+            if let Some(id) = &self.replica_id {
+                args.extend(["--replica-id".to_string(), id.clone()]);
+            }
             return FaultSpec::none();
         }
         if !self.faults_on {
@@ -237,3 +253,4 @@ impl Node {
 }
 
 mod signals;
+mod succession;

@@ -2,8 +2,9 @@
 //! long, when each proxy adds latency, resets connections or black-holes traffic, when a
 //! database is stalled, when the services' database connections are cut, when the
 //! PostgreSQL server itself is restarted and when the proxy on the PostgreSQL protocol
-//! makes commits in doubt, delays replies or cuts transactions. A pure function of the seed and the settings,
-//! so a seed replays the same schedule.
+//! makes commits in doubt, delays replies or cuts transactions, and when a replica's
+//! successor starts before it has finished draining. A pure function of the seed and the
+//! settings, so a seed replays the same schedule.
 
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub enum Action {
     Terminate(NodeId),
     /// Starts the next generation on the same address and database.
     Start(NodeId),
+    /// SIGTERM, and the next generation started at once beside the draining one (a
+    /// rolling restart that does not wait), under the same replica id or a new one.
+    Succeed(NodeId, Succession),
     /// SIGSTOP, until the matching `Resume`.
     Pause(NodeId),
     /// SIGCONT.
@@ -68,6 +72,15 @@ pub enum Action {
     /// server (nothing without that proxy). The proxy ends it on its own clock; the
     /// matching `Clean` (of no length) follows when it is due.
     DatabaseProxy(PgFault, Duration),
+}
+
+/// Which replica id a successor started beside its draining predecessor runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Succession {
+    /// The predecessor's: the successor's incarnation supersedes it.
+    SameId,
+    /// A new one: the predecessor's sagas pass to whoever claims them.
+    NewId,
 }
 
 /// An action at an offset from the start of the campaign.
@@ -142,6 +155,10 @@ impl Plan {
         );
         // After the restarts, for the same reason.
         pg_faults::database_proxy_incidents(&mut rng, schedule, &mut actions);
+        // After everything else, for the same reason.
+        for node in NodeId::orchestrators(schedule.replicas) {
+            successions::successions(&mut rng, node, schedule, &mut actions);
+        }
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -291,5 +308,6 @@ fn splitmix(x: u64) -> u64 {
 }
 
 mod pg_faults;
+mod successions;
 #[cfg(test)]
 mod tests;

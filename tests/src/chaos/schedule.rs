@@ -32,6 +32,9 @@ pub struct Schedule {
     /// Mean time between two fault windows of the proxy on the PostgreSQL protocol
     /// (zero: none).
     pub pg_fault_interval: Duration,
+    /// Mean time between two successions of a replica started while it is still
+    /// draining (zero: none; only with several replicas).
+    pub overlap_interval: Duration,
     /// Orchestrator processes (1: one, unnumbered; more: replicas on one database).
     pub replicas: u32,
     /// The replicas' lease: with several replicas, their pauses and downtimes run up to a
@@ -56,6 +59,7 @@ impl Schedule {
             connection_drop_interval: Duration::ZERO,
             server_restart_interval: Duration::ZERO,
             pg_fault_interval: Duration::ZERO,
+            overlap_interval: Duration::ZERO,
             replicas: 1,
             lease: Duration::from_secs(10),
             killed_replicas: Vec::new(),

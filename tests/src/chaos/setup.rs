@@ -75,7 +75,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
                 plan.fault_seed,
             ),
             Binary::Orchestrator => (
-                orchestrator_args(config, id, &orders_proxy, &invoices_proxy),
+                orchestrator_args(config, &orders_proxy, &invoices_proxy),
                 replica_seed_root(plan.orchestrator_seed, id),
             ),
         };
@@ -164,7 +164,6 @@ fn as_served(database: &Database, proxy: Option<&PgProxy>) -> Result<Database> {
 
 fn orchestrator_args(
     config: &ChaosConfig,
-    id: NodeId,
     orders: &FaultProxy,
     invoices: &FaultProxy,
 ) -> Vec<String> {
@@ -187,9 +186,6 @@ fn orchestrator_args(
     ];
     if let Some(lease_ms) = o.lease_ms {
         args.extend(["--lease-ms".to_string(), lease_ms.to_string()]);
-    }
-    if id.replica > 0 {
-        args.extend(["--replica-id".to_string(), id.name()]);
     }
     args.extend(o.extra_args.iter().cloned());
     args

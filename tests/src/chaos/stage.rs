@@ -235,7 +235,7 @@ impl Stage {
     pub async fn restart_exited(&mut self) -> Result<()> {
         self.start_pending().await?;
         for node in self.nodes.values_mut() {
-            let Some(status) = node.poll_exit()? else {
+            let Some(status) = node.poll_exit().await? else {
                 continue;
             };
             let name = node.id().name();

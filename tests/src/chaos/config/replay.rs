@@ -20,12 +20,13 @@ impl ChaosConfig {
         if self.backend != Backend::Sqlite {
             backend.push_str(&format!(
                 " --replicas {} --connection-drop-interval-ms {} --server-restart-interval-ms {} \
-                 --pg-fault-interval-ms {} --pg-in-doubt-probability {}",
+                 --pg-fault-interval-ms {} --pg-in-doubt-probability {} --overlap-interval-ms {}",
                 self.replicas,
                 self.connection_drop_interval.as_millis(),
                 self.schedule().server_restart_interval.as_millis(),
                 self.pg_fault_interval.as_millis(),
-                self.in_doubt_probability
+                self.in_doubt_probability,
+                self.overlap_interval.as_millis()
             ));
         }
         if !self.killed_replicas.is_empty() {

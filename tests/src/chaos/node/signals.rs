@@ -11,7 +11,7 @@ use super::{CRASH_EXIT_CODE, Node};
 
 /// How long a process may take to exit after SIGTERM (the orchestrator drains for up to
 /// `--drain-timeout-ms`, 5 s by default).
-const TERM_BOUND: Duration = Duration::from_secs(10);
+pub(super) const TERM_BOUND: Duration = Duration::from_secs(10);
 
 impl Node {
     /// SIGKILL (a scheduled crash); the node stays down until [`Node::start`].
@@ -131,7 +131,8 @@ impl Node {
 
     /// Notices an exit: the end of a SIGTERM's drain (recorded only if unclean), or one
     /// the runner did not cause (a `crash` fault, or worse: recorded). The node is down.
-    pub fn poll_exit(&mut self) -> Result<Option<ExitStatus>> {
+    pub async fn poll_exit(&mut self) -> Result<Option<ExitStatus>> {
+        self.reap_predecessors(false).await?;
         let Some(process) = &mut self.process else {
             return Ok(None);
         };
@@ -158,10 +159,12 @@ impl Node {
     }
 
     /// Stops the process with SIGTERM (after SIGCONT if paused); a non-zero exit, or no
-    /// exit in time (the process is then killed), is recorded as unexpected.
+    /// exit in time (the process is then killed), is recorded as unexpected; so are
+    /// draining predecessors'.
     pub async fn terminate(&mut self) -> Result<()> {
         self.resume()?;
         self.finish_termination().await?;
+        self.reap_predecessors(true).await?;
         let Some(mut process) = self.process.take() else {
             return Ok(());
         };

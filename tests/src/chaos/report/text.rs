@@ -70,10 +70,12 @@ impl fmt::Display for Report {
         for (name, p) in &self.processes {
             writeln!(
                 f,
-                "process {name}: {} starts, {} kills, {} graceful stops, {} pauses, {} crashes, {} storage stalls, {} outages, {} unexpected exits",
+                "process {name}: {} starts, {} kills, {} graceful stops, {} overlapping successions ({} under a new id), {} pauses, {} crashes, {} storage stalls, {} outages, {} unexpected exits",
                 p.starts,
                 p.kills,
                 p.terms,
+                p.overlaps,
+                p.new_ids,
                 p.pauses,
                 p.crashes,
                 p.storage_stalls,

@@ -23,6 +23,12 @@ impl Stage {
                 self.pending_starts.insert(id);
                 self.start_pending().await?;
             }
+            Action::Succeed(id, succession) => {
+                if self.node(id)?.succeed(succession).await? {
+                    self.journal
+                        .note(&format!("{id} succeeded ({succession:?})"));
+                }
+            }
             Action::Pause(id) => self.node(id)?.pause()?,
             Action::Resume(id) => self.node(id)?.resume()?,
             Action::Proxy(link, mode) => {
