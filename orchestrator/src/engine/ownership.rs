@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::driver::{self, LiveSaga};
 use super::{EngineError, Inner};
 use crate::saga::Event;
-use crate::store::{Claim, Incarnation, Lease, SagaRecord};
+use crate::store::{Claim, Incarnation, SagaRecord};
 
 /// Registers this process's incarnation and takes its replica's unfinished sagas back,
 /// retrying each until it succeeds or the engine shuts down.
@@ -120,15 +120,18 @@ impl Inner {
                 break;
             }
             let now_ms = self.clock.now_ms();
-            let lease = Lease {
-                owner: &self.replica_id,
-                ms: self.lease_ms,
+            // Registered before any claim; 0 (superseded by any registration) only if
+            // shutdown came first.
+            let claimer = Incarnation {
+                replica_id: &self.replica_id,
+                number: self.incarnation.get().copied().unwrap_or(0),
             };
             let claimed = self
                 .store
                 .claim(
                     which,
-                    lease,
+                    claimer,
+                    self.lease_ms,
                     now_ms,
                     u32::try_from(limit).unwrap_or(u32::MAX),
                 )

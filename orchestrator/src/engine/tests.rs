@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::engine::{Engine, EngineError};
 use crate::saga::{self, SagaStatus};
-use crate::store::{Claim, Lease, NewSaga, SagaStore};
+use crate::store::{Claim, Incarnation, Lease, NewSaga, SagaStore};
 use stack::{LossyStore, order, stacks, stacks_with_order_faults, unfinished_after};
 
 const LEASE: Duration = Duration::from_millis(300);
@@ -100,14 +100,15 @@ async fn a_saga_whose_fenced_write_cannot_be_read_back_is_claimed_again_and_driv
             .await;
         assert!(placed.is_ok(), "{}: {placed:?}", stack.log_url);
         store.lose_reads(1);
-        // A second process with the same id claims it at its start, then vanishes.
+        // A claim under a's own incarnation (as one whose reply was lost) takes it.
         let second = stack.store().await;
-        let lease = Lease {
-            owner: "a",
-            ms: i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX),
+        let claimer = Incarnation {
+            replica_id: "a",
+            number: incarnation_of(second.as_ref(), "a").await,
         };
+        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         let taken = second
-            .claim(Claim::AtStart, lease, 0, 10)
+            .claim(Claim::AtStart, claimer, lease_ms, 0, 10)
             .await
             .expect("claim");
         assert_eq!(taken.len(), 1, "{}", stack.log_url);
@@ -222,4 +223,14 @@ async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_regi
         let saga = placed.expect("the newer process drives");
         assert_eq!(saga.state.status(), SagaStatus::Completed);
     }
+}
+
+/// The incarnation `replica_id` registered last.
+async fn incarnation_of(store: &dyn SagaStore, replica_id: &str) -> i64 {
+    let replicas = store.replicas(i64::MAX).await.expect("replicas");
+    replicas
+        .iter()
+        .find(|r| r.replica_id == replica_id)
+        .map(|r| r.incarnation)
+        .expect("the replica registered")
 }

@@ -11,7 +11,7 @@ use service_kit::on_backend;
 
 use super::statements::saga_from_row;
 use super::writes::{Append, insert_logs};
-use super::{Claim, Lease, SagaRecord, StoreError};
+use super::{Claim, Incarnation, Lease, SagaRecord, StoreError};
 use crate::saga::{LogRecord, Outcome, Step};
 
 /// A saga picked for a claim, and how its previous holder stood then.
@@ -24,16 +24,20 @@ struct Picked {
     heartbeat_age_ms: Option<i64>,
 }
 
-/// Claims up to `limit` sagas for `lease.owner` (see [`super::SagaStore::claim`]); a
-/// heartbeat younger than `lease.ms` is fresh.
+/// Claims up to `limit` sagas for the claimer, with leases of `lease_ms` (see
+/// [`super::SagaStore::claim`]); a heartbeat younger than `lease_ms` is fresh.
 pub(super) async fn claim(
     tx: &mut Tx,
     which: Claim<'_>,
-    lease: Lease<'_>,
+    (claimer, lease_ms): (Incarnation<'_>, i64),
     now_ms: i64,
     limit: u32,
 ) -> Result<Vec<SagaRecord>, StoreError> {
-    let picked = pick(tx, which, lease, limit).await?;
+    let lease = Lease {
+        owner: claimer.replica_id,
+        ms: lease_ms,
+    };
+    let picked = pick(tx, which, lease, claimer.number, limit).await?;
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -65,6 +69,7 @@ async fn pick(
     tx: &mut Tx,
     which: Claim<'_>,
     lease: Lease<'_>,
+    incarnation: i64,
     limit: u32,
 ) -> Result<HashMap<i64, Picked>, StoreError> {
     let at_start = which == Claim::AtStart;
@@ -85,6 +90,7 @@ async fn pick(
             .bind(i64::from(limit))
             .bind(one)
             .bind(which == Claim::OwnExpired)
+            .bind(incarnation)
             .fetch_all(conn)
             .await?;
         rows.iter()
@@ -153,7 +159,7 @@ async fn record_claims(
             records,
             writer: owner,
             version: saga.version,
-            now_ms,
+            now_ms: now_ms.max(saga.updated_at_ms),
         })
         .collect();
     insert_logs(tx, &appends).await
@@ -163,8 +169,8 @@ async fn record_claims(
 /// lease ended on the database's clock, unless another replica with a fresh heartbeat
 /// holds them; with `$1`'s own when `$3` (at its start), or all when `$4` (at its start
 /// on SQLite, one process per file); only the saga `$6` if given; only `$1`'s own when
-/// `$7`; at most `$5`, oldest first. `$lock` locks the picked rows until the claim
-/// commits.
+/// `$7`; none when a newer incarnation of `$1` than `$8` registered; at most `$5`,
+/// oldest first. `$lock` locks the picked rows until the claim commits.
 macro_rules! pick_sagas {
     ($backend:ident, $lock:literal) => {
         concat!(
@@ -184,6 +190,8 @@ macro_rules! pick_sagas {
             " - $2)))
                     OR ($3 AND s.owner = $1) OR $4)
                AND ($6 IS NULL OR s.saga_id = $6) AND (NOT $7 OR s.owner = $1)
+               AND NOT EXISTS (SELECT 1 FROM replicas me
+                               WHERE me.replica_id = $1 AND me.incarnation > $8)
              ORDER BY s.seq LIMIT $5 ",
             $lock
         )

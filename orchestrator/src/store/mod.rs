@@ -201,14 +201,17 @@ pub trait SagaStore: Send + Sync + 'static {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError>;
-    /// Takes over up to `limit` unfinished sagas for `lease.owner`, oldest first: each
-    /// claim bumps the saga's version, so the previous owner can no longer write it, and
-    /// appends a CLAIMED record naming the new owner, stamped `now_ms`.
-    /// Replicas claiming at once never wait on each other or claim the same saga.
+    /// Takes over up to `limit` unfinished sagas for `claimer`, with leases of
+    /// `lease_ms`, oldest first: each claim bumps the saga's version, so the previous
+    /// owner can no longer write it, and appends a CLAIMED record naming the new owner,
+    /// stamped `now_ms` (or the saga's last write, if later: a log's stamps never go
+    /// back). Replicas claiming at once never wait on each other or claim the same saga;
+    /// a claimer superseded by a newer incarnation of its id claims nothing.
     async fn claim(
         &self,
         which: Claim<'_>,
-        lease: Lease<'_>,
+        claimer: Incarnation<'_>,
+        lease_ms: i64,
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError>;

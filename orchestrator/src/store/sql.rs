@@ -8,7 +8,7 @@ use service_kit::on_backend;
 use super::batch::GroupCommitter;
 use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
 use super::{
-    Claim, Incarnation, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
+    Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
     StoreError,
 };
 use super::{claims, replicas};
@@ -93,12 +93,13 @@ impl SagaStore for SqlStore {
     async fn claim(
         &self,
         which: Claim<'_>,
-        lease: Lease<'_>,
+        claimer: Incarnation<'_>,
+        lease_ms: i64,
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let claimed = claims::claim(&mut tx, which, lease, now_ms, limit).await?;
+        let claimed = claims::claim(&mut tx, which, (claimer, lease_ms), now_ms, limit).await?;
         tx.commit().await?;
         Ok(claimed)
     }

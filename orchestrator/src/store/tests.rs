@@ -67,6 +67,25 @@ fn lease(owner: &str, ms: i64) -> Lease<'_> {
     Lease { owner, ms }
 }
 
+/// A claimer that never registered (so nothing supersedes it).
+fn unregistered(replica_id: &str) -> Incarnation<'_> {
+    Incarnation {
+        replica_id,
+        number: 0,
+    }
+}
+
+/// The incarnation of `replica_id` registered last.
+async fn current<'a>(store: &dyn SagaStore, replica_id: &'a str) -> Incarnation<'a> {
+    let live = store.replicas(i64::MAX).await.expect("replicas");
+    let number = live
+        .iter()
+        .find(|r| r.replica_id == replica_id)
+        .map(|r| r.incarnation)
+        .expect("registered");
+    Incarnation { replica_id, number }
+}
+
 /// Registers a new incarnation of `owner` and renews `saga_ids` for it.
 async fn renew(
     store: &dyn SagaStore,
@@ -167,7 +186,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
             Err(StoreError::Fenced(_))
         ));
         let mine = store
-            .claim(Claim::AtStart, lease("a", FRESH), 20, 10)
+            .claim(Claim::AtStart, unregistered("a"), FRESH, 20, 10)
             .await
             .expect("claim");
         assert!(mine.is_empty(), "a finished saga is never claimed");
@@ -201,7 +220,7 @@ async fn lists_page_newest_first_and_filter_by_status() {
             .expect("list");
         assert!(done.is_empty());
         let mine = store
-            .claim(Claim::AtStart, lease("a", FRESH), 20, 10)
+            .claim(Claim::AtStart, unregistered("a"), FRESH, 20, 10)
             .await
             .expect("claim");
         assert_eq!(self::ids(&mine), vec!["s0", "s1", "s2", "s3", "s4"]);
@@ -217,7 +236,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
         insert(store, "s0", "k0", &order("c0")).await;
         insert_owned(store, "s1", "k1", &order("c1"), lease("a", EXPIRED)).await;
         let taken = store
-            .claim(Claim::Expired, lease("b", FRESH), 150, 10)
+            .claim(Claim::Expired, unregistered("b"), FRESH, 150, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s1"], "a live lease (s0) is not taken");
@@ -232,7 +251,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
             "{detail}"
         );
         let again = store
-            .claim(Claim::Expired, lease("c", FRESH), 150, 10)
+            .claim(Claim::Expired, unregistered("c"), FRESH, 150, 10)
             .await
             .expect("claim");
         assert!(again.is_empty(), "b holds it now");
@@ -261,7 +280,7 @@ async fn a_claimer_whose_clock_runs_ahead_cannot_take_a_live_lease() {
         insert(store, "s1", "k1", &order("c1")).await;
         let an_hour_ahead = SystemClock.now_ms() + 3_600_000;
         let taken = store
-            .claim(Claim::Expired, lease("b", FRESH), an_hour_ahead, 10)
+            .claim(Claim::Expired, unregistered("b"), FRESH, an_hour_ahead, 10)
             .await
             .expect("claim");
         assert!(taken.is_empty(), "leases run on the database's clock");
@@ -284,7 +303,7 @@ async fn renewing_extends_only_the_listed_sagas_the_owner_holds() {
         );
         assert_eq!(renew(store, "a", FRESH, &[]).await.expect("renew"), Some(0));
         let taken = store
-            .claim(Claim::Expired, lease("c", FRESH), 500, 10)
+            .claim(Claim::Expired, unregistered("c"), FRESH, 500, 10)
             .await
             .expect("claim");
         assert_eq!(
@@ -310,6 +329,13 @@ async fn a_newer_incarnation_of_a_replica_id_fences_the_older_ones_renewals() {
         };
         let refused = store.renew(stale, FRESH, &["s1"]).await.expect("renew");
         assert_eq!(refused, None, "the older incarnation is superseded");
+        for which in [Claim::AtStart, Claim::OwnExpired, Claim::ExpiredSaga("s1")] {
+            let taken = store.claim(which, stale, FRESH, 50, 10).await;
+            assert!(
+                taken.expect("claim").is_empty(),
+                "{which:?} by a stale incarnation"
+            );
+        }
         let current = Incarnation {
             replica_id: "a",
             number: new,
@@ -332,12 +358,13 @@ async fn a_replicas_own_saga_it_stopped_renewing_is_claimed_by_itself_once_expir
     for store in stores {
         let store = store.as_ref();
         insert(store, "s1", "k1", &order("c")).await;
-        let early = store.claim(Claim::Expired, lease("a", FRESH), 50, 10).await;
+        let early = store
+            .claim(Claim::Expired, unregistered("a"), FRESH, 50, 10)
+            .await;
         assert!(early.expect("claim").is_empty(), "its lease is still fresh");
         renew(store, "a", EXPIRED, &["s1"]).await.expect("expire");
-        let taken = store
-            .claim(Claim::Expired, lease("a", FRESH), 150, 10)
-            .await;
+        let a = current(store, "a").await;
+        let taken = store.claim(Claim::Expired, a, FRESH, 150, 10).await;
         let taken = taken.expect("claim");
         assert_eq!(ids(&taken), vec!["s1"]);
         assert_eq!((taken[0].version, taken[0].owner.as_str()), (2, "a"));
@@ -353,11 +380,11 @@ async fn one_saga_is_claimed_by_id_only_once_its_lease_expired() {
         insert_owned(store, "s2", "k2", &order("c"), lease("a", EXPIRED)).await;
         insert_owned(store, "s3", "k3", &order("c"), lease("a", EXPIRED)).await;
         let early = store
-            .claim(Claim::ExpiredSaga("s1"), lease("b", FRESH), 50, 10)
+            .claim(Claim::ExpiredSaga("s1"), unregistered("b"), FRESH, 50, 10)
             .await;
         assert!(early.expect("claim").is_empty(), "a's lease is still fresh");
         let taken = store
-            .claim(Claim::ExpiredSaga("s2"), lease("b", FRESH), 150, 10)
+            .claim(Claim::ExpiredSaga("s2"), unregistered("b"), FRESH, 150, 10)
             .await
             .expect("claim");
         assert_eq!(ids(&taken), vec!["s2"]);
@@ -379,25 +406,26 @@ async fn a_lapsed_lease_of_a_live_replica_is_left_to_it_to_claim() {
         let store = store.as_ref();
         insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
         renew(store, "a", FRESH, &[]).await.expect("a heartbeat");
-        let taken = store.claim(Claim::Expired, lease("b", FRESH), 50, 10).await;
+        let taken = store
+            .claim(Claim::Expired, unregistered("b"), FRESH, 50, 10)
+            .await;
         assert!(taken.expect("claim").is_empty(), "a is alive");
         let own = store
-            .claim(Claim::ExpiredSaga("s1"), lease("b", FRESH), 50, 10)
+            .claim(Claim::ExpiredSaga("s1"), unregistered("b"), FRESH, 50, 10)
             .await;
         assert!(
             own.expect("claim").is_empty(),
             "a retried key does not take it either"
         );
         let others = store
-            .claim(Claim::OwnExpired, lease("b", FRESH), 50, 10)
+            .claim(Claim::OwnExpired, unregistered("b"), FRESH, 50, 10)
             .await;
         assert!(
             others.expect("claim").is_empty(),
             "only a's own are a's to take"
         );
-        let taken = store
-            .claim(Claim::OwnExpired, lease("a", FRESH), 50, 10)
-            .await;
+        let a = current(store, "a").await;
+        let taken = store.claim(Claim::OwnExpired, a, FRESH, 50, 10).await;
         assert_eq!(ids(&taken.expect("claim")), vec!["s1"], "a takes its own");
     }
 }
@@ -413,7 +441,7 @@ async fn at_its_start_a_replica_takes_every_saga_on_sqlite_and_only_its_own_on_p
         insert_owned(store, "s1", "k1", &order("c"), lease("a", FRESH)).await;
         insert_owned(store, "s2", "k2", &order("c"), lease("b", FRESH)).await;
         let taken = store
-            .claim(Claim::AtStart, lease("a", FRESH), 50, 10)
+            .claim(Claim::AtStart, unregistered("a"), FRESH, 50, 10)
             .await
             .expect("claim");
         let expected = match url.starts_with("sqlite:") {
@@ -442,7 +470,7 @@ async fn concurrent_claims_never_take_the_same_saga() {
             let store = store.clone();
             tokio::spawn(async move {
                 let claimed = store
-                    .claim(Claim::Expired, lease(owner, FRESH), 1_000, 15)
+                    .claim(Claim::Expired, unregistered(owner), FRESH, 1_000, 15)
                     .await
                     .expect("claim");
                 claimed.into_iter().map(|s| s.saga_id).collect::<Vec<_>>()
@@ -515,5 +543,23 @@ async fn concurrent_writes_share_commits_and_a_fenced_one_fails_alone() {
         assert_eq!(s7.version, 1);
         let s8 = store.get("s8").await.expect("get").expect("found");
         assert_eq!((s8.version, s8.state), (2, next));
+    }
+}
+
+#[tokio::test]
+async fn a_claim_is_never_stamped_before_the_write_it_follows() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
+        // A claimer that read its clock long before its claim ran (it was paused).
+        let taken = store
+            .claim(Claim::Expired, unregistered("b"), FRESH, 3, 10)
+            .await
+            .expect("claim");
+        assert_eq!(ids(&taken), vec!["s1"]);
+        let saga = store.get("s1").await.expect("get").expect("found");
+        let at: Vec<i64> = saga.log.iter().map(|e| e.at_ms).collect();
+        assert!(at.is_sorted(), "stamps go back: {at:?}");
     }
 }

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Backoff, Engine, Entropy, Participants, Settings, SystemClock};
 use crate::saga::{LineItem, OrderRequest, Policy, SagaStatus};
 use crate::store::{
-    self, Claim, Incarnation, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
-    SagaWrite, StoreError,
+    self, Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
+    StoreError,
 };
 
 /// Participants and a saga log on one backend.
@@ -254,11 +254,15 @@ impl SagaStore for LossyStore {
     async fn claim(
         &self,
         which: Claim<'_>,
-        lease: Lease<'_>,
+        claimer: Incarnation<'_>,
+        lease_ms: i64,
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        let claimed = self.inner.claim(which, lease, now_ms, limit).await?;
+        let claimed = self
+            .inner
+            .claim(which, claimer, lease_ms, now_ms, limit)
+            .await?;
         match !claimed.is_empty() && take_one(&self.lose_claims) {
             true => Err(reply_lost()),
             false => Ok(claimed),
