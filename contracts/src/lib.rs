@@ -20,3 +20,7 @@ pub mod invoices {
         tonic::include_proto!("invoices.v1");
     }
 }
+
+/// Every contract above (and the well-known types they import) as an encoded
+/// `google.protobuf.FileDescriptorSet`: served by reflection, read by dynamic messages.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/contracts.bin"));
