@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use saga_contracts::FILE_DESCRIPTOR_SET;
 use saga_contracts::invoices::v1::invoices_server::InvoicesServer;
 use service_kit::db::Migrations;
 use service_kit::participant::Ready;
@@ -75,7 +76,11 @@ impl App {
         );
         let served = self
             .ready
-            .serve(Routes::new(InvoicesServer::new(api)), shutdown)
+            .serve(
+                Routes::new(InvoicesServer::new(api)),
+                FILE_DESCRIPTOR_SET,
+                shutdown,
+            )
             .await;
         tracing::info!("invoices participant stopped");
         served

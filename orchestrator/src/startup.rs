@@ -93,7 +93,14 @@ impl App {
             stopping.cancelled().await;
             engine.begin_shutdown();
         });
-        let served = service_kit::serve::serve(self.listener, routes, shutdown, self.drain).await;
+        let served = service_kit::serve::serve(
+            self.listener,
+            routes,
+            saga_contracts::FILE_DESCRIPTOR_SET,
+            shutdown,
+            self.drain,
+        )
+        .await;
         self.engine.drain(self.drain).await;
         served?;
         tracing::info!("orchestrator stopped");

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use saga_contracts::FILE_DESCRIPTOR_SET;
 use saga_contracts::orders::v1::orders_server::OrdersServer;
 use service_kit::db::Migrations;
 use service_kit::participant::Ready;
@@ -58,7 +59,11 @@ impl App {
         tracing::info!(addr = %ready.local_addr(), "orders participant serving");
         let api = OrdersApi::new(ready.db().clone(), ready.faults());
         let served = ready
-            .serve(Routes::new(OrdersServer::new(api)), shutdown)
+            .serve(
+                Routes::new(OrdersServer::new(api)),
+                FILE_DESCRIPTOR_SET,
+                shutdown,
+            )
             .await;
         tracing::info!("orders participant stopped");
         served

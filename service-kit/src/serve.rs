@@ -1,4 +1,5 @@
-//! Binding, announcing and serving gRPC routes with the standard health service.
+//! Binding, announcing and serving gRPC routes with the standard health and server
+//! reflection services (so that grpcurl and load balancers work out of the box).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,13 +23,15 @@ pub fn announce(addr: SocketAddr) {
 /// How long a stopping service waits for in-flight RPCs and open connections by default.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves `routes` plus `grpc.health.v1` on `listener` until `shutdown` is cancelled.
-/// Health turns NOT_SERVING first, then in-flight RPCs get up to `drain` to finish; a
-/// client that keeps its connection open (paused, or cut off) cannot hold the process
-/// past that.
+/// Serves `routes` plus `grpc.health.v1` and server reflection (`grpc.reflection.v1`
+/// and `v1alpha`, over `descriptors`, the encoded `FileDescriptorSet` of the routes'
+/// services) on `listener` until `shutdown` is cancelled. Health turns NOT_SERVING
+/// first, then in-flight RPCs get up to `drain` to finish; a client that keeps its
+/// connection open (paused, or cut off) cannot hold the process past that.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
+    descriptors: &'static [u8],
     shutdown: CancellationToken,
     drain: Duration,
 ) -> Result<(), tonic::transport::Error> {
@@ -44,7 +47,7 @@ pub async fn serve(
             .await;
     };
     let server = tonic::transport::Server::builder()
-        .add_routes(routes.add_service(health))
+        .add_routes(with_reflection(routes.add_service(health), descriptors))
         .serve_with_incoming_shutdown(incoming(listener), stop);
     let drain_over = async move {
         shutdown.cancelled().await;
@@ -55,6 +58,23 @@ pub async fn serve(
         () = drain_over => {
             tracing::warn!(?drain, "drain time over; closing the connections still open");
             Ok(())
+        }
+    }
+}
+
+/// `routes` plus both versions of server reflection over `descriptors` and health's
+/// own; without them (descriptors that do not decode) when the set is bad.
+fn with_reflection(routes: Routes, descriptors: &'static [u8]) -> Routes {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(descriptors)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    match (builder().build_v1(), builder().build_v1alpha()) {
+        (Ok(v1), Ok(v1alpha)) => routes.add_service(v1).add_service(v1alpha),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "server reflection is off: the descriptors do not decode");
+            routes
         }
     }
 }

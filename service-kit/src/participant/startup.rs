@@ -116,15 +116,17 @@ impl Ready {
         Arc::clone(&self.faults)
     }
 
-    /// Serves `routes` (plus health) until `shutdown` is cancelled, lets in-flight RPCs
+    /// Serves `routes` (plus health, and reflection over `descriptors`: see
+    /// [`crate::serve::serve`]) until `shutdown` is cancelled, lets in-flight RPCs
     /// finish, then closes the database.
     pub async fn serve(
         self,
         routes: Routes,
+        descriptors: &'static [u8],
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
-        let served =
-            crate::serve::serve(self.listener, routes, shutdown, crate::serve::DEFAULT_DRAIN).await;
+        let drain = crate::serve::DEFAULT_DRAIN;
+        let served = crate::serve::serve(self.listener, routes, descriptors, shutdown, drain).await;
         self.db.close().await;
         served
     }
