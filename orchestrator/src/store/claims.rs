@@ -55,13 +55,14 @@ pub(super) async fn claim(
             .bind(lease.owner)
             .bind(lease.ms)
             .bind(&seqs)
+            .bind(now_ms)
             .fetch_all(conn)
             .await?;
         rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
     })?;
     // RETURNING keeps no order: resume oldest first.
     claimed.sort_by_key(|saga| saga.row);
-    record_claims(tx, &claimed, &picked, which, lease, now_ms).await?;
+    record_claims(tx, &claimed, &picked, which, lease).await?;
     Ok(claimed)
 }
 
@@ -117,7 +118,6 @@ async fn record_claims(
     picked: &HashMap<i64, Picked>,
     which: Claim<'_>,
     lease: Lease<'_>,
-    now_ms: i64,
 ) -> Result<(), StoreError> {
     let owner = lease.owner;
     let why = match which {
@@ -159,7 +159,7 @@ async fn record_claims(
             records,
             writer: owner,
             version: saga.version,
-            now_ms: now_ms.max(saga.updated_at_ms),
+            now_ms: saga.updated_at_ms,
         })
         .collect();
     insert_logs(tx, &appends).await
@@ -200,13 +200,17 @@ macro_rules! pick_sagas {
 use pick_sagas;
 
 /// Takes over the sagas whose `seq` the JSON array `$3` lists (taken apart by `$ids`) for
-/// `$1`, with a lease of `$2` ms from the database's time; every claim bumps the version.
+/// `$1`, with a lease of `$2` ms from the database's time; every claim bumps the version
+/// and is the saga's last change at `$4`, or at its previous one if later (a claimer
+/// paused between reading its clock and claiming must not stamp the log back in time).
 macro_rules! take_over {
     ($backend:ident, $ids:literal) => {
         concat!(
             "UPDATE sagas SET owner = $1, lease_until_ms = ",
             db_now_ms!($backend),
-            " + $2, version = version + 1, log_len = log_len + 1 WHERE seq IN (",
+            " + $2, version = version + 1, log_len = log_len + 1,
+             updated_at_ms = CASE WHEN updated_at_ms > $4 THEN updated_at_ms ELSE $4 END
+             WHERE seq IN (",
             $ids,
             ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
             "lease_until_ms, created_at_ms, updated_at_ms"

@@ -552,12 +552,15 @@ async fn a_claim_is_never_stamped_before_the_write_it_follows() {
     for store in stores {
         let store = store.as_ref();
         insert_owned(store, "s1", "k1", &order("c"), lease("a", EXPIRED)).await;
-        // A claimer that read its clock long before its claim ran (it was paused).
-        let taken = store
-            .claim(Claim::Expired, unregistered("b"), FRESH, 3, 10)
-            .await
-            .expect("claim");
-        assert_eq!(ids(&taken), vec!["s1"]);
+        // Claimers that read their clocks long before their claims ran (paused), the
+        // first with a lease over at once.
+        for (claimer, lease_ms, now_ms) in [("b", EXPIRED, 30), ("c", FRESH, 20)] {
+            let taken = store
+                .claim(Claim::Expired, unregistered(claimer), lease_ms, now_ms, 10)
+                .await
+                .expect("claim");
+            assert_eq!(ids(&taken), vec!["s1"], "{claimer}");
+        }
         let saga = store.get("s1").await.expect("get").expect("found");
         let at: Vec<i64> = saga.log.iter().map(|e| e.at_ms).collect();
         assert!(at.is_sorted(), "stamps go back: {at:?}");
