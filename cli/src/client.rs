@@ -6,7 +6,7 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 
 use crate::render;
 
-const DEFAULT_URL: &str = "http://127.0.0.1:50051";
+pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
 
 /// Flags of `saga place`.
 #[derive(Debug, clap::Args)]
@@ -123,7 +123,7 @@ async fn place_order(url: &str, request: pb::PlaceOrderRequest) -> anyhow::Resul
         .context("the orchestrator answered without a saga")
 }
 
-async fn connect(url: &str) -> anyhow::Result<OrchestratorClient<tonic::transport::Channel>> {
+pub async fn connect(url: &str) -> anyhow::Result<OrchestratorClient<tonic::transport::Channel>> {
     OrchestratorClient::connect(url.to_string())
         .await
         .with_context(|| format!("cannot reach the orchestrator at {url}"))

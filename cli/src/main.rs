@@ -1,6 +1,8 @@
-//! `saga`: start the whole stack locally, place orders and read saga logs.
+//! `saga`: start the whole stack locally, place orders, read saga logs and register saga
+//! definitions.
 
 mod client;
+mod definitions;
 mod render;
 mod stack;
 
@@ -28,6 +30,8 @@ enum Command {
     List(client::ListArgs),
     /// List the live orchestrator replicas: id, incarnation, last heartbeat, sagas held.
     Replicas(client::ReplicasArgs),
+    /// Register, list and show saga definitions.
+    Definitions(definitions::DefinitionsArgs),
 }
 
 #[tokio::main]
@@ -40,5 +44,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Get(args) => client::get(args).await,
         Command::List(args) => client::list(args).await,
         Command::Replicas(args) => client::replicas(args).await,
+        Command::Definitions(args) => definitions::run(args).await,
     }
 }

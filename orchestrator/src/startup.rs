@@ -10,6 +10,7 @@ use tonic::service::Routes;
 
 use crate::api::OrchestratorApi;
 use crate::config::Config;
+use crate::definitions::{DefinitionError, Definitions, ParticipantSchemas};
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
 
 /// Why the orchestrator could not start or stopped with an error.
@@ -27,12 +28,20 @@ pub enum StartupError {
     },
     #[error("gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
+    #[error("the participants' schemas do not decode")]
+    Schemas(#[from] prost_reflect::DescriptorError),
+    #[error("cannot register the built-in saga definitions")]
+    Definitions(#[from] DefinitionError),
 }
+
+/// How long to wait between two attempts to register the built-in definitions.
+const REGISTER_PAUSE: Duration = Duration::from_millis(200);
 
 /// A ready orchestrator: saga log open, listener bound, nothing running yet.
 pub struct App {
     listener: TcpListener,
     engine: Engine,
+    definitions: Definitions,
     drain: Duration,
 }
 
@@ -40,6 +49,9 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
+        let schemas = Arc::new(ParticipantSchemas::built_in()?);
+        let definitions = Definitions::new(store.clone(), schemas);
+        register_built_in(&definitions, patience).await?;
         let participants = Participants::connect(
             &config.orders_url,
             &config.invoices_url,
@@ -68,6 +80,7 @@ impl App {
         Ok(Self {
             listener,
             engine,
+            definitions,
             drain: Duration::from_millis(config.drain_timeout_ms),
         })
     }
@@ -86,7 +99,8 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
-        let routes = Routes::new(OrchestratorApi::new(self.engine.clone()).into_service());
+        let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
+        let routes = Routes::new(api.into_service());
         let engine = self.engine.clone();
         let stopping = shutdown.clone();
         tokio::spawn(async move {
@@ -105,6 +119,24 @@ impl App {
         served?;
         tracing::info!("orchestrator stopped");
         Ok(())
+    }
+}
+
+/// Registers the shipped definitions, retrying while the database is unreachable, for
+/// up to `patience`.
+async fn register_built_in(
+    definitions: &Definitions,
+    patience: Duration,
+) -> Result<(), DefinitionError> {
+    let give_up = tokio::time::Instant::now() + patience;
+    loop {
+        match definitions.register_built_in().await {
+            Err(DefinitionError::Store(error)) if tokio::time::Instant::now() < give_up => {
+                tracing::warn!(%error, "cannot register the built-in definitions yet; retrying");
+                tokio::time::sleep(REGISTER_PAUSE).await;
+            }
+            done => return done,
+        }
     }
 }
 

@@ -113,3 +113,88 @@ fn template(value: Option<Value>) -> String {
         Some(other) => other.to_string(),
     }
 }
+
+/// The definition as a file would hold it: templates as JSON (a template that is not
+/// JSON stays a string), kinds by name, retry limits only when set.
+pub fn to_json(definition: &pb::SagaDefinition) -> Value {
+    let steps: Vec<Value> = definition.steps.iter().map(step_to_json).collect();
+    let mut file = serde_json::json!({
+        "name": definition.name,
+        "description": definition.description,
+        "steps": steps,
+    });
+    if let Some(output) = template_to_json(&definition.output_template) {
+        file["output"] = output;
+    }
+    file
+}
+
+fn step_to_json(step: &pb::Step) -> Value {
+    let mut out = serde_json::json!({ "name": step.name, "action": step.action });
+    if let Some(input) = template_to_json(&step.action_input) {
+        out["action_input"] = input;
+    }
+    if !step.compensation.is_empty() {
+        out["compensation"] = Value::String(step.compensation.clone());
+    }
+    if let Some(input) = template_to_json(&step.compensation_input) {
+        out["compensation_input"] = input;
+    }
+    let kind = match step.kind() {
+        pb::StepKind::Unspecified => None,
+        pb::StepKind::Compensatable => Some("compensatable"),
+        pb::StepKind::Pivot => Some("pivot"),
+        pb::StepKind::Retriable => Some("retriable"),
+    };
+    if let Some(kind) = kind {
+        out["kind"] = Value::String(kind.into());
+    }
+    if let Some(r) = step.retry.filter(|r| *r != pb::RetryPolicy::default()) {
+        let limits = [
+            ("max_attempts", r.max_attempts),
+            ("initial_backoff_ms", r.initial_backoff_ms),
+            ("max_backoff_ms", r.max_backoff_ms),
+            ("step_time_limit_ms", r.step_time_limit_ms),
+            ("call_timeout_ms", r.call_timeout_ms),
+        ];
+        let set: serde_json::Map<String, Value> = limits
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| (k.to_string(), Value::from(v)))
+            .collect();
+        out["retry"] = Value::Object(set);
+    }
+    out
+}
+
+fn template_to_json(text: &str) -> Option<Value> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_reads_back_as_it_was_written() {
+        let text = include_str!("../../definitions/place-order.json");
+        let definition = from_json(text).expect("reads");
+        assert_eq!(definition.steps.len(), 3);
+        assert_eq!(definition.steps[2].kind(), pb::StepKind::Retriable);
+        let again = from_json(&to_json(&definition).to_string()).expect("reads again");
+        assert_eq!(again, definition);
+    }
+
+    #[test]
+    fn an_unknown_field_or_kind_is_refused() {
+        let unknown = r#"{"name": "x", "steps": [], "stepz": []}"#;
+        assert!(from_json(unknown).is_err());
+        let kind =
+            r#"{"name": "x", "steps": [{"name": "a", "action": "a.B/C", "kind": "undoable"}]}"#;
+        let error = from_json(kind).expect_err("a bad kind");
+        assert!(error.to_string().contains("steps[0].kind"), "{error}");
+    }
+}

@@ -4,6 +4,7 @@
 //! before it is registered, and [`Node::render`] builds the requests while a saga runs.
 
 pub mod check;
+pub mod digest;
 pub mod file;
 pub mod model;
 pub mod path;
@@ -11,6 +12,7 @@ pub mod problem;
 pub mod template;
 
 pub use check::{Checked, InputShape, Schemas, check};
+pub use digest::{canonical, digest};
 pub use model::{CallDef, Definition, Kind, MethodName, Retry, StepDef};
 pub use path::{Path, Root, Segment};
 pub use problem::{Problem, describe};

@@ -1,6 +1,7 @@
 //! Conversions between the proto messages and the engine's types; validation of
 //! everything that crosses the process boundary happens here.
 
+use crate::definitions::DefinitionInfo;
 use std::time::Duration;
 
 use saga_contracts::saga::v1 as pb;
@@ -129,6 +130,15 @@ pub fn replica_to_proto(replica: ReplicaRecord) -> pb::Replica {
         started_at: Some(timestamp(replica.started_at_ms)),
         last_heartbeat: Some(timestamp(replica.heartbeat_ms)),
         sagas_held: u64::try_from(replica.sagas_held).unwrap_or(0),
+    }
+}
+
+pub fn definition_to_proto(info: DefinitionInfo) -> pb::DefinitionInfo {
+    pb::DefinitionInfo {
+        definition: Some(info.definition),
+        version: info.version,
+        digest: info.digest,
+        registered_at: Some(timestamp(info.registered_at_ms)),
     }
 }
 

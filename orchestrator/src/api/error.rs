@@ -2,6 +2,7 @@
 
 use tonic::Status;
 
+use crate::definitions::DefinitionError;
 use crate::engine::EngineError;
 use crate::store::StoreError;
 
@@ -13,6 +14,8 @@ pub enum ApiError {
     Invalid { field: String, reason: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
 }
 
 impl ApiError {
@@ -33,17 +36,24 @@ impl From<ApiError> for Status {
             ApiError::Engine(EngineError::Overloaded) => Status::resource_exhausted(message),
             ApiError::Engine(EngineError::NotFound(_)) => Status::not_found(message),
             ApiError::Engine(EngineError::ShuttingDown) => Status::unavailable(message),
-            ApiError::Engine(EngineError::Store(StoreError::Unavailable(cause))) => {
-                tracing::error!(error = %cause, "saga log unavailable");
-                Status::unavailable("saga log unavailable")
-            }
-            ApiError::Engine(EngineError::Store(StoreError::Closed)) => {
-                Status::unavailable("shutting down")
-            }
-            ApiError::Engine(EngineError::Store(cause)) => {
-                tracing::error!(error = %cause, "saga log error");
-                Status::internal("internal error")
-            }
+            ApiError::Engine(EngineError::Store(cause)) => store_status(cause),
+            ApiError::Definition(DefinitionError::Invalid(_)) => Status::invalid_argument(message),
+            ApiError::Definition(DefinitionError::NotFound { .. }) => Status::not_found(message),
+            ApiError::Definition(DefinitionError::Store(cause)) => store_status(cause),
+        }
+    }
+}
+
+fn store_status(cause: StoreError) -> Status {
+    match cause {
+        StoreError::Unavailable(cause) => {
+            tracing::error!(error = %cause, "saga log unavailable");
+            Status::unavailable("saga log unavailable")
+        }
+        StoreError::Closed => Status::unavailable("shutting down"),
+        cause => {
+            tracing::error!(error = %cause, "saga log error");
+            Status::internal("internal error")
         }
     }
 }

@@ -10,8 +10,11 @@ use saga_contracts::saga::v1 as pb;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::definitions::Definitions;
 use crate::engine::Engine;
-use convert::{PlaceOrder, grpc_timeout, replica_to_proto, saga_to_proto, status_filter};
+use convert::{
+    PlaceOrder, definition_to_proto, grpc_timeout, replica_to_proto, saga_to_proto, status_filter,
+};
 pub use error::ApiError;
 
 /// The longest a `PlaceOrder` waits for its saga, whatever the caller asked.
@@ -19,14 +22,18 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Answer this long before the caller's own deadline, so the answer still reaches it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 
-/// `saga.v1.Orchestrator` over the engine.
+/// `saga.v1.Orchestrator` over the engine and the registered definitions.
 pub struct OrchestratorApi {
     engine: Engine,
+    definitions: Definitions,
 }
 
 impl OrchestratorApi {
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    pub fn new(engine: Engine, definitions: Definitions) -> Self {
+        Self {
+            engine,
+            definitions,
+        }
     }
 
     /// The gRPC service to mount.
@@ -102,6 +109,75 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         let replicas = self.engine.replicas().await.map_err(ApiError::from)?;
         Ok(Response::new(pb::ListReplicasResponse {
             replicas: replicas.into_iter().map(replica_to_proto).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(definition = tracing::field::Empty))]
+    async fn register_definition(
+        &self,
+        request: Request<pb::RegisterDefinitionRequest>,
+    ) -> Result<Response<pb::RegisterDefinitionResponse>, Status> {
+        let request = request.into_inner();
+        let definition = request
+            .definition
+            .ok_or_else(|| ApiError::invalid("definition", "must be given"))?;
+        tracing::Span::current().record("definition", definition.name.as_str());
+        if request.validate_only {
+            let problems = self.definitions.validate(&definition);
+            return Ok(Response::new(pb::RegisterDefinitionResponse {
+                digest: saga_definitions::digest(&definition),
+                name: definition.name,
+                version: 0,
+                created: false,
+                problems: problems
+                    .into_iter()
+                    .map(|p| pb::DefinitionProblem {
+                        location: p.location,
+                        message: p.message,
+                    })
+                    .collect(),
+            }));
+        }
+        let registered = self
+            .definitions
+            .register(&definition)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::RegisterDefinitionResponse {
+            name: registered.name,
+            version: registered.version,
+            digest: registered.digest,
+            created: registered.created,
+            problems: Vec::new(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(definition = %request.get_ref().name))]
+    async fn get_definition(
+        &self,
+        request: Request<pb::GetDefinitionRequest>,
+    ) -> Result<Response<pb::DefinitionInfo>, Status> {
+        let request = request.into_inner();
+        if request.name.is_empty() {
+            return Err(ApiError::invalid("name", "must not be empty").into());
+        }
+        let version = (request.version > 0).then_some(request.version);
+        let info = self
+            .definitions
+            .get(&request.name, version)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(definition_to_proto(info)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_definitions(
+        &self,
+        _request: Request<pb::ListDefinitionsRequest>,
+    ) -> Result<Response<pb::ListDefinitionsResponse>, Status> {
+        let all = self.definitions.list().await.map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListDefinitionsResponse {
+            definitions: all.into_iter().map(definition_to_proto).collect(),
         }))
     }
 }

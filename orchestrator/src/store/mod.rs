@@ -26,6 +26,7 @@ macro_rules! db_now_ms {
 
 mod batch;
 mod claims;
+mod definitions;
 mod replicas;
 mod sql;
 mod statements;
@@ -37,6 +38,7 @@ use async_trait::async_trait;
 
 use crate::saga::{LogRecord, OrderRequest, SagaState, SagaStatus};
 
+pub use definitions::{DefinitionStore, NewDefinition, Registered, StoredDefinition};
 pub use sql::{SqlStore, migrations};
 
 /// One committed record of a saga's log.
@@ -238,7 +240,7 @@ pub async fn open(
     url: &str,
     max_batch: usize,
     patience: std::time::Duration,
-) -> Result<std::sync::Arc<dyn SagaStore>, service_kit::db::OpenError> {
+) -> Result<std::sync::Arc<SqlStore>, service_kit::db::OpenError> {
     let db = service_kit::db::Db::open_patiently(url, &migrations(), patience).await?;
     Ok(std::sync::Arc::new(SqlStore::new(db, max_batch)))
 }

@@ -29,6 +29,10 @@ impl SqlStore {
         let writer = GroupCommitter::start(db.clone(), max_batch);
         Self { db, writer }
     }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 /// The orchestrator's migrations for each backend.

@@ -13,7 +13,7 @@ use crate::saga::{self, LineItem, Outcome, Step};
 /// A fresh store of each available backend; the folder keeps the SQLite file alive.
 async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let (dir, urls) = fresh_urls("log.db").await;
-    let mut stores = Vec::with_capacity(urls.len());
+    let mut stores: Vec<Arc<dyn SagaStore>> = Vec::with_capacity(urls.len());
     for url in urls {
         stores.push(
             open(&url, 64, Duration::ZERO)

@@ -1,0 +1,143 @@
+//! Registered saga definitions: checked against the participants' schemas when they are
+//! registered, stored as immutable versions with the descriptors they were checked
+//! against, and read back by name and version.
+
+mod schemas;
+
+use std::sync::Arc;
+
+use prost::Message;
+use saga_contracts::saga::v1 as pb;
+use saga_definitions::{Problem, check, file};
+
+use crate::store::{DefinitionStore, NewDefinition, StoreError, StoredDefinition};
+pub use schemas::ParticipantSchemas;
+
+/// The definition every orchestrator ships with: today's order saga.
+pub const PLACE_ORDER: &str = include_str!("../../../definitions/place-order.json");
+
+/// Why a definition request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    /// The definition has problems; nothing was registered.
+    #[error("{}", saga_definitions::describe(.0))]
+    Invalid(Vec<Problem>),
+    #[error("no definition {name}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    NotFound { name: String, version: Option<u32> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a registration did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub name: String,
+    /// 0 when only validated.
+    pub version: u32,
+    pub digest: String,
+    pub created: bool,
+}
+
+/// A stored version, decoded.
+#[derive(Debug, Clone)]
+pub struct DefinitionInfo {
+    pub definition: pb::SagaDefinition,
+    pub version: u32,
+    pub digest: String,
+    pub registered_at_ms: i64,
+}
+
+/// Checks, registers and reads definitions.
+#[derive(Clone)]
+pub struct Definitions {
+    store: Arc<dyn DefinitionStore>,
+    schemas: Arc<ParticipantSchemas>,
+}
+
+impl Definitions {
+    pub fn new(store: Arc<dyn DefinitionStore>, schemas: Arc<ParticipantSchemas>) -> Self {
+        Self { store, schemas }
+    }
+
+    /// Every problem of the definition (empty: it would register).
+    pub fn validate(&self, definition: &pb::SagaDefinition) -> Vec<Problem> {
+        check(definition, self.schemas.as_ref())
+            .err()
+            .unwrap_or_default()
+    }
+
+    /// Registers the definition: the version holding its body, or the next one.
+    pub async fn register(
+        &self,
+        definition: &pb::SagaDefinition,
+    ) -> Result<Registration, DefinitionError> {
+        let checked = check(definition, self.schemas.as_ref()).map_err(DefinitionError::Invalid)?;
+        let body = saga_definitions::canonical(definition).encode_to_vec();
+        let digest = saga_definitions::digest(definition);
+        let descriptors = schemas::descriptors_of(&checked).encode_to_vec();
+        let registered = self
+            .store
+            .register(NewDefinition {
+                name: &definition.name,
+                digest: &digest,
+                body: &body,
+                descriptors: &descriptors,
+            })
+            .await?;
+        if registered.created {
+            tracing::info!(definition = %definition.name, version = registered.definition.version, %digest, "definition registered");
+        }
+        Ok(Registration {
+            name: registered.definition.name,
+            version: registered.definition.version,
+            digest,
+            created: registered.created,
+        })
+    }
+
+    /// Registers the definitions shipped with the orchestrator.
+    pub async fn register_built_in(&self) -> Result<(), DefinitionError> {
+        let place_order = file::from_json(PLACE_ORDER).map_err(|e| {
+            DefinitionError::Invalid(vec![Problem::new("place-order.json", e.to_string())])
+        })?;
+        self.register(&place_order).await.map(|_| ())
+    }
+
+    /// One version (`None`: the latest).
+    pub async fn get(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<DefinitionInfo, DefinitionError> {
+        let stored = self.store.definition(name, version).await?;
+        let stored = stored.ok_or_else(|| DefinitionError::NotFound {
+            name: name.to_string(),
+            version,
+        })?;
+        decode(stored)
+    }
+
+    /// The latest version of each definition.
+    pub async fn list(&self) -> Result<Vec<DefinitionInfo>, DefinitionError> {
+        let all = self.store.latest_definitions().await?;
+        all.into_iter().map(decode).collect()
+    }
+}
+
+fn decode(stored: StoredDefinition) -> Result<DefinitionInfo, DefinitionError> {
+    let definition = pb::SagaDefinition::decode(stored.body.as_slice()).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "definition {} v{}: {e}",
+            stored.name, stored.version
+        ))
+    })?;
+    Ok(DefinitionInfo {
+        definition,
+        version: stored.version,
+        digest: stored.digest,
+        registered_at_ms: stored.registered_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests;
