@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod definitions;
+pub mod dynamic;
 pub mod engine;
 pub mod saga;
 pub mod startup;

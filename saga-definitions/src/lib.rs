@@ -9,6 +9,7 @@ pub mod file;
 pub mod model;
 pub mod path;
 pub mod problem;
+pub mod request;
 pub mod template;
 
 pub use check::{Checked, InputShape, Schemas, check};
