@@ -1,5 +1,6 @@
 //! The orchestrator's settings, from flags or environment variables.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -27,6 +28,20 @@ pub struct Config {
     /// The invoices participant.
     #[arg(long, env = "INVOICES_URL", default_value = "http://127.0.0.1:50053")]
     pub invoices_url: String,
+    /// Another participant service and where it is, as SERVICE=URL (e.g.
+    /// `inventory.v1.Inventory=http://127.0.0.1:50054`); repeat for more. Its schema is
+    /// fetched by gRPC server reflection. `--orders-url` and `--invoices-url` name the
+    /// two built-in ones.
+    #[arg(long = "participant", env = "PARTICIPANTS", value_delimiter = ',', value_parser = parse_participant)]
+    pub participants: Vec<ParticipantArg>,
+    /// A serialized `google.protobuf.FileDescriptorSet` with the schemas of participants
+    /// that do not serve reflection; repeat for more.
+    #[arg(
+        long = "descriptor-set",
+        env = "DESCRIPTOR_SETS",
+        value_delimiter = ','
+    )]
+    pub descriptor_sets: Vec<PathBuf>,
     /// Deadline of one participant call; a call past it may still have taken effect.
     #[arg(long, env = "CALL_TIMEOUT_MS", default_value_t = 2_000)]
     pub call_timeout_ms: u64,
@@ -114,6 +129,33 @@ impl Config {
     }
 }
 
+/// One `--participant SERVICE=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantArg {
+    /// `package.Service`.
+    pub service: String,
+    pub url: String,
+}
+
+fn parse_participant(text: &str) -> Result<ParticipantArg, String> {
+    let (service, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not SERVICE=URL"))?;
+    let probe = saga_definitions::MethodName::parse(&format!("{service}/M"));
+    if probe.is_none() {
+        return Err(format!(
+            "{service:?} is not a service name (package.Service)"
+        ));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("{url:?} is not an http:// or https:// URL"));
+    }
+    Ok(ParticipantArg {
+        service: service.to_string(),
+        url: url.to_string(),
+    })
+}
+
 /// A replica id unique to this process: the host name and 32 random bits.
 pub fn unique_replica_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -132,6 +174,38 @@ fn millis(ms: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn participants_are_service_equals_url_and_bad_ones_say_why() {
+        let config = Config::parse_from([
+            "orchestrator",
+            "--participant",
+            "inventory.v1.Inventory=http://127.0.0.1:50054",
+            "--participant=shipping.v1.Shipping=https://ship:443,billing.v1.Billing=http://b:1",
+        ]);
+        let services: Vec<&str> = config
+            .participants
+            .iter()
+            .map(|p| p.service.as_str())
+            .collect();
+        assert_eq!(
+            services,
+            [
+                "inventory.v1.Inventory",
+                "shipping.v1.Shipping",
+                "billing.v1.Billing"
+            ]
+        );
+        assert_eq!(config.participants[0].url, "http://127.0.0.1:50054");
+        for bad in [
+            "inventory.v1.Inventory",
+            "Inventory=http://x",
+            "a.B=ftp://x",
+        ] {
+            let parsed = Config::try_parse_from(["orchestrator", "--participant", bad]);
+            assert!(parsed.is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn processes_without_a_replica_id_name_themselves_apart() {

@@ -10,7 +10,7 @@ use tonic::service::Routes;
 
 use crate::api::OrchestratorApi;
 use crate::config::Config;
-use crate::definitions::{DefinitionError, Definitions, ParticipantSchemas};
+use crate::definitions::{DefinitionError, Definitions, ParticipantSchemas, SchemaError};
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
 
 /// Why the orchestrator could not start or stopped with an error.
@@ -28,8 +28,8 @@ pub enum StartupError {
     },
     #[error("gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
-    #[error("the participants' schemas do not decode")]
-    Schemas(#[from] prost_reflect::DescriptorError),
+    #[error("cannot use the participants' schemas")]
+    Schemas(#[from] SchemaError),
     #[error("cannot register the built-in saga definitions")]
     Definitions(#[from] DefinitionError),
 }
@@ -49,7 +49,8 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
-        let schemas = Arc::new(ParticipantSchemas::built_in()?);
+        let schemas = Arc::new(participant_schemas(&config)?);
+        schemas.refresh().await;
         let definitions = Definitions::new(store.clone(), schemas);
         register_built_in(&definitions, patience).await?;
         let participants = Participants::connect(
@@ -120,6 +121,27 @@ impl App {
         tracing::info!("orchestrator stopped");
         Ok(())
     }
+}
+
+/// The built-in participants, the `--participant`s and the `--descriptor-set`s.
+fn participant_schemas(config: &Config) -> Result<ParticipantSchemas, SchemaError> {
+    let participants: Vec<(String, String)> = config
+        .participants
+        .iter()
+        .map(|p| (p.service.clone(), p.url.clone()))
+        .collect();
+    let sets = config
+        .descriptor_sets
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(|source| SchemaError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Ok((path.display().to_string(), bytes))
+        })
+        .collect::<Result<Vec<_>, SchemaError>>()?;
+    ParticipantSchemas::new(true, &participants, &sets)
 }
 
 /// Registers the shipped definitions, retrying while the database is unreachable, for

@@ -123,7 +123,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             .ok_or_else(|| ApiError::invalid("definition", "must be given"))?;
         tracing::Span::current().record("definition", definition.name.as_str());
         if request.validate_only {
-            let problems = self.definitions.validate(&definition);
+            let problems = self.definitions.validate(&definition).await;
             return Ok(Response::new(pb::RegisterDefinitionResponse {
                 digest: saga_definitions::digest(&definition),
                 name: definition.name,

@@ -11,7 +11,7 @@ use saga_contracts::saga::v1 as pb;
 use saga_definitions::{Problem, check, file};
 
 use crate::store::{DefinitionStore, NewDefinition, StoreError, StoredDefinition};
-pub use schemas::ParticipantSchemas;
+pub use schemas::{ParticipantSchemas, SchemaError};
 
 /// The definition every orchestrator ships with: today's order saga.
 pub const PLACE_ORDER: &str = include_str!("../../../definitions/place-order.json");
@@ -60,7 +60,8 @@ impl Definitions {
     }
 
     /// Every problem of the definition (empty: it would register).
-    pub fn validate(&self, definition: &pb::SagaDefinition) -> Vec<Problem> {
+    pub async fn validate(&self, definition: &pb::SagaDefinition) -> Vec<Problem> {
+        self.schemas.refresh().await;
         check(definition, self.schemas.as_ref())
             .err()
             .unwrap_or_default()
@@ -71,6 +72,7 @@ impl Definitions {
         &self,
         definition: &pb::SagaDefinition,
     ) -> Result<Registration, DefinitionError> {
+        self.schemas.refresh().await;
         let checked = check(definition, self.schemas.as_ref()).map_err(DefinitionError::Invalid)?;
         let body = saga_definitions::canonical(definition).encode_to_vec();
         let digest = saga_definitions::digest(definition);

@@ -1,39 +1,137 @@
-//! Where the participants' schemas come from: the descriptors of the services the
-//! orchestrator has a participant for (today the built-in orders and invoices services,
-//! whose contracts it ships with), and the descriptor set stored with each version.
+//! Where the participants' schemas come from: the built-in orders and invoices services'
+//! contracts (shipped with the orchestrator), `--descriptor-set` files, and the other
+//! `--participant`s' own server reflection, fetched at start-up and, for a participant
+//! that was down, again before each registration.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use prost_reflect::{DescriptorPool, FileDescriptor, MethodDescriptor};
 use prost_types::FileDescriptorSet;
 use saga_definitions::{Checked, MethodName, Schemas};
+use tonic::transport::{Channel, Endpoint};
 
-/// The schemas of the configured participants' services.
-#[derive(Debug, Clone)]
+use crate::dynamic::reflection;
+
+/// The services of the built-in participants.
+pub const BUILT_IN: [&str; 2] = ["orders.v1.Orders", "invoices.v1.Invoices"];
+
+/// Why the configured schemas cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source_name} is not a FileDescriptorSet: {reason}")]
+    Decode { source_name: String, reason: String },
+    #[error("bad participant URL {url}: {reason}")]
+    Url { url: String, reason: String },
+}
+
+/// The configured participants' services and what is known of their schemas.
+#[derive(Debug)]
 pub struct ParticipantSchemas {
-    pool: DescriptorPool,
-    /// The services a participant is configured for, by full name.
-    services: Vec<String>,
+    /// Each configured service: the channel to ask its reflection, if it must be asked.
+    services: BTreeMap<String, Option<Channel>>,
+    /// Schemas from the contracts, the descriptor sets and reflection; looked up in turn.
+    pools: RwLock<Vec<DescriptorPool>>,
 }
 
 impl ParticipantSchemas {
-    /// The built-in participants (`orders.v1.Orders`, `invoices.v1.Invoices`), from the
-    /// contracts the orchestrator is built with.
-    pub fn built_in() -> Result<Self, prost_reflect::DescriptorError> {
+    /// The built-in participants only, from the contracts the orchestrator ships with.
+    pub fn built_in() -> Result<Self, SchemaError> {
+        Self::new(true, &[], &[])
+    }
+
+    /// The built-in participants (when `built_in`), the `participants` (service, URL),
+    /// and the schemas of `descriptor_sets` (path, bytes).
+    pub fn new(
+        built_in: bool,
+        participants: &[(String, String)],
+        descriptor_sets: &[(String, Vec<u8>)],
+    ) -> Result<Self, SchemaError> {
+        let mut services = BTreeMap::new();
+        let mut pools = Vec::new();
+        if built_in {
+            pools.push(decode(
+                "the contracts",
+                saga_contracts::FILE_DESCRIPTOR_SET,
+            )?);
+            services.extend(BUILT_IN.iter().map(|s| (s.to_string(), None)));
+        }
+        for (path, bytes) in descriptor_sets {
+            pools.push(decode(path, bytes)?);
+        }
+        for (service, url) in participants {
+            let channel = Endpoint::from_shared(url.clone())
+                .map_err(|e| SchemaError::Url {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .connect_lazy();
+            services.insert(service.clone(), Some(channel));
+        }
         Ok(Self {
-            pool: DescriptorPool::decode(saga_contracts::FILE_DESCRIPTOR_SET)?,
-            services: vec!["orders.v1.Orders".into(), "invoices.v1.Invoices".into()],
+            services,
+            pools: RwLock::new(pools),
         })
+    }
+
+    /// Fetches by reflection the schema of each participant not known yet; one that
+    /// cannot be reached is left for the next time (its sagas wait and retry).
+    pub async fn refresh(self: &Arc<Self>) {
+        for (service, channel) in &self.services {
+            let Some(channel) = channel else { continue };
+            if self.find(service).is_some() {
+                continue;
+            }
+            match reflection::fetch(channel.clone(), service).await {
+                Ok(pool) => {
+                    tracing::info!(%service, "participant schema fetched by reflection");
+                    if let Ok(mut pools) = self.pools.write() {
+                        pools.push(pool);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%service, %error, "cannot fetch the participant's schema yet")
+                }
+            }
+        }
+    }
+
+    fn find(&self, service: &str) -> Option<DescriptorPool> {
+        let pools = self.pools.read().ok()?;
+        pools
+            .iter()
+            .find(|p| p.get_service_by_name(service).is_some())
+            .cloned()
     }
 }
 
 impl Schemas for ParticipantSchemas {
     fn method(&self, name: &MethodName) -> Result<MethodDescriptor, String> {
-        if !self.services.contains(&name.service) {
+        if !self.services.contains_key(&name.service) {
             return Err(format!("no participant serves {}", name.service));
         }
-        self.pool.method(name)
+        let pool = self.find(&name.service).ok_or_else(|| {
+            format!(
+                "the schema of {} is not known yet (its participant did not answer reflection)",
+                name.service
+            )
+        })?;
+        pool.method(name)
     }
+}
+
+fn decode(source_name: &str, bytes: &[u8]) -> Result<DescriptorPool, SchemaError> {
+    DescriptorPool::decode(bytes).map_err(|e| SchemaError::Decode {
+        source_name: source_name.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// The files that define the methods a definition calls, with everything they import:

@@ -78,7 +78,7 @@ async fn a_definition_with_problems_is_refused_with_all_of_them_and_nothing_is_s
             locations.contains(&"steps[2].action_input.order"),
             "{locations:?}"
         );
-        assert_eq!(definitions.validate(&bad).len(), problems.len());
+        assert_eq!(definitions.validate(&bad).await.len(), problems.len());
         assert!(
             definitions.list().await.expect("list").is_empty(),
             "nothing stored"
@@ -93,7 +93,7 @@ async fn a_service_without_a_participant_is_not_callable_though_its_schema_is_kn
         let mut own = place_order();
         own.steps[2].action = "saga.v1.Orchestrator/ListReplicas".into();
         own.steps[2].action_input = String::new();
-        let problems = definitions.validate(&own);
+        let problems = definitions.validate(&own).await;
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(
             problems[0].message,
@@ -123,4 +123,71 @@ async fn a_version_keeps_the_descriptors_it_was_checked_against() {
         .expect("a pool of their own");
         assert!(saga_definitions::check(&place_order(), &pool).is_ok());
     }
+}
+
+/// A definition over orders.v1.Orders only.
+fn orders_only() -> pb::SagaDefinition {
+    let mut definition = place_order();
+    definition.name = "orders-only".into();
+    definition.steps.remove(1);
+    definition.output_template = r#"{"order_id": "${steps.create_order.output.order_id}"}"#.into();
+    definition
+}
+
+/// orders-svc in this process, on loopback until the guard drops.
+async fn orders_svc() -> (tempfile::TempDir, tokio_util::sync::DropGuard, String) {
+    let (dir, urls) = fresh_urls("o.db").await;
+    let app = orders_svc::App::build(orders_svc::Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: urls.into_iter().next().expect("a backend"),
+        ..Default::default()
+    })
+    .await
+    .expect("start orders-svc");
+    let url = format!("http://{}", app.local_addr());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(app.run_until(shutdown.clone()));
+    (dir, shutdown.drop_guard(), url)
+}
+
+#[tokio::test]
+async fn a_participants_schema_comes_by_reflection_once_it_answers() {
+    let (_dir, _orders, url) = orders_svc().await;
+    let participants = [("orders.v1.Orders".to_string(), url)];
+    let schemas = Arc::new(ParticipantSchemas::new(false, &participants, &[]).expect("schemas"));
+    let before = saga_definitions::check(&orders_only(), schemas.as_ref());
+    let problems = before.expect_err("nothing fetched yet");
+    assert!(
+        problems[0].message.contains("not known yet"),
+        "{problems:?}"
+    );
+    schemas.refresh().await;
+    let after = saga_definitions::check(&orders_only(), schemas.as_ref());
+    assert!(after.is_ok(), "{:?}", after.err());
+    let problems =
+        saga_definitions::check(&place_order(), schemas.as_ref()).expect_err("no invoices");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.message == "no participant serves invoices.v1.Invoices"),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_descriptor_set_stands_in_for_a_participant_without_reflection() {
+    let participants = [(
+        "orders.v1.Orders".to_string(),
+        "http://127.0.0.1:9".to_string(),
+    )];
+    let sets = [(
+        "contracts.bin".to_string(),
+        saga_contracts::FILE_DESCRIPTOR_SET.to_vec(),
+    )];
+    let schemas = Arc::new(ParticipantSchemas::new(false, &participants, &sets).expect("schemas"));
+    schemas.refresh().await;
+    let checked = saga_definitions::check(&orders_only(), schemas.as_ref());
+    assert!(checked.is_ok(), "{:?}", checked.err());
+    let bad = ParticipantSchemas::new(false, &[], &[("junk".to_string(), b"junk".to_vec())]);
+    assert!(matches!(bad, Err(SchemaError::Decode { .. })), "{bad:?}");
 }
