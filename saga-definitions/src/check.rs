@@ -85,6 +85,7 @@ pub fn check(proto: &pb::SagaDefinition, schemas: &dyn Schemas) -> Result<Checke
         .map(|(i, step)| checker.step(i, step))
         .unzip();
     checker.kinds_in_order(&kinds);
+    checker.log_names_unique(&proto.steps);
     let output = checker.output(&proto.output_template);
     if !checker.problems.is_empty() {
         return Err(checker.problems);
@@ -294,6 +295,28 @@ impl Checker<'_> {
                 (Some((j, _)), Kind::Retriable) => past = Some((j, Kind::Retriable)),
                 _ => {}
             }
+        }
+    }
+
+    /// The saga log names each action by its step and each compensation by its method
+    /// (in snake case): no two may be the same.
+    fn log_names_unique(&mut self, steps: &[pb::Step]) {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            seen.push((step.name.clone(), format!("steps[{i}].name")));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            let Some(method) = MethodName::parse(&step.compensation) else {
+                continue;
+            };
+            let name = crate::model::snake_case(&method.method);
+            if let Some((_, owner)) = seen.iter().find(|(n, _)| *n == name) {
+                self.problem(
+                    format!("steps[{i}].compensation"),
+                    format!("its log name {name:?} is already {owner}'s"),
+                );
+            }
+            seen.push((name, format!("steps[{i}].compensation")));
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod digest;
 pub mod file;
+pub mod machine;
 pub mod model;
 pub mod path;
 pub mod problem;

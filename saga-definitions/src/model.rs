@@ -89,6 +89,30 @@ impl std::fmt::Display for MethodName {
     }
 }
 
+impl StepDef {
+    /// The saga log's name for the step's compensation: its method in snake case
+    /// (`orders.v1.Orders/CancelOrder` is `cancel_order`); `None` without one.
+    pub fn compensation_log_name(&self) -> Option<String> {
+        self.compensation
+            .as_ref()
+            .map(|c| snake_case(&c.method.method))
+    }
+}
+
+/// `CancelOrder` → `cancel_order`.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 impl Definition {
     /// The step of that name and its index.
     pub fn step(&self, name: &str) -> Option<(usize, &StepDef)> {
@@ -99,6 +123,14 @@ impl Definition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compensations_are_logged_under_their_method_in_snake_case() {
+        assert_eq!(snake_case("CancelOrder"), "cancel_order");
+        assert_eq!(snake_case("VoidInvoice"), "void_invoice");
+        assert_eq!(snake_case("Release2Stock"), "release2_stock");
+        assert_eq!(snake_case("undo"), "undo");
+    }
 
     #[test]
     fn method_names_are_package_service_slash_method() {

@@ -11,6 +11,8 @@ mod state;
 mod transition;
 
 #[cfg(test)]
+mod equivalence;
+#[cfg(test)]
 mod tests;
 
 pub use command::{Call, Command};

@@ -124,6 +124,21 @@ fn names_must_be_well_formed_unique_and_not_reserved() {
 }
 
 #[test]
+fn no_two_log_names_are_the_same() {
+    let mut d = place_order();
+    d["steps"][1]["compensation"] = json!("orders.v1.Orders/CancelOrder");
+    d["steps"][1]["compensation_input"] = json!({"saga_id": "${saga.id}"});
+    assert_problem(
+        &d,
+        "steps[1].compensation",
+        "its log name \"cancel_order\" is already steps[0].compensation's",
+    );
+    let mut clash = place_order();
+    clash["steps"][2]["name"] = json!("void_invoice");
+    assert_problem(&clash, "steps[1].compensation", "already steps[2].name's");
+}
+
+#[test]
 fn methods_must_be_well_formed_and_served() {
     let mut d = place_order();
     d["steps"][0]["action"] = json!("CreateOrder");

@@ -1,0 +1,162 @@
+//! What a saga is at each point of a definition.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The coarse status shown to clients and used to find unfinished sagas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SagaStatus {
+    Running,
+    Compensating,
+    Completed,
+    Compensated,
+    /// A compensation, or a step past the point of no return, was refused for good: an
+    /// operator must act.
+    Failed,
+}
+
+impl SagaStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SagaStatus::Completed | SagaStatus::Compensated | SagaStatus::Failed
+        )
+    }
+}
+
+/// Where the current step's call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// 1 for the first call of the step.
+    pub attempt: u32,
+    /// When the step's first attempt started (engine clock, ms).
+    pub started_ms: i64,
+    /// A call is out (true) or the step waits for its retry (false).
+    pub in_flight: bool,
+    /// Some attempt ended without a definite "no": the step may have taken effect.
+    pub maybe_applied: bool,
+    /// The step keeps failing and is retried at a slow pace; an operator should look.
+    #[serde(default)]
+    pub parked: bool,
+}
+
+impl Progress {
+    /// The first attempt of a step, sent at `now_ms`.
+    pub fn first(now_ms: i64) -> Self {
+        Self {
+            attempt: 1,
+            started_ms: now_ms,
+            in_flight: true,
+            maybe_applied: false,
+            parked: false,
+        }
+    }
+}
+
+/// What a step's action did, as far as the saga knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", content = "output", rename_all = "snake_case")]
+pub enum Effect {
+    /// Not run (or refused: a definite "no" has no effect).
+    None,
+    /// Succeeded with this output (the answer as JSON).
+    Done(Value),
+    /// May have taken effect; its answer is unknown.
+    Unknown,
+    /// Undone by its compensation.
+    Undone,
+}
+
+impl Effect {
+    /// Whether the action may have taken effect that is not undone yet.
+    pub fn to_undo(&self) -> bool {
+        matches!(self, Effect::Done(_) | Effect::Unknown)
+    }
+
+    /// The output a template reads: the answer, or `null` when unknown.
+    pub fn output(&self) -> Option<&Value> {
+        const NULL: &Value = &Value::Null;
+        match self {
+            Effect::Done(output) => Some(output),
+            Effect::Unknown | Effect::Undone => Some(NULL),
+            Effect::None => None,
+        }
+    }
+}
+
+/// Which step is in progress, and which way the saga goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "position", rename_all = "snake_case")]
+pub enum Position {
+    /// Running the action of step `step`.
+    Forward {
+        step: usize,
+        progress: Progress,
+    },
+    /// Running the compensation of step `step`.
+    Backward {
+        step: usize,
+        progress: Progress,
+    },
+    Completed,
+    Compensated,
+    Failed,
+}
+
+/// A saga's state: where it is, and what each step's action did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SagaState {
+    pub position: Position,
+    /// One per step of the definition.
+    pub effects: Vec<Effect>,
+    /// Why the saga rolls back or failed; `None` while it goes forward or once completed.
+    pub cause: Option<String>,
+}
+
+impl SagaState {
+    pub fn status(&self) -> SagaStatus {
+        match self.position {
+            Position::Forward { .. } => SagaStatus::Running,
+            Position::Backward { .. } => SagaStatus::Compensating,
+            Position::Completed => SagaStatus::Completed,
+            Position::Compensated => SagaStatus::Compensated,
+            Position::Failed => SagaStatus::Failed,
+        }
+    }
+
+    /// The step in progress, its direction and its call's progress; `None` once ended.
+    pub fn pending(&self) -> Option<(usize, super::Operation, Progress)> {
+        match self.position {
+            Position::Forward { step, progress } => {
+                Some((step, super::Operation::Action, progress))
+            }
+            Position::Backward { step, progress } => {
+                Some((step, super::Operation::Compensation, progress))
+            }
+            Position::Completed | Position::Compensated | Position::Failed => None,
+        }
+    }
+
+    /// The same state with the current call's progress replaced (ended states as they are).
+    pub fn with_progress(&self, new: Progress) -> SagaState {
+        let mut next = self.clone();
+        match &mut next.position {
+            Position::Forward { progress, .. } | Position::Backward { progress, .. } => {
+                *progress = new
+            }
+            Position::Completed | Position::Compensated | Position::Failed => {}
+        }
+        next
+    }
+
+    /// The position's name, for spans and errors.
+    pub fn name(&self) -> &'static str {
+        match self.position {
+            Position::Forward { .. } => "Forward",
+            Position::Backward { .. } => "Backward",
+            Position::Completed => "Completed",
+            Position::Compensated => "Compensated",
+            Position::Failed => "Failed",
+        }
+    }
+}

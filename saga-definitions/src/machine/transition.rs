@@ -1,0 +1,318 @@
+//! `transition(state, event) -> new state + log records + next command`: the whole of a
+//! saga's decisions over its definition.
+
+use serde_json::Value;
+
+use super::state::{Effect, Position, Progress, SagaState, SagaStatus};
+use super::unhappy::{self, End};
+use crate::model::{Definition, Kind};
+
+/// The log's name for records about the saga as a whole.
+pub const SAGA_STEP: &str = "saga";
+/// The cause of a saga that compensates because its deadline passed.
+pub const DEADLINE_PASSED: &str = "saga deadline passed";
+/// The detail of the record that re-issues a call after a restart.
+pub const RESUMED: &str = "resumed after restart";
+
+/// How a failed call ended, as far as the saga cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth retrying; the call may or may not have taken effect.
+    Transient,
+    /// A definite refusal: the call had no effect and retrying will not change that.
+    Permanent,
+}
+
+/// An event in a saga's life, named in the past tense.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The current call succeeded with this answer (as JSON).
+    Succeeded { output: Value },
+    /// The current call failed.
+    CallFailed { failure: Failure, detail: String },
+    /// The backoff before the next attempt has passed.
+    RetryDue,
+    /// The orchestrator restarted (or took the saga over) and found it unfinished.
+    Resumed,
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Succeeded { .. } => "Succeeded",
+            Event::CallFailed { .. } => "CallFailed",
+            Event::RetryDue => "RetryDue",
+            Event::Resumed => "Resumed",
+        }
+    }
+}
+
+/// Which half of a step a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Action,
+    Compensation,
+}
+
+/// The next thing to do; a transition yields at most one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Call the step's action or compensation now, as attempt `attempt`.
+    Send {
+        step: usize,
+        operation: Operation,
+        attempt: u32,
+    },
+    /// Wait out the backoff after failed attempt `attempt` (the slow pace when
+    /// `parked`), then report `RetryDue`.
+    Backoff {
+        step: usize,
+        attempt: u32,
+        parked: bool,
+    },
+}
+
+/// What happened, as a log record says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Started,
+    Succeeded,
+    Failed,
+    RetryScheduled,
+}
+
+/// One record of the saga log, before the store numbers and stamps it. `step` is the
+/// step's name for its action, its compensation's log name for the compensation, or
+/// [`SAGA_STEP`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub step: String,
+    pub operation: Option<Operation>,
+    pub outcome: Outcome,
+    pub attempt: u32,
+    pub detail: String,
+    /// The saga's status once the record is committed.
+    pub status: SagaStatus,
+}
+
+/// The orchestrator's limits, which a step's own retry policy may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts of a step that may give up (compensatable steps and the pivot).
+    pub max_attempts: u32,
+    /// Time such a step may keep retrying.
+    pub step_time_limit_ms: i64,
+    /// A saga whose compensatable steps have not all succeeded by then compensates.
+    pub saga_timeout_ms: Option<i64>,
+    /// Steps that never give up are parked after this many attempts.
+    pub park_after_attempts: u32,
+}
+
+/// What a transition may read besides the state and the event.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub now_ms: i64,
+    /// When the saga was accepted; its deadline counts from here.
+    pub saga_started_ms: i64,
+    pub policy: &'a Policy,
+    pub definition: &'a Definition,
+}
+
+impl Context<'_> {
+    pub fn past_deadline(&self) -> bool {
+        self.policy
+            .saga_timeout_ms
+            .is_some_and(|timeout| self.now_ms - self.saga_started_ms >= timeout)
+    }
+
+    /// The log's name of a step's action or compensation.
+    pub fn log_name(&self, step: usize, operation: Operation) -> String {
+        let def = &self.definition.steps[step];
+        match operation {
+            Operation::Action => def.name.clone(),
+            Operation::Compensation => def.compensation_log_name().unwrap_or_default(),
+        }
+    }
+}
+
+/// The outcome of one transition: to be committed (state and log together) before the
+/// command is carried out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub state: SagaState,
+    pub log: Vec<LogRecord>,
+    pub command: Option<Command>,
+}
+
+/// The event cannot happen in this state (a bug or a stale event); nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event} is not legal in state {state}")]
+pub struct InvalidTransition {
+    pub state: &'static str,
+    pub event: &'static str,
+}
+
+/// A new saga: accepted, and its first step's action started.
+pub fn start(ctx: &Context) -> Transition {
+    let state = SagaState {
+        position: Position::Forward {
+            step: 0,
+            progress: Progress::first(ctx.now_ms),
+        },
+        effects: vec![Effect::None; ctx.definition.steps.len()],
+        cause: None,
+    };
+    let log = vec![
+        saga_record(Outcome::Started, "saga accepted"),
+        record(ctx, 0, Operation::Action, Outcome::Started, 1, ""),
+    ];
+    to(state, log)
+}
+
+/// Decides what `event` does to a saga in `state`.
+pub fn transition(
+    state: &SagaState,
+    event: &Event,
+    ctx: &Context,
+) -> Result<Transition, InvalidTransition> {
+    match (state.position, event) {
+        (Position::Forward { step, progress }, Event::Succeeded { output })
+            if progress.in_flight =>
+        {
+            Ok(action_done(state, step, progress, output.clone(), ctx))
+        }
+        (Position::Backward { step, progress }, Event::Succeeded { .. }) if progress.in_flight => {
+            Ok(compensation_done(state, step, progress, ctx))
+        }
+        (_, Event::CallFailed { failure, detail }) => {
+            unhappy::failed(state, event, *failure, detail, ctx)
+        }
+        (_, Event::RetryDue) => unhappy::retry_due(state, event, ctx),
+        (_, Event::Resumed) => unhappy::restart_call(state, event, true, RESUMED, ctx),
+        _ => Err(invalid(state, event)),
+    }
+}
+
+/// A step's action succeeded: the next step, the end, or (a compensatable step past the
+/// deadline) the way back.
+fn action_done(
+    state: &SagaState,
+    step: usize,
+    progress: Progress,
+    output: Value,
+    ctx: &Context,
+) -> Transition {
+    let mut next = state.clone();
+    next.effects[step] = Effect::Done(output);
+    let done = record(
+        ctx,
+        step,
+        Operation::Action,
+        Outcome::Succeeded,
+        progress.attempt,
+        "",
+    );
+    let kind = ctx.definition.steps[step].kind;
+    if step + 1 == ctx.definition.steps.len() {
+        next.position = Position::Completed;
+        return to(
+            next,
+            vec![done, saga_record(Outcome::Succeeded, "saga completed")],
+        );
+    }
+    if kind == Kind::Compensatable && ctx.past_deadline() {
+        next.cause = Some(DEADLINE_PASSED.to_string());
+        return unhappy::roll_back(next, step + 1, vec![done], End::NothingToUndo, ctx);
+    }
+    next.position = Position::Forward {
+        step: step + 1,
+        progress: Progress::first(ctx.now_ms),
+    };
+    let started = record(ctx, step + 1, Operation::Action, Outcome::Started, 1, "");
+    to(next, vec![done, started])
+}
+
+/// A compensation succeeded: the next one down, or the end.
+fn compensation_done(
+    state: &SagaState,
+    step: usize,
+    progress: Progress,
+    ctx: &Context,
+) -> Transition {
+    let mut next = state.clone();
+    next.effects[step] = Effect::Undone;
+    let done = record(
+        ctx,
+        step,
+        Operation::Compensation,
+        Outcome::Succeeded,
+        progress.attempt,
+        "",
+    );
+    unhappy::roll_back(next, step, vec![done], End::AfterCompensations, ctx)
+}
+
+/// Builds the transition to `state`; the command follows from it: send the current call
+/// while one is due, wait while a retry is pending, nothing once the saga ended.
+pub(super) fn to(state: SagaState, records: Vec<LogRecord>) -> Transition {
+    let status = state.status();
+    let log = records
+        .into_iter()
+        .map(|r| LogRecord { status, ..r })
+        .collect();
+    let command = state
+        .pending()
+        .map(|(step, operation, p)| match p.in_flight {
+            true => Command::Send {
+                step,
+                operation,
+                attempt: p.attempt,
+            },
+            false => Command::Backoff {
+                step,
+                attempt: p.attempt,
+                parked: p.parked,
+            },
+        });
+    Transition {
+        state,
+        log,
+        command,
+    }
+}
+
+pub(super) fn record(
+    ctx: &Context,
+    step: usize,
+    operation: Operation,
+    outcome: Outcome,
+    attempt: u32,
+    detail: &str,
+) -> LogRecord {
+    LogRecord {
+        step: ctx.log_name(step, operation),
+        operation: Some(operation),
+        outcome,
+        attempt,
+        detail: detail.to_string(),
+        status: SagaStatus::Running,
+    }
+}
+
+pub(super) fn saga_record(outcome: Outcome, detail: &str) -> LogRecord {
+    LogRecord {
+        step: SAGA_STEP.to_string(),
+        operation: None,
+        outcome,
+        attempt: 0,
+        detail: detail.to_string(),
+        status: SagaStatus::Running,
+    }
+}
+
+pub(super) fn invalid(state: &SagaState, event: &Event) -> InvalidTransition {
+    InvalidTransition {
+        state: state.name(),
+        event: event.name(),
+    }
+}
