@@ -102,21 +102,23 @@ impl App {
         self.engine.spawn_ownership();
         let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
         let routes = Routes::new(api.into_service());
+        // The server's drain and the engine's run side by side from the same signal, so
+        // the process is gone within one --drain-timeout-ms of SIGTERM, not two.
         let engine = self.engine.clone();
         let stopping = shutdown.clone();
-        tokio::spawn(async move {
+        let drain = self.drain;
+        let draining = async move {
             stopping.cancelled().await;
-            engine.begin_shutdown();
-        });
-        let served = service_kit::serve::serve(
+            engine.drain(drain).await;
+        };
+        let serving = service_kit::serve::serve(
             self.listener,
             routes,
             saga_contracts::FILE_DESCRIPTOR_SET,
             shutdown,
             self.drain,
-        )
-        .await;
-        self.engine.drain(self.drain).await;
+        );
+        let (served, ()) = tokio::join!(serving, draining);
         served?;
         tracing::info!("orchestrator stopped");
         Ok(())
