@@ -18,9 +18,9 @@ use tokio::time::Instant;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Endpoint;
 
-const DRAIN_MS: u64 = 2_000;
+const DRAIN_MS: u64 = 3_000;
 /// One drain and some slack; two drains are past it.
-const BOUND: Duration = Duration::from_millis(DRAIN_MS + 1_200);
+const BOUND: Duration = Duration::from_millis(DRAIN_MS + 1_500);
 const POLL: Duration = Duration::from_millis(50);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
