@@ -38,6 +38,7 @@ async fn killed_and_paused_replicas_sagas_are_taken_over_and_never_driven_twice(
         proxy_interval: Duration::from_secs(3),
         lock_interval: Duration::from_secs(10),
         connection_drop_interval: Duration::from_secs(3),
+        overlap_interval: Duration::from_secs(6),
         quiesce_timeout: Duration::from_secs(40),
         verbose: true,
         ..ChaosConfig::on_postgres(SEED, &server_url, REPLICAS)
