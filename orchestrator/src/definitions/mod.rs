@@ -32,9 +32,9 @@ pub enum DefinitionError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub name: String,
-    /// 0 when only validated.
     pub version: u32,
     pub digest: String,
+    /// False when the same body was registered before.
     pub created: bool,
 }
 
