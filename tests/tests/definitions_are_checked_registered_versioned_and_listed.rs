@@ -94,7 +94,8 @@ async fn scenario(backend: Backend) -> Result<()> {
         [
             "name",
             "steps[1].action_input.amount_cents",
-            "steps[2].kind"
+            "steps[2].kind",
+            "steps[2].compensation",
         ]
     );
     assert_eq!(validated.version, 0);
