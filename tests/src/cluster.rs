@@ -85,7 +85,7 @@ impl Cluster {
         let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
         let orchestrator_database = backend.database(dir.path(), Binary::Orchestrator).await?;
         // A fixed name: a restarted orchestrator takes its own sagas back at once.
-        let orchestrator_args = vec![
+        let mut orchestrator_args = vec![
             "--replica-id".into(),
             "e2e-orchestrator".into(),
             "--database-url".into(),
@@ -105,6 +105,7 @@ impl Cluster {
             "--seed".into(),
             options.seed.to_string(),
         ];
+        orchestrator_args.extend(options.orchestrator_args.iter().cloned());
         let orchestrator_binary = Binary::Orchestrator.path()?;
         let orchestrator =
             spawn_orchestrator(&dir, &orchestrator_binary, &orchestrator_args).await?;

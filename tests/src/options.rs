@@ -29,6 +29,8 @@ pub struct ClusterOptions {
     /// Print the tail of each service's log when the cluster is dropped (a test runner
     /// shows it only for a failed test; a tool that reports on its own turns it off).
     pub log_tails_on_drop: bool,
+    /// More orchestrator flags (e.g. `--participant SERVICE=URL`).
+    pub orchestrator_args: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -46,11 +48,18 @@ impl Default for ClusterOptions {
             retry_max_ms: 200,
             seed: 1,
             log_tails_on_drop: true,
+            orchestrator_args: Vec::new(),
         }
     }
 }
 
 impl ClusterOptions {
+    /// One more orchestrator flag.
+    pub fn orchestrator_arg(mut self, arg: impl Into<String>) -> Self {
+        self.orchestrator_args.push(arg.into());
+        self
+    }
+
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self

@@ -1,0 +1,90 @@
+//! The gRPC edge: validate, then run the operation under the fault injector.
+
+use std::sync::Arc;
+
+use service_kit::db::{Db, GroupWriter};
+use service_kit::faults::Faults;
+use service_kit::participant::{ParticipantError, validate};
+use tonic::{Request, Response, Status};
+
+use crate::proto;
+use crate::service::{self, Release, Reserve};
+
+/// Most requests whose writes share one commit.
+const MAX_BATCH: usize = 256;
+/// The longest SKU accepted.
+const MAX_SKU_BYTES: usize = 64;
+
+/// `inventory.v1.Inventory` over one database.
+#[derive(Debug, Clone)]
+pub struct InventoryApi {
+    writer: GroupWriter,
+    faults: Arc<Faults>,
+    max_quantity: u32,
+}
+
+impl InventoryApi {
+    pub fn new(db: Db, faults: Arc<Faults>, max_quantity: u32) -> Self {
+        Self {
+            writer: GroupWriter::start(db, MAX_BATCH),
+            faults,
+            max_quantity,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl proto::inventory_server::Inventory for InventoryApi {
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn reserve(
+        &self,
+        request: Request<proto::ReserveRequest>,
+    ) -> Result<Response<proto::Reservation>, Status> {
+        let request = request.into_inner();
+        if request.quantity == 0 {
+            return Err(ParticipantError::invalid("quantity", "must be at least 1").into());
+        }
+        if request.quantity > self.max_quantity {
+            let why = format!(
+                "{} is more than the {} one reservation may hold",
+                request.quantity, self.max_quantity
+            );
+            return Err(ParticipantError::Refused(why).into());
+        }
+        let reserve = Reserve {
+            saga_id: validate::saga_id(request.saga_id)?,
+            sku: validate::bounded(
+                "sku",
+                validate::required("sku", request.sku)?,
+                MAX_SKU_BYTES,
+            )?,
+            quantity: request.quantity,
+        };
+        let answer = self
+            .faults
+            .around("Reserve", async {
+                Ok(service::reserve(&self.writer, reserve).await?)
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn release(
+        &self,
+        request: Request<proto::ReleaseRequest>,
+    ) -> Result<Response<proto::ReleaseResponse>, Status> {
+        let request = request.into_inner();
+        let release = Release {
+            saga_id: validate::saga_id(request.saga_id)?,
+            reservation_id: validate::optional(request.reservation_id),
+        };
+        let answer = self
+            .faults
+            .around("Release", async {
+                Ok(service::release(&self.writer, release).await?)
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+}
