@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::classify::classify;
 use super::pool::Pool;
+use crate::dynamic::{CallMetadata, Operation};
 use crate::saga::{Call, Event, Failure, OrderRequest};
 
 /// A participant URL that is not a valid endpoint.
@@ -87,6 +88,7 @@ impl Participants {
         order: &OrderRequest,
         call: &Call,
     ) -> Result<Event, tonic::Status> {
+        let metadata = call_metadata(saga_id, call);
         let saga_id = saga_id.to_string();
         match call {
             Call::CreateOrder => {
@@ -96,7 +98,11 @@ impl Participants {
                     items: order.items().iter().map(to_line).collect(),
                     currency: order.currency().to_string(),
                 };
-                let created = self.orders.pick().create_order(self.timed(request)).await?;
+                let created = self
+                    .orders
+                    .pick()
+                    .create_order(self.timed(request, &metadata)?)
+                    .await?;
                 let order_id = non_empty(created.into_inner().order_id, "order_id")?;
                 Ok(Event::OrderCreated { order_id })
             }
@@ -111,7 +117,7 @@ impl Participants {
                 let issued = self
                     .invoices
                     .pick()
-                    .create_invoice(self.timed(request))
+                    .create_invoice(self.timed(request, &metadata)?)
                     .await?;
                 let invoice_id = non_empty(issued.into_inner().invoice_id, "invoice_id")?;
                 Ok(Event::InvoiceIssued { invoice_id })
@@ -123,7 +129,7 @@ impl Participants {
                 };
                 self.orders
                     .pick()
-                    .confirm_order(self.timed(request))
+                    .confirm_order(self.timed(request, &metadata)?)
                     .await?;
                 Ok(Event::OrderConfirmed)
             }
@@ -134,7 +140,7 @@ impl Participants {
                 };
                 self.invoices
                     .pick()
-                    .void_invoice(self.timed(request))
+                    .void_invoice(self.timed(request, &metadata)?)
                     .await?;
                 Ok(Event::InvoiceVoided)
             }
@@ -143,16 +149,42 @@ impl Participants {
                     saga_id,
                     order_id: order_id.clone().unwrap_or_default(),
                 };
-                self.orders.pick().cancel_order(self.timed(request)).await?;
+                self.orders
+                    .pick()
+                    .cancel_order(self.timed(request, &metadata)?)
+                    .await?;
                 Ok(Event::OrderCancelled)
             }
         }
     }
 
-    fn timed<T>(&self, message: T) -> tonic::Request<T> {
+    /// The request with the call's deadline and saga metadata.
+    fn timed<T>(
+        &self,
+        message: T,
+        metadata: &CallMetadata<'_>,
+    ) -> Result<tonic::Request<T>, tonic::Status> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.call_timeout);
-        request
+        metadata.apply(request.metadata_mut())?;
+        Ok(request)
+    }
+}
+
+/// The saga metadata of one of the order saga's calls: its definition's step and
+/// operation (a compensation names the step it undoes), as place-order.json has them.
+fn call_metadata<'a>(saga_id: &'a str, call: &Call) -> CallMetadata<'a> {
+    let (step, operation) = match call {
+        Call::CreateOrder => ("create_order", Operation::Action),
+        Call::CreateInvoice { .. } => ("create_invoice", Operation::Action),
+        Call::ConfirmOrder { .. } => ("confirm_order", Operation::Action),
+        Call::VoidInvoice { .. } => ("create_invoice", Operation::Compensation),
+        Call::CancelOrder { .. } => ("create_order", Operation::Compensation),
+    };
+    CallMetadata {
+        saga_id,
+        step,
+        operation,
     }
 }
 
@@ -183,4 +215,60 @@ fn non_empty(id: String, field: &str) -> Result<String, tonic::Status> {
         )));
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::metadata::MetadataMap;
+
+    use super::*;
+
+    #[test]
+    fn every_call_carries_its_step_operation_and_idempotency_key() {
+        let expected = [
+            (Call::CreateOrder, "create_order", "action"),
+            (
+                Call::CreateInvoice {
+                    order_id: "o".into(),
+                },
+                "create_invoice",
+                "action",
+            ),
+            (
+                Call::ConfirmOrder {
+                    order_id: "o".into(),
+                },
+                "confirm_order",
+                "action",
+            ),
+            (
+                Call::VoidInvoice { invoice_id: None },
+                "create_invoice",
+                "compensation",
+            ),
+            (
+                Call::CancelOrder { order_id: None },
+                "create_order",
+                "compensation",
+            ),
+        ];
+        for (call, step, operation) in expected {
+            let mut map = MetadataMap::new();
+            call_metadata("s-1", &call)
+                .apply(&mut map)
+                .expect("valid metadata");
+            let get = |key: &str| {
+                map.get(key)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            assert_eq!(get("saga-id").as_deref(), Some("s-1"));
+            assert_eq!(get("saga-step").as_deref(), Some(step));
+            assert_eq!(get("saga-operation").as_deref(), Some(operation));
+            assert_eq!(
+                get("idempotency-key"),
+                Some(format!("s-1:{step}:{operation}"))
+            );
+        }
+    }
 }
