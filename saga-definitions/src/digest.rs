@@ -21,8 +21,15 @@ pub fn canonical(definition: &pb::SagaDefinition) -> pb::SagaDefinition {
 /// Hex SHA-256 of the canonical body's protobuf encoding (deterministic: no maps).
 pub fn digest(definition: &pb::SagaDefinition) -> String {
     use prost::Message;
-    let hash = Sha256::digest(canonical(definition).encode_to_vec());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    digest_of_body(&canonical(definition).encode_to_vec())
+}
+
+/// [`digest`] of a canonical body already encoded.
+pub fn digest_of_body(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn canonical_step(step: &pb::Step) -> pb::Step {

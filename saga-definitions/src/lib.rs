@@ -14,7 +14,7 @@ pub mod request;
 pub mod template;
 
 pub use check::{Checked, InputShape, Schemas, check};
-pub use digest::{canonical, digest};
+pub use digest::{canonical, digest, digest_of_body};
 pub use model::{CallDef, Definition, Kind, MethodName, Retry, StepDef};
 pub use path::{Path, Root, Segment};
 pub use problem::{Problem, describe};

@@ -113,13 +113,6 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
-impl Definition {
-    /// The step of that name and its index.
-    pub fn step(&self, name: &str) -> Option<(usize, &StepDef)> {
-        self.steps.iter().enumerate().find(|(_, s)| s.name == name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

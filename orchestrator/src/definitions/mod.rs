@@ -75,7 +75,7 @@ impl Definitions {
         self.schemas.refresh().await;
         let checked = check(definition, self.schemas.as_ref()).map_err(DefinitionError::Invalid)?;
         let body = saga_definitions::canonical(definition).encode_to_vec();
-        let digest = saga_definitions::digest(definition);
+        let digest = saga_definitions::digest_of_body(&body);
         let descriptors = schemas::descriptors_of(&checked).encode_to_vec();
         let registered = self
             .store

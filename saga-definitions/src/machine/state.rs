@@ -72,16 +72,6 @@ impl Effect {
     pub fn to_undo(&self) -> bool {
         matches!(self, Effect::Done(_) | Effect::Unknown)
     }
-
-    /// The output a template reads: the answer, or `null` when unknown.
-    pub fn output(&self) -> Option<&Value> {
-        const NULL: &Value = &Value::Null;
-        match self {
-            Effect::Done(output) => Some(output),
-            Effect::Unknown | Effect::Undone => Some(NULL),
-            Effect::None => None,
-        }
-    }
 }
 
 /// Which step is in progress, and which way the saga goes.
