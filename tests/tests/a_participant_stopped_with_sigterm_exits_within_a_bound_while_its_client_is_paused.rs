@@ -9,7 +9,6 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use saga_tests::backend::{Backend, on_every_backend};
 use saga_tests::binaries::{Binary, bin_dir};
 use saga_tests::chaos::node::{Node, NodeSpec};
-use saga_tests::chaos::node_id::NodeId;
 use saga_tests::chaos::setup::free_ports;
 use saga_tests::requests::{place, small_order};
 use tokio::time::Instant;
@@ -44,17 +43,9 @@ async fn stops_within_a_bound(backend: Backend) -> Result<()> {
             ],
             _ => vec![],
         };
-        nodes.push(Node::new(NodeSpec {
-            id: NodeId::of(binary),
-            path: binary.path_in(&bins)?,
-            listen,
-            args,
-            log: dir.path().join(format!("{}.log", binary.name())),
-            database: backend.database(dir.path(), binary).await?,
-            seed_root: 1,
-            fault_intensity: 0.0,
-            same_seed_every_start: false,
-        }));
+        let database = backend.database(dir.path(), binary).await?;
+        let spec = NodeSpec::lone(binary, &bins, listen, args, dir.path(), database)?;
+        nodes.push(Node::new(spec));
     }
     for n in &mut nodes {
         n.start().await?;

@@ -11,7 +11,6 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use saga_tests::backend::Backend;
 use saga_tests::binaries::{Binary, bin_dir};
 use saga_tests::chaos::node::{Node, NodeSpec};
-use saga_tests::chaos::node_id::NodeId;
 use saga_tests::chaos::setup::free_ports;
 use saga_tests::requests::small_order;
 use tokio::time::Instant;
@@ -52,17 +51,9 @@ async fn an_orchestrator_stopped_with_sigterm_exits_within_one_drain_while_busy(
             ],
         ),
     ] {
-        nodes.push(Node::new(NodeSpec {
-            id: NodeId::of(binary),
-            path: binary.path_in(&bins)?,
-            listen,
-            args,
-            log: dir.path().join(format!("{}.log", binary.name())),
-            database: Backend::Sqlite.database(dir.path(), binary).await?,
-            seed_root: 1,
-            fault_intensity: 0.0,
-            same_seed_every_start: false,
-        }));
+        let database = Backend::Sqlite.database(dir.path(), binary).await?;
+        let spec = NodeSpec::lone(binary, &bins, listen, args, dir.path(), database)?;
+        nodes.push(Node::new(spec));
     }
     for n in &mut nodes {
         n.start().await?;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -73,6 +73,31 @@ pub struct NodeSpec {
     /// Give every generation the same seed (the orchestrator's `--seed`), as an operator
     /// restarting it with the same flags would.
     pub same_seed_every_start: bool,
+}
+
+impl NodeSpec {
+    /// A service run by a test outside a campaign: named after its binary, logging to
+    /// `dir`, with no faults drawn and one seed.
+    pub fn lone(
+        binary: Binary,
+        bins: &Path,
+        listen: SocketAddr,
+        args: Vec<String>,
+        dir: &Path,
+        database: Database,
+    ) -> Result<Self> {
+        Ok(Self {
+            id: NodeId::of(binary),
+            path: binary.path_in(bins)?,
+            listen,
+            args,
+            log: dir.join(format!("{}.log", binary.name())),
+            database,
+            seed_root: 1,
+            fault_intensity: 0.0,
+            same_seed_every_start: false,
+        })
+    }
 }
 
 /// A service under the campaign's control.
