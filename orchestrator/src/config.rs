@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::engine::{Backoff, Settings};
-use crate::saga::Policy;
+use saga_definitions::machine::Policy;
 
 /// Runs order → invoice → confirm sagas over a durable saga log.
 #[derive(Debug, Clone, Parser)]
@@ -116,6 +116,21 @@ impl Config {
             replica_id,
             lease: Duration::from_millis(self.lease_ms.max(30)),
         }
+    }
+
+    /// Every participant as (service, URL): the two built-in ones, then the
+    /// `--participant`s (a later one for the same service wins).
+    pub fn participant_urls(&self) -> Vec<(String, String)> {
+        let [orders, invoices] = crate::definitions::BUILT_IN;
+        [(orders, &self.orders_url), (invoices, &self.invoices_url)]
+            .into_iter()
+            .map(|(service, url)| (service.to_string(), url.clone()))
+            .chain(
+                self.participants
+                    .iter()
+                    .map(|p| (p.service.clone(), p.url.clone())),
+            )
+            .collect()
     }
 
     /// Defaults for everything but the addresses, for in-process use.

@@ -1,14 +1,19 @@
-//! The saga orchestrator: runs *place order → issue invoice → confirm order* sagas over a
-//! durable saga log, compensating completed steps when a later one fails for good.
+//! The saga orchestrator: runs sagas of registered definitions (the built-in one is
+//! *place order → issue invoice → confirm order*) over a durable saga log, compensating
+//! completed steps when a later one fails for good.
 //!
-//! `saga` decides (pure), `engine` acts (IO), `store` remembers, `definitions` registers
-//! saga definitions, `api` talks gRPC.
+//! `saga_definitions::machine` decides (pure), `engine` acts (IO), `store` remembers,
+//! `definitions` registers and loads saga definitions, `api` talks gRPC, `upgrade` reads
+//! what releases before definitions stored.
 
 pub mod api;
 pub mod config;
 pub mod definitions;
 pub mod dynamic;
 pub mod engine;
-pub mod saga;
+pub mod upgrade;
+
 pub mod startup;
 pub mod store;
+#[cfg(test)]
+mod testing;

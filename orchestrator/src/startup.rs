@@ -10,7 +10,7 @@ use tonic::service::Routes;
 
 use crate::api::OrchestratorApi;
 use crate::config::Config;
-use crate::definitions::{DefinitionError, Definitions, ParticipantSchemas, SchemaError};
+use crate::definitions::{BUILT_IN, DefinitionError, Definitions, ParticipantSchemas, SchemaError};
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
 
 /// Why the orchestrator could not start or stopped with an error.
@@ -54,8 +54,7 @@ impl App {
         let definitions = Definitions::new(store.clone(), schemas);
         register_built_in(&definitions, patience).await?;
         let participants = Participants::connect(
-            &config.orders_url,
-            &config.invoices_url,
+            &config.participant_urls(),
             usize::from(config.participant_connections),
             Duration::from_millis(config.call_timeout_ms),
         )?;
@@ -67,6 +66,7 @@ impl App {
         tracing::info!(replica.id = %replica_id, "orchestrator replica");
         let engine = Engine::new(
             store,
+            definitions.clone(),
             participants,
             Arc::new(SystemClock),
             Entropy::seeded(seed),
@@ -128,9 +128,9 @@ impl App {
 /// The built-in participants, the `--participant`s and the `--descriptor-set`s.
 fn participant_schemas(config: &Config) -> Result<ParticipantSchemas, SchemaError> {
     let participants: Vec<(String, String)> = config
-        .participants
-        .iter()
-        .map(|p| (p.service.clone(), p.url.clone()))
+        .participant_urls()
+        .into_iter()
+        .filter(|(service, _)| !BUILT_IN.contains(&service.as_str()))
         .collect();
     let sets = config
         .descriptor_sets

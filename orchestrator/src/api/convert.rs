@@ -7,8 +7,9 @@ use std::time::Duration;
 use saga_contracts::saga::v1 as pb;
 
 use super::error::ApiError;
-use crate::saga::{InvalidOrder, LineItem, OrderRequest, Outcome, Phase, SagaStatus};
-use crate::store::{LogEntry, ReplicaRecord, SagaRecord};
+use super::order::{InvalidOrder, LineItem, OrderRequest};
+use crate::store::{LogEntry, ReplicaRecord};
+use saga_definitions::machine::{Operation, Outcome, SagaStatus};
 
 /// Longest idempotency key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 128;
@@ -52,6 +53,48 @@ impl TryFrom<pb::PlaceOrderRequest> for PlaceOrder {
     }
 }
 
+/// A validated `StartSaga`; the input is checked against the definition later.
+#[derive(Debug)]
+pub struct StartSaga {
+    pub definition: String,
+    /// `None`: the latest.
+    pub version: Option<u32>,
+    pub key: Option<String>,
+    pub input: serde_json::Value,
+    pub wait: Option<Duration>,
+}
+
+impl TryFrom<pb::StartSagaRequest> for StartSaga {
+    type Error = ApiError;
+
+    fn try_from(request: pb::StartSagaRequest) -> Result<Self, ApiError> {
+        if request.definition.is_empty() {
+            return Err(ApiError::invalid("definition", "must not be empty"));
+        }
+        if request.idempotency_key.len() > MAX_KEY_BYTES {
+            return Err(ApiError::invalid(
+                "idempotency_key",
+                "must be at most 128 bytes",
+            ));
+        }
+        let input = match request.input_json.trim() {
+            "" => serde_json::Value::Object(serde_json::Map::new()),
+            text => serde_json::from_str(text)
+                .map_err(|e| ApiError::invalid("input_json", format!("is not JSON: {e}")))?,
+        };
+        if !input.is_object() {
+            return Err(ApiError::invalid("input_json", "must be a JSON object"));
+        }
+        Ok(StartSaga {
+            definition: request.definition,
+            version: (request.version > 0).then_some(request.version),
+            key: Some(request.idempotency_key).filter(|k| !k.is_empty()),
+            input,
+            wait: (request.wait_ms > 0).then(|| Duration::from_millis(request.wait_ms.into())),
+        })
+    }
+}
+
 /// The status filter of `ListSagas`: `None` lists every status.
 pub fn status_filter(value: i32) -> Result<Option<SagaStatus>, ApiError> {
     match pb::SagaStatus::try_from(value) {
@@ -65,7 +108,7 @@ pub fn status_filter(value: i32) -> Result<Option<SagaStatus>, ApiError> {
     }
 }
 
-fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {
+pub(super) fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {
     match status {
         SagaStatus::Running => pb::SagaStatus::Running,
         SagaStatus::Compensating => pb::SagaStatus::Compensating,
@@ -75,32 +118,12 @@ fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {
     }
 }
 
-/// A stored saga as clients see it.
-pub fn saga_to_proto(record: SagaRecord) -> pb::Saga {
-    let state = &record.state;
-    pb::Saga {
-        saga_id: record.saga_id.clone(),
-        status: status_to_proto(state.status()).into(),
-        order_id: state.order_id().unwrap_or_default().to_string(),
-        invoice_id: state.invoice_id().unwrap_or_default().to_string(),
-        log: record.log.into_iter().map(entry_to_proto).collect(),
-        error: state.cause().unwrap_or_default().to_string(),
-        created_at: Some(timestamp(record.created_at_ms)),
-        updated_at: Some(timestamp(record.updated_at_ms)),
-        idempotency_key: record.idempotency_key,
-        customer_id: record.request.customer_id().to_string(),
-        total_cents: record.request.total_cents(),
-        currency: record.request.currency().to_string(),
-        parked: state.pending().is_some_and(|(_, progress)| progress.parked),
-    }
-}
-
-fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
+pub(super) fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
     let r = entry.record;
-    let phase = match r.step.phase() {
+    let phase = match r.operation {
         None => pb::StepPhase::Unspecified,
-        Some(Phase::Action) => pb::StepPhase::Action,
-        Some(Phase::Compensation) => pb::StepPhase::Compensation,
+        Some(Operation::Action) => pb::StepPhase::Action,
+        Some(Operation::Compensation) => pb::StepPhase::Compensation,
     };
     let outcome = match r.outcome {
         Outcome::Started => pb::StepOutcome::Started,
@@ -111,7 +134,7 @@ fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
     };
     pb::SagaLogEntry {
         seq: entry.seq,
-        step: r.step.as_str().to_string(),
+        step: r.step,
         phase: phase.into(),
         outcome: outcome.into(),
         attempt: r.attempt,
@@ -142,7 +165,7 @@ pub fn definition_to_proto(info: DefinitionInfo) -> pb::DefinitionInfo {
     }
 }
 
-fn timestamp(ms: i64) -> prost_types::Timestamp {
+pub(super) fn timestamp(ms: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
@@ -195,7 +218,7 @@ mod tests {
     fn a_valid_order_converts_with_its_total() {
         let place = PlaceOrder::try_from(valid()).expect("valid");
         assert_eq!(place.key.as_deref(), Some("k1"));
-        assert_eq!(place.order.total_cents(), 2_500);
+        assert_eq!(place.order.to_input()["total_cents"], 2_500);
         assert_eq!(place.wait, None);
     }
 

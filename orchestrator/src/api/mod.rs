@@ -3,6 +3,8 @@
 
 mod convert;
 mod error;
+mod order;
+mod view;
 
 use std::time::Duration;
 
@@ -10,14 +12,16 @@ use saga_contracts::saga::v1 as pb;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::definitions::Definitions;
-use crate::engine::Engine;
+use crate::definitions::{Definitions, PLACE_ORDER_NAME};
+use crate::engine::{Engine, SagaStart};
+use crate::store::SagaRecord;
 use convert::{
-    PlaceOrder, definition_to_proto, grpc_timeout, replica_to_proto, saga_to_proto, status_filter,
+    PlaceOrder, StartSaga, definition_to_proto, grpc_timeout, replica_to_proto, status_filter,
 };
 pub use error::ApiError;
 
-/// The longest a `PlaceOrder` waits for its saga, whatever the caller asked.
+/// The longest a `PlaceOrder` or `StartSaga` waits for its saga, whatever the caller
+/// asked.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Answer this long before the caller's own deadline, so the answer still reaches it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
@@ -40,6 +44,35 @@ impl OrchestratorApi {
     pub fn into_service(self) -> pb::orchestrator_server::OrchestratorServer<Self> {
         pb::orchestrator_server::OrchestratorServer::new(self)
     }
+
+    /// Starts the saga and waits for it as the caller asked.
+    async fn start(
+        &self,
+        start: SagaStart,
+        wait: Option<Duration>,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<pb::Saga, ApiError> {
+        let mut wait = wait.unwrap_or(MAX_WAIT).min(MAX_WAIT);
+        if let Some(timeout) = grpc_timeout(metadata) {
+            wait = wait.min(timeout.saturating_sub(DEADLINE_MARGIN));
+        }
+        let saga = self.engine.start(start, Instant::now() + wait).await?;
+        Ok(self.view(saga).await)
+    }
+
+    /// The saga as clients see it, with its steps by the names of the definition version
+    /// it runs.
+    async fn view(&self, record: SagaRecord) -> pb::Saga {
+        let runnable = self
+            .definitions
+            .runnable(&record.definition, record.definition_version)
+            .await;
+        if let Err(error) = &runnable {
+            tracing::warn!(saga.id = %record.saga_id, %error, "saga shown without its definition");
+        }
+        let definition = runnable.as_ref().ok().map(|r| r.definition());
+        view::saga_to_proto(record, definition)
+    }
 }
 
 #[tonic::async_trait]
@@ -49,20 +82,46 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         &self,
         request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        let caller_deadline = grpc_timeout(request.metadata());
-        let place = PlaceOrder::try_from(request.into_inner())?;
-        let mut wait = place.wait.unwrap_or(MAX_WAIT).min(MAX_WAIT);
-        if let Some(timeout) = caller_deadline {
-            wait = wait.min(timeout.saturating_sub(DEADLINE_MARGIN));
-        }
-        let saga = self
-            .engine
-            .place_order(place.key, place.order, Instant::now() + wait)
+        let (metadata, _, request) = request.into_parts();
+        let place = PlaceOrder::try_from(request)?;
+        let runnable = self
+            .definitions
+            .latest_runnable(PLACE_ORDER_NAME)
             .await
             .map_err(ApiError::from)?;
-        Ok(Response::new(pb::PlaceOrderResponse {
-            saga: Some(saga_to_proto(saga)),
-        }))
+        let start = SagaStart {
+            runnable,
+            key: place.key,
+            input: place.order.to_input(),
+        };
+        let saga = self.start(start, place.wait, &metadata).await?;
+        Ok(Response::new(pb::PlaceOrderResponse { saga: Some(saga) }))
+    }
+
+    #[tracing::instrument(skip_all, fields(definition = %request.get_ref().definition, idempotency_key = %request.get_ref().idempotency_key))]
+    async fn start_saga(
+        &self,
+        request: Request<pb::StartSagaRequest>,
+    ) -> Result<Response<pb::StartSagaResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let start = StartSaga::try_from(request)?;
+        let runnable = match start.version {
+            None => self.definitions.latest_runnable(&start.definition).await,
+            Some(v) => self.definitions.runnable(&start.definition, v).await,
+        }
+        .map_err(ApiError::from)?;
+        let problems = runnable.checked.input.check(&start.input);
+        if !problems.is_empty() {
+            let problems = saga_definitions::describe(&problems);
+            return Err(ApiError::invalid("input_json", problems).into());
+        }
+        let start_saga = SagaStart {
+            runnable,
+            key: start.key,
+            input: start.input,
+        };
+        let saga = self.start(start_saga, start.wait, &metadata).await?;
+        Ok(Response::new(pb::StartSagaResponse { saga: Some(saga) }))
     }
 
     #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
@@ -75,7 +134,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             return Err(ApiError::invalid("saga_id", "must not be empty").into());
         }
         let saga = self.engine.get(&saga_id).await.map_err(ApiError::from)?;
-        Ok(Response::new(saga_to_proto(saga)))
+        Ok(Response::new(self.view(saga).await))
     }
 
     #[tracing::instrument(skip_all)]
@@ -95,8 +154,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             .map_err(ApiError::from)?;
         let last = sagas.last().map(|s| s.row);
         let next_page_token = service_kit::paging::next_token(sagas.len(), limit, last);
+        let mut shown = Vec::with_capacity(sagas.len());
+        for saga in sagas {
+            shown.push(self.view(saga).await);
+        }
         Ok(Response::new(pb::ListSagasResponse {
-            sagas: sagas.into_iter().map(saga_to_proto).collect(),
+            sagas: shown,
             next_page_token,
         }))
     }

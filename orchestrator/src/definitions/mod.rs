@@ -2,6 +2,7 @@
 //! registered, stored as immutable versions with the descriptors they were checked
 //! against, and read back by name and version.
 
+mod runnable;
 mod schemas;
 
 use std::sync::Arc;
@@ -11,7 +12,11 @@ use saga_contracts::saga::v1 as pb;
 use saga_definitions::{Problem, check, file};
 
 use crate::store::{DefinitionStore, NewDefinition, StoreError, StoredDefinition};
-pub use schemas::{ParticipantSchemas, SchemaError};
+pub use runnable::Runnable;
+pub use schemas::{BUILT_IN, ParticipantSchemas, SchemaError};
+
+/// The name of the built-in definition that `PlaceOrder` starts.
+pub const PLACE_ORDER_NAME: &str = "place-order";
 
 /// The definition every orchestrator ships with: today's order saga.
 pub const PLACE_ORDER: &str = include_str!("../../../definitions/place-order.json");
@@ -47,16 +52,63 @@ pub struct DefinitionInfo {
     pub registered_at_ms: i64,
 }
 
-/// Checks, registers and reads definitions.
+/// Checks, registers and reads definitions. Cheap to clone; clones share what they
+/// loaded.
 #[derive(Clone)]
 pub struct Definitions {
     store: Arc<dyn DefinitionStore>,
     schemas: Arc<ParticipantSchemas>,
+    loaded: Arc<runnable::Loaded>,
 }
 
 impl Definitions {
     pub fn new(store: Arc<dyn DefinitionStore>, schemas: Arc<ParticipantSchemas>) -> Self {
-        Self { store, schemas }
+        Self {
+            store,
+            schemas,
+            loaded: Arc::default(),
+        }
+    }
+
+    /// A version ready to run, loaded once per process.
+    pub async fn runnable(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Arc<Runnable>, DefinitionError> {
+        if let Some(loaded) = self.loaded.version(name, version) {
+            return Ok(loaded);
+        }
+        let stored = self.store.definition(name, Some(version)).await?;
+        let stored = stored.ok_or_else(|| DefinitionError::NotFound {
+            name: name.to_string(),
+            version: Some(version),
+        })?;
+        self.load(&stored)
+    }
+
+    /// The latest version ready to run: as read within the last second (a version
+    /// registered through another replica is seen within that), else read now.
+    pub async fn latest_runnable(&self, name: &str) -> Result<Arc<Runnable>, DefinitionError> {
+        if let Some(version) = self.loaded.latest(name) {
+            return self.runnable(name, version).await;
+        }
+        let stored = self.store.definition(name, None).await?;
+        let stored = stored.ok_or_else(|| DefinitionError::NotFound {
+            name: name.to_string(),
+            version: None,
+        })?;
+        self.loaded.saw_latest(name, stored.version);
+        match self.loaded.version(name, stored.version) {
+            Some(loaded) => Ok(loaded),
+            None => self.load(&stored),
+        }
+    }
+
+    fn load(&self, stored: &StoredDefinition) -> Result<Arc<Runnable>, DefinitionError> {
+        let runnable = Arc::new(Runnable::from_stored(stored)?);
+        self.loaded.keep(&stored.name, runnable.clone());
+        Ok(runnable)
     }
 
     /// Every problem of the definition (empty: it would register).
@@ -87,6 +139,8 @@ impl Definitions {
             })
             .await?;
         if registered.created {
+            self.loaded
+                .saw_latest(&definition.name, registered.definition.version);
             tracing::info!(definition = %definition.name, version = registered.definition.version, %digest, "definition registered");
         }
         Ok(Registration {

@@ -2,23 +2,8 @@
 //! `saga-step`, `saga-operation` (`action` or `compensation`) and `idempotency-key`
 //! (`<saga-id>:<step>:<operation>`). A participant keys its barrier on them.
 
+pub use saga_definitions::machine::Operation;
 use tonic::metadata::{MetadataMap, MetadataValue};
-
-/// Which half of a step a call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Action,
-    Compensation,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Action => "action",
-            Operation::Compensation => "compensation",
-        }
-    }
-}
 
 /// One call's saga metadata.
 #[derive(Debug, Clone, Copy)]

@@ -6,6 +6,8 @@ mod codec;
 mod metadata;
 pub mod reflection;
 
+use std::time::Duration;
+
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
@@ -13,17 +15,19 @@ use tonic::transport::Channel;
 pub use codec::DynamicCodec;
 pub use metadata::{CallMetadata, Operation};
 
-/// Calls `method` on `channel` with `request`, carrying `metadata`.
+/// Calls `method` on `channel` with `request`, carrying `metadata`, within `timeout`.
 pub async fn call(
     channel: Channel,
     method: &MethodDescriptor,
     request: DynamicMessage,
     metadata: &CallMetadata<'_>,
+    timeout: Duration,
 ) -> Result<DynamicMessage, tonic::Status> {
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
     let path = PathAndQuery::try_from(path)
         .map_err(|e| tonic::Status::internal(format!("bad method path: {e}")))?;
     let mut request = tonic::Request::new(request);
+    request.set_timeout(timeout);
     metadata.apply(request.metadata_mut())?;
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()

@@ -11,6 +11,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::*;
 
+const TIMEOUT: Duration = Duration::from_secs(5);
+
 /// orders-svc in this process on a fresh SQLite file, served on loopback until the
 /// token is cancelled.
 async fn orders() -> (tempfile::TempDir, DropGuard, Channel) {
@@ -59,15 +61,21 @@ async fn a_participant_is_called_by_its_reflected_schema_with_dynamic_messages()
         step: "create_order",
         operation: Operation::Action,
     };
-    let order = call(channel.clone(), &create, request.clone(), &metadata)
-        .await
-        .expect("created");
+    let order = call(
+        channel.clone(),
+        &create,
+        request.clone(),
+        &metadata,
+        TIMEOUT,
+    )
+    .await
+    .expect("created");
     let order = saga_definitions::request::output_json(&order);
     assert_eq!(
         (order["total_cents"].clone(), order["status"].clone()),
         (json!("500"), json!("ORDER_STATUS_PENDING"))
     );
-    let again = call(channel, &create, request, &metadata)
+    let again = call(channel, &create, request, &metadata, TIMEOUT)
         .await
         .expect("a repeat");
     assert_eq!(

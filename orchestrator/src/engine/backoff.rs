@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use saga_definitions::Retry;
+
 use super::clock::Entropy;
 
 /// `base · 2^(attempt-1)`, capped at `max`, of which a random half is waited
@@ -15,6 +17,18 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// This backoff with a step's own limits, where it sets them.
+    pub fn for_step(&self, retry: &Retry) -> Backoff {
+        let ms = |value: Option<u32>, default: Duration| {
+            value.map_or(default, |ms| Duration::from_millis(ms.into()))
+        };
+        Backoff {
+            base: ms(retry.initial_backoff_ms, self.base),
+            max: ms(retry.max_backoff_ms, self.max),
+            parked: self.parked,
+        }
+    }
+
     /// The wait after failed attempt `attempt` (1-based).
     pub fn delay(&self, attempt: u32, entropy: &Entropy) -> Duration {
         let ceiling = self.ceiling(attempt);

@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 
-use crate::saga::Failure;
+use saga_definitions::machine::Failure;
 
 /// A status the participant did not send (the transport failed: a reset stream, a
 /// closed connection, an HTTP/2 protocol error, whatever its code) may hide a call that

@@ -7,17 +7,23 @@
 
 use std::sync::Arc;
 
+use saga_definitions::machine::{self, Command, Context, Event, SagaScope, SagaState, SagaStatus};
+use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Inner;
-use crate::saga::{self, Command, Context, Event, OrderRequest, SagaState, SagaStatus};
+use super::calls::Call;
+use crate::definitions::Runnable;
 use crate::store::{SagaRecord, SagaWrite, StoreError};
 
 /// A saga being driven, as of its last committed transition.
 #[derive(Debug)]
 pub(super) struct LiveSaga {
     pub id: String,
-    pub order: OrderRequest,
+    pub key: String,
+    pub input: Value,
+    /// The definition version the saga is pinned to.
+    pub runnable: Arc<Runnable>,
     pub state: SagaState,
     pub version: i64,
     pub log_len: u32,
@@ -27,16 +33,35 @@ pub(super) struct LiveSaga {
 }
 
 impl LiveSaga {
-    pub fn from_record(record: SagaRecord) -> Self {
-        let (status, _) = watch::channel(record.state.status());
+    /// The saga as claimed, reporting its status to `status`.
+    pub fn from_record(
+        record: SagaRecord,
+        runnable: Arc<Runnable>,
+        status: watch::Sender<SagaStatus>,
+    ) -> Self {
         Self {
             id: record.saga_id,
-            order: record.request,
+            key: record.idempotency_key,
+            input: record.input,
+            runnable,
             state: record.state,
             version: record.version,
             log_len: record.log_len,
             started_ms: record.created_at_ms,
             status,
+        }
+    }
+}
+
+impl LiveSaga {
+    /// The saga as its templates see it.
+    pub fn scope(&self) -> SagaScope<'_> {
+        SagaScope {
+            saga_id: &self.id,
+            idempotency_key: &self.key,
+            input: &self.input,
+            definition: self.runnable.definition(),
+            state: &self.state,
         }
     }
 }
@@ -79,20 +104,34 @@ pub(super) async fn drive(
 /// Carries out one command; `None` when shutdown came first.
 async fn carry_out(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Event> {
     match command {
-        Command::Send { call, attempt } => {
+        Command::Send {
+            step,
+            operation,
+            attempt,
+        } => {
             if inner.shutdown.is_cancelled() {
                 return None;
             }
-            let event = inner
-                .participants
-                .perform(&saga.id, &saga.order, &call, attempt)
-                .await;
-            Some(event)
+            let call = Call {
+                runnable: &saga.runnable,
+                scope: saga.scope(),
+                step,
+                operation,
+                attempt,
+            };
+            Some(inner.participants.perform(call).await)
         }
-        Command::Backoff { attempt, parked } => {
+        Command::Backoff {
+            step,
+            attempt,
+            parked,
+        } => {
+            let backoff = inner
+                .backoff
+                .for_step(&saga.runnable.definition().steps[step].retry);
             let delay = match parked {
-                false => inner.backoff.delay(attempt, &inner.entropy),
-                true => inner.backoff.parked_delay(&inner.entropy),
+                false => backoff.delay(attempt, &inner.entropy),
+                true => backoff.parked_delay(&inner.entropy),
             };
             tokio::select! {
                 () = tokio::time::sleep(delay) => Some(Event::RetryDue),
@@ -114,8 +153,9 @@ pub(super) async fn apply(
         now_ms,
         saga_started_ms: saga.started_ms,
         policy: &inner.policy,
+        definition: saga.runnable.definition(),
     };
-    let transition = saga::transition(&saga.state, event, &ctx).map_err(|error| {
+    let transition = machine::transition(&saga.state, event, &ctx).map_err(|error| {
         tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
         Stopped::Refused
     })?;

@@ -24,11 +24,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use backoff::Backoff;
-pub use calls::{InvalidUrl, Participants};
+pub use calls::{Call, InvalidUrl, Participants};
 pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
-use crate::saga::{self, OrderRequest, Policy, SagaStatus};
+use saga_definitions::machine::{self, Context, Policy, SagaStatus};
+use serde_json::Value;
+
+use crate::definitions::{Definitions, Runnable};
 use crate::store::{Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore};
 use driver::LiveSaga;
 
@@ -37,7 +40,7 @@ use driver::LiveSaga;
 pub struct Settings {
     pub policy: Policy,
     pub backoff: Backoff,
-    /// Sagas driven at once; beyond it `place_order` answers `Overloaded`.
+    /// Sagas driven at once; beyond it `start` answers `Overloaded`.
     pub max_in_flight: usize,
     /// This replica's name in the saga log; a restarted replica with the same name takes
     /// its own unfinished sagas back at once.
@@ -52,8 +55,19 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// A saga to start.
+#[derive(Debug, Clone)]
+pub struct SagaStart {
+    /// The definition version it runs (and stays pinned to).
+    pub runnable: Arc<Runnable>,
+    /// `None`: the caller gave no key, so every call starts a new saga.
+    pub key: Option<String>,
+    pub input: Value,
+}
+
 struct Inner {
     store: Arc<dyn SagaStore>,
+    definitions: Definitions,
     participants: Participants,
     clock: Arc<dyn Clock>,
     entropy: Entropy,
@@ -74,6 +88,7 @@ struct Inner {
 impl Engine {
     pub fn new(
         store: Arc<dyn SagaStore>,
+        definitions: Definitions,
         participants: Participants,
         clock: Arc<dyn Clock>,
         entropy: Entropy,
@@ -82,6 +97,7 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 store,
+                definitions,
                 participants,
                 clock,
                 entropy,
@@ -99,12 +115,11 @@ impl Engine {
         }
     }
 
-    /// Starts a saga for `order` (or finds the one `key` already started) and waits
-    /// until it ends or `deadline` passes; returns its state then.
-    pub async fn place_order(
+    /// Starts a saga (or finds the one its key already started) and waits until it ends
+    /// or `deadline` passes; returns its state then.
+    pub async fn start(
         &self,
-        key: Option<String>,
-        order: OrderRequest,
+        start: SagaStart,
         deadline: Instant,
     ) -> Result<SagaRecord, EngineError> {
         if self.inner.shutdown.is_cancelled() {
@@ -112,7 +127,7 @@ impl Engine {
         }
         // Its own task: a caller that gives up cannot cut the start of a saga in two
         // (committed but never driven).
-        let start = tokio::spawn(start_saga(self.inner.clone(), key, order));
+        let start = tokio::spawn(start_saga(self.inner.clone(), start));
         let saga_id = start.await.map_err(|_| EngineError::ShuttingDown)??;
         self.wait_for(&saga_id, deadline).await
     }
@@ -206,26 +221,30 @@ impl Engine {
 
 /// Inserts the saga (or finds the one holding the key) and starts its driver; returns
 /// the saga's id.
-async fn start_saga(
-    inner: Arc<Inner>,
-    key: Option<String>,
-    order: OrderRequest,
-) -> Result<String, EngineError> {
+async fn start_saga(inner: Arc<Inner>, start: SagaStart) -> Result<String, EngineError> {
     let now_ms = inner.clock.now_ms();
     let saga_id = inner.entropy.new_id(now_ms);
-    let key = key.unwrap_or_else(|| saga_id.clone());
+    let key = start.key.clone().unwrap_or_else(|| saga_id.clone());
     let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
         let existing = inner.store.get_by_key(&key).await?;
         let existing = existing.ok_or(EngineError::Overloaded)?;
-        return inner.existing(existing, &order).await;
+        return inner.existing(existing, &start).await;
     };
-    let start = saga::start(now_ms);
+    let runnable = start.runnable.clone();
+    let first = machine::start(&Context {
+        now_ms,
+        saga_started_ms: now_ms,
+        policy: &inner.policy,
+        definition: runnable.definition(),
+    });
     let new = NewSaga {
         saga_id: &saga_id,
         idempotency_key: &key,
-        request: &order,
-        state: &start.state,
-        log: &start.log,
+        definition: runnable.name(),
+        definition_version: runnable.version,
+        input: &start.input,
+        state: &first.state,
+        log: &first.log,
         now_ms,
         lease: Lease {
             owner: &inner.replica_id,
@@ -233,21 +252,23 @@ async fn start_saga(
         },
     };
     if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
-        return inner.existing(*existing, &order).await;
+        return inner.existing(*existing, &start).await;
     }
-    tracing::info!(saga.id = %saga_id, idempotency_key = %key, "saga accepted");
+    tracing::info!(saga.id = %saga_id, idempotency_key = %key, definition = runnable.name(), "saga accepted");
     let saga = LiveSaga {
         id: saga_id.clone(),
-        order,
-        state: start.state,
+        key,
+        input: start.input,
+        runnable,
+        state: first.state,
         version: 1,
-        log_len: u32::try_from(start.log.len()).unwrap_or(u32::MAX),
+        log_len: u32::try_from(first.log.len()).unwrap_or(u32::MAX),
         started_ms: now_ms,
         status: watch::channel(SagaStatus::Running).0,
     };
     // Another caller with the key may have found the saga and taken it up already.
-    if let Some(driving) = inner.remember(&saga) {
-        let driver = driver::drive(inner.clone(), saga, start.command, slot, driving);
+    if let Some(driving) = inner.remember(&saga.id, &saga.status) {
+        let driver = driver::drive(inner.clone(), saga, first.command, slot, driving);
         inner.tasks.spawn(driver);
     }
     Ok(saga_id)
@@ -278,16 +299,16 @@ impl Drop for Driving {
 const OTHER_REPLICA_POLL: Duration = Duration::from_millis(50);
 
 impl Inner {
-    /// The saga that holds the key: the same order gets it back, and gets it driven if
+    /// The saga that holds the key: the same request gets it back, and gets it driven if
     /// nobody drives it: one this replica holds but does not drive (its insert or claim
     /// committed but reported an error) is taken up again; another replica's is claimed
     /// if its lease expired, and otherwise left to its owner.
     async fn existing(
         self: &Arc<Self>,
         existing: SagaRecord,
-        order: &OrderRequest,
+        start: &SagaStart,
     ) -> Result<String, EngineError> {
-        if existing.request != *order {
+        if existing.definition != start.runnable.name() || existing.input != start.input {
             return Err(EngineError::KeyReused {
                 saga_id: existing.saga_id,
             });
@@ -317,15 +338,19 @@ impl Inner {
 
     /// Registers the driver of `saga`, until the returned guard is dropped; `None` when
     /// this process already drives it, in which case no second driver may start.
-    fn remember(self: &Arc<Self>, saga: &LiveSaga) -> Option<Driving> {
-        match self.live_map().entry(saga.id.clone()) {
+    fn remember(
+        self: &Arc<Self>,
+        saga_id: &str,
+        status: &watch::Sender<SagaStatus>,
+    ) -> Option<Driving> {
+        match self.live_map().entry(saga_id.to_string()) {
             Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
-                let status = saga.status.subscribe();
+                let status = status.subscribe();
                 slot.insert(status.clone());
                 Some(Driving {
                     inner: self.clone(),
-                    saga_id: saga.id.clone(),
+                    saga_id: saga_id.to_string(),
                     status,
                 })
             }

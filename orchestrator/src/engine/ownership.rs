@@ -6,9 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use saga_definitions::machine::Event;
+use tokio::sync::watch;
+
 use super::driver::{self, LiveSaga};
 use super::{EngineError, Inner};
-use crate::saga::Event;
+use crate::definitions::{DefinitionError, Runnable};
 use crate::store::{Claim, Incarnation, SagaRecord};
 
 /// Registers this process's incarnation and takes its replica's unfinished sagas back,
@@ -174,6 +177,30 @@ impl Inner {
         }
     }
 
+    /// The definition version a saga is pinned to, retrying while the database is
+    /// unavailable; `None` on shutdown, or when the version cannot be had (a bug or a hand
+    /// edit: the saga is left undriven, and logged).
+    async fn pinned_definition(&self, record: &SagaRecord) -> Option<Arc<Runnable>> {
+        let (name, version) = (&record.definition, record.definition_version);
+        let mut attempt = 0;
+        loop {
+            match self.definitions.runnable(name, version).await {
+                Ok(runnable) => return Some(runnable),
+                Err(DefinitionError::Store(crate::store::StoreError::Unavailable(error))) => {
+                    attempt += 1;
+                    tracing::warn!(saga.id = %record.saga_id, %error, attempt, "cannot read the saga's definition yet; retrying");
+                    if !self.pause(attempt).await {
+                        return None;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(saga.id = %record.saga_id, definition = %name, version, %error, "cannot drive the saga: its definition version cannot be used");
+                    return None;
+                }
+            }
+        }
+    }
+
     /// Sleeps the backoff of `attempt`; `false` when shutdown came first.
     async fn pause(&self, attempt: u32) -> bool {
         let pause = self.backoff.delay(attempt, &self.entropy);
@@ -183,15 +210,20 @@ impl Inner {
         }
     }
 
-    /// Drives a claimed saga from where its log left it.
+    /// Drives a claimed saga from where its log left it, on the definition version it
+    /// is pinned to.
     pub(super) fn resume(self: &Arc<Self>, record: SagaRecord) {
-        let mut saga = LiveSaga::from_record(record);
-        let Some(driving) = self.remember(&saga) else {
-            tracing::debug!(saga.id = %saga.id, "already driven by this process");
+        let status = watch::channel(record.state.status()).0;
+        let Some(driving) = self.remember(&record.saga_id, &status) else {
+            tracing::debug!(saga.id = %record.saga_id, "already driven by this process");
             return;
         };
         let inner = self.clone();
         self.tasks.spawn(async move {
+            let Some(runnable) = inner.pinned_definition(&record).await else {
+                return;
+            };
+            let mut saga = LiveSaga::from_record(record, runnable, status);
             let Ok(slot) = inner.slots.clone().acquire_owned().await else {
                 return;
             };

@@ -9,8 +9,10 @@ use sqlx::Connection;
 use tokio::time::Instant;
 
 use crate::engine::{Engine, EngineError};
-use crate::saga::{self, SagaStatus};
+use saga_definitions::machine::SagaStatus;
+
 use crate::store::{Claim, Incarnation, Lease, NewSaga, SagaStore};
+use crate::testing::{first_transition, order_input};
 use stack::{LossyStore, order, stacks, stacks_with_order_faults, unfinished_after};
 
 const LEASE: Duration = Duration::from_millis(300);
@@ -20,14 +22,16 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Inserts `n` sagas held by a replica that died long ago (its lease expired).
 async fn orphans(store: &dyn SagaStore, n: usize) {
-    let start = saga::start(1);
+    let start = first_transition(1);
     for i in 0..n {
         let (id, key) = (format!("orphan-{i}"), format!("orphan-key-{i}"));
-        let order = order(&format!("c{i}"));
+        let input = order_input(&format!("c{i}"));
         let new = NewSaga {
             saga_id: &id,
             idempotency_key: &key,
-            request: &order,
+            definition: "place-order",
+            definition_version: 1,
+            input: &input,
             state: &start.state,
             log: &start.log,
             now_ms: 1,
@@ -47,9 +51,7 @@ async fn a_saga_whose_insert_reply_was_lost_completes_when_its_key_is_retried_on
         let a = stack.replica(store.clone(), "a", LEASE);
         let b = stack.replica(stack.store().await, "b", LEASE);
         place_losing_the_insert(&store, &a, &stack.log_url).await;
-        let retried = b
-            .place_order(Some("k1".into()), order("c1"), deadline())
-            .await;
+        let retried = b.start(order(Some("k1"), "c1"), deadline()).await;
         let saga = retried.expect("the retry answers");
         assert_eq!(
             saga.state.status(),
@@ -95,9 +97,7 @@ async fn a_saga_whose_fenced_write_cannot_be_read_back_is_claimed_again_and_driv
     for stack in stacks_with_order_faults("*:delay=300:1").await {
         let store = stack.store().await;
         let a = stack.replica(store.clone(), "a", LEASE);
-        let placed = a
-            .place_order(Some("k1".into()), order("c1"), Instant::now())
-            .await;
+        let placed = a.start(order(Some("k1"), "c1"), Instant::now()).await;
         assert!(placed.is_ok(), "{}: {placed:?}", stack.log_url);
         store.lose_reads(1);
         // A claim under a's own incarnation (as one whose reply was lost) takes it.
@@ -126,9 +126,7 @@ async fn a_saga_the_successors_start_skipped_while_its_predecessor_held_it_is_cl
         }
         let store = stack.store().await;
         let old = stack.replica(store.clone(), "a", LEASE);
-        let placed = old
-            .place_order(Some("k1".into()), order("c1"), Instant::now())
-            .await;
+        let placed = old.start(order(Some("k1"), "c1"), Instant::now()).await;
         let saga_id = placed.expect("placed").saga_id;
         let mut holder = sqlx::PgConnection::connect(&stack.log_url)
             .await
@@ -184,9 +182,7 @@ async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
 /// commits, the caller is told it failed.
 async fn place_losing_the_insert(store: &LossyStore, replica: &Engine, log_url: &str) {
     store.lose_inserts(1);
-    let lost = replica
-        .place_order(Some("k1".into()), order("c1"), deadline())
-        .await;
+    let lost = replica.start(order(Some("k1"), "c1"), deadline()).await;
     assert!(lost.is_err(), "{log_url}: the insert's reply was lost");
 }
 
@@ -198,15 +194,13 @@ fn deadline() -> Instant {
 async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_registers() {
     for stack in stacks().await {
         let old = stack.replica(stack.store().await, "a", LEASE);
-        let first = old
-            .place_order(Some("k1".into()), order("c1"), deadline())
-            .await;
+        let first = old.start(order(Some("k1"), "c1"), deadline()).await;
         assert!(first.is_ok(), "{}: {first:?}", stack.log_url);
         let new = stack.replica(stack.store().await, "a", LEASE);
         new.resume_own().await;
         let deadline = deadline();
         let refused = loop {
-            let placed = old.place_order(None, order("c2"), deadline).await;
+            let placed = old.start(order(None, "c2"), deadline).await;
             if matches!(placed, Err(EngineError::ShuttingDown)) || Instant::now() >= deadline {
                 break placed;
             }
@@ -217,9 +211,7 @@ async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_regi
             "{}: {refused:?}",
             stack.log_url
         );
-        let placed = new
-            .place_order(Some("k3".into()), order("c3"), deadline)
-            .await;
+        let placed = new.start(order(Some("k3"), "c3"), deadline).await;
         let saga = placed.expect("the newer process drives");
         assert_eq!(saga.state.status(), SagaStatus::Completed);
     }

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::statements::{SagaKey, select_saga};
 use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
 use super::{Inserted, Lease, NewSaga, SagaWrite, StoreError};
-use crate::saga::{LogRecord, OrderRequest, SagaState};
+use saga_definitions::machine::{LogRecord, SagaState};
+use serde_json::Value;
 
 /// Writes waiting for the committer at most; callers beyond wait for room.
 const QUEUE: usize = 16_384;
@@ -186,7 +187,9 @@ fn mismatch() -> StoreError {
 struct OwnedNew {
     saga_id: String,
     idempotency_key: String,
-    request: OrderRequest,
+    definition: String,
+    definition_version: u32,
+    input: Value,
     state: SagaState,
     log: Vec<LogRecord>,
     now_ms: i64,
@@ -199,7 +202,9 @@ impl From<&NewSaga<'_>> for OwnedNew {
         Self {
             saga_id: new.saga_id.to_string(),
             idempotency_key: new.idempotency_key.to_string(),
-            request: new.request.clone(),
+            definition: new.definition.to_string(),
+            definition_version: new.definition_version,
+            input: new.input.clone(),
             state: new.state.clone(),
             log: new.log.to_vec(),
             now_ms: new.now_ms,
@@ -214,7 +219,9 @@ impl OwnedNew {
         NewSaga {
             saga_id: &self.saga_id,
             idempotency_key: &self.idempotency_key,
-            request: &self.request,
+            definition: &self.definition,
+            definition_version: self.definition_version,
+            input: &self.input,
             state: &self.state,
             log: &self.log,
             now_ms: self.now_ms,

@@ -12,7 +12,7 @@ use service_kit::on_backend;
 use super::statements::saga_from_row;
 use super::writes::{Append, insert_logs};
 use super::{Claim, Incarnation, Lease, SagaRecord, StoreError};
-use crate::saga::{LogRecord, Outcome, Step};
+use saga_definitions::machine::{LogRecord, Outcome, SAGA_STEP};
 
 /// A saga picked for a claim, and how its previous holder stood then.
 #[derive(Debug)]
@@ -142,7 +142,8 @@ async fn record_claims(
                 None => format!("claimed by {owner}{why}"),
             };
             [LogRecord {
-                step: Step::Saga,
+                step: SAGA_STEP.to_string(),
+                operation: None,
                 outcome: Outcome::Claimed,
                 attempt: 0,
                 detail,
@@ -212,8 +213,8 @@ macro_rules! take_over {
              updated_at_ms = CASE WHEN updated_at_ms > $4 THEN updated_at_ms ELSE $4 END
              WHERE seq IN (",
             $ids,
-            ") RETURNING seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-            "lease_until_ms, created_at_ms, updated_at_ms"
+            ") RETURNING seq, saga_id, idempotency_key, definition, definition_version, input, state, ",
+            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms"
         )
     };
 }

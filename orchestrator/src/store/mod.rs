@@ -5,8 +5,8 @@
 macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
-            "SELECT seq, saga_id, idempotency_key, request, state, version, log_len, owner, ",
-            "lease_until_ms, created_at_ms, updated_at_ms FROM sagas ",
+            "SELECT seq, saga_id, idempotency_key, definition, definition_version, input, state, ",
+            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms FROM sagas ",
             $rest
         )
     };
@@ -36,7 +36,8 @@ mod writes;
 
 use async_trait::async_trait;
 
-use crate::saga::{LogRecord, OrderRequest, SagaState, SagaStatus};
+use saga_definitions::machine::{LogRecord, SagaState, SagaStatus};
+use serde_json::Value;
 
 pub use definitions::{DefinitionStore, NewDefinition, Registered, StoredDefinition};
 pub use sql::{SqlStore, migrations};
@@ -55,13 +56,17 @@ pub struct LogEntry {
 }
 
 /// A saga as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SagaRecord {
     /// Insertion order; the key of list paging.
     pub row: i64,
     pub saga_id: String,
     pub idempotency_key: String,
-    pub request: OrderRequest,
+    /// The definition the saga runs, pinned to the version it started on.
+    pub definition: String,
+    pub definition_version: u32,
+    /// The saga's input, as its templates read it.
+    pub input: Value,
     pub state: SagaState,
     /// The version a write must name to replace this state: 1 at insert, raised by one
     /// by every write and every claim (its fencing token).
@@ -84,7 +89,9 @@ pub struct SagaRecord {
 pub struct NewSaga<'a> {
     pub saga_id: &'a str,
     pub idempotency_key: &'a str,
-    pub request: &'a OrderRequest,
+    pub definition: &'a str,
+    pub definition_version: u32,
+    pub input: &'a Value,
     pub state: &'a SagaState,
     pub log: &'a [LogRecord],
     pub now_ms: i64,

@@ -12,7 +12,7 @@ use super::{
     StoreError,
 };
 use super::{claims, replicas};
-use crate::saga::SagaStatus;
+use saga_definitions::machine::SagaStatus;
 
 /// The saga log in a SQLite file or a PostgreSQL database (which several orchestrators
 /// may share). Writes of concurrent sagas are group-committed.

@@ -5,7 +5,7 @@ use service_kit::db::{RowExt, Tx};
 use service_kit::on_backend;
 
 use super::{LogEntry, SagaRecord, StoreError};
-use crate::saga::{LogRecord, Outcome, SagaStatus, Step};
+use saga_definitions::machine::{LogRecord, Operation, Outcome, SagaStatus};
 
 /// How a saga is looked up.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +31,7 @@ pub(super) async fn select_saga(
 pub(super) async fn select_log(tx: &mut Tx, saga_id: &str) -> Result<Vec<LogEntry>, StoreError> {
     on_backend!(tx, conn => {
         let rows = sqlx::query(
-            "SELECT seq, step, outcome, attempt, detail, status, at_ms, writer, version
+            "SELECT seq, step, operation, outcome, attempt, detail, status, at_ms, writer, version
              FROM saga_log WHERE saga_id = $1 ORDER BY seq",
         )
         .bind(saga_id)
@@ -42,12 +42,16 @@ pub(super) async fn select_log(tx: &mut Tx, saga_id: &str) -> Result<Vec<LogEntr
 }
 
 pub(super) fn saga_from_row(row: &impl RowExt) -> Result<SagaRecord, StoreError> {
+    let input: serde_json::Value = from_json(&row.text("input")?)?;
     Ok(SagaRecord {
         row: row.int("seq")?,
         saga_id: row.text("saga_id")?,
         idempotency_key: row.text("idempotency_key")?,
-        request: from_json(&row.text("request")?)?,
-        state: from_json(&row.text("state")?)?,
+        definition: row.text("definition")?,
+        definition_version: small(row.int("definition_version")?)?,
+        state: crate::upgrade::state_from_json(&row.text("state")?, &input)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        input,
         version: row.int("version")?,
         log_len: small(row.int("log_len")?)?,
         owner: row.text("owner")?,
@@ -60,11 +64,17 @@ pub(super) fn saga_from_row(row: &impl RowExt) -> Result<SagaRecord, StoreError>
 
 fn log_from_row(row: &impl RowExt) -> Result<LogEntry, StoreError> {
     let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("{what} {value:?}"));
-    let (step, outcome, status) = (row.text("step")?, row.text("outcome")?, row.text("status")?);
+    let (outcome, status) = (row.text("outcome")?, row.text("status")?);
+    let operation = row.text("operation")?;
+    let operation = match operation.as_str() {
+        "" => None,
+        text => Some(Operation::parse(text).ok_or_else(|| corrupt("operation", text))?),
+    };
     Ok(LogEntry {
         seq: small(row.int("seq")?)?,
         record: LogRecord {
-            step: Step::parse(&step).ok_or_else(|| corrupt("step", &step))?,
+            step: row.text("step")?,
+            operation,
             outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?,
             attempt: small(row.int("attempt")?)?,
             detail: row.text("detail")?,

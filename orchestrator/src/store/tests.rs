@@ -8,7 +8,9 @@ use service_kit::testing::fresh_urls;
 
 use super::*;
 use crate::engine::{Clock, SystemClock};
-use crate::saga::{self, LineItem, Outcome, Step};
+use saga_definitions::machine::{Effect, LogRecord, Outcome, Position, SAGA_STEP, SagaState};
+
+use crate::testing::{first_transition, order_input};
 
 /// A fresh store of each available backend; the folder keeps the SQLite file alive.
 async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
@@ -24,13 +26,17 @@ async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     (dir, stores)
 }
 
-fn order(customer: &str) -> OrderRequest {
-    let items = vec![LineItem {
-        sku: "sku".into(),
-        quantity: 1,
-        unit_price_cents: 100,
-    }];
-    OrderRequest::new(customer.into(), items, "EUR".into()).expect("valid order")
+fn order(customer: &str) -> Value {
+    order_input(customer)
+}
+
+/// A place-order saga compensated with nothing to undo.
+fn compensated() -> SagaState {
+    SagaState {
+        position: Position::Compensated,
+        effects: vec![Effect::None; 3],
+        cause: Some("refused".into()),
+    }
 }
 
 /// A lease that holds for the whole test.
@@ -38,7 +44,7 @@ const FRESH: i64 = 60_000;
 /// A lease that ran out before it was written (renewing with it expires a lease).
 const EXPIRED: i64 = -60_000;
 
-async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &OrderRequest) -> Inserted {
+async fn insert(store: &dyn SagaStore, id: &str, key: &str, order: &Value) -> Inserted {
     insert_owned(store, id, key, order, lease("a", FRESH)).await
 }
 
@@ -47,14 +53,16 @@ async fn insert_owned(
     store: &dyn SagaStore,
     id: &str,
     key: &str,
-    order: &OrderRequest,
+    order: &Value,
     lease: Lease<'_>,
 ) -> Inserted {
-    let start = saga::start(10);
+    let start = first_transition(10);
     let new = NewSaga {
         saga_id: id,
         idempotency_key: key,
-        request: order,
+        definition: "place-order",
+        definition_version: 1,
+        input: order,
         state: &start.state,
         log: &start.log,
         now_ms: 10,
@@ -102,10 +110,10 @@ async fn renew(
 }
 
 /// Each record's seq, step, writer and version.
-fn stamps(saga: &SagaRecord) -> Vec<(u32, Step, &str, i64)> {
+fn stamps(saga: &SagaRecord) -> Vec<(u32, &str, &str, i64)> {
     saga.log
         .iter()
-        .map(|e| (e.seq, e.record.step, e.writer.as_str(), e.version))
+        .map(|e| (e.seq, e.record.step.as_str(), e.writer.as_str(), e.version))
         .collect()
 }
 
@@ -124,12 +132,12 @@ async fn an_inserted_saga_reads_back_with_its_log() {
             Inserted::New
         ));
         let saga = store.get("s1").await.expect("get").expect("found");
-        assert_eq!(saga.request, order);
-        assert_eq!(saga.state, saga::start(10).state);
+        assert_eq!(saga.input, order);
+        assert_eq!(saga.state, first_transition(10).state);
         assert_eq!((saga.version, saga.log_len), (1, 2));
         assert_eq!(
             stamps(&saga),
-            vec![(1, Step::Saga, "a", 1), (2, Step::CreateOrder, "a", 1)]
+            vec![(1, SAGA_STEP, "a", 1), (2, "create_order", "a", 1)]
         );
     }
 }
@@ -154,13 +162,10 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
     for store in stores {
         let store = store.as_ref();
         insert(store, "s1", "k1", &order("c1")).await;
-        let next = saga::SagaState::Compensated {
-            order_id: None,
-            invoice_id: None,
-            cause: "refused".into(),
-        };
-        let log = vec![saga::LogRecord {
-            step: Step::Saga,
+        let next = compensated();
+        let log = vec![LogRecord {
+            step: SAGA_STEP.to_string(),
+            operation: None,
             outcome: Outcome::Failed,
             attempt: 0,
             detail: "refused".into(),
@@ -179,7 +184,7 @@ async fn a_commit_appends_the_log_and_a_stale_version_is_fenced() {
         store.commit(&write).await.expect("commit");
         let saga = store.get("s1").await.expect("get").expect("found");
         assert_eq!((saga.version, saga.log_len), (2, 3));
-        assert_eq!(stamps(&saga)[2], (3, Step::Saga, "a", 2));
+        assert_eq!(stamps(&saga)[2], (3, SAGA_STEP, "a", 2));
         assert_eq!(saga.state, next);
         assert!(matches!(
             store.commit(&write).await,
@@ -242,7 +247,7 @@ async fn an_expired_lease_is_claimed_by_another_replica_which_fences_the_old_own
         assert_eq!(ids(&taken), vec!["s1"], "a live lease (s0) is not taken");
         assert_eq!((taken[0].version, taken[0].log_len), (2, 3));
         let s1 = store.get("s1").await.expect("get").expect("found");
-        assert_eq!(stamps(&s1)[2], (3, Step::Saga, "b", 2));
+        assert_eq!(stamps(&s1)[2], (3, SAGA_STEP, "b", 2));
         assert_eq!(s1.log[2].record.outcome, Outcome::Claimed);
         let detail = &s1.log[2].record.detail;
         assert!(
@@ -510,11 +515,7 @@ async fn concurrent_writes_share_commits_and_a_fenced_one_fails_alone() {
         for inserted in inserts {
             assert!(matches!(inserted.await.expect("join"), Inserted::New));
         }
-        let next = saga::SagaState::Compensated {
-            order_id: None,
-            invoice_id: None,
-            cause: "c".into(),
-        };
+        let next = compensated();
         let commits = (0..30).map(|i| {
             let (store, next) = (store.clone(), next.clone());
             tokio::spawn(async move {

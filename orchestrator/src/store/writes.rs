@@ -12,12 +12,12 @@ use service_kit::on_backend;
 use sqlx::AssertSqlSafe;
 
 use super::{NewSaga, SagaWrite, StoreError};
-use crate::saga::LogRecord;
+use saga_definitions::machine::LogRecord;
 
 /// A new saga's version.
 pub(super) const FIRST_VERSION: i64 = 1;
 
-/// Rows per statement at most (a power of two): 128 × 11 bound values stays far inside
+/// Rows per statement at most (a power of two): 128 × 13 bound values stays far inside
 /// both backends' limits.
 const MAX_ROWS: usize = 128;
 
@@ -40,8 +40,9 @@ pub(super) async fn insert_sagas(
     tx: &mut Tx,
     sagas: &[NewSaga<'_>],
 ) -> Result<HashSet<String>, StoreError> {
-    const HEAD: &str = "INSERT INTO sagas (saga_id, idempotency_key, request, state, status,
-        version, log_len, created_at_ms, updated_at_ms, owner, lease_until_ms) VALUES ";
+    const HEAD: &str = "INSERT INTO sagas (saga_id, idempotency_key, definition,
+        definition_version, input, state, status, version, log_len, created_at_ms,
+        updated_at_ms, owner, lease_until_ms) VALUES ";
     const TAIL: &str = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING saga_id";
     // The lease, the last column, counts from the database's time.
     let lease_from = match tx {
@@ -52,16 +53,18 @@ pub(super) async fn insert_sagas(
     for chunk in chunks(sagas) {
         let json = chunk
             .iter()
-            .map(|new| Ok((to_json(new.request)?, to_json(new.state)?)))
+            .map(|new| Ok((to_json(new.input)?, to_json(new.state)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let sql = values_sql(HEAD, 11, chunk.len(), lease_from, TAIL);
+        let sql = values_sql(HEAD, 13, chunk.len(), lease_from, TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
-            for (new, (request, state)) in chunk.iter().zip(&json) {
+            for (new, (input, state)) in chunk.iter().zip(&json) {
                 query = query
                     .bind(new.saga_id)
                     .bind(new.idempotency_key)
-                    .bind(request)
+                    .bind(new.definition)
+                    .bind(i64::from(new.definition_version))
+                    .bind(input)
                     .bind(state)
                     .bind(new.state.status().as_str())
                     .bind(FIRST_VERSION)
@@ -132,8 +135,8 @@ pub(super) async fn update_sagas(
 
 /// Appends every write's records to its saga's log.
 pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(), StoreError> {
-    const HEAD: &str = "INSERT INTO saga_log (saga_id, seq, step, outcome, attempt, detail,
-        status, at_ms, writer, version) VALUES ";
+    const HEAD: &str = "INSERT INTO saga_log (saga_id, seq, step, operation, outcome, attempt,
+        detail, status, at_ms, writer, version) VALUES ";
     let rows: Vec<(i64, &Append, &LogRecord)> = appends
         .iter()
         .flat_map(|a| {
@@ -143,7 +146,7 @@ pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(
         })
         .collect();
     for chunk in chunks(&rows) {
-        let sql = values_sql(HEAD, 10, chunk.len(), "", "");
+        let sql = values_sql(HEAD, 11, chunk.len(), "", "");
         on_backend!(tx, conn => {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (seq, a, r) in chunk {
@@ -151,6 +154,7 @@ pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(
                     .bind(a.saga_id)
                     .bind(seq)
                     .bind(r.step.as_str())
+                    .bind(r.operation.map_or("", |o| o.as_str()))
                     .bind(r.outcome.as_str())
                     .bind(i64::from(r.attempt))
                     .bind(&r.detail)

@@ -13,6 +13,7 @@
 //! compensations never give up (they are parked after many attempts), and a definite
 //! refusal of one ends the saga FAILED.
 
+mod scope;
 mod state;
 mod transition;
 mod unhappy;
@@ -22,6 +23,7 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use scope::SagaScope;
 pub use state::{Effect, Position, Progress, SagaState, SagaStatus};
 pub use transition::{
     Command, Context, DEADLINE_PASSED, Event, Failure, InvalidTransition, LogRecord, Operation,

@@ -16,6 +16,29 @@ pub enum SagaStatus {
 }
 
 impl SagaStatus {
+    pub const ALL: [SagaStatus; 5] = [
+        SagaStatus::Running,
+        SagaStatus::Compensating,
+        SagaStatus::Completed,
+        SagaStatus::Compensated,
+        SagaStatus::Failed,
+    ];
+
+    /// The stored spelling; the one place status text is written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaStatus::Running => "RUNNING",
+            SagaStatus::Compensating => "COMPENSATING",
+            SagaStatus::Completed => "COMPLETED",
+            SagaStatus::Compensated => "COMPENSATED",
+            SagaStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -63,14 +86,22 @@ pub enum Effect {
     Done(Value),
     /// May have taken effect; its answer is unknown.
     Unknown,
-    /// Undone by its compensation.
-    Undone,
+    /// Undone by its compensation; the action's answer, when it was known.
+    Undone(Option<Value>),
 }
 
 impl Effect {
     /// Whether the action may have taken effect that is not undone yet.
     pub fn to_undo(&self) -> bool {
         matches!(self, Effect::Done(_) | Effect::Unknown)
+    }
+
+    /// The action's answer, if it is known (undone or not).
+    pub fn output(&self) -> Option<&Value> {
+        match self {
+            Effect::Done(output) | Effect::Undone(Some(output)) => Some(output),
+            Effect::None | Effect::Unknown | Effect::Undone(None) => None,
+        }
     }
 }
 

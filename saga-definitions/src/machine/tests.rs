@@ -163,7 +163,7 @@ fn a_refused_invoice_after_an_ambiguous_attempt_voids_it_first() {
             ),
         ]
     );
-    assert_eq!(state.effects[1], Effect::Undone);
+    assert!(matches!(state.effects[1], Effect::Undone(_)));
 }
 
 #[test]
@@ -318,7 +318,7 @@ fn a_restart_reissues_the_call_as_a_new_attempt_that_may_have_applied() {
         line("cancel_order", S, 1, ""),
         "the cut-off create may have applied"
     );
-    assert_eq!(state.effects[0], Effect::Undone);
+    assert_eq!(state.effects[0], Effect::Undone(None));
 }
 
 #[test]

@@ -54,6 +54,22 @@ pub enum Operation {
     Compensation,
 }
 
+impl Operation {
+    /// The stored spelling, also the `saga-operation` metadata's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Action => "action",
+            Operation::Compensation => "compensation",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Operation::Action, Operation::Compensation]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
 /// The next thing to do; a transition yields at most one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -79,6 +95,34 @@ pub enum Outcome {
     Succeeded,
     Failed,
     RetryScheduled,
+    /// A replica took the saga over (its lease had expired, or it is the replica's own
+    /// saga at its start). Written by the store, never by a transition.
+    Claimed,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 5] = [
+        Outcome::Started,
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::RetryScheduled,
+        Outcome::Claimed,
+    ];
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Started => "STARTED",
+            Outcome::Succeeded => "SUCCEEDED",
+            Outcome::Failed => "FAILED",
+            Outcome::RetryScheduled => "RETRY_SCHEDULED",
+            Outcome::Claimed => "CLAIMED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
 }
 
 /// One record of the saga log, before the store numbers and stamps it. `step` is the
@@ -240,7 +284,8 @@ fn compensation_done(
     ctx: &Context,
 ) -> Transition {
     let mut next = state.clone();
-    next.effects[step] = Effect::Undone;
+    let undone = std::mem::replace(&mut next.effects[step], Effect::None);
+    next.effects[step] = Effect::Undone(undone.output().cloned());
     let done = record(
         ctx,
         step,

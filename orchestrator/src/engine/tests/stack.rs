@@ -10,12 +10,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Backoff, Engine, Entropy, Participants, Settings, SystemClock};
-use crate::saga::{LineItem, OrderRequest, Policy, SagaStatus};
+use saga_definitions::machine::{Policy, SagaStatus};
+
+use crate::definitions::{Definitions, ParticipantSchemas};
+use crate::engine::{Backoff, Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
 use crate::store::{
     self, Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
     StoreError,
 };
+use crate::testing::{order_input, place_order};
 
 /// Participants and a saga log on one backend.
 pub struct Stack {
@@ -78,12 +81,18 @@ pub async fn stacks_with_order_faults(faults: &str) -> Vec<Stack> {
 }
 
 impl Stack {
-    /// A store over this stack's saga log.
+    /// A store over this stack's saga log, with the built-in definition registered.
     pub async fn store(&self) -> Arc<LossyStore> {
         let inner = store::open(&self.log_url, 64, Duration::ZERO)
             .await
             .expect("open the log");
-        Arc::new(LossyStore::new(inner))
+        let schemas = Arc::new(ParticipantSchemas::built_in().expect("the contracts"));
+        let definitions = Definitions::new(inner.clone(), schemas);
+        definitions
+            .register_built_in()
+            .await
+            .expect("register place-order");
+        Arc::new(LossyStore::new(inner, definitions))
     }
 
     /// A replica named `replica_id` over `store`, holding sagas for `lease`, its
@@ -100,13 +109,15 @@ impl Stack {
         lease: Duration,
         max_in_flight: usize,
     ) -> Engine {
-        let participants = Participants::connect(
-            &self.orders_url,
-            &self.invoices_url,
-            1,
-            Duration::from_secs(2),
-        )
-        .expect("participant urls");
+        let services = [
+            ("orders.v1.Orders".to_string(), self.orders_url.clone()),
+            (
+                "invoices.v1.Invoices".to_string(),
+                self.invoices_url.clone(),
+            ),
+        ];
+        let participants =
+            Participants::connect(&services, 1, Duration::from_secs(2)).expect("participant urls");
         let settings = Settings {
             policy: Policy {
                 max_attempts: 8,
@@ -123,8 +134,10 @@ impl Stack {
             replica_id: replica_id.to_string(),
             lease,
         };
+        let definitions = store.definitions.clone();
         let engine = Engine::new(
             store,
+            definitions,
             participants,
             Arc::new(SystemClock),
             Entropy::seeded(seed_of(replica_id)),
@@ -143,14 +156,13 @@ fn seed_of(replica_id: &str) -> u64 {
     hasher.finish()
 }
 
-/// A small valid order for `customer`.
-pub fn order(customer: &str) -> OrderRequest {
-    let items = vec![LineItem {
-        sku: "beans".into(),
-        quantity: 2,
-        unit_price_cents: 1_999,
-    }];
-    OrderRequest::new(customer.into(), items, "EUR".into()).expect("valid order")
+/// A place-order saga for `customer` under `key`.
+pub fn order(key: Option<&str>, customer: &str) -> SagaStart {
+    SagaStart {
+        runnable: place_order(),
+        key: key.map(str::to_string),
+        input: order_input(customer),
+    }
 }
 
 /// Polls `store` until every saga is finished, for at most `within`; returns the
@@ -174,15 +186,17 @@ pub async fn unfinished_after(store: &dyn SagaStore, within: Duration) -> Vec<St
 /// write commits, then the caller is told the database went away.
 pub struct LossyStore {
     inner: Arc<dyn SagaStore>,
+    definitions: Definitions,
     lose_inserts: AtomicU32,
     lose_claims: AtomicU32,
     lose_reads: AtomicU32,
 }
 
 impl LossyStore {
-    fn new(inner: Arc<dyn SagaStore>) -> Self {
+    fn new(inner: Arc<dyn SagaStore>, definitions: Definitions) -> Self {
         Self {
             inner,
+            definitions,
             lose_inserts: AtomicU32::new(0),
             lose_claims: AtomicU32::new(0),
             lose_reads: AtomicU32::new(0),

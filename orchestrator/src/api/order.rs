@@ -1,6 +1,7 @@
-//! The order a saga places, valid by construction.
+//! The order `PlaceOrder` takes, valid by construction, and the input of the
+//! place-order saga it starts.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// Longest customer id and SKU accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
@@ -8,7 +9,7 @@ pub const MAX_ID_BYTES: usize = 128;
 pub const MAX_ITEMS: usize = 1000;
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineItem {
     pub sku: String,
     pub quantity: u32,
@@ -16,7 +17,7 @@ pub struct LineItem {
 }
 
 /// A validated order: non-empty, positive amounts, a total that fits in i64 cents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
     customer_id: String,
     items: Vec<LineItem>,
@@ -79,21 +80,20 @@ impl OrderRequest {
         })
     }
 
-    pub fn customer_id(&self) -> &str {
-        &self.customer_id
-    }
-
-    pub fn items(&self) -> &[LineItem] {
-        &self.items
-    }
-
-    pub fn currency(&self) -> &str {
-        &self.currency
-    }
-
-    /// The sum of quantity × unit price over all items; the invoice's amount.
-    pub fn total_cents(&self) -> i64 {
-        self.total_cents
+    /// The place-order saga's input: the order with its total, as the JSON that releases
+    /// before definitions stored for it.
+    pub fn to_input(&self) -> Value {
+        let items: Vec<Value> = self
+            .items
+            .iter()
+            .map(|i| json!({"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}))
+            .collect();
+        json!({
+            "customer_id": self.customer_id,
+            "items": items,
+            "currency": self.currency,
+            "total_cents": self.total_cents,
+        })
     }
 }
 
