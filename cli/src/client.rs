@@ -28,6 +28,27 @@ pub struct PlaceArgs {
     wait_ms: u32,
 }
 
+/// Flags of `saga start`.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
+    url: String,
+    /// The registered definition's name.
+    definition: String,
+    /// The saga's input, a JSON object (e.g. '{"customer_id": "c1", ...}').
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// The definition version (0: the latest).
+    #[arg(long, default_value_t = 0)]
+    version: u32,
+    /// Idempotency key: the same key again returns the same saga.
+    #[arg(long, default_value = "")]
+    key: String,
+    /// Answer after this long even if the saga has not ended (0: wait for the end).
+    #[arg(long, default_value_t = 0)]
+    wait_ms: u32,
+}
+
 /// Flags of `saga get`.
 #[derive(Debug, clap::Args)]
 pub struct GetArgs {
@@ -64,6 +85,23 @@ pub async fn place(args: PlaceArgs) -> anyhow::Result<()> {
         wait_ms: args.wait_ms,
     };
     let saga = place_order(&args.url, request).await?;
+    println!("{}", render::saga(&saga));
+    Ok(())
+}
+
+pub async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let mut client = connect(&args.url).await?;
+    let request = pb::StartSagaRequest {
+        definition: args.definition,
+        version: args.version,
+        idempotency_key: args.key,
+        input_json: args.input,
+        wait_ms: args.wait_ms,
+    };
+    let response = client.start_saga(request).await?.into_inner();
+    let saga = response
+        .saga
+        .context("the orchestrator answered without a saga")?;
     println!("{}", render::saga(&saga));
     Ok(())
 }

@@ -24,7 +24,9 @@ enum Command {
     Demo(stack::DemoArgs),
     /// Place an order through a running orchestrator.
     Place(client::PlaceArgs),
-    /// Show one saga with its log.
+    /// Start a saga of any registered definition, with its input as JSON.
+    Start(client::StartArgs),
+    /// Show one saga with its steps and its log.
     Get(client::GetArgs),
     /// List sagas, newest first.
     List(client::ListArgs),
@@ -41,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => stack::up(args).await,
         Command::Demo(args) => stack::demo(args).await,
         Command::Place(args) => client::place(args).await,
+        Command::Start(args) => client::start(args).await,
         Command::Get(args) => client::get(args).await,
         Command::List(args) => client::list(args).await,
         Command::Replicas(args) => client::replicas(args).await,

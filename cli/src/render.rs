@@ -38,11 +38,28 @@ pub fn replicas(replicas: &[pb::Replica]) -> String {
     out
 }
 
-/// A saga and its whole log.
+/// A saga with its steps and its whole log.
 pub fn saga(saga: &pb::Saga) -> String {
     let mut out = summary(saga);
+    if !saga.definition.is_empty() {
+        let _ = write!(
+            out,
+            "\n  definition: {} v{}",
+            saga.definition, saga.definition_version
+        );
+    }
     if !saga.error.is_empty() {
         let _ = write!(out, "\n  error: {}", saga.error);
+    }
+    if !saga.output_json.is_empty() {
+        let _ = write!(out, "\n  output: {}", saga.output_json);
+    }
+    for step in &saga.steps {
+        let _ = write!(
+            out,
+            "\n  step {:<20} {:<13} attempts {:<3} {}",
+            step.name, step.status, step.attempts, step.error
+        );
     }
     for entry in &saga.log {
         let phase = match pb::StepPhase::try_from(entry.phase) {
