@@ -42,6 +42,10 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub descriptor_sets: Vec<PathBuf>,
+    /// A folder of saga definitions (`*.json`), registered at start-up after the
+    /// built-in ones; one with a problem stops the start, naming the file.
+    #[arg(long, env = "DEFINITIONS_DIR")]
+    pub definitions: Option<PathBuf>,
     /// Deadline of one participant call; a call past it may still have taken effect.
     #[arg(long, env = "CALL_TIMEOUT_MS", default_value_t = 2_000)]
     pub call_timeout_ms: u64,

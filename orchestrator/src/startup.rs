@@ -1,6 +1,7 @@
 //! Building the orchestrator from its config and running it until shutdown.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +31,14 @@ pub enum StartupError {
     Serve(#[from] tonic::transport::Error),
     #[error("cannot use the participants' schemas")]
     Schemas(#[from] SchemaError),
-    #[error("cannot register the built-in saga definitions")]
+    #[error("cannot register the saga definitions")]
     Definitions(#[from] DefinitionError),
+    #[error("cannot read the definitions in {path}")]
+    DefinitionsDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How long to wait between two attempts to register the built-in definitions.
@@ -53,6 +60,9 @@ impl App {
         schemas.refresh().await;
         let definitions = Definitions::new(store.clone(), schemas);
         register_built_in(&definitions, patience).await?;
+        if let Some(dir) = &config.definitions {
+            register_dir(&definitions, dir).await?;
+        }
         let participants = Participants::connect(
             &config.participant_urls(),
             usize::from(config.participant_connections),
@@ -162,6 +172,27 @@ async fn register_built_in(
             done => return done,
         }
     }
+}
+
+/// Registers every `*.json` definition in `dir`, in name order.
+async fn register_dir(definitions: &Definitions, dir: &Path) -> Result<(), StartupError> {
+    let unreadable = |source| StartupError::DefinitionsDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(unreadable)?;
+        let name = path.display().to_string();
+        let registered = definitions.register_file(&name, &text).await?;
+        tracing::info!(file = %name, definition = %registered.name, version = registered.version, "definition from the definitions folder");
+    }
+    Ok(())
 }
 
 fn seed_from_clock() -> u64 {

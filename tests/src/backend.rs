@@ -91,6 +91,36 @@ pub enum Database {
 }
 
 impl Database {
+    /// Fills this new, empty database with `binary`'s database in `folder`: a copy of
+    /// `folder/sqlite/<binary>.db`, or `folder/postgres/<binary>.sql` run by `psql` (a
+    /// plain `pg_dump`).
+    pub async fn load(&self, folder: &Path, binary: Binary) -> Result<()> {
+        let name = binary.fixture_name();
+        match self {
+            Database::Sqlite(path) => {
+                let from = folder.join("sqlite").join(format!("{name}.db"));
+                std::fs::copy(&from, path)
+                    .with_context(|| format!("cannot copy {}", from.display()))?;
+            }
+            Database::Postgres { url } => {
+                let dump = folder.join("postgres").join(format!("{name}.sql"));
+                let ran = tokio::process::Command::new("psql")
+                    .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+                    .arg(&dump)
+                    .output()
+                    .await
+                    .context("cannot run psql (PostgreSQL's client)")?;
+                anyhow::ensure!(
+                    ran.status.success(),
+                    "psql could not load {}: {}",
+                    dump.display(),
+                    String::from_utf8_lossy(&ran.stderr)
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The service's `--database-url`.
     pub fn url(&self) -> String {
         match self {

@@ -30,6 +30,15 @@ impl Binary {
         }
     }
 
+    /// The name of the service's database in a fixture folder.
+    pub fn fixture_name(self) -> &'static str {
+        match self {
+            Binary::Orchestrator => "orchestrator",
+            Binary::OrdersSvc => "orders",
+            Binary::InvoicesSvc => "invoices",
+        }
+    }
+
     /// The path of the built executable in [`bin_dir`]; an error tells how to build it
     /// when it is missing.
     pub fn path(self) -> Result<PathBuf> {

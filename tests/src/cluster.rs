@@ -59,11 +59,21 @@ impl Cluster {
             .tempdir()
             .context("cannot create the test folder")?;
         let backend = &options.backend;
+        let database = |binary: Binary| {
+            let (dir, folder) = (dir.path(), options.databases_from.clone());
+            async move {
+                let database = backend.database(dir, binary).await?;
+                if let Some(folder) = folder {
+                    database.load(&folder, binary).await?;
+                }
+                anyhow::Ok(database)
+            }
+        };
         let orders = Participant::start(
             participant_launch(
                 &dir,
                 Binary::OrdersSvc,
-                backend.database(dir.path(), Binary::OrdersSvc).await?,
+                database(Binary::OrdersSvc).await?,
                 &options.orders_faults,
                 &options,
             )?,
@@ -73,7 +83,7 @@ impl Cluster {
         let mut invoices_launch = participant_launch(
             &dir,
             Binary::InvoicesSvc,
-            backend.database(dir.path(), Binary::InvoicesSvc).await?,
+            database(Binary::InvoicesSvc).await?,
             &options.invoices_faults,
             &options,
         )?;
@@ -83,7 +93,7 @@ impl Cluster {
                 .extend(["--max-invoice-cents".into(), cents.to_string()]);
         }
         let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
-        let orchestrator_database = backend.database(dir.path(), Binary::Orchestrator).await?;
+        let orchestrator_database = database(Binary::Orchestrator).await?;
         // A fixed name: a restarted orchestrator takes its own sagas back at once.
         let mut orchestrator_args = vec![
             "--replica-id".into(),

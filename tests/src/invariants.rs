@@ -14,6 +14,7 @@ pub mod liveness;
 /// Each saga's log is well formed.
 pub mod log;
 mod rules;
+pub mod shape;
 
 use anyhow::{Result, bail};
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
@@ -31,6 +32,7 @@ pub use keys::{Placement, placement_violations};
 pub use liveness::{Straggler, liveness_violations};
 pub use log::log_violations;
 pub use rules::violations;
+pub use shape::{SagaShape, Shapes};
 
 /// How many sagas, orders and invoices ended in each status. Anything else (running,
 /// pending, failed) is a violation, so these add up to the totals.
@@ -108,6 +110,8 @@ pub struct Snapshot {
     pub sagas: Vec<Saga>,
     pub orders: Vec<Order>,
     pub invoices: Vec<Invoice>,
+    /// The definition version each saga runs, as the orchestrator has it.
+    pub shapes: Shapes,
 }
 
 impl Snapshot {
@@ -119,9 +123,11 @@ impl Snapshot {
     ) -> Result<Self> {
         let listed = all_sagas(orchestrator, SagaStatus::Unspecified).await?;
         let sagas = full_sagas(orchestrator, &listed).await?;
+        let shapes = Shapes::read(orchestrator, &sagas).await?;
         Ok(Self {
             listed,
             sagas,
+            shapes,
             orders: all_orders(orders).await?,
             invoices: all_invoices(invoices).await?,
         })
@@ -130,7 +136,12 @@ impl Snapshot {
     /// Every violation of the cross-service invariants and of the logs' form.
     pub fn violations(&self) -> Vec<String> {
         let mut found = rules::listing_agrees(&self.listed, &self.sagas);
-        found.extend(violations(&self.sagas, &self.orders, &self.invoices));
+        found.extend(violations(
+            &self.sagas,
+            &self.shapes,
+            &self.orders,
+            &self.invoices,
+        ));
         found
     }
 

@@ -31,6 +31,9 @@ pub struct ClusterOptions {
     pub log_tails_on_drop: bool,
     /// More orchestrator flags (e.g. `--participant SERVICE=URL`).
     pub orchestrator_args: Vec<String>,
+    /// A folder of databases to start from instead of empty ones (see
+    /// [`crate::backend::Database::load`]).
+    pub databases_from: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterOptions {
@@ -49,11 +52,18 @@ impl Default for ClusterOptions {
             seed: 1,
             log_tails_on_drop: true,
             orchestrator_args: Vec::new(),
+            databases_from: None,
         }
     }
 }
 
 impl ClusterOptions {
+    /// Start every service on a copy of the databases in `folder`.
+    pub fn databases_from(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+        self.databases_from = Some(folder.into());
+        self
+    }
+
     /// One more orchestrator flag.
     pub fn orchestrator_arg(mut self, arg: impl Into<String>) -> Self {
         self.orchestrator_args.push(arg.into());

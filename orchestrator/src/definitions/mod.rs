@@ -153,10 +153,30 @@ impl Definitions {
 
     /// Registers the definitions shipped with the orchestrator.
     pub async fn register_built_in(&self) -> Result<(), DefinitionError> {
-        let place_order = file::from_json(PLACE_ORDER).map_err(|e| {
-            DefinitionError::Invalid(vec![Problem::new("place-order.json", e.to_string())])
-        })?;
-        self.register(&place_order).await.map(|_| ())
+        self.register_file("place-order.json", PLACE_ORDER)
+            .await
+            .map(|_| ())
+    }
+
+    /// Registers the definition in a file's `text`; a problem's location starts with the
+    /// file's `name`.
+    pub async fn register_file(
+        &self,
+        name: &str,
+        text: &str,
+    ) -> Result<Registration, DefinitionError> {
+        let in_file = |problems: Vec<Problem>| {
+            let located = problems
+                .into_iter()
+                .map(|p| Problem::new(format!("{name}: {}", p.location), p.message));
+            DefinitionError::Invalid(located.collect())
+        };
+        let definition = file::from_json(text)
+            .map_err(|e| in_file(vec![Problem::new("definition", e.to_string())]))?;
+        match self.register(&definition).await {
+            Err(DefinitionError::Invalid(problems)) => Err(in_file(problems)),
+            done => done,
+        }
     }
 
     /// One version (`None`: the latest).

@@ -7,19 +7,17 @@ use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, Step
 
 use super::claims::claim_violations;
 use super::fencing::{ownership_violations, stale_write_violations};
+use super::shape::{Kind, SagaShape};
 
 /// Step name of the records about the saga as a whole.
 pub const SAGA: &str = "saga";
-/// The forward steps, in the order they must run.
-pub const ACTIONS: [&str; 3] = ["create_order", "create_invoice", "confirm_order"];
-/// The compensations, in the order they must run (the reverse of their actions).
-pub const COMPENSATIONS: [&str; 2] = ["void_invoice", "cancel_order"];
 /// The detail of a STARTED record that re-issues a call after an orchestrator restart
-/// (`orchestrator::saga::RESUMED`): the recorded recovery of an attempt cut off.
+/// (`saga_definitions::machine::RESUMED`): the recorded recovery of an attempt cut off.
 pub const RESUMED: &str = "resumed after restart";
 
-/// Every way `saga`'s log is malformed, as sentences (empty: well formed).
-pub fn log_violations(saga: &Saga) -> Vec<String> {
+/// Every way `saga`'s log is malformed for a saga of `shape`, as sentences (empty: well
+/// formed).
+pub fn log_violations(saga: &Saga, shape: &SagaShape) -> Vec<String> {
     let mut found = Vec::new();
     let id = &saga.saga_id;
     let mut log: Vec<&SagaLogEntry> = saga.log.iter().collect();
@@ -51,7 +49,7 @@ pub fn log_violations(saga: &Saga) -> Vec<String> {
         ));
     }
     check_saga_records(saga, &log, &mut found);
-    let steps = step_histories(id, &log, &mut found);
+    let steps = step_histories(id, shape, &log, &mut found);
     if is_terminal(saga.status()) {
         for step in steps.iter().filter(|s| s.ended.is_none()) {
             found.push(format!(
@@ -60,7 +58,7 @@ pub fn log_violations(saga: &Saga) -> Vec<String> {
             ));
         }
     }
-    check_order(saga, &steps, &mut found);
+    check_order(saga, shape, &steps, &mut found);
     found.extend(ownership_violations(saga));
     found.extend(stale_write_violations(saga));
     found.extend(claim_violations(saga));
@@ -125,13 +123,14 @@ struct StepHistory<'a> {
 /// Also checks that the records of different steps do not interleave.
 fn step_histories<'a>(
     id: &str,
+    shape: &SagaShape,
     log: &[&'a SagaLogEntry],
     found: &mut Vec<String>,
 ) -> Vec<StepHistory<'a>> {
     let mut steps: Vec<StepHistory<'a>> = Vec::new();
     for entry in log.iter().filter(|e| e.step != SAGA) {
         let name = entry.step.as_str();
-        check_phase(id, entry, found);
+        check_phase(id, shape, entry, found);
         let is_current = steps.last().is_some_and(|s| s.name == name);
         if !is_current {
             if steps.iter().any(|s| s.name == name) {
@@ -201,10 +200,10 @@ fn replay(id: &str, step: &mut StepHistory, entry: &SagaLogEntry, found: &mut Ve
     }
 }
 
-fn check_phase(id: &str, entry: &SagaLogEntry, found: &mut Vec<String>) {
-    let expected = if ACTIONS.contains(&entry.step.as_str()) {
+fn check_phase(id: &str, shape: &SagaShape, entry: &SagaLogEntry, found: &mut Vec<String>) {
+    let expected = if shape.action_index(&entry.step).is_some() {
         StepPhase::Action
-    } else if COMPENSATIONS.contains(&entry.step.as_str()) {
+    } else if shape.compensation_index(&entry.step).is_some() {
         StepPhase::Compensation
     } else {
         found.push(format!(
@@ -223,40 +222,42 @@ fn check_phase(id: &str, entry: &SagaLogEntry, found: &mut Vec<String>) {
     }
 }
 
-/// Actions in their order, each only after the previous one succeeded; then the
-/// compensations, in reverse order of the actions, each only for a started action, never
-/// after the confirmation; and, for a saga that ended, exactly the steps its status needs.
-fn check_order(saga: &Saga, steps: &[StepHistory], found: &mut Vec<String>) {
+/// Actions in the definition's order, each only after the previous one succeeded; then
+/// compensations, each of a compensatable step whose action started, in reverse order of
+/// the steps, never once a retriable step started or the pivot succeeded; and, for a saga
+/// that ended, exactly the steps its status needs.
+fn check_order(saga: &Saga, shape: &SagaShape, steps: &[StepHistory], found: &mut Vec<String>) {
     let id = &saga.saga_id;
     let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
     let split = steps
         .iter()
-        .position(|s| !ACTIONS.contains(&s.name))
+        .position(|s| shape.action_index(s.name).is_none())
         .unwrap_or(steps.len());
     let (actions, compensations) = steps.split_at(split);
-    let action_names: Vec<&str> = actions.iter().map(|s| s.name).collect();
-    let compensation_names: Vec<&str> = compensations.iter().map(|s| s.name).collect();
-    let legal_compensations = [
-        vec![],
-        vec!["void_invoice"],
-        vec!["cancel_order"],
-        vec!["void_invoice", "cancel_order"],
-    ];
-    if action_names != ACTIONS[..actions.len()]
-        || !legal_compensations.contains(&compensation_names)
-    {
+    let in_order = actions
+        .iter()
+        .enumerate()
+        .all(|(i, s)| shape.action_index(s.name) == Some(i));
+    let undone: Option<Vec<usize>> = compensations
+        .iter()
+        .map(|s| shape.compensation_index(s.name))
+        .collect();
+    let reversed = undone
+        .as_ref()
+        .is_some_and(|u| u.windows(2).all(|w| w[0] > w[1]));
+    if !in_order || !reversed {
         found.push(format!("saga {id} runs its steps in the order {names:?}"));
         return;
     }
     let unfinished = |s: &&StepHistory| s.ended != Some(StepOutcome::Succeeded);
     for (before, after) in steps.iter().zip(steps.iter().skip(1)) {
-        if unfinished(&before) && ACTIONS.contains(&after.name) {
+        if unfinished(&before) && shape.action_index(after.name).is_some() {
             found.push(format!(
                 "saga {id} started {} although {} did not succeed",
                 after.name, before.name
             ));
         }
-        if unfinished(&before) && COMPENSATIONS.contains(&before.name) {
+        if unfinished(&before) && shape.compensation_index(before.name).is_some() {
             found.push(format!(
                 "saga {id} ran {} although compensation {} did not succeed",
                 after.name, before.name
@@ -264,35 +265,49 @@ fn check_order(saga: &Saga, steps: &[StepHistory], found: &mut Vec<String>) {
         }
     }
     let started = |name: &str| steps.iter().find(|s| s.name == name);
-    let compensated =
-        |name: &str| started(name).is_some_and(|s| s.ended == Some(StepOutcome::Succeeded));
-    let owed = |action: &str| {
-        started(action).is_some_and(|s| s.maybe_applied || s.ended == Some(StepOutcome::Succeeded))
-    };
-    for (compensation, action) in [
-        ("void_invoice", "create_invoice"),
-        ("cancel_order", "create_order"),
-    ] {
-        if started(compensation).is_some() && started(action).is_none() {
+    for step in &shape.steps {
+        let action = started(&step.action);
+        let past_return = match step.kind {
+            Kind::Retriable => action.is_some(),
+            Kind::Pivot => action.is_some_and(|s| s.ended == Some(StepOutcome::Succeeded)),
+            Kind::Compensatable => false,
+        };
+        if past_return && !compensations.is_empty() {
+            let past = match step.kind {
+                Kind::Retriable => "starting",
+                _ => "the success of",
+            };
             found.push(format!(
-                "saga {id} ran {compensation} although {action} never started"
+                "saga {id} compensated after {past} {}: {names:?}",
+                step.action
             ));
         }
-        if saga.status() == SagaStatus::Compensated && owed(action) && !compensated(compensation) {
+        let Some(compensation) = &step.compensation else {
+            continue;
+        };
+        let ran = started(compensation);
+        if ran.is_some() && action.is_none() {
             found.push(format!(
-                "COMPENSATED saga {id} may have applied {action} but did not {compensation}"
+                "saga {id} ran {compensation} although {} never started",
+                step.action
+            ));
+        }
+        let owed =
+            action.is_some_and(|s| s.maybe_applied || s.ended == Some(StepOutcome::Succeeded));
+        let undone = ran.is_some_and(|s| s.ended == Some(StepOutcome::Succeeded));
+        if saga.status() == SagaStatus::Compensated && owed && !undone {
+            found.push(format!(
+                "COMPENSATED saga {id} may have applied {} but did not {compensation}",
+                step.action
             ));
         }
     }
-    if started("confirm_order").is_some() && !compensations.is_empty() {
-        found.push(format!(
-            "saga {id} compensated after starting confirm_order: {names:?}"
-        ));
-    }
-    let all_succeeded = actions.len() == ACTIONS.len() && actions.iter().all(|s| !unfinished(&s));
+    let all_succeeded =
+        actions.len() == shape.steps.len() && actions.iter().all(|s| !unfinished(&s));
     if saga.status() == SagaStatus::Completed && !(all_succeeded && compensations.is_empty()) {
         found.push(format!(
-            "COMPLETED saga {id} did not run exactly the three actions to success: {names:?}"
+            "COMPLETED saga {id} did not run exactly its {} actions to success: {names:?}",
+            shape.steps.len()
         ));
     }
 }

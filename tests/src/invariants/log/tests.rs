@@ -3,7 +3,8 @@
 
 use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
 
-use super::{ACTIONS, RESUMED, SAGA, log_violations};
+use super::super::shape::SagaShape;
+use super::{RESUMED, SAGA, log_violations};
 
 use StepOutcome::{Claimed as C, Failed as F, RetryScheduled as R, Started as S, Succeeded as OK};
 
@@ -27,7 +28,7 @@ fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
             }
             let phase = match *step {
                 SAGA => StepPhase::Unspecified,
-                s if ACTIONS.contains(&s) => StepPhase::Action,
+                s if SagaShape::place_order().action_index(s).is_some() => StepPhase::Action,
                 _ => StepPhase::Compensation,
             };
             SagaLogEntry {
@@ -51,6 +52,8 @@ fn saga(status: SagaStatus, records: &[Rec]) -> Saga {
     Saga {
         saga_id: "s1".into(),
         status: status.into(),
+        definition: "place-order".into(),
+        definition_version: 1,
         log,
         ..Default::default()
     }
@@ -145,7 +148,7 @@ fn every_legal_shape_is_well_formed() {
     ];
     for (name, status, records) in cases {
         assert_eq!(
-            log_violations(&saga(status, &records)),
+            log_violations(&saga(status, &records), &SagaShape::place_order()),
             Vec::<String>::new(),
             "{name}"
         );
@@ -275,7 +278,7 @@ fn every_kind_of_malformed_log_is_reported() {
                 r.truncate(5);
                 r.push((SAGA, OK, 0, "saga completed"));
             },
-            "did not run exactly the three actions",
+            "did not run exactly its 3 actions",
         ),
         (
             "no saga outcome at the end",
@@ -295,7 +298,7 @@ fn every_kind_of_malformed_log_is_reported() {
     for (name, status, breakage, expected) in cases {
         let mut records = completed();
         breakage(&mut records);
-        let found = log_violations(&saga(status, &records));
+        let found = log_violations(&saga(status, &records), &SagaShape::place_order());
         assert!(
             found.iter().any(|f| f.contains(expected)),
             "{name}: expected a finding containing {expected:?}, got {found:?}"
@@ -307,6 +310,6 @@ fn every_kind_of_malformed_log_is_reported() {
 fn a_gap_in_the_sequence_is_reported() {
     let mut gapped = saga(SagaStatus::Completed, &completed());
     gapped.log[3].seq = 30;
-    let found = log_violations(&gapped);
+    let found = log_violations(&gapped, &SagaShape::place_order());
     assert!(found.iter().any(|f| f.contains("log seqs")), "{found:?}");
 }

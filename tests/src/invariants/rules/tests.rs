@@ -4,6 +4,7 @@ use saga_contracts::invoices::v1::{Invoice, InvoiceStatus};
 use saga_contracts::orders::v1::{LineItem, Order, OrderStatus};
 use saga_contracts::saga::v1::{Saga, SagaLogEntry, SagaStatus, StepOutcome, StepPhase};
 
+use super::super::shape::Shapes;
 use super::violations;
 
 struct State {
@@ -67,6 +68,8 @@ fn saga(id: &str, status: SagaStatus, order_id: &str, invoice_id: &str) -> Saga 
         order_id: order_id.into(),
         invoice_id: invoice_id.into(),
         log,
+        definition: "place-order".into(),
+        definition_version: 1,
         customer_id: "c".into(),
         total_cents: 500,
         currency: "EUR".into(),
@@ -121,7 +124,12 @@ fn consistent() -> State {
 }
 
 fn check(state: &State) -> Vec<String> {
-    violations(&state.sagas, &state.orders, &state.invoices)
+    violations(
+        &state.sagas,
+        &Shapes::place_order(),
+        &state.orders,
+        &state.invoices,
+    )
 }
 
 #[test]

@@ -1,0 +1,172 @@
+//! The four-step definition under ambiguous faults on every call of every participant
+//! (the effect happens, the answer is lost) and an orchestrator SIGKILLed mid-saga and
+//! restarted: every saga ends, with exactly one effect per step and every compensation
+//! in reverse order (the general log checker over the definition's shape), and the
+//! stock of each saga held if and only if it completed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use saga_contracts::saga::v1 as pb;
+use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
+use saga_tests::binaries::bin_dir;
+use saga_tests::cluster::is_terminal;
+use saga_tests::process::ServiceProcess;
+use saga_tests::saga_log::count;
+use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend};
+use serde_json::json;
+use sqlx::Connection;
+
+const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
+const MAX_INVOICE_CENTS: i64 = 100_000;
+/// Sagas of each kind: completing, refused reservation, invoice over the limit.
+const EACH: usize = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_four_step_saga_under_ambiguous_faults_and_a_kill_leaves_one_effect_per_step()
+-> Result<()> {
+    on_every_backend(scenario).await
+}
+
+async fn scenario(backend: Backend) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let inventory_db = dir.path().join("inventory.db");
+    let inventory = inventory(
+        dir.path(),
+        &inventory_db,
+        "Reserve:ambiguous:0.3,Reserve:delay=100:1,Release:ambiguous:0.3",
+    )
+    .await?;
+    let options = ClusterOptions::default()
+        .backend(backend)
+        .max_invoice_cents(MAX_INVOICE_CENTS)
+        .orders_faults(
+            "CreateOrder:ambiguous:0.3,ConfirmOrder:ambiguous:0.3,CancelOrder:ambiguous:0.3",
+        )
+        .invoices_faults("CreateInvoice:ambiguous:0.3,VoidInvoice:ambiguous:0.3")
+        .fault_seed(41)
+        .orchestrator_arg(format!(
+            "--participant=inventory.v1.Inventory={}",
+            inventory.url()
+        ));
+    let mut cluster = Cluster::start(options).await?;
+    cluster
+        .orchestrator()
+        .register_definition(pb::RegisterDefinitionRequest {
+            definition: Some(saga_definitions::file::from_json(ORDER_WITH_STOCK)?),
+            validate_only: false,
+        })
+        .await?;
+    let mut expected = HashMap::new();
+    for i in 0..EACH {
+        for (kind, quantity, price, ends) in [
+            ("ok", 1, 300, SagaStatus::Completed),
+            ("too-many", 5_000, 1, SagaStatus::Compensated),
+            (
+                "over-limit",
+                1,
+                MAX_INVOICE_CENTS + 1,
+                SagaStatus::Compensated,
+            ),
+        ] {
+            let saga = start(&cluster, &format!("{kind}-{i}"), quantity, price).await?;
+            expected.insert(saga.saga_id, ends);
+        }
+    }
+
+    let seen = cluster
+        .wait_for_a_saga_mid_way(Duration::from_secs(20))
+        .await?;
+    cluster.kill_orchestrator().await?;
+    ensure!(
+        seen.iter().any(|s| !is_terminal(s.status())),
+        "the kill interrupted sagas"
+    );
+    cluster.restart_orchestrator().await?;
+    cluster
+        .wait_until_all_terminal(Duration::from_secs(60))
+        .await?;
+
+    let summary = check_invariants(&cluster).await?;
+    ensure!(summary.sagas.len() == expected.len(), "no saga lost");
+    for step in ["create_order", "reserve_stock", "create_invoice"] {
+        ensure!(
+            count(&summary.sagas, step, StepOutcome::RetryScheduled) > 0,
+            "the ambiguous faults fired on {step}, so it was repeated"
+        );
+    }
+    let reservations = reservations(&inventory_db).await?;
+    for saga in &summary.sagas {
+        assert_eq!(
+            Some(&saga.status()),
+            expected.get(&saga.saga_id),
+            "{}",
+            saga.saga_id
+        );
+        let held = reservations.get(&saga.saga_id).map(String::as_str);
+        match saga.status() {
+            SagaStatus::Completed => assert_eq!(held, Some("HELD"), "{}", saga.saga_id),
+            _ => assert_ne!(held, Some("HELD"), "{} left stock held", saga.saga_id),
+        }
+    }
+    drop(inventory);
+    Ok(())
+}
+
+async fn inventory(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    faults: &str,
+) -> Result<ServiceProcess> {
+    let database = format!("sqlite://{}", db.display());
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &database,
+        "--faults",
+        faults,
+        "--fault-seed",
+        "5",
+    ]
+    .map(String::from);
+    ServiceProcess::spawn(
+        "inventory-svc",
+        &bin_dir()?.join("inventory-svc"),
+        &args,
+        &dir.join("inventory-svc.log"),
+    )
+    .await
+    .context("build the workspace's binaries: cargo build --workspace")
+}
+
+/// Starts a saga of one line and answers at once.
+async fn start(cluster: &Cluster, key: &str, quantity: u32, price: i64) -> Result<pb::Saga> {
+    let input = json!({
+        "customer_id": "c-faults",
+        "items": [{"sku": "beans", "quantity": quantity, "unit_price_cents": price}],
+        "currency": "EUR",
+    });
+    let answer = cluster
+        .orchestrator()
+        .start_saga(pb::StartSagaRequest {
+            definition: "order-with-stock".into(),
+            idempotency_key: key.into(),
+            input_json: input.to_string(),
+            wait_ms: 20,
+            ..Default::default()
+        })
+        .await?;
+    answer.into_inner().saga.context("a saga")
+}
+
+/// Each saga's reservation status, read from the participant's own database.
+async fn reservations(db: &std::path::Path) -> Result<HashMap<String, String>> {
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT saga_id, status FROM reservations")
+        .fetch_all(&mut conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
