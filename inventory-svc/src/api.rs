@@ -5,6 +5,7 @@ use std::sync::Arc;
 use service_kit::db::{Db, GroupWriter};
 use service_kit::faults::Faults;
 use service_kit::participant::{ParticipantError, validate};
+use service_kit::saga_call::SagaCall;
 use tonic::{Request, Response, Status};
 
 use crate::proto;
@@ -40,6 +41,7 @@ impl proto::inventory_server::Inventory for InventoryApi {
         &self,
         request: Request<proto::ReserveRequest>,
     ) -> Result<Response<proto::Reservation>, Status> {
+        let call = SagaCall::from_metadata(request.metadata())?;
         let request = request.into_inner();
         if request.quantity == 0 {
             return Err(ParticipantError::invalid("quantity", "must be at least 1").into());
@@ -52,7 +54,8 @@ impl proto::inventory_server::Inventory for InventoryApi {
             return Err(ParticipantError::Refused(why).into());
         }
         let reserve = Reserve {
-            saga_id: validate::saga_id(request.saga_id)?,
+            saga_id: same_saga(&call, request.saga_id)?,
+            call,
             sku: validate::bounded(
                 "sku",
                 validate::required("sku", request.sku)?,
@@ -74,9 +77,11 @@ impl proto::inventory_server::Inventory for InventoryApi {
         &self,
         request: Request<proto::ReleaseRequest>,
     ) -> Result<Response<proto::ReleaseResponse>, Status> {
+        let call = SagaCall::from_metadata(request.metadata())?;
         let request = request.into_inner();
         let release = Release {
-            saga_id: validate::saga_id(request.saga_id)?,
+            saga_id: same_saga(&call, request.saga_id)?,
+            call,
             reservation_id: validate::optional(request.reservation_id),
         };
         let answer = self
@@ -87,4 +92,17 @@ impl proto::inventory_server::Inventory for InventoryApi {
             .await?;
         Ok(Response::new(answer))
     }
+}
+
+/// The request's saga id, which must be the one its metadata names.
+fn same_saga(call: &SagaCall, saga_id: String) -> Result<String, Status> {
+    let saga_id = validate::saga_id(saga_id)?;
+    if saga_id != call.saga_id() {
+        return Err(ParticipantError::invalid(
+            "saga_id",
+            "is not the saga-id of the call's metadata",
+        )
+        .into());
+    }
+    Ok(saga_id)
 }

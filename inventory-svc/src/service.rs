@@ -2,19 +2,18 @@
 //! its effect and its recorded answer.
 
 use prost::Message;
-use service_kit::barrier::{self, Entry, Role, Step};
+use service_kit::barrier::{self, Entry};
 use service_kit::db::{GroupWriter, RowExt, Tx};
 use service_kit::on_backend;
 use service_kit::participant::ParticipantError;
+use service_kit::saga_call::SagaCall;
 
 use crate::proto;
 
-const RESERVE: &str = "reserve";
-const RELEASE: &str = "release";
-
-/// A validated `Reserve`.
+/// A validated `Reserve`: its barrier is keyed on the call's saga metadata.
 #[derive(Debug, Clone)]
 pub struct Reserve {
+    pub call: SagaCall,
     pub saga_id: String,
     pub sku: String,
     pub quantity: u32,
@@ -23,6 +22,7 @@ pub struct Reserve {
 /// A validated `Release`.
 #[derive(Debug, Clone)]
 pub struct Release {
+    pub call: SagaCall,
     pub saga_id: String,
     pub reservation_id: Option<String>,
 }
@@ -38,14 +38,7 @@ pub async fn reserve(
 }
 
 async fn reserve_in(tx: &mut Tx, reserve: Reserve) -> Result<proto::Reservation, ParticipantError> {
-    let saga_id = reserve.saga_id.clone();
-    let step = Step {
-        saga_id: &saga_id,
-        op: RESERVE,
-        role: Role::Action {
-            undone_by: Some(RELEASE),
-        },
-    };
+    let step = reserve.call.barrier_step();
     match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Reservation::decode(first.as_slice())?),
         Entry::AlreadyCompensated | Entry::NothingToUndo => Err(ParticipantError::Refused(
@@ -54,8 +47,8 @@ async fn reserve_in(tx: &mut Tx, reserve: Reserve) -> Result<proto::Reservation,
         Entry::First => {
             let answer = proto::Reservation {
                 reservation_id: uuid::Uuid::new_v4().to_string(),
-                saga_id: reserve.saga_id,
-                sku: reserve.sku,
+                saga_id: reserve.saga_id.clone(),
+                sku: reserve.sku.clone(),
                 quantity: reserve.quantity,
                 status: proto::ReservationStatus::Held.into(),
             };
@@ -93,11 +86,7 @@ async fn release_in(
     tx: &mut Tx,
     release: Release,
 ) -> Result<proto::ReleaseResponse, ParticipantError> {
-    let step = Step {
-        saga_id: &release.saga_id,
-        op: RELEASE,
-        role: Role::Compensation { undoes: RESERVE },
-    };
+    let step = release.call.barrier_step();
     match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::ReleaseResponse::decode(first.as_slice())?),
         Entry::NothingToUndo => {

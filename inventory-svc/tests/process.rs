@@ -1,6 +1,7 @@
 //! Runs the real `inventory-svc` binary on port 0, on each backend: a repeated reserve
 //! returns the first reservation, a release before the reserve leaves a tombstone that
-//! refuses the late reserve, too large a reservation is refused, reflection is served.
+//! refuses the late reserve, too large a reservation is refused, a call without the saga
+//! metadata its barrier is keyed on is refused, reflection is served.
 
 use std::time::Duration;
 
@@ -9,23 +10,38 @@ use inventory_svc::proto::inventory_client::InventoryClient;
 use inventory_svc::proto::{ReleaseRequest, ReservationStatus, ReserveRequest};
 use service_kit::testing::{ServiceProcess, fresh_urls};
 use tokio::time::timeout;
-use tonic::Code;
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Request};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn reserve(saga_id: &str, quantity: u32) -> ReserveRequest {
-    ReserveRequest {
+/// A request with the saga metadata the orchestrator sends for step `reserve_stock`.
+fn with_metadata<T>(message: T, saga_id: &str, operation: &'static str) -> Request<T> {
+    let mut request = Request::new(message);
+    let metadata = request.metadata_mut();
+    if let Ok(id) = MetadataValue::try_from(saga_id) {
+        metadata.insert("saga-id", id);
+    }
+    metadata.insert("saga-step", MetadataValue::from_static("reserve_stock"));
+    metadata.insert("saga-operation", MetadataValue::from_static(operation));
+    request
+}
+
+fn reserve(saga_id: &str, quantity: u32) -> Request<ReserveRequest> {
+    let message = ReserveRequest {
         saga_id: saga_id.into(),
         sku: "SKU-1".into(),
         quantity,
-    }
+    };
+    with_metadata(message, saga_id, "action")
 }
 
-fn release(saga_id: &str) -> ReleaseRequest {
-    ReleaseRequest {
+fn release(saga_id: &str) -> Request<ReleaseRequest> {
+    let message = ReleaseRequest {
         saga_id: saga_id.into(),
         reservation_id: String::new(),
-    }
+    };
+    with_metadata(message, saga_id, "compensation")
 }
 
 #[tokio::test]
@@ -68,6 +84,16 @@ async fn reservations_are_idempotent_per_saga_and_releases_leave_tombstones() ->
             .expect_err("nothing");
         assert_eq!(none.code(), Code::InvalidArgument, "{none:?}");
         assert!(none.message().starts_with("quantity"), "{none:?}");
+        let bare = client
+            .reserve(ReserveRequest {
+                saga_id: "s-5".into(),
+                sku: "SKU-1".into(),
+                quantity: 1,
+            })
+            .await
+            .expect_err("a call without the saga metadata");
+        assert_eq!(bare.code(), Code::InvalidArgument, "{bare:?}");
+        assert!(bare.message().starts_with("saga-id"), "{bare:?}");
     }
     Ok(())
 }

@@ -38,17 +38,19 @@ use crate::on_backend;
 /// What a step is to the saga: an action (maybe undone by a compensation) or the
 /// compensation of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Action { undone_by: Option<&'static str> },
-    Compensation { undoes: &'static str },
+pub enum Role<'a> {
+    Action { undone_by: Option<&'a str> },
+    Compensation { undoes: &'a str },
 }
 
-/// One operation of one saga at a participant, e.g. (`s-123`, `create_order`).
+/// One operation of one saga at a participant, e.g. (`s-123`, `create_order`). A
+/// participant the orchestrator calls for any definition keys it on the call's saga
+/// metadata instead: [`crate::saga_call::SagaCall::barrier_step`].
 #[derive(Debug, Clone, Copy)]
 pub struct Step<'a> {
     pub saga_id: &'a str,
-    pub op: &'static str,
-    pub role: Role,
+    pub op: &'a str,
+    pub role: Role<'a>,
 }
 
 /// What the participant must do with a call.

@@ -9,6 +9,7 @@ pub mod db;
 pub mod faults;
 pub mod paging;
 pub mod participant;
+pub mod saga_call;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

@@ -20,7 +20,8 @@ use sqlx::Connection;
 
 const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
 const MAX_INVOICE_CENTS: i64 = 100_000;
-/// Sagas of each kind: completing, refused reservation, invoice over the limit.
+/// Sagas of each kind: completing (twice as many), refused reservation, invoice over the
+/// limit.
 const EACH: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +45,7 @@ async fn scenario(backend: Backend) -> Result<()> {
         .orders_faults(
             "CreateOrder:ambiguous:0.3,ConfirmOrder:ambiguous:0.3,CancelOrder:ambiguous:0.3",
         )
-        .invoices_faults("CreateInvoice:ambiguous:0.3,VoidInvoice:ambiguous:0.3")
+        .invoices_faults("CreateInvoice:ambiguous:0.5,VoidInvoice:ambiguous:0.3")
         .fault_seed(41)
         .orchestrator_arg(format!(
             "--participant=inventory.v1.Inventory={}",
@@ -62,6 +63,7 @@ async fn scenario(backend: Backend) -> Result<()> {
     for i in 0..EACH {
         for (kind, quantity, price, ends) in [
             ("ok", 1, 300, SagaStatus::Completed),
+            ("ok-too", 2, 150, SagaStatus::Completed),
             ("too-many", 5_000, 1, SagaStatus::Compensated),
             (
                 "over-limit",
