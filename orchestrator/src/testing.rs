@@ -15,10 +15,7 @@ pub fn place_order() -> Arc<Runnable> {
     let pool = DescriptorPool::decode(saga_contracts::FILE_DESCRIPTOR_SET).expect("contracts");
     let body = file::from_json(PLACE_ORDER).expect("place-order.json reads");
     let checked = check(&body, &pool).expect("place-order.json checks");
-    Arc::new(Runnable {
-        version: 1,
-        checked,
-    })
+    Arc::new(Runnable::new(1, checked))
 }
 
 /// The input of a place-order saga for `customer`: one line, 2 × 19.99 EUR.

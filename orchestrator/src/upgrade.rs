@@ -11,12 +11,10 @@ use serde_json::{Value, json};
 /// A stored state, in the generic form or the one before definitions (whose saga
 /// `input` was the validated order, with its total).
 pub fn state_from_json(text: &str, input: &Value) -> Result<SagaState, serde_json::Error> {
-    let value: Value = serde_json::from_str(text)?;
-    if value.get("state").is_some() {
-        let legacy: Legacy = serde_json::from_value(value)?;
-        return Ok(legacy.into_generic(&input["total_cents"]));
-    }
-    serde_json::from_value(value)
+    serde_json::from_str(text).or_else(|generic| match serde_json::from_str::<Legacy>(text) {
+        Ok(legacy) => Ok(legacy.into_generic(&input["total_cents"])),
+        Err(_) => Err(generic),
+    })
 }
 
 /// The place-order saga's state as releases before definitions stored it. Its steps are

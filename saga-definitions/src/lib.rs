@@ -6,6 +6,7 @@
 pub mod check;
 pub mod digest;
 pub mod file;
+pub mod kept;
 pub mod machine;
 pub mod model;
 pub mod path;
@@ -15,6 +16,7 @@ pub mod template;
 
 pub use check::{Checked, InputShape, Schemas, check};
 pub use digest::{canonical, digest, digest_of_body};
+pub use kept::KeptFields;
 pub use model::{CallDef, Definition, Kind, MethodName, Retry, StepDef};
 pub use path::{Path, Root, Segment};
 pub use problem::{Problem, describe};

@@ -24,6 +24,7 @@ pub mod poll;
 pub mod process;
 pub mod requests;
 pub mod saga_log;
+pub mod stock;
 pub mod supervisor;
 
 pub use backend::{Backend, on_every_backend};

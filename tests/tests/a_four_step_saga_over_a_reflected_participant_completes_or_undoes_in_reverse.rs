@@ -7,18 +7,15 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use saga_contracts::orders::v1::{GetOrderRequest, OrderStatus};
 use saga_contracts::saga::v1 as pb;
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome, StepPhase};
-use saga_tests::binaries::bin_dir;
-use saga_tests::process::ServiceProcess;
 use saga_tests::saga_log::{line, step_lines};
-use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend};
+use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend, stock};
 use serde_json::{Value, json};
 use tonic::Code;
 
-const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
 /// The invoices participant's limit in this test.
 const MAX_INVOICE_CENTS: i64 = 100_000;
 
@@ -30,29 +27,24 @@ async fn a_four_step_saga_over_a_reflected_participant_completes_or_undoes_in_re
 
 async fn scenario(backend: Backend) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let inventory = inventory(dir.path(), "").await?;
+    let inventory = stock::inventory(dir.path(), &dir.path().join("inventory.db"), "").await?;
     let cluster = Cluster::start(
         ClusterOptions::default()
             .backend(backend)
             .max_invoice_cents(MAX_INVOICE_CENTS)
-            .orchestrator_arg(format!(
-                "--participant=inventory.v1.Inventory={}",
-                inventory.url()
-            )),
+            .orchestrator_arg(stock::participant_arg(&inventory)),
     )
     .await?;
     let mut client = cluster.orchestrator();
-    let definition = saga_definitions::file::from_json(ORDER_WITH_STOCK)?;
-    client
-        .register_definition(pb::RegisterDefinitionRequest {
-            definition: Some(definition),
-            validate_only: false,
-        })
-        .await?;
+    stock::register(
+        &cluster,
+        &saga_definitions::file::from_json(stock::ORDER_WITH_STOCK)?,
+    )
+    .await?;
     use StepOutcome::{Failed, Started, Succeeded};
     use StepPhase::{Action, Compensation};
 
-    let happy = start(&cluster, "happy", order(2, 500)).await?;
+    let happy = start(&cluster, "happy", stock::order(2, 500)).await?;
     assert_eq!(happy.status(), SagaStatus::Completed, "{happy:#?}");
     assert_eq!(
         (happy.definition.as_str(), happy.definition_version),
@@ -70,7 +62,7 @@ async fn scenario(backend: Backend) -> Result<()> {
         OrderStatus::Confirmed
     );
 
-    let refused = start(&cluster, "too-many", order(5_000, 1)).await?;
+    let refused = start(&cluster, "too-many", stock::order(5_000, 1)).await?;
     assert_eq!(refused.status(), SagaStatus::Compensated, "{refused:#?}");
     assert_eq!(
         statuses(&refused),
@@ -93,7 +85,12 @@ async fn scenario(backend: Backend) -> Result<()> {
         OrderStatus::Cancelled
     );
 
-    let over = start(&cluster, "over-limit", order(1, MAX_INVOICE_CENTS + 1)).await?;
+    let over = start(
+        &cluster,
+        "over-limit",
+        stock::order(1, MAX_INVOICE_CENTS + 1),
+    )
+    .await?;
     assert_eq!(over.status(), SagaStatus::Compensated, "{over:#?}");
     assert_eq!(
         statuses(&over),
@@ -123,7 +120,7 @@ async fn scenario(backend: Backend) -> Result<()> {
         .wait_until_all_terminal(Duration::from_secs(5))
         .await?;
     let bad = json!({"customer_id": "c", "items": [{"sku": 7, "quantity": 1}], "currency": "EUR"});
-    let refused = start_request(&cluster, "bad-input", &bad).await;
+    let refused = stock::start(&cluster, "bad-input", &bad, 0).await;
     let status = refused.expect_err("a sku of the wrong type");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     ensure!(
@@ -134,7 +131,7 @@ async fn scenario(backend: Backend) -> Result<()> {
     let unknown = client
         .start_saga(pb::StartSagaRequest {
             definition: "no-such-saga".into(),
-            input_json: order(1, 1).to_string(),
+            input_json: stock::order(1, 1).to_string(),
             ..Default::default()
         })
         .await
@@ -148,60 +145,8 @@ async fn scenario(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-/// `inventory-svc` on a SQLite file in `dir`, injecting `faults`.
-async fn inventory(dir: &std::path::Path, faults: &str) -> Result<ServiceProcess> {
-    let database = format!("sqlite://{}", dir.join("inventory.db").display());
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &database,
-        "--faults",
-        faults,
-    ]
-    .map(String::from);
-    ServiceProcess::spawn(
-        "inventory-svc",
-        &bin_dir()?.join("inventory-svc"),
-        &args,
-        &dir.join("inventory-svc.log"),
-    )
-    .await
-    .context("build the workspace's binaries: cargo build --workspace")
-}
-
-/// One line of `quantity` × `unit_price_cents`.
-fn order(quantity: u32, unit_price_cents: i64) -> Value {
-    json!({
-        "customer_id": "c-stock",
-        "items": [{"sku": "beans", "quantity": quantity, "unit_price_cents": unit_price_cents}],
-        "currency": "EUR",
-    })
-}
-
 async fn start(cluster: &Cluster, key: &str, input: Value) -> Result<pb::Saga> {
-    Ok(start_request(cluster, key, &input).await?)
-}
-
-async fn start_request(
-    cluster: &Cluster,
-    key: &str,
-    input: &Value,
-) -> Result<pb::Saga, tonic::Status> {
-    let answer = cluster
-        .orchestrator()
-        .start_saga(pb::StartSagaRequest {
-            definition: "order-with-stock".into(),
-            version: 0,
-            idempotency_key: key.into(),
-            input_json: input.to_string(),
-            wait_ms: 0,
-        })
-        .await?;
-    answer
-        .into_inner()
-        .saga
-        .ok_or_else(|| tonic::Status::internal("no saga in the answer"))
+    Ok(stock::start(cluster, key, &input, 0).await?)
 }
 
 fn statuses(saga: &pb::Saga) -> Vec<&str> {

@@ -7,18 +7,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use saga_contracts::saga::v1 as pb;
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
-use saga_tests::binaries::bin_dir;
 use saga_tests::cluster::is_terminal;
-use saga_tests::process::ServiceProcess;
 use saga_tests::saga_log::count;
-use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend};
-use serde_json::json;
+use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend, stock};
 use sqlx::Connection;
 
-const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
 const MAX_INVOICE_CENTS: i64 = 100_000;
 /// Sagas of each kind: completing (twice as many), refused reservation, invoice over the
 /// limit.
@@ -33,7 +29,7 @@ async fn a_four_step_saga_under_ambiguous_faults_and_a_kill_leaves_one_effect_pe
 async fn scenario(backend: Backend) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let inventory_db = dir.path().join("inventory.db");
-    let inventory = inventory(
+    let inventory = stock::inventory(
         dir.path(),
         &inventory_db,
         "Reserve:ambiguous:0.3,Reserve:delay=100:1,Release:ambiguous:0.3",
@@ -47,18 +43,13 @@ async fn scenario(backend: Backend) -> Result<()> {
         )
         .invoices_faults("CreateInvoice:ambiguous:0.5,VoidInvoice:ambiguous:0.3")
         .fault_seed(41)
-        .orchestrator_arg(format!(
-            "--participant=inventory.v1.Inventory={}",
-            inventory.url()
-        ));
+        .orchestrator_arg(stock::participant_arg(&inventory));
     let mut cluster = Cluster::start(options).await?;
-    cluster
-        .orchestrator()
-        .register_definition(pb::RegisterDefinitionRequest {
-            definition: Some(saga_definitions::file::from_json(ORDER_WITH_STOCK)?),
-            validate_only: false,
-        })
-        .await?;
+    stock::register(
+        &cluster,
+        &saga_definitions::file::from_json(stock::ORDER_WITH_STOCK)?,
+    )
+    .await?;
     let mut expected = HashMap::new();
     for i in 0..EACH {
         for (kind, quantity, price, ends) in [
@@ -116,51 +107,9 @@ async fn scenario(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-async fn inventory(
-    dir: &std::path::Path,
-    db: &std::path::Path,
-    faults: &str,
-) -> Result<ServiceProcess> {
-    let database = format!("sqlite://{}", db.display());
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &database,
-        "--faults",
-        faults,
-        "--fault-seed",
-        "5",
-    ]
-    .map(String::from);
-    ServiceProcess::spawn(
-        "inventory-svc",
-        &bin_dir()?.join("inventory-svc"),
-        &args,
-        &dir.join("inventory-svc.log"),
-    )
-    .await
-    .context("build the workspace's binaries: cargo build --workspace")
-}
-
 /// Starts a saga of one line and answers at once.
 async fn start(cluster: &Cluster, key: &str, quantity: u32, price: i64) -> Result<pb::Saga> {
-    let input = json!({
-        "customer_id": "c-faults",
-        "items": [{"sku": "beans", "quantity": quantity, "unit_price_cents": price}],
-        "currency": "EUR",
-    });
-    let answer = cluster
-        .orchestrator()
-        .start_saga(pb::StartSagaRequest {
-            definition: "order-with-stock".into(),
-            idempotency_key: key.into(),
-            input_json: input.to_string(),
-            wait_ms: 20,
-            ..Default::default()
-        })
-        .await?;
-    answer.into_inner().saga.context("a saga")
+    Ok(stock::start(cluster, key, &stock::order(quantity, price), 20).await?)
 }
 
 /// Each saga's reservation status, read from the participant's own database.

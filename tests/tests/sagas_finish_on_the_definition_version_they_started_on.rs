@@ -6,12 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use saga_contracts::saga::v1 as pb;
 use saga_contracts::saga::v1::SagaStatus;
-use saga_tests::binaries::bin_dir;
-use saga_tests::process::ServiceProcess;
-use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend};
+use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend, stock};
 use serde_json::{Value, json};
 
-const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
 /// Each reservation takes this long, so that v1's sagas are still going when v2 comes.
 const SLOW_RESERVE_MS: u64 = 1_500;
 
@@ -23,29 +20,14 @@ async fn sagas_finish_on_the_definition_version_they_started_on() -> Result<()> 
 async fn scenario(backend: Backend) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let faults = format!("Reserve:delay={SLOW_RESERVE_MS}:1");
-    let database = format!("sqlite://{}", dir.path().join("inventory.db").display());
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &database,
-        "--faults",
-        &faults,
-    ]
-    .map(String::from);
-    let inventory = ServiceProcess::spawn(
-        "inventory-svc",
-        &bin_dir()?.join("inventory-svc"),
-        &args,
-        &dir.path().join("inventory-svc.log"),
+    let inventory = stock::inventory(dir.path(), &dir.path().join("inventory.db"), &faults).await?;
+    let mut cluster = Cluster::start(
+        ClusterOptions::default()
+            .backend(backend)
+            .orchestrator_arg(stock::participant_arg(&inventory)),
     )
-    .await
-    .context("build the workspace's binaries: cargo build --workspace")?;
-    let mut cluster = Cluster::start(ClusterOptions::default().backend(backend).orchestrator_arg(
-        format!("--participant=inventory.v1.Inventory={}", inventory.url()),
-    ))
     .await?;
-    let mut v1 = saga_definitions::file::from_json(ORDER_WITH_STOCK)?;
+    let mut v1 = saga_definitions::file::from_json(stock::ORDER_WITH_STOCK)?;
     // The slow reservation has a call deadline of its own, beyond the orchestrator's.
     v1.steps[1].retry = Some(pb::RetryPolicy {
         call_timeout_ms: 10_000,
@@ -55,11 +37,11 @@ async fn scenario(backend: Backend) -> Result<()> {
     let mut v2 = v1.clone();
     v2.output_template =
         json!({"order_id": "${steps.create_order.output.order_id}", "version": 2}).to_string();
-    assert_eq!(register(&cluster, &v1).await?, 1);
+    assert_eq!(stock::register(&cluster, &v1).await?, 1);
 
     let first = start(&cluster, "v1-a").await?;
     let second = start(&cluster, "v1-b").await?;
-    assert_eq!(register(&cluster, &v2).await?, 2);
+    assert_eq!(stock::register(&cluster, &v2).await?, 2);
     cluster.terminate_orchestrator().await?;
     cluster.restart_orchestrator().await?;
     let third = start(&cluster, "v2-a").await?;
@@ -85,36 +67,9 @@ async fn scenario(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-async fn register(cluster: &Cluster, definition: &pb::SagaDefinition) -> Result<u32> {
-    let registered = cluster
-        .orchestrator()
-        .register_definition(pb::RegisterDefinitionRequest {
-            definition: Some(definition.clone()),
-            validate_only: false,
-        })
-        .await?
-        .into_inner();
-    Ok(registered.version)
-}
-
 /// Starts a saga and answers at once, while it runs.
 async fn start(cluster: &Cluster, key: &str) -> Result<pb::Saga> {
-    let input = json!({
-        "customer_id": "c-versions",
-        "items": [{"sku": "beans", "quantity": 1, "unit_price_cents": 250}],
-        "currency": "EUR",
-    });
-    let answer = cluster
-        .orchestrator()
-        .start_saga(pb::StartSagaRequest {
-            definition: "order-with-stock".into(),
-            version: 0,
-            idempotency_key: key.into(),
-            input_json: input.to_string(),
-            wait_ms: 50,
-        })
-        .await?;
-    let saga = answer.into_inner().saga.context("a saga")?;
+    let saga = stock::start(cluster, key, &stock::order(1, 250), 50).await?;
     assert_eq!(saga.status(), SagaStatus::Running, "still reserving");
     Ok(saga)
 }

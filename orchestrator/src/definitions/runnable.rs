@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 use saga_contracts::saga::v1 as pb;
-use saga_definitions::{Checked, Definition, MethodName, check};
+use saga_definitions::{Checked, Definition, KeptFields, MethodName, check};
 
 use crate::store::{StoreError, StoredDefinition};
 
@@ -21,6 +21,8 @@ pub(super) const LATEST_FRESH_FOR: Duration = Duration::from_secs(1);
 pub struct Runnable {
     pub version: u32,
     pub checked: Checked,
+    /// What the saga keeps of each step's answer.
+    pub kept: KeptFields,
 }
 
 impl Runnable {
@@ -39,10 +41,15 @@ impl Runnable {
             .map_err(|e| corrupt("descriptors", e.to_string()))?;
         let checked = check(&body, &pool)
             .map_err(|problems| corrupt("check", saga_definitions::describe(&problems)))?;
-        Ok(Self {
-            version: stored.version,
+        Ok(Self::new(stored.version, checked))
+    }
+
+    pub fn new(version: u32, checked: Checked) -> Self {
+        Self {
+            version,
+            kept: KeptFields::of(&checked.definition),
             checked,
-        })
+        }
     }
 
     pub fn definition(&self) -> &Definition {
