@@ -49,8 +49,8 @@ pub async fn run(args: DefinitionsArgs) -> anyhow::Result<()> {
 async fn apply(url: &str, path: &std::path::Path, validate_only: bool) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let definition =
-        saga_definitions::file::from_json(&text).with_context(|| format!("{}", path.display()))?;
+    let definition = saga_definitions::file::from_file_text(&path.to_string_lossy(), &text)
+        .with_context(|| format!("{}", path.display()))?;
     let mut client = connect(url).await?;
     let checked = client
         .register_definition(pb::RegisterDefinitionRequest {

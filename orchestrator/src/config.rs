@@ -42,7 +42,7 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub descriptor_sets: Vec<PathBuf>,
-    /// A folder of saga definitions (`*.json`), registered at start-up after the
+    /// A folder of saga definitions (`*.json`, `*.yaml`, `*.yml`), registered at start-up after the
     /// built-in ones; one with a problem stops the start, naming the file.
     #[arg(long, env = "DEFINITIONS_DIR")]
     pub definitions: Option<PathBuf>,

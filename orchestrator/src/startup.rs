@@ -174,7 +174,8 @@ async fn register_built_in(
     }
 }
 
-/// Registers every `*.json` definition in `dir`, in name order.
+/// Registers every definition file in `dir` (`*.json`, `*.yaml`, `*.yml`), in name
+/// order.
 async fn register_dir(definitions: &Definitions, dir: &Path) -> Result<(), StartupError> {
     let unreadable = |source| StartupError::DefinitionsDir {
         path: dir.display().to_string(),
@@ -183,7 +184,7 @@ async fn register_dir(definitions: &Definitions, dir: &Path) -> Result<(), Start
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(unreadable)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter(|path| saga_definitions::file::is_definition_file(&path.to_string_lossy()))
         .collect();
     files.sort();
     for path in files {

@@ -1,6 +1,6 @@
-//! Definition files: the `SagaDefinition` message as JSON, with each template written
-//! either as JSON (an object, usually) or as a string holding JSON, and the step kind by
-//! name (`compensatable`, `pivot`, `retriable`).
+//! Definition files: the `SagaDefinition` message as JSON or YAML, with each template
+//! written either as a tree (an object, usually) or as a string holding JSON, and the
+//! step kind by name (`compensatable`, `pivot`, `retriable`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,18 +58,46 @@ struct FileRetry {
 /// Reads a definition file's JSON text.
 pub fn from_json(text: &str) -> Result<pb::SagaDefinition, FileError> {
     let file: FileDefinition = serde_json::from_str(text).map_err(|e| FileError(e.to_string()))?;
-    let steps = file
-        .steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, step)| step.into_proto(i))
-        .collect::<Result<_, _>>()?;
-    Ok(pb::SagaDefinition {
-        name: file.name,
-        description: file.description,
-        steps,
-        output_template: template(file.output),
-    })
+    file.into_proto()
+}
+
+/// Reads a definition file's YAML text (the same fields as JSON).
+pub fn from_yaml(text: &str) -> Result<pb::SagaDefinition, FileError> {
+    let file: FileDefinition =
+        serde_saphyr::from_str(text).map_err(|e| FileError(e.to_string()))?;
+    file.into_proto()
+}
+
+/// Reads a definition file by its name's extension: `.yaml` and `.yml` are YAML,
+/// anything else JSON.
+pub fn from_file_text(name: &str, text: &str) -> Result<pb::SagaDefinition, FileError> {
+    match name.rsplit('.').next() {
+        Some("yaml" | "yml") => from_yaml(text),
+        _ => from_json(text),
+    }
+}
+
+/// Whether a file name is one a definition is read from (`.json`, `.yaml`, `.yml`).
+pub fn is_definition_file(name: &str) -> bool {
+    matches!(name.rsplit('.').next(), Some("json" | "yaml" | "yml"))
+}
+
+impl FileDefinition {
+    fn into_proto(self) -> Result<pb::SagaDefinition, FileError> {
+        let file = self;
+        let steps = file
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, step)| step.into_proto(i))
+            .collect::<Result<_, _>>()?;
+        Ok(pb::SagaDefinition {
+            name: file.name,
+            description: file.description,
+            steps,
+            output_template: template(file.output),
+        })
+    }
 }
 
 impl FileStep {
@@ -186,6 +214,21 @@ mod tests {
         assert_eq!(definition.steps[2].kind(), pb::StepKind::Retriable);
         let again = from_json(&to_json(&definition).to_string()).expect("reads again");
         assert_eq!(again, definition);
+    }
+
+    #[test]
+    fn a_yaml_file_is_the_same_definition_as_its_json() {
+        let json = from_json(include_str!(
+            "../../definitions/examples/order-with-stock.json"
+        ))
+        .expect("json");
+        let yaml = from_file_text(
+            "order-with-stock.yaml",
+            include_str!("../../definitions/examples/order-with-stock.yaml"),
+        )
+        .expect("yaml");
+        assert_eq!(crate::digest(&yaml), crate::digest(&json));
+        assert!(from_yaml("name: [").is_err());
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl Definitions {
                 .map(|p| Problem::new(format!("{name}: {}", p.location), p.message));
             DefinitionError::Invalid(located.collect())
         };
-        let definition = file::from_json(text)
+        let definition = file::from_file_text(name, text)
             .map_err(|e| in_file(vec![Problem::new("definition", e.to_string())]))?;
         match self.register(&definition).await {
             Err(DefinitionError::Invalid(problems)) => Err(in_file(problems)),
