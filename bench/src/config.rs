@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use serde::Serialize;
 
-pub use crate::storage::{Backend, SqliteSync};
+pub use crate::storage::{Backend, SagaKind, SqliteSync};
 
 /// The flags of one run (see `Cli` in main.rs for the whole command line).
 #[derive(Debug, Clone, Parser)]
@@ -87,6 +87,11 @@ pub struct Config {
     /// How long sagas may take to end after the load stops before the run fails.
     #[arg(long, default_value_t = 120)]
     pub settle_secs: u64,
+    /// Which saga: `place-order` (the built-in, by PlaceOrder) or `order-with-stock` (the
+    /// four-step example over inventory-svc, by StartSaga; a started SQLite stack, no
+    /// floor).
+    #[arg(long, value_enum, default_value_t = SagaKind::PlaceOrder)]
+    pub definition: SagaKind,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -155,6 +160,11 @@ impl Config {
         } else if self.replicas > 1 || self.sqlite_sync != SqliteSync::Full {
             bail!("--replicas and --sqlite-sync set up a started stack, not a running one");
         }
+        if self.definition == SagaKind::OrderWithStock
+            && (self.url.is_some() || self.backend != Backend::Sqlite)
+        {
+            bail!("--definition order-with-stock runs on a started SQLite stack");
+        }
         Ok(())
     }
 
@@ -185,7 +195,7 @@ impl Config {
 
     /// Whether to measure the direct-call floor.
     pub fn measure_floor(&self) -> bool {
-        !self.no_floor
+        !self.no_floor && self.definition == SagaKind::PlaceOrder
     }
 
     /// Deadline of a PlaceOrder call.

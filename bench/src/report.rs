@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Backend, Bound, Pace, SqliteSync};
+use crate::config::{Backend, Bound, Pace, SagaKind, SqliteSync};
 use crate::cpu::Usage;
 use crate::latency::Latency;
 use crate::load::Tally;
@@ -21,6 +21,8 @@ pub struct Report {
     /// `started` (by the benchmark, on a fresh folder) or `running` (`--url`).
     pub stack: &'static str,
     pub backend: Backend,
+    /// The saga run.
+    pub definition: SagaKind,
     /// SQLite's `synchronous` in a stack started here on SQLite.
     pub sqlite_sync: Option<SqliteSync>,
     /// Orchestrator processes the calls were spread over.

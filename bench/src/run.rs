@@ -47,6 +47,7 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
     let sagas = Arc::new(SagaCalls::new(
         clients.clone(),
         workload.clone(),
+        config.definition,
         config.timeout(),
     ));
     let saga = phase("saga", config, &servers, sagas.clone()).await?;
@@ -80,6 +81,7 @@ async fn measure(config: &Config, stack: &Stack, workload: &Workload) -> Result<
             "running"
         },
         backend: config.backend,
+        definition: config.definition,
         sqlite_sync: (stack.started_here() && config.backend == Backend::Sqlite)
             .then_some(config.sqlite_sync),
         replicas: stack.orchestrator_urls.len(),

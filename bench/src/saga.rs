@@ -1,4 +1,4 @@
-//! The measured load: one PlaceOrder per saga, waiting for the saga to end (`wait_ms` 0),
+//! The measured load: one PlaceOrder (or StartSaga) per saga, waiting for the saga to end (`wait_ms` 0),
 //! remembering which saga each key was answered with for the final check.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,6 +8,7 @@ use std::time::Duration;
 use saga_tests::invariants::Placement;
 use tonic::Request;
 
+use crate::config::SagaKind;
 use crate::load::Operation;
 use crate::outcome::Outcome;
 use crate::stack::Clients;
@@ -18,6 +19,7 @@ use crate::workload::Workload;
 pub struct SagaCalls {
     clients: Clients,
     workload: Workload,
+    definition: SagaKind,
     timeout: Duration,
     /// Call n's answered saga id.
     answers: Mutex<BTreeMap<u64, String>>,
@@ -25,10 +27,16 @@ pub struct SagaCalls {
 
 impl SagaCalls {
     /// Calls over `clients`, each with the deadline `timeout`.
-    pub fn new(clients: Clients, workload: Workload, timeout: Duration) -> Self {
+    pub fn new(
+        clients: Clients,
+        workload: Workload,
+        definition: SagaKind,
+        timeout: Duration,
+    ) -> Self {
         Self {
             clients,
             workload,
+            definition,
             timeout,
             answers: Mutex::default(),
         }
@@ -56,10 +64,26 @@ impl SagaCalls {
 
 impl Operation for SagaCalls {
     async fn call(&self, n: u64) -> Outcome {
-        let mut request = Request::new(self.workload.place_order(n));
-        request.set_timeout(self.timeout);
-        let answer = self.clients.orchestrator(n).place_order(request).await;
-        match answer.map(|response| response.into_inner().saga) {
+        let mut client = self.clients.orchestrator(n);
+        let answer = match self.definition {
+            SagaKind::PlaceOrder => {
+                let mut request = Request::new(self.workload.place_order(n));
+                request.set_timeout(self.timeout);
+                client
+                    .place_order(request)
+                    .await
+                    .map(|r| r.into_inner().saga)
+            }
+            SagaKind::OrderWithStock => {
+                let mut request = Request::new(self.workload.start_saga(n));
+                request.set_timeout(self.timeout);
+                client
+                    .start_saga(request)
+                    .await
+                    .map(|r| r.into_inner().saga)
+            }
+        };
+        match answer {
             Ok(Some(saga)) => {
                 let outcome = Outcome::of_status(saga.status());
                 self.answers

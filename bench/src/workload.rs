@@ -3,7 +3,8 @@
 
 use saga_contracts::invoices::v1::CreateInvoiceRequest;
 use saga_contracts::orders::v1 as orders;
-use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest};
+use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest, StartSagaRequest};
+use serde_json::json;
 
 /// Currency of every order.
 pub const CURRENCY: &str = "EUR";
@@ -102,6 +103,32 @@ impl Workload {
                 })
                 .collect(),
             currency: CURRENCY.to_string(),
+            wait_ms: 0,
+        }
+    }
+
+    /// The nth saga's StartSaga request of the four-step example (it waits for the saga
+    /// to end): the same order as input, with its total.
+    pub fn start_saga(&self, n: u64) -> StartSagaRequest {
+        let order = self.order(n);
+        let items: Vec<_> = order
+            .items
+            .iter()
+            .map(|(sku, quantity, unit_price_cents)| {
+                json!({"sku": sku, "quantity": quantity, "unit_price_cents": unit_price_cents})
+            })
+            .collect();
+        let input = json!({
+            "customer_id": order.customer_id,
+            "items": items,
+            "currency": CURRENCY,
+            "total_cents": order.total_cents,
+        });
+        StartSagaRequest {
+            definition: saga_tests::stock::NAME.to_string(),
+            version: 0,
+            idempotency_key: format!("{}{n}", self.key_prefix()),
+            input_json: input.to_string(),
             wait_ms: 0,
         }
     }

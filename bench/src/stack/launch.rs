@@ -14,7 +14,7 @@ use saga_tests::supervisor::{Launch, Participant};
 use tempfile::TempDir;
 
 use super::postgres::Databases;
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, SagaKind};
 
 /// The orchestrator's own defaults, so that a started stack retries like production
 /// rather than like the end-to-end tests (which retry fast to finish quickly).
@@ -30,6 +30,8 @@ pub struct Started {
     pub orchestrators: Vec<ServiceProcess>,
     pub orders: Participant,
     pub invoices: Participant,
+    /// inventory-svc, for `--definition order-with-stock`.
+    pub inventory: Option<ServiceProcess>,
     /// Databases (SQLite) and `*.log` files of the services' stderr.
     pub dir: TempDir,
     /// The services' databases on PostgreSQL.
@@ -51,7 +53,7 @@ impl Started {
             (Backend::Sqlite, _) => None,
         };
         let services = spawn(config, dir.path(), databases.as_ref()).await;
-        let (orders, invoices, orchestrators) = match services {
+        let (orders, invoices, inventory, orchestrators) = match services {
             Ok(services) => services,
             Err(e) => {
                 if let Some(dbs) = &databases {
@@ -65,6 +67,7 @@ impl Started {
             orchestrators,
             orders,
             invoices,
+            inventory,
             dir,
             databases,
         })
@@ -104,11 +107,19 @@ impl Started {
         }
         exits.push((Binary::OrdersSvc.name(), self.orders.stop().await?));
         exits.push((Binary::InvoicesSvc.name(), self.invoices.stop().await?));
+        if let Some(inventory) = &mut self.inventory {
+            exits.push(("inventory-svc", inventory.terminate().await?));
+        }
         Ok(exits)
     }
 }
 
-type Services = (Participant, Participant, Vec<ServiceProcess>);
+type Services = (
+    Participant,
+    Participant,
+    Option<ServiceProcess>,
+    Vec<ServiceProcess>,
+);
 
 /// Spawns both participants, then the orchestrators one after the other.
 async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Result<Services> {
@@ -136,19 +147,27 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
     let supervised = config.faults.contains(":crash");
     let orders = Participant::start(participant(Binary::OrdersSvc)?, supervised).await?;
     let invoices = Participant::start(participant(Binary::InvoicesSvc)?, supervised).await?;
+    let inventory = match config.definition {
+        SagaKind::PlaceOrder => None,
+        SagaKind::OrderWithStock => Some(
+            saga_tests::stock::inventory(dir, &dir.join("inventory-svc.db"), &config.faults)
+                .await?,
+        ),
+    };
     let binary = Binary::Orchestrator.path()?;
     let mut orchestrators = Vec::new();
     for replica in 1..=config.replicas {
-        let args = orchestrator_args(
+        let mut args = orchestrator_args(
             config,
             &url(Binary::Orchestrator),
             [&orders.url(), &invoices.url()],
             replica,
         );
+        args.extend(inventory.as_ref().map(saga_tests::stock::participant_arg));
         let log = dir.join(format!("orchestrator-{replica}.log"));
         orchestrators.push(ServiceProcess::spawn("orchestrator", &binary, &args, &log).await?);
     }
-    Ok((orders, invoices, orchestrators))
+    Ok((orders, invoices, inventory, orchestrators))
 }
 
 fn orchestrator_args(

@@ -16,7 +16,7 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use tonic::transport::{Channel, Endpoint};
 
 use self::launch::Started;
-use crate::config::Config;
+use crate::config::{Config, SagaKind};
 use crate::log_cost::db_size;
 
 /// How long connecting to a service may take.
@@ -65,6 +65,9 @@ impl Stack {
         let started = Started::start(config)
             .await
             .context("cannot start the stack")?;
+        if config.definition == SagaKind::OrderWithStock {
+            register_order_with_stock(&started.orchestrators[0].url()).await?;
+        }
         let postmaster = match &started.databases {
             Some(dbs) => postgres::postmaster_pid(&dbs.orchestrator).await,
             None => None,
@@ -173,4 +176,18 @@ async fn channel(url: &str) -> Result<Channel> {
         .connect()
         .await
         .with_context(|| format!("cannot connect to {url}"))
+}
+
+/// Registers the four-step example with the orchestrator at `url`.
+async fn register_order_with_stock(url: &str) -> Result<()> {
+    let definition = saga_definitions::file::from_json(saga_tests::stock::ORDER_WITH_STOCK)?;
+    let mut client = OrchestratorClient::new(channel(url).await?);
+    client
+        .register_definition(saga_contracts::saga::v1::RegisterDefinitionRequest {
+            definition: Some(definition),
+            validate_only: false,
+        })
+        .await
+        .context("cannot register order-with-stock")?;
+    Ok(())
 }
