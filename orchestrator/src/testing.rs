@@ -28,19 +28,23 @@ pub fn order_input(customer: &str) -> Value {
     })
 }
 
-/// The first transition of a place-order saga accepted at `now_ms`.
-pub fn first_transition(now_ms: i64) -> Transition {
-    let policy = Policy {
+/// The orchestrator's retry limits in the tests.
+pub fn policy() -> Policy {
+    Policy {
         max_attempts: 8,
         step_time_limit_ms: 60_000,
         saga_timeout_ms: None,
         park_after_attempts: 20,
-    };
+    }
+}
+
+/// The first transition of a place-order saga accepted at `now_ms`.
+pub fn first_transition(now_ms: i64) -> Transition {
     let runnable = place_order();
     machine::start(&Context {
         now_ms,
         saga_started_ms: now_ms,
-        policy: &policy,
+        policy: &policy(),
         definition: runnable.definition(),
     })
 }

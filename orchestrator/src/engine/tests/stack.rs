@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use saga_definitions::machine::{Policy, SagaStatus};
+use saga_definitions::machine::SagaStatus;
 
 use crate::definitions::{Definitions, ParticipantSchemas};
 use crate::engine::{Backoff, Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
@@ -18,7 +18,7 @@ use crate::store::{
     self, Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
     StoreError,
 };
-use crate::testing::{order_input, place_order};
+use crate::testing::{order_input, place_order, policy};
 
 /// Participants and a saga log on one backend.
 pub struct Stack {
@@ -119,12 +119,7 @@ impl Stack {
         let participants =
             Participants::connect(&services, 1, Duration::from_secs(2)).expect("participant urls");
         let settings = Settings {
-            policy: Policy {
-                max_attempts: 8,
-                step_time_limit_ms: 60_000,
-                saga_timeout_ms: None,
-                park_after_attempts: 20,
-            },
+            policy: policy(),
             backoff: Backoff {
                 base: Duration::from_millis(10),
                 max: Duration::from_millis(100),
