@@ -124,10 +124,25 @@ impl Definitions {
         &self,
         definition: &pb::SagaDefinition,
     ) -> Result<Registration, DefinitionError> {
-        self.schemas.refresh().await;
-        let checked = check(definition, self.schemas.as_ref()).map_err(DefinitionError::Invalid)?;
         let body = saga_definitions::canonical(definition).encode_to_vec();
         let digest = saga_definitions::digest_of_body(&body);
+        // A body registered before was checked then, and its version keeps the schemas
+        // it was checked against: finding it again needs no participant (a restart while
+        // one is down).
+        let earlier = self
+            .store
+            .definition_with_digest(&definition.name, &digest)
+            .await?;
+        if let Some(stored) = earlier {
+            return Ok(Registration {
+                name: stored.name,
+                version: stored.version,
+                digest,
+                created: false,
+            });
+        }
+        self.schemas.refresh().await;
+        let checked = check(definition, self.schemas.as_ref()).map_err(DefinitionError::Invalid)?;
         let descriptors = schemas::descriptors_of(&checked).encode_to_vec();
         let registered = self
             .store

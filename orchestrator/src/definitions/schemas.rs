@@ -11,7 +11,12 @@ use prost_types::FileDescriptorSet;
 use saga_definitions::{Checked, MethodName, Schemas};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::dynamic::reflection;
+use crate::dynamic::reflection::{self, ReflectionError};
+
+/// How long one participant's reflection may take: a participant that accepts the
+/// connection but never answers (paused, or a black hole between) must not hold up the
+/// orchestrator's start or a registration.
+const REFLECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The services of the built-in participants.
 pub const BUILT_IN: [&str; 2] = ["orders.v1.Orders", "invoices.v1.Invoices"];
@@ -89,7 +94,14 @@ impl ParticipantSchemas {
             if self.find(service).is_some() {
                 continue;
             }
-            match reflection::fetch(channel.clone(), service).await {
+            let fetched = tokio::time::timeout(
+                REFLECTION_TIMEOUT,
+                reflection::fetch(channel.clone(), service),
+            );
+            match fetched
+                .await
+                .unwrap_or(Err(ReflectionError::TimedOut(REFLECTION_TIMEOUT)))
+            {
                 Ok(pool) => {
                     tracing::info!(%service, "participant schema fetched by reflection");
                     if let Ok(mut pools) = self.pools.write() {

@@ -24,6 +24,8 @@ pub enum ReflectionError {
     Decode(String),
     #[error("the schema spans more than {MAX_FILES} files")]
     TooLarge,
+    #[error("no answer within {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 /// What is asked of the server.

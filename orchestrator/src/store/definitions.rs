@@ -49,6 +49,12 @@ pub trait DefinitionStore: Send + Sync + 'static {
     ) -> Result<Option<StoredDefinition>, StoreError>;
     /// The latest version of each name, by name.
     async fn latest_definitions(&self) -> Result<Vec<StoredDefinition>, StoreError>;
+    /// The version of `name` holding the body with this digest, if one does.
+    async fn definition_with_digest(
+        &self,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<StoredDefinition>, StoreError>;
 }
 
 /// The columns of a [`StoredDefinition`].
@@ -74,6 +80,17 @@ impl DefinitionStore for SqlStore {
     ) -> Result<Option<StoredDefinition>, StoreError> {
         let mut tx = self.db().begin_read().await?;
         let found = select(&mut tx, name, version).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    async fn definition_with_digest(
+        &self,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<StoredDefinition>, StoreError> {
+        let mut tx = self.db().begin_read().await?;
+        let found = select_digest(&mut tx, name, digest).await?;
         tx.commit().await?;
         Ok(found)
     }
@@ -104,20 +121,7 @@ async fn register(tx: &mut Tx, new: NewDefinition<'_>) -> Result<Registered, Sto
             .execute(&mut **conn)
             .await?;
     }
-    let existing = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM definitions WHERE name = $1 AND digest = $2"
-    );
-    let found = on_backend!(tx, conn => {
-        let row = sqlx::query(existing)
-            .bind(new.name)
-            .bind(new.digest)
-            .fetch_optional(conn)
-            .await?;
-        row.as_ref().map(from_row).transpose()?
-    });
-    if let Some(definition) = found {
+    if let Some(definition) = select_digest(tx, new.name, new.digest).await? {
         return Ok(Registered {
             definition,
             created: false,
@@ -153,6 +157,26 @@ async fn register(tx: &mut Tx, new: NewDefinition<'_>) -> Result<Registered, Sto
         definition,
         created: true,
     })
+}
+
+async fn select_digest(
+    tx: &mut Tx,
+    name: &str,
+    digest: &str,
+) -> Result<Option<StoredDefinition>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM definitions WHERE name = $1 AND digest = $2"
+    );
+    Ok(on_backend!(tx, conn => {
+        let row = sqlx::query(sql)
+            .bind(name)
+            .bind(digest)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(from_row).transpose()?
+    }))
 }
 
 async fn select(
