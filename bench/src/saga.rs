@@ -56,6 +56,7 @@ impl SagaCalls {
                     answered: BTreeSet::from([saga_id.clone()]),
                     total_cents: order.total_cents,
                     over_limit: order.compensates,
+                    refused: false,
                 }
             })
             .collect()

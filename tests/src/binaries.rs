@@ -9,16 +9,19 @@ use anyhow::{Context, Result, bail};
 /// (e.g. `target/release`).
 pub const BIN_DIR_ENV: &str = "SAGA_BIN_DIR";
 
-/// One of the three programs under test.
+/// One of the programs under test: the three of the place-order saga, and the inventory
+/// participant of the four-step example definition (last, so that the others keep their
+/// numbers in seeds derived from them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Binary {
     Orchestrator,
     OrdersSvc,
     InvoicesSvc,
+    InventorySvc,
 }
 
 impl Binary {
-    /// All three, in start-up order of their dependencies (participants first).
+    /// The place-order stack, in start-up order of their dependencies (participants first).
     pub const ALL: [Binary; 3] = [Binary::OrdersSvc, Binary::InvoicesSvc, Binary::Orchestrator];
 
     /// The executable's name, which is also the service's name in logs and errors.
@@ -27,6 +30,7 @@ impl Binary {
             Binary::Orchestrator => "orchestrator",
             Binary::OrdersSvc => "orders-svc",
             Binary::InvoicesSvc => "invoices-svc",
+            Binary::InventorySvc => "inventory-svc",
         }
     }
 
@@ -36,6 +40,7 @@ impl Binary {
             Binary::Orchestrator => "orchestrator",
             Binary::OrdersSvc => "orders",
             Binary::InvoicesSvc => "invoices",
+            Binary::InventorySvc => "inventory",
         }
     }
 

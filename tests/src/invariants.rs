@@ -13,6 +13,8 @@ pub mod keys;
 pub mod liveness;
 /// Each saga's log is well formed.
 pub mod log;
+/// The inventory's reservations agree with the four-step sagas.
+pub mod reservations;
 mod rules;
 pub mod shape;
 
@@ -31,6 +33,7 @@ use crate::listing::{all_invoices, all_orders, all_sagas, full_sagas};
 pub use keys::{Placement, placement_violations};
 pub use liveness::{Straggler, liveness_violations};
 pub use log::log_violations;
+pub use reservations::reservation_violations;
 pub use rules::violations;
 pub use shape::{SagaShape, Shapes};
 

@@ -1,6 +1,7 @@
 //! The four-step example definition over `inventory-svc`, for the tests: the participant
 //! as a process, and sagas of the definition started with `StartSaga`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -8,6 +9,7 @@ use saga_contracts::saga::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::Cluster;
+use crate::backend::Database;
 use crate::binaries::bin_dir;
 use crate::process::ServiceProcess;
 
@@ -15,6 +17,8 @@ use crate::process::ServiceProcess;
 pub const ORDER_WITH_STOCK: &str = include_str!("../../definitions/examples/order-with-stock.json");
 /// Its name.
 pub const NAME: &str = "order-with-stock";
+/// A quantity `inventory-svc` refuses to reserve (over its `MAX_QUANTITY`).
+pub const REFUSED_QUANTITY: u32 = 1_001;
 
 /// `inventory-svc` on the SQLite file `db`, injecting `faults`, logging into `dir`.
 pub async fn inventory(dir: &Path, db: &Path, faults: &str) -> Result<ServiceProcess> {
@@ -89,4 +93,24 @@ pub async fn start(
         .into_inner()
         .saga
         .ok_or_else(|| tonic::Status::internal("no saga in the answer"))
+}
+
+/// Each saga's reservation status (`HELD` or `RELEASED`), read from the participant's own
+/// database (it has no read RPC: it exists for the tests only); nothing before its first
+/// start.
+pub async fn reservations(database: &Database) -> Result<BTreeMap<String, String>> {
+    use sqlx::Connection;
+    const SQL: &str = "SELECT saga_id, status FROM reservations";
+    let rows: Vec<(String, String)> = match database {
+        Database::Sqlite(path) if !path.is_file() => Vec::new(),
+        Database::Sqlite(_) => {
+            let mut conn = sqlx::SqliteConnection::connect(&database.url()).await?;
+            sqlx::query_as(SQL).fetch_all(&mut conn).await?
+        }
+        Database::Postgres { url } => {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            sqlx::query_as(SQL).fetch_all(&mut conn).await?
+        }
+    };
+    Ok(rows.into_iter().collect())
 }

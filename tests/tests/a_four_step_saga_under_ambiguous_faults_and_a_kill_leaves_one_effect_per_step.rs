@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use saga_contracts::saga::v1 as pb;
 use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
+use saga_tests::backend::Database;
 use saga_tests::cluster::is_terminal;
+use saga_tests::invariants::reservation_violations;
 use saga_tests::saga_log::count;
 use saga_tests::{Backend, Cluster, ClusterOptions, check_invariants, on_every_backend, stock};
-use sqlx::Connection;
 
 const MAX_INVOICE_CENTS: i64 = 100_000;
 /// Sagas of each kind: completing (twice as many), refused reservation, invoice over the
@@ -89,7 +90,7 @@ async fn scenario(backend: Backend) -> Result<()> {
             "the ambiguous faults fired on {step}, so it was repeated"
         );
     }
-    let reservations = reservations(&inventory_db).await?;
+    let reservations = stock::reservations(&Database::Sqlite(inventory_db.clone())).await?;
     for saga in &summary.sagas {
         assert_eq!(
             Some(&saga.status()),
@@ -97,12 +98,9 @@ async fn scenario(backend: Backend) -> Result<()> {
             "{}",
             saga.saga_id
         );
-        let held = reservations.get(&saga.saga_id).map(String::as_str);
-        match saga.status() {
-            SagaStatus::Completed => assert_eq!(held, Some("HELD"), "{}", saga.saga_id),
-            _ => assert_ne!(held, Some("HELD"), "{} left stock held", saga.saga_id),
-        }
     }
+    let found = reservation_violations(&summary.sagas, stock::NAME, &reservations);
+    ensure!(found.is_empty(), "{found:#?}");
     drop(inventory);
     Ok(())
 }
@@ -110,14 +108,4 @@ async fn scenario(backend: Backend) -> Result<()> {
 /// Starts a saga of one line and answers at once.
 async fn start(cluster: &Cluster, key: &str, quantity: u32, price: i64) -> Result<pb::Saga> {
     Ok(stock::start(cluster, key, &stock::order(quantity, price), 20).await?)
-}
-
-/// Each saga's reservation status, read from the participant's own database.
-async fn reservations(db: &std::path::Path) -> Result<HashMap<String, String>> {
-    let url = format!("sqlite://{}", db.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT saga_id, status FROM reservations")
-        .fetch_all(&mut conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }

@@ -128,6 +128,8 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
             Binary::Orchestrator => dbs.orchestrator.clone(),
             Binary::OrdersSvc => dbs.orders.clone(),
             Binary::InvoicesSvc => dbs.invoices.clone(),
+            // The four-step definition runs on SQLite only (launched below).
+            Binary::InventorySvc => String::new(),
         },
         None => config
             .sqlite_sync

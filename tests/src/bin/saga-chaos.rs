@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 use saga_tests::backend::{Backend, POSTGRES_ENV};
 use saga_tests::chaos::pg_server::{BIN_ENV, DATA_ENV, LOG_ENV};
 use saga_tests::chaos::{
-    self, ChaosConfig, IN_DOUBT_PROBABILITY, OVERLAP_INTERVAL, OrchestratorTuning,
+    self, ChaosConfig, Flow, IN_DOUBT_PROBABILITY, OVERLAP_INTERVAL, OrchestratorTuning,
     PG_FAULT_INTERVAL, PgServer, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
 
@@ -87,9 +87,18 @@ struct Args {
     /// Clients placing at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// The saga definition the clients start: `place-order` (the built-in, through
+    /// PlaceOrder) or `order-with-stock` (the four-step example over inventory-svc too,
+    /// through StartSaga).
+    #[arg(long, default_value = "place-order", value_parser = parse_flow)]
+    definition: Flow,
     /// Share of orders over the invoice limit (they must compensate).
     #[arg(long, default_value_t = 0.2)]
     over_limit_share: f64,
+    /// With `--definition order-with-stock`: share of orders whose reservation is
+    /// refused (they must compensate).
+    #[arg(long, default_value_t = 0.1)]
+    refused_share: f64,
     /// Deadline of one PlaceOrder call of the clients (then repeated with the same key).
     #[arg(long, default_value_t = 5_000)]
     client_timeout_ms: u64,
@@ -243,7 +252,9 @@ impl Args {
             sagas: self.sagas,
             duration: Duration::from_secs_f64(self.duration.max(0.0)),
             concurrency: self.concurrency,
+            flow: self.definition,
             over_limit_share: self.over_limit_share,
+            refused_share: self.refused_share,
             wait_ms: self.wait_ms,
             think: Duration::from_millis(self.think_ms),
             kill_interval: Duration::from_millis(self.kill_interval_ms),
@@ -274,6 +285,13 @@ impl Args {
             ..ChaosConfig::new(seed)
         }
     }
+}
+
+fn parse_flow(name: &str) -> Result<Flow, String> {
+    Flow::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Flow::ALL.iter().map(|f| f.name()).collect();
+        format!("no campaign runs {name:?}; known: {}", known.join(", "))
+    })
 }
 
 #[tokio::main]

@@ -1,6 +1,7 @@
 //! The phases of a campaign: chaos while placing, calm, a deliberate outage watched for
 //! busy looping, quiescence, then the check and the report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -19,8 +20,12 @@ use super::quiesce::{QUIESCE_POLL, wait_until_quiet};
 use super::report::{Liveness, Report};
 use super::setup::set_up;
 use super::stage::Stage;
-use super::{ChaosConfig, say};
-use crate::invariants::{Snapshot, liveness_violations, placement_violations};
+use super::{ChaosConfig, Flow, say};
+use crate::binaries::Binary;
+use crate::invariants::{
+    Snapshot, liveness_violations, placement_violations, reservation_violations,
+};
+use crate::stock::reservations;
 
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -115,8 +120,17 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     // The check.
     let snapshot =
         Snapshot::read(&clients.orchestrator, &clients.orders, &clients.invoices).await?;
+    let reservations = match config.flow {
+        Flow::PlaceOrder => BTreeMap::new(),
+        Flow::OrderWithStock => reservations(stage.database(Binary::InventorySvc)?).await?,
+    };
     stage.stop_all().await?;
     let mut violations = snapshot.violations();
+    violations.extend(reservation_violations(
+        &snapshot.sagas,
+        config.flow.name(),
+        &reservations,
+    ));
     let unfinished_past_bound = late.clone();
     violations.extend(late);
     violations.extend(placement_violations(&load.placements(), &snapshot.sagas));
@@ -156,7 +170,8 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
         kept_dir: false,
         placing_secs,
         total_secs: began.elapsed().as_secs_f64(),
-        sagas: saga_figures(&snapshot, &load),
+        definition: config.flow.name().to_string(),
+        sagas: saga_figures(&snapshot, &load, &reservations),
         load: load.figures(),
         faults: fault_figures(&stage, dir),
         processes: stage
@@ -180,7 +195,9 @@ fn load_settings(config: &ChaosConfig, plan: &Plan) -> LoadSettings {
         load_seed: plan.load_seed,
         concurrency: config.concurrency,
         wait_ms: config.wait_ms,
+        flow: config.flow,
         over_limit_share: config.over_limit_share,
+        refused_share: config.refused_share,
         max_invoice_cents: config.max_invoice_cents,
         call_timeout: config.call_timeout,
         think: config.think,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::node_id::NodeId;
 use super::pg_server::PgServer;
 use super::schedule::Schedule;
 use crate::backend::Backend;
@@ -123,8 +124,13 @@ pub struct ChaosConfig {
     pub duration: Duration,
     /// Clients placing at once (a closed loop each).
     pub concurrency: usize,
+    /// The saga definition the clients start.
+    pub flow: Flow,
     /// Share of orders over the invoice limit (they must compensate).
     pub over_limit_share: f64,
+    /// Share of orders whose stock reservation is refused (they must compensate); only
+    /// with [`Flow::OrderWithStock`].
+    pub refused_share: f64,
     /// PlaceOrder's `wait_ms`: small, so clients go on while sagas run.
     pub wait_ms: u32,
     /// Deadline of one PlaceOrder call.
@@ -184,7 +190,9 @@ impl ChaosConfig {
             sagas: 1_000,
             duration: Duration::from_secs(120),
             concurrency: 8,
+            flow: Flow::PlaceOrder,
             over_limit_share: 0.2,
+            refused_share: 0.1,
             wait_ms: 100,
             call_timeout: Duration::from_secs(5),
             think: Duration::ZERO,
@@ -269,6 +277,44 @@ impl ChaosConfig {
             lease: self.orchestrator.lease(),
             killed_replicas: self.killed_replicas.clone(),
             paused_replicas: self.paused_replicas.clone(),
+            inventory: self.flow == Flow::OrderWithStock,
+        }
+    }
+}
+
+/// The saga definition a campaign's clients start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flow {
+    /// The built-in three-step saga, through `PlaceOrder`.
+    #[default]
+    PlaceOrder,
+    /// The four-step example (`definitions/examples/order-with-stock.json`) over the
+    /// inventory participant as well, through `StartSaga`.
+    OrderWithStock,
+}
+
+impl Flow {
+    /// Both, by name.
+    pub const ALL: [Flow; 2] = [Flow::PlaceOrder, Flow::OrderWithStock];
+
+    /// The definition's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::PlaceOrder => "place-order",
+            Flow::OrderWithStock => crate::stock::NAME,
+        }
+    }
+
+    /// The flow of a definition's name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The participants beyond orders and invoices.
+    pub fn extra_nodes(self) -> &'static [NodeId] {
+        match self {
+            Flow::PlaceOrder => &[],
+            Flow::OrderWithStock => &[NodeId::INVENTORY],
         }
     }
 }

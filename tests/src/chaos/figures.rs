@@ -12,9 +12,14 @@ use super::report::{FaultFigures, LoggedErrors, SagaFigures, errors_in_log, fire
 use super::stage::Stage;
 use crate::invariants::Snapshot;
 use crate::invariants::log::RESUMED;
+use crate::invariants::reservations::HELD;
 
 /// How the sagas ended and what their logs hold, with the clients' counts.
-pub fn saga_figures(snapshot: &Snapshot, load: &Load) -> SagaFigures {
+pub fn saga_figures(
+    snapshot: &Snapshot,
+    load: &Load,
+    reservations: &BTreeMap<String, String>,
+) -> SagaFigures {
     let figures = load.figures();
     let counts = snapshot.counts();
     let with = |status| {
@@ -28,6 +33,9 @@ pub fn saga_figures(snapshot: &Snapshot, load: &Load) -> SagaFigures {
         placed: figures.sent,
         accepted: figures.answered,
         over_limit: figures.over_limit,
+        refused: figures.refused,
+        reservations_held: reservations.values().filter(|s| *s == HELD).count(),
+        reservations_released: reservations.values().filter(|s| *s != HELD).count(),
         listed: snapshot.sagas.len(),
         completed: counts.sagas_completed,
         compensated: counts.sagas_compensated,

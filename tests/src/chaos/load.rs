@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
-use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest};
+use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest, Saga, StartSagaRequest};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -20,9 +20,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
 
+use super::Flow;
 use super::plan::derive;
 use crate::invariants::Placement;
 use crate::requests::{CURRENCY, total_cents};
+use crate::stock::REFUSED_QUANTITY;
 
 /// Calls per key at most (each waits at least a few milliseconds): a bound, not a goal.
 const MAX_CALLS_PER_KEY: u32 = 100_000;
@@ -39,8 +41,12 @@ pub struct LoadSettings {
     pub concurrency: usize,
     /// PlaceOrder's `wait_ms`.
     pub wait_ms: u32,
+    /// The definition the clients start.
+    pub flow: Flow,
     /// Share of orders over the invoice limit.
     pub over_limit_share: f64,
+    /// Share of orders whose reservation is refused (with [`Flow::OrderWithStock`]).
+    pub refused_share: f64,
     /// `invoices-svc --max-invoice-cents`.
     pub max_invoice_cents: i64,
     /// Deadline of one PlaceOrder call.
@@ -58,7 +64,9 @@ pub struct LoadFigures {
     pub answered: usize,
     /// Keys whose order is over the invoice limit.
     pub over_limit: usize,
-    /// PlaceOrder calls in all.
+    /// Keys whose reservation is refused (four-step campaigns).
+    pub refused: usize,
+    /// PlaceOrder (or StartSaga) calls in all.
     pub calls: u64,
     /// Calls that failed in transit or with a transient code, by code (then repeated).
     pub transient_errors: BTreeMap<String, u64>,
@@ -157,19 +165,21 @@ impl Load {
     }
 
     async fn place_until_answered(&self, n: usize, give_up: Instant) {
-        let (request, over_limit) = order_for(&self.settings, n);
-        let key = request.idempotency_key.clone();
+        let order = order_for(&self.settings, n);
+        let key = order.request.idempotency_key.clone();
         self.with(|l| {
             l.last_answer.get_or_insert_with(Instant::now);
             l.figures.sent += 1;
-            l.figures.over_limit += usize::from(over_limit);
+            l.figures.over_limit += usize::from(order.over_limit);
+            l.figures.refused += usize::from(order.refused);
             l.placements.insert(
                 n,
                 Placement {
                     key: key.clone(),
                     answered: Default::default(),
-                    total_cents: total_cents(&request),
-                    over_limit,
+                    total_cents: total_cents(&order.request),
+                    over_limit: order.over_limit,
+                    refused: order.refused,
                 },
             );
         });
@@ -182,14 +192,12 @@ impl Load {
                 self.odd(format!("PlaceOrder {key:?} has no orchestrator to go to"));
                 return;
             };
-            let mut call = tonic::Request::new(request.clone());
-            call.set_timeout(self.settings.call_timeout);
-            let answer = client.clone().place_order(call).await;
+            let answer = self.call(client.clone(), &order.request).await;
             self.with(|l| {
                 l.figures.calls += 1;
                 l.figures.retried_elsewhere += u64::from(attempt > 1 && self.clients.len() > 1);
             });
-            let status = match answer.map(|a| a.into_inner().saga) {
+            let status = match answer {
                 Ok(Some(saga)) => {
                     self.with(|l| {
                         l.last_answer = Some(Instant::now());
@@ -233,6 +241,35 @@ impl Load {
         ));
     }
 
+    /// One call for `request`: `PlaceOrder`, or `StartSaga` of the four-step definition
+    /// with the same order as its input (and the total it must come to, which the saga
+    /// echoes for the checker).
+    async fn call(
+        &self,
+        mut client: OrchestratorClient<Channel>,
+        request: &PlaceOrderRequest,
+    ) -> Result<Option<Saga>, tonic::Status> {
+        let timeout = self.settings.call_timeout;
+        match self.settings.flow {
+            Flow::PlaceOrder => {
+                let mut call = tonic::Request::new(request.clone());
+                call.set_timeout(timeout);
+                Ok(client.place_order(call).await?.into_inner().saga)
+            }
+            Flow::OrderWithStock => {
+                let mut call = tonic::Request::new(StartSagaRequest {
+                    definition: Flow::OrderWithStock.name().to_string(),
+                    version: 0,
+                    idempotency_key: request.idempotency_key.clone(),
+                    input_json: stock_input(request).to_string(),
+                    wait_ms: request.wait_ms,
+                });
+                call.set_timeout(timeout);
+                Ok(client.start_saga(call).await?.into_inner().saga)
+            }
+        }
+    }
+
     /// The orchestrator that call `attempt` (from 1) of key `n` goes to.
     fn target(&self, n: usize, attempt: u32) -> Option<&(String, OrchestratorClient<Channel>)> {
         let count = self.clients.len().max(1);
@@ -266,9 +303,21 @@ fn is_transient(status: &tonic::Status) -> bool {
         )
 }
 
-/// The `n`th order of a campaign, and whether it is over the invoice limit. A pure
-/// function of the settings' seeds and `n`.
-pub fn order_for(settings: &LoadSettings, n: usize) -> (PlaceOrderRequest, bool) {
+/// One order of a campaign, and how its saga must end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drawn {
+    pub request: PlaceOrderRequest,
+    /// Over the invoice limit: it must compensate.
+    pub over_limit: bool,
+    /// Its first line asks for more stock than one reservation may hold: it must
+    /// compensate (four-step campaigns only).
+    pub refused: bool,
+}
+
+/// The `n`th order of a campaign. A pure function of the settings' seeds and `n`; the
+/// draws of a four-step campaign's refusals come after the rest, so a seed places the
+/// same orders in both.
+pub fn order_for(settings: &LoadSettings, n: usize) -> Drawn {
     let mut rng = StdRng::seed_from_u64(derive(settings.load_seed, &[n as u64, 0]));
     let max = settings.max_invoice_cents.max(16);
     let over_limit = rng.random_bool(settings.over_limit_share.clamp(0.0, 1.0));
@@ -289,14 +338,42 @@ pub fn order_for(settings: &LoadSettings, n: usize) -> (PlaceOrderRequest, bool)
             })
             .collect()
     };
-    let request = PlaceOrderRequest {
+    let mut request = PlaceOrderRequest {
         idempotency_key: format!("chaos-{}-{n}", settings.run_seed),
         customer_id: format!("customer-{}", n % 10),
         items,
         currency: CURRENCY.to_string(),
         wait_ms: settings.wait_ms,
     };
-    (request, over_limit)
+    let refused = settings.flow == Flow::OrderWithStock
+        && !over_limit
+        && rng.random_bool(settings.refused_share.clamp(0.0, 1.0));
+    if let (true, Some(first)) = (refused, request.items.first_mut()) {
+        first.quantity = REFUSED_QUANTITY;
+        first.unit_price_cents = 1;
+    }
+    Drawn {
+        request,
+        over_limit,
+        refused,
+    }
+}
+
+/// A four-step saga's input: the order, and the total it must come to.
+fn stock_input(request: &PlaceOrderRequest) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = request
+        .items
+        .iter()
+        .map(|i| {
+            serde_json::json!({"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents})
+        })
+        .collect();
+    serde_json::json!({
+        "customer_id": request.customer_id,
+        "items": items,
+        "currency": request.currency,
+        "total_cents": total_cents(request),
+    })
 }
 
 #[cfg(test)]

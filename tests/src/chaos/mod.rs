@@ -51,8 +51,8 @@ pub mod storage;
 use anyhow::{Context, Result};
 
 pub use config::{
-    ChaosConfig, IN_DOUBT_PROBABILITY, ORCHESTRATOR_LEASE_MS, OVERLAP_INTERVAL, OrchestratorTuning,
-    PG_FAULT_INTERVAL, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
+    ChaosConfig, Flow, IN_DOUBT_PROBABILITY, ORCHESTRATOR_LEASE_MS, OVERLAP_INTERVAL,
+    OrchestratorTuning, PG_FAULT_INTERVAL, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
 pub use node_id::NodeId;
 pub use pg_server::PgServer;

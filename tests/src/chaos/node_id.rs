@@ -1,5 +1,5 @@
-//! Names of a campaign's processes: the two participants and one orchestrator, or several
-//! orchestrator replicas (`orchestrator-1`, `orchestrator-2`, …) sharing one database.
+//! Names of a campaign's processes: the participants (two, or three with the four-step
+//! definition's inventory) and one orchestrator, or several orchestrator replicas (`orchestrator-1`, `orchestrator-2`, …) sharing one database.
 
 use std::fmt;
 
@@ -23,6 +23,11 @@ impl NodeId {
         binary: Binary::InvoicesSvc,
         replica: 0,
     };
+    /// The inventory participant of the four-step definition's campaigns.
+    pub const INVENTORY: NodeId = NodeId {
+        binary: Binary::InventorySvc,
+        replica: 0,
+    };
 
     /// The process running `binary` (replica 0).
     pub fn of(binary: Binary) -> Self {
@@ -43,9 +48,16 @@ impl NodeId {
         }
     }
 
-    /// Every process, in start-up order (participants first).
+    /// Every process of a place-order campaign, in start-up order (participants first).
     pub fn all(replicas: u32) -> Vec<NodeId> {
+        Self::with(&[], replicas)
+    }
+
+    /// Every process of a campaign whose definition also calls `extra` participants, in
+    /// start-up order (participants first).
+    pub fn with(extra: &[NodeId], replicas: u32) -> Vec<NodeId> {
         let mut all = vec![NodeId::ORDERS, NodeId::INVOICES];
+        all.extend_from_slice(extra);
         all.extend(Self::orchestrators(replicas));
         all
     }

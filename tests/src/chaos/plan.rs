@@ -22,10 +22,12 @@ use crate::binaries::Binary;
 pub enum Link {
     Orders,
     Invoices,
+    /// Only in campaigns on the four-step definition.
+    Inventory,
 }
 
 impl Link {
-    /// Both links.
+    /// The place-order saga's links.
     pub const ALL: [Link; 2] = [Link::Orders, Link::Invoices];
 
     /// The participant behind the link.
@@ -33,6 +35,7 @@ impl Link {
         match self {
             Link::Orders => Binary::OrdersSvc,
             Link::Invoices => Binary::InvoicesSvc,
+            Link::Inventory => Binary::InventorySvc,
         }
     }
 }
@@ -158,6 +161,12 @@ impl Plan {
         // After everything else, for the same reason.
         for node in NodeId::orchestrators(schedule.replicas) {
             successions::successions(&mut rng, node, schedule, &mut actions);
+        }
+        // The inventory's last of all, so that a place-order seed replays as before.
+        if schedule.inventory {
+            process_incidents(&mut rng, NodeId::INVENTORY, schedule, &mut actions);
+            proxy_incidents(&mut rng, Link::Inventory, schedule, &mut actions);
+            storage_incidents(&mut rng, Binary::InventorySvc, schedule, &mut actions);
         }
         actions.sort_by_key(|t| t.at);
         Self {

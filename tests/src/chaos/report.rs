@@ -21,6 +21,8 @@ pub struct Report {
     pub backend: String,
     /// Orchestrator processes (several: replicas on one database).
     pub replicas: u32,
+    /// The saga definition the clients started.
+    pub definition: String,
     /// The command that replays this campaign.
     pub replay: String,
     /// The folder with the databases and the services' logs.
@@ -67,6 +69,11 @@ pub struct SagaFigures {
     pub accepted: usize,
     /// Keys over the invoice limit (they must compensate).
     pub over_limit: usize,
+    /// Keys whose reservation is refused (they must compensate; four-step campaigns).
+    pub refused: usize,
+    /// The inventory's reservations still held, and released (four-step campaigns).
+    pub reservations_held: usize,
+    pub reservations_released: usize,
     /// Sagas ListSagas shows.
     pub listed: usize,
     pub completed: usize,

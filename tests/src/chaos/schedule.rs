@@ -44,6 +44,9 @@ pub struct Schedule {
     pub killed_replicas: Vec<u32>,
     /// The replicas (1..=N) that are paused (empty: all of them).
     pub paused_replicas: Vec<u32>,
+    /// Whether the inventory participant (the four-step definition's) is in the campaign:
+    /// it, its proxy and its database then take incidents too.
+    pub inventory: bool,
 }
 
 impl Schedule {
@@ -64,6 +67,7 @@ impl Schedule {
             lease: Duration::from_secs(10),
             killed_replicas: Vec::new(),
             paused_replicas: Vec::new(),
+            inventory: false,
         }
     }
 

@@ -1,9 +1,10 @@
-//! Setting a campaign up: fixed loopback ports picked once, the two proxies, a fresh
+//! Setting a campaign up: fixed loopback ports picked once, a proxy per participant, a fresh
 //! database per service on the campaign's backend (the orchestrator replicas share
 //! theirs) and on PostgreSQL the proxy in front of its server that every service reaches
 //! it through, the nodes, and the clients that reach them directly.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::Path;
 use std::time::Duration;
@@ -15,7 +16,6 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-use super::ChaosConfig;
 use super::config::CUT_PROBABILITY;
 use super::journal::Journal;
 use super::node::{Node, NodeSpec};
@@ -24,8 +24,10 @@ use super::pg_proxy::{PgProxy, PgProxySettings, server_addr, url_through};
 use super::plan::{Link, Plan, derive};
 use super::proxy::FaultProxy;
 use super::stage::Stage;
+use super::{ChaosConfig, Flow};
 use crate::backend::{Backend, Database};
 use crate::binaries::{Binary, bin_dir};
+use crate::stock::ORDER_WITH_STOCK;
 
 /// Deadline of the checker's reads.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,21 +54,32 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         Some(dir) => dir.clone(),
         None => bin_dir()?,
     };
-    let ids = NodeId::all(config.replicas);
+    let ids = NodeId::with(config.flow.extra_nodes(), config.replicas);
     let addrs: BTreeMap<NodeId, SocketAddr> =
         ids.iter().copied().zip(free_ports(ids.len())?).collect();
     let addr = |id: NodeId| addrs.get(&id).copied().context("no port for a node");
     let orders_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::ORDERS)?)?;
     let invoices_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::INVOICES)?)?;
-    let mut databases = BTreeMap::new();
-    for binary in Binary::ALL {
-        databases.insert(binary, config.backend.database(dir, binary).await?);
+    let mut links = vec![
+        (Link::Orders, orders_proxy),
+        (Link::Invoices, invoices_proxy),
+    ];
+    if config.flow == Flow::OrderWithStock {
+        let proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::INVENTORY)?)?;
+        links.push((Link::Inventory, proxy));
     }
+    let mut databases = BTreeMap::new();
+    for id in &ids {
+        if let Entry::Vacant(entry) = databases.entry(id.binary) {
+            entry.insert(config.backend.database(dir, id.binary).await?);
+        }
+    }
+    let orchestrator_args = orchestrator_args(config, &links, dir)?;
     let database_proxy = start_database_proxy(config, plan).await?;
     let mut nodes = Vec::new();
     for id in ids.iter().copied() {
         let (args, seed_root) = match id.binary {
-            Binary::OrdersSvc => (vec![], plan.fault_seed),
+            Binary::OrdersSvc | Binary::InventorySvc => (vec![], plan.fault_seed),
             Binary::InvoicesSvc => (
                 vec![
                     "--max-invoice-cents".to_string(),
@@ -75,7 +88,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
                 plan.fault_seed,
             ),
             Binary::Orchestrator => (
-                orchestrator_args(config, &orders_proxy, &invoices_proxy),
+                orchestrator_args.clone(),
                 replica_seed_root(plan.orchestrator_seed, id),
             ),
         };
@@ -114,10 +127,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
     };
     let stage = Stage::new(
         nodes,
-        vec![
-            (Link::Orders, orders_proxy),
-            (Link::Invoices, invoices_proxy),
-        ],
+        links,
         databases,
         config.backend.clone(),
         match config.backend {
@@ -162,17 +172,39 @@ fn as_served(database: &Database, proxy: Option<&PgProxy>) -> Result<Database> {
     }
 }
 
+/// The orchestrators' flags: each participant reached through its link's proxy, the
+/// campaign's tuning, and with the four-step definition its file in a folder of
+/// definitions registered at start-up.
 fn orchestrator_args(
     config: &ChaosConfig,
-    orders: &FaultProxy,
-    invoices: &FaultProxy,
-) -> Vec<String> {
+    links: &[(Link, FaultProxy)],
+    dir: &Path,
+) -> Result<Vec<String>> {
     let o = &config.orchestrator;
-    let mut args = vec![
-        "--orders-url".to_string(),
-        orders.url(),
-        "--invoices-url".to_string(),
-        invoices.url(),
+    let mut args = Vec::new();
+    for (link, proxy) in links {
+        args.extend(match link {
+            Link::Orders => ["--orders-url".to_string(), proxy.url()],
+            Link::Invoices => ["--invoices-url".to_string(), proxy.url()],
+            Link::Inventory => [
+                "--participant".to_string(),
+                format!("inventory.v1.Inventory={}", proxy.url()),
+            ],
+        });
+    }
+    if config.flow == Flow::OrderWithStock {
+        let definitions = dir.join("definitions");
+        std::fs::create_dir_all(&definitions)
+            .and_then(|()| {
+                std::fs::write(definitions.join("order-with-stock.json"), ORDER_WITH_STOCK)
+            })
+            .context("cannot write the campaign's definitions folder")?;
+        args.extend([
+            "--definitions".to_string(),
+            definitions.display().to_string(),
+        ]);
+    }
+    args.extend([
         "--call-timeout-ms".to_string(),
         o.call_timeout_ms.to_string(),
         "--max-attempts".to_string(),
@@ -183,12 +215,12 @@ fn orchestrator_args(
         o.retry_max_ms.to_string(),
         "--parked-retry-ms".to_string(),
         o.parked_retry_ms.to_string(),
-    ];
+    ]);
     if let Some(lease_ms) = o.lease_ms {
         args.extend(["--lease-ms".to_string(), lease_ms.to_string()]);
     }
     args.extend(o.extra_args.iter().cloned());
-    args
+    Ok(args)
 }
 
 /// Each replica draws its `--seed`s from a root of its own (ids and jitter differ

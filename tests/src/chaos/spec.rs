@@ -16,6 +16,7 @@ pub fn rpcs(binary: Binary) -> &'static [&'static str] {
     match binary {
         Binary::OrdersSvc => &["CreateOrder", "ConfirmOrder", "CancelOrder"],
         Binary::InvoicesSvc => &["CreateInvoice", "VoidInvoice"],
+        Binary::InventorySvc => &["Reserve", "Release"],
         Binary::Orchestrator => &[],
     }
 }
@@ -100,7 +101,7 @@ mod tests {
     #[test]
     fn specs_name_only_the_participants_mutating_rpcs_with_every_kind_over_time() {
         let mut kinds = BTreeMap::new();
-        for binary in [Binary::OrdersSvc, Binary::InvoicesSvc] {
+        for binary in [Binary::OrdersSvc, Binary::InvoicesSvc, Binary::InventorySvc] {
             for generation in 0..40 {
                 let spec = draw(9, binary, generation, 1.0);
                 for rule in spec.spec.split(',').filter(|r| !r.is_empty()) {

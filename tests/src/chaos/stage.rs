@@ -168,6 +168,13 @@ impl Stage {
     }
 
     /// Starts every node, participants first.
+    /// `binary`'s database as the runner reaches it (never through a proxy).
+    pub fn database(&self, binary: Binary) -> Result<&Database> {
+        self.databases
+            .get(&binary)
+            .with_context(|| format!("no database for {}", binary.name()))
+    }
+
     pub async fn start_all(&mut self) -> Result<()> {
         for id in self.order.clone() {
             self.node(id)?.start().await?;

@@ -17,6 +17,8 @@ pub struct Placement {
     pub total_cents: i64,
     /// Over the invoice limit: the saga cannot complete and must compensate.
     pub over_limit: bool,
+    /// Its reservation is refused: the saga cannot complete and must compensate.
+    pub refused: bool,
 }
 
 /// Every way the sagas disagree with what the client placed, as sentences.
@@ -75,6 +77,11 @@ pub fn placement_violations(placements: &[Placement], sagas: &[Saga]) -> Vec<Str
                 "saga {saga_id} of key {key:?} is over the invoice limit but COMPLETED"
             ));
         }
+        if placement.refused && saga.status() == SagaStatus::Completed {
+            found.push(format!(
+                "saga {saga_id} of key {key:?} asked for more stock than may be reserved but COMPLETED"
+            ));
+        }
     }
     for (key, sagas) in &by_key {
         if !sent.contains(key) {
@@ -97,6 +104,7 @@ mod tests {
             answered: answered.iter().map(|a| a.to_string()).collect(),
             total_cents: 500,
             over_limit,
+            refused: false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `saga-chaos` command line that replays a campaign from its settings.
 
-use super::ChaosConfig;
+use super::{ChaosConfig, Flow};
 use crate::backend::Backend;
 
 impl ChaosConfig {
@@ -43,6 +43,13 @@ impl ChaosConfig {
         }
         if let Some(lease_ms) = o.lease_ms {
             backend.push_str(&format!(" --lease-ms {lease_ms}"));
+        }
+        if self.flow != Flow::PlaceOrder {
+            backend.push_str(&format!(
+                " --definition {} --refused-share {}",
+                self.flow.name(),
+                self.refused_share
+            ));
         }
         format!(
             "saga-chaos {backend} --seed {} --client-timeout-ms {} --sagas {} --duration {} --concurrency {} --over-limit-share {} \

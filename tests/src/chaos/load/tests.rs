@@ -9,7 +9,9 @@ fn settings(share: f64) -> LoadSettings {
         load_seed: 4,
         concurrency: 1,
         wait_ms: 50,
+        flow: Flow::PlaceOrder,
         over_limit_share: share,
+        refused_share: 0.0,
         max_invoice_cents: 1_000_000,
         call_timeout: Duration::from_secs(1),
         think: Duration::ZERO,
@@ -19,10 +21,16 @@ fn settings(share: f64) -> LoadSettings {
 #[test]
 fn orders_are_reproducible_unique_and_over_the_limit_exactly_when_drawn_so() {
     let s = settings(0.3);
-    let orders: Vec<(PlaceOrderRequest, bool)> = (0..400).map(|n| order_for(&s, n)).collect();
+    let orders: Vec<(PlaceOrderRequest, bool)> = (0..400)
+        .map(|n| order_for(&s, n))
+        .map(|d| (d.request, d.over_limit))
+        .collect();
     assert_eq!(
         orders,
-        (0..400).map(|n| order_for(&s, n)).collect::<Vec<_>>()
+        (0..400)
+            .map(|n| order_for(&s, n))
+            .map(|d| (d.request, d.over_limit))
+            .collect::<Vec<_>>()
     );
     let keys: std::collections::BTreeSet<&str> = orders
         .iter()
@@ -43,5 +51,29 @@ fn orders_are_reproducible_unique_and_over_the_limit_exactly_when_drawn_so() {
 #[test]
 fn a_zero_share_places_no_order_over_the_limit() {
     let s = settings(0.0);
-    assert!((0..200).all(|n| !order_for(&s, n).1));
+    assert!((0..200).all(|n| !order_for(&s, n).over_limit));
+}
+
+#[test]
+fn a_four_step_campaign_places_the_same_orders_and_refuses_some_reservations() {
+    let plain = settings(0.3);
+    let stock = LoadSettings {
+        flow: Flow::OrderWithStock,
+        refused_share: 0.2,
+        ..settings(0.3)
+    };
+    let mut refused = 0;
+    for n in 0..400 {
+        let (a, b) = (order_for(&plain, n), order_for(&stock, n));
+        assert_eq!(a.over_limit, b.over_limit);
+        assert!(!(b.refused && b.over_limit));
+        match b.refused {
+            true => {
+                refused += 1;
+                assert_eq!(b.request.items[0].quantity, REFUSED_QUANTITY);
+            }
+            false => assert_eq!(a.request, b.request),
+        }
+    }
+    assert!((30..130).contains(&refused), "{refused} of 400 refused");
 }

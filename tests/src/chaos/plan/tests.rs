@@ -256,3 +256,37 @@ fn no_server_is_restarted_when_the_interval_is_zero_on_sqlite_or_without_a_way_t
         [Duration::ZERO, Duration::ZERO, every_5s]
     );
 }
+
+#[test]
+fn inventory_incidents_are_drawn_last_so_a_place_order_seed_replays() {
+    let without = Plan::generate(21, &schedule());
+    let with = Plan::generate(
+        21,
+        &Schedule {
+            inventory: true,
+            ..schedule()
+        },
+    );
+    let inventory = NodeId::INVENTORY;
+    let theirs = |a: &Action| match *a {
+        Action::Kill(n)
+        | Action::Terminate(n)
+        | Action::Start(n)
+        | Action::Pause(n)
+        | Action::Resume(n) => n == inventory,
+        Action::Proxy(l, _) | Action::ResetConnections(l) => l == Link::Inventory,
+        Action::LockStorage(b) | Action::UnlockStorage(b) => b == Binary::InventorySvc,
+        _ => false,
+    };
+    let others: Vec<Timed> = with
+        .actions
+        .iter()
+        .copied()
+        .filter(|t| !theirs(&t.action))
+        .collect();
+    assert_eq!(others, without.actions);
+    let has = |wanted: Action| with.actions.iter().any(|t| t.action == wanted);
+    assert!(has(Action::Kill(inventory)) && has(Action::Pause(inventory)));
+    assert!(has(Action::LockStorage(Binary::InventorySvc)));
+    assert!(has(Action::Proxy(Link::Inventory, ProxyMode::Blackhole)));
+}

@@ -9,8 +9,8 @@ impl fmt::Display for Report {
         let s = &self.sagas;
         writeln!(
             f,
-            "seed: {} on {} with {} orchestrator(s)",
-            self.seed, self.backend, self.replicas
+            "seed: {} on {} with {} orchestrator(s), definition {}",
+            self.seed, self.backend, self.replicas, self.definition
         )?;
         writeln!(
             f,
@@ -36,10 +36,17 @@ impl fmt::Display for Report {
             s.claims,
             s.handovers
         )?;
+        if s.refused + s.reservations_held + s.reservations_released > 0 {
+            writeln!(
+                f,
+                "stock: {} reservations refused by design | held {} released {}",
+                s.refused, s.reservations_held, s.reservations_released
+            )?;
+        }
         let l = &self.load;
         writeln!(
             f,
-            "clients: {} PlaceOrder calls, transient errors {:?}, odd answers {}",
+            "clients: {} calls (PlaceOrder or StartSaga), transient errors {:?}, odd answers {}",
             l.calls,
             l.transient_errors,
             l.odd_answers.len()
