@@ -126,11 +126,13 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     };
     stage.stop_all().await?;
     let mut violations = snapshot.violations();
-    violations.extend(reservation_violations(
-        &snapshot.sagas,
-        config.flow.name(),
-        &reservations,
-    ));
+    if config.flow == Flow::OrderWithStock {
+        violations.extend(reservation_violations(
+            &snapshot.sagas,
+            config.flow.name(),
+            &reservations,
+        ));
+    }
     let unfinished_past_bound = late.clone();
     violations.extend(late);
     violations.extend(placement_violations(&load.placements(), &snapshot.sagas));
