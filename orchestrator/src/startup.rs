@@ -57,11 +57,17 @@ impl App {
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
         let schemas = Arc::new(participant_schemas(&config)?);
-        schemas.refresh().await;
+        // Fetched in the background: a participant that hangs must not hold up the
+        // start, and a definition registered before needs no schema to be found again.
+        tokio::spawn({
+            let schemas = schemas.clone();
+            async move { schemas.refresh().await }
+        });
         let definitions = Definitions::new(store.clone(), schemas);
-        register_built_in(&definitions, patience).await?;
+        let give_up = tokio::time::Instant::now() + patience;
+        register_until(give_up, || definitions.register_built_in()).await?;
         if let Some(dir) = &config.definitions {
-            register_dir(&definitions, dir).await?;
+            register_dir(&definitions, dir, give_up).await?;
         }
         let participants = Participants::connect(
             &config.participant_urls(),
@@ -156,17 +162,20 @@ fn participant_schemas(config: &Config) -> Result<ParticipantSchemas, SchemaErro
     ParticipantSchemas::new(true, &participants, &sets)
 }
 
-/// Registers the shipped definitions, retrying while the database is unreachable, for
-/// up to `patience`.
-async fn register_built_in(
-    definitions: &Definitions,
-    patience: Duration,
-) -> Result<(), DefinitionError> {
-    let give_up = tokio::time::Instant::now() + patience;
+/// Runs `register` until it is done, retrying while the database is unreachable, until
+/// `give_up`.
+async fn register_until<T, F, Fut>(
+    give_up: tokio::time::Instant,
+    register: F,
+) -> Result<T, DefinitionError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DefinitionError>>,
+{
     loop {
-        match definitions.register_built_in().await {
+        match register().await {
             Err(DefinitionError::Store(error)) if tokio::time::Instant::now() < give_up => {
-                tracing::warn!(%error, "cannot register the built-in definitions yet; retrying");
+                tracing::warn!(%error, "cannot register the saga definitions yet; retrying");
                 tokio::time::sleep(REGISTER_PAUSE).await;
             }
             done => return done,
@@ -176,7 +185,11 @@ async fn register_built_in(
 
 /// Registers every definition file in `dir` (`*.json`, `*.yaml`, `*.yml`), in name
 /// order.
-async fn register_dir(definitions: &Definitions, dir: &Path) -> Result<(), StartupError> {
+async fn register_dir(
+    definitions: &Definitions,
+    dir: &Path,
+    give_up: tokio::time::Instant,
+) -> Result<(), StartupError> {
     let unreadable = |source| StartupError::DefinitionsDir {
         path: dir.display().to_string(),
         source,
@@ -190,7 +203,8 @@ async fn register_dir(definitions: &Definitions, dir: &Path) -> Result<(), Start
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(unreadable)?;
         let name = path.display().to_string();
-        let registered = definitions.register_file(&name, &text).await?;
+        let registered =
+            register_until(give_up, || definitions.register_file(&name, &text)).await?;
         tracing::info!(file = %name, definition = %registered.name, version = registered.version, "definition from the definitions folder");
     }
     Ok(())
