@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use saga_tests::chaos::pg_server::DATA_ENV;
+use saga_tests::chaos::report::assert_all_happened;
 use saga_tests::chaos::{self, ChaosConfig};
 use saga_tests::{Backend, on_every_backend};
 
@@ -82,15 +83,6 @@ async fn campaign(backend: Backend) -> Result<()> {
             },
         ),
     ];
-    let missing: Vec<&str> = happened
-        .iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(what, _)| *what)
-        .collect();
-    assert_eq!(
-        missing,
-        Vec::<&str>::new(),
-        "the chaos happened: {happened:?}"
-    );
+    assert_all_happened(&happened);
     Ok(())
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use saga_tests::chaos::report::assert_all_happened;
 use saga_tests::chaos::{self, ChaosConfig, Flow};
 use saga_tests::{Backend, on_every_backend};
 
@@ -55,15 +56,6 @@ async fn campaign(backend: Backend) -> Result<()> {
             s.resumed_attempts as u64,
         ),
     ];
-    let missing: Vec<&str> = happened
-        .iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(what, _)| *what)
-        .collect();
-    assert_eq!(
-        missing,
-        Vec::<&str>::new(),
-        "the chaos happened: {happened:?}"
-    );
+    assert_all_happened(&happened);
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::Result;
 use saga_tests::backend::{Backend, POSTGRES_ENV};
 use saga_tests::chaos::pg_server::DATA_ENV;
+use saga_tests::chaos::report::assert_all_happened;
 use saga_tests::chaos::{self, ChaosConfig};
 
 /// Fixed, so a failure replays with `saga-chaos --backend postgres --replicas 3`.
@@ -93,16 +94,7 @@ async fn killed_and_paused_replicas_sagas_are_taken_over_and_never_driven_twice(
         ),
         ("compensated sagas", s.compensated as u64),
     ];
-    let missing: Vec<&str> = happened
-        .iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(what, _)| *what)
-        .collect();
-    assert_eq!(
-        missing,
-        Vec::<&str>::new(),
-        "the chaos happened: {happened:?}"
-    );
+    assert_all_happened(&happened);
     assert_eq!(
         (replicas.len(), answered_by.len()),
         (REPLICAS as usize, REPLICAS as usize),

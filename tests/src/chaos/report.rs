@@ -238,6 +238,21 @@ pub fn errors_in_log(log: &str, samples: usize) -> LoggedErrors {
     found
 }
 
+/// Asserts that every kind of chaos in `happened` (what, how many times) happened at
+/// least once, naming the ones that did not.
+pub fn assert_all_happened(happened: &[(&str, u64)]) {
+    let missing: Vec<&str> = happened
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(what, _)| *what)
+        .collect();
+    assert_eq!(
+        missing,
+        Vec::<&str>::new(),
+        "the chaos happened: {happened:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
