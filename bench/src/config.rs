@@ -6,7 +6,8 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use serde::Serialize;
 
-pub use crate::storage::{Backend, SagaKind, SqliteSync};
+pub use crate::storage::{Backend, SqliteSync};
+pub use saga_tests::chaos::Flow;
 
 /// The flags of one run (see `Cli` in main.rs for the whole command line).
 #[derive(Debug, Clone, Parser)]
@@ -90,8 +91,8 @@ pub struct Config {
     /// Which saga: `place-order` (the built-in, by PlaceOrder) or `order-with-stock` (the
     /// four-step example over inventory-svc, by StartSaga; a started SQLite stack, no
     /// floor).
-    #[arg(long, value_enum, default_value_t = SagaKind::PlaceOrder)]
-    pub definition: SagaKind,
+    #[arg(long, value_enum, default_value_t = Flow::PlaceOrder)]
+    pub definition: Flow,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -160,7 +161,7 @@ impl Config {
         } else if self.replicas > 1 || self.sqlite_sync != SqliteSync::Full {
             bail!("--replicas and --sqlite-sync set up a started stack, not a running one");
         }
-        if self.definition == SagaKind::OrderWithStock
+        if self.definition == Flow::OrderWithStock
             && (self.url.is_some() || self.backend != Backend::Sqlite)
         {
             bail!("--definition order-with-stock runs on a started SQLite stack");
@@ -195,7 +196,7 @@ impl Config {
 
     /// Whether to measure the direct-call floor.
     pub fn measure_floor(&self) -> bool {
-        !self.no_floor && self.definition == SagaKind::PlaceOrder
+        !self.no_floor && self.definition == Flow::PlaceOrder
     }
 
     /// Deadline of a PlaceOrder call.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Backend, Bound, Pace, SagaKind, SqliteSync};
+use crate::config::{Backend, Bound, Flow, Pace, SqliteSync};
 use crate::cpu::Usage;
 use crate::latency::Latency;
 use crate::load::Tally;
@@ -22,7 +22,7 @@ pub struct Report {
     pub stack: &'static str,
     pub backend: Backend,
     /// The saga run.
-    pub definition: SagaKind,
+    pub definition: Flow,
     /// SQLite's `synchronous` in a stack started here on SQLite.
     pub sqlite_sync: Option<SqliteSync>,
     /// Orchestrator processes the calls were spread over.

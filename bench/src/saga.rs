@@ -8,7 +8,7 @@ use std::time::Duration;
 use saga_tests::invariants::Placement;
 use tonic::Request;
 
-use crate::config::SagaKind;
+use crate::config::Flow;
 use crate::load::Operation;
 use crate::outcome::Outcome;
 use crate::stack::Clients;
@@ -19,7 +19,7 @@ use crate::workload::Workload;
 pub struct SagaCalls {
     clients: Clients,
     workload: Workload,
-    definition: SagaKind,
+    definition: Flow,
     timeout: Duration,
     /// Call n's answered saga id.
     answers: Mutex<BTreeMap<u64, String>>,
@@ -27,12 +27,7 @@ pub struct SagaCalls {
 
 impl SagaCalls {
     /// Calls over `clients`, each with the deadline `timeout`.
-    pub fn new(
-        clients: Clients,
-        workload: Workload,
-        definition: SagaKind,
-        timeout: Duration,
-    ) -> Self {
+    pub fn new(clients: Clients, workload: Workload, definition: Flow, timeout: Duration) -> Self {
         Self {
             clients,
             workload,
@@ -67,7 +62,7 @@ impl Operation for SagaCalls {
     async fn call(&self, n: u64) -> Outcome {
         let mut client = self.clients.orchestrator(n);
         let answer = match self.definition {
-            SagaKind::PlaceOrder => {
+            Flow::PlaceOrder => {
                 let mut request = Request::new(self.workload.place_order(n));
                 request.set_timeout(self.timeout);
                 client
@@ -75,7 +70,7 @@ impl Operation for SagaCalls {
                     .await
                     .map(|r| r.into_inner().saga)
             }
-            SagaKind::OrderWithStock => {
+            Flow::OrderWithStock => {
                 let mut request = Request::new(self.workload.start_saga(n));
                 request.set_timeout(self.timeout);
                 client

@@ -3,17 +3,6 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
-/// The saga the benchmark runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SagaKind {
-    /// The built-in place-order, through `PlaceOrder`.
-    PlaceOrder,
-    /// The four-step example `definitions/examples/order-with-stock.json` (with
-    /// `inventory-svc`), through `StartSaga`.
-    OrderWithStock,
-}
-
 /// Where the saga log lives in a stack the benchmark starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

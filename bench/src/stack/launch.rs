@@ -14,7 +14,7 @@ use saga_tests::supervisor::{Launch, Participant};
 use tempfile::TempDir;
 
 use super::postgres::Databases;
-use crate::config::{Backend, Config, SagaKind};
+use crate::config::{Backend, Config, Flow};
 
 /// The orchestrator's own defaults, so that a started stack retries like production
 /// rather than like the end-to-end tests (which retry fast to finish quickly).
@@ -150,8 +150,8 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
     let orders = Participant::start(participant(Binary::OrdersSvc)?, supervised).await?;
     let invoices = Participant::start(participant(Binary::InvoicesSvc)?, supervised).await?;
     let inventory = match config.definition {
-        SagaKind::PlaceOrder => None,
-        SagaKind::OrderWithStock => Some(
+        Flow::PlaceOrder => None,
+        Flow::OrderWithStock => Some(
             saga_tests::stock::inventory(dir, &dir.join("inventory-svc.db"), &config.faults)
                 .await?,
         ),

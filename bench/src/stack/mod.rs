@@ -16,7 +16,7 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use tonic::transport::{Channel, Endpoint};
 
 use self::launch::Started;
-use crate::config::{Config, SagaKind};
+use crate::config::{Config, Flow};
 use crate::log_cost::db_size;
 
 /// How long connecting to a service may take.
@@ -65,7 +65,7 @@ impl Stack {
         let started = Started::start(config)
             .await
             .context("cannot start the stack")?;
-        if config.definition == SagaKind::OrderWithStock {
+        if config.definition == Flow::OrderWithStock {
             register_order_with_stock(&started.orchestrators[0].url()).await?;
         }
         let postmaster = match &started.databases {

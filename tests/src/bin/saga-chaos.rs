@@ -90,7 +90,7 @@ struct Args {
     /// The saga definition the clients start: `place-order` (the built-in, through
     /// PlaceOrder) or `order-with-stock` (the four-step example over inventory-svc too,
     /// through StartSaga).
-    #[arg(long, default_value = "place-order", value_parser = parse_flow)]
+    #[arg(long, value_enum, default_value_t = Flow::PlaceOrder)]
     definition: Flow,
     /// Share of orders over the invoice limit (they must compensate).
     #[arg(long, default_value_t = 0.2)]
@@ -285,13 +285,6 @@ impl Args {
             ..ChaosConfig::new(seed)
         }
     }
-}
-
-fn parse_flow(name: &str) -> Result<Flow, String> {
-    Flow::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = Flow::ALL.iter().map(|f| f.name()).collect();
-        format!("no campaign runs {name:?}; known: {}", known.join(", "))
-    })
 }
 
 #[tokio::main]

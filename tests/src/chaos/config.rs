@@ -282,8 +282,10 @@ impl ChaosConfig {
     }
 }
 
-/// The saga definition a campaign's clients start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The saga definition a campaign's (or a benchmark's) clients start; on the command
+/// line and in reports by its definition's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Flow {
     /// The built-in three-step saga, through `PlaceOrder`.
     #[default]
@@ -294,20 +296,12 @@ pub enum Flow {
 }
 
 impl Flow {
-    /// Both, by name.
-    pub const ALL: [Flow; 2] = [Flow::PlaceOrder, Flow::OrderWithStock];
-
     /// The definition's name.
     pub fn name(self) -> &'static str {
         match self {
             Flow::PlaceOrder => "place-order",
             Flow::OrderWithStock => crate::stock::NAME,
         }
-    }
-
-    /// The flow of a definition's name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
     /// The participants beyond orders and invoices.
