@@ -131,7 +131,12 @@ async fn a_saga_the_successors_start_skipped_while_its_predecessor_held_it_is_cl
         let mut holder = sqlx::PgConnection::connect(&stack.log_url)
             .await
             .expect("connect");
-        let mut lock = holder.begin().await.expect("begin");
+        // READ COMMITTED, as the store's writes run: the test database defaults to
+        // REPEATABLE READ, where this lock fails if the saga's row moved meanwhile.
+        let mut lock = holder
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .expect("begin");
         sqlx::query("SELECT 1 FROM sagas WHERE saga_id = $1 FOR UPDATE")
             .bind(&saga_id)
             .execute(&mut *lock)
