@@ -115,6 +115,7 @@ impl Operation for DirectCalls {
             let request = self.request(ConfirmOrderRequest {
                 saga_id: saga_id.clone(),
                 order_id: order_id.clone(),
+                ..Default::default()
             });
             async move { client.confirm_order(request).await }
         })

@@ -6,15 +6,19 @@ use std::sync::Arc;
 use saga_contracts::orders::v1 as proto;
 use saga_contracts::orders::v1::orders_server::Orders;
 use service_kit::db::{Db, GroupWriter};
-
-/// Most requests whose writes share one commit.
-const MAX_BATCH: usize = 256;
 use service_kit::faults::Faults;
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::domain::{CancelOrder, ConfirmOrder, NewOrder, OrderFilter};
-use crate::service;
+use crate::domain::{CancelOrder, ConfirmOrder, Invoicing, NewOrder, OrderFilter, UpdateOrder};
+use crate::{direct, service, watch};
+
+/// Most requests whose writes share one commit.
+const MAX_BATCH: usize = 256;
+/// Events a slow stream client may have waiting.
+const STREAM_BUFFER: usize = 256;
 
 /// The `orders.v1.Orders` service over one database.
 #[derive(Debug, Clone)]
@@ -23,13 +27,35 @@ pub struct OrdersApi {
     /// Write transactions of concurrent requests share commits (group commit).
     writer: GroupWriter,
     faults: Arc<Faults>,
+    /// Told after every write that committed an outbox event, to wake the streams.
+    committed: Arc<Notify>,
 }
 
 impl OrdersApi {
     /// Serves `db`, injecting `faults` into every RPC.
     pub fn new(db: Db, faults: Arc<Faults>) -> Self {
         let writer = GroupWriter::start(db.clone(), MAX_BATCH);
-        Self { db, writer, faults }
+        let committed = Arc::new(Notify::new());
+        Self {
+            db,
+            writer,
+            faults,
+            committed,
+        }
+    }
+
+    /// Runs the write `op`, named `rpc`, under the faults, and wakes the event streams
+    /// once it committed.
+    async fn emitting<T>(
+        &self,
+        rpc: &str,
+        op: impl Future<Output = Result<T, crate::ApiError>>,
+    ) -> Result<T, Status> {
+        let answer = self.faults.around(rpc, async { Ok(op.await?) }).await;
+        if answer.is_ok() {
+            self.committed.notify_waiters();
+        }
+        answer
     }
 
     #[tracing::instrument(skip_all, fields(saga.id = %request.saga_id))]
@@ -91,6 +117,85 @@ impl OrdersApi {
 
 #[tonic::async_trait]
 impl Orders for OrdersApi {
+    type WatchOrderEventsStream = ReceiverStream<Result<proto::OrderEvent, Status>>;
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().idempotency_key))]
+    async fn place_order(
+        &self,
+        request: Request<proto::PlaceOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let new = NewOrder::try_from(request.into_inner())?;
+        let placed = direct::place_order(&self.writer, new);
+        self.emitting("PlaceOrder", placed).await.map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id))]
+    async fn update_order(
+        &self,
+        request: Request<proto::UpdateOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let update = UpdateOrder::try_from(request.into_inner())?;
+        let updated = direct::update_order(&self.writer, update);
+        self.emitting("UpdateOrder", updated)
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id))]
+    async fn withdraw_order(
+        &self,
+        request: Request<proto::WithdrawOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let order_id = convert::withdrawn_order_id(request.into_inner())?;
+        let withdrawn = direct::withdraw_order(&self.writer, order_id);
+        self.emitting("WithdrawOrder", withdrawn)
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id, order.id = %request.get_ref().order_id))]
+    async fn begin_invoicing(
+        &self,
+        request: Request<proto::BeginInvoicingRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let invoicing = Invoicing::try_from(request.into_inner())?;
+        let begun = direct::begin_invoicing(&self.writer, invoicing);
+        self.emitting("BeginInvoicing", begun)
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id, order.id = %request.get_ref().order_id))]
+    async fn reject_order(
+        &self,
+        request: Request<proto::RejectOrderRequest>,
+    ) -> Result<Response<proto::RejectOrderResponse>, Status> {
+        let invoicing = Invoicing::try_from(request.into_inner())?;
+        let rejected = direct::reject_order(&self.writer, invoicing);
+        self.emitting("RejectOrder", rejected)
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(after = request.get_ref().after_event_id))]
+    async fn watch_order_events(
+        &self,
+        request: Request<proto::WatchOrderEventsRequest>,
+    ) -> Result<Response<Self::WatchOrderEventsStream>, Status> {
+        self.faults
+            .around("WatchOrderEvents", async { Ok(()) })
+            .await?;
+        let (sink, events) = mpsc::channel(STREAM_BUFFER);
+        let after = request.into_inner().after_event_id;
+        tokio::spawn(watch::follow(
+            self.db.clone(),
+            self.committed.clone(),
+            after,
+            sink,
+        ));
+        Ok(Response::new(ReceiverStream::new(events)))
+    }
+
     async fn create_order(
         &self,
         request: Request<proto::CreateOrderRequest>,

@@ -2,7 +2,7 @@
 
 use saga_contracts::orders::v1 as proto;
 
-use crate::domain::{CancelOrder, LineItem, NewOrder, OrderFilter, OrderStatus};
+use crate::domain::{After, CancelOrder, LineItem, NewOrder, OrderFilter, OrderStatus, Origin};
 use crate::error::ApiError;
 
 fn item(sku: &str, quantity: u32, unit_price_cents: i64) -> proto::LineItem {
@@ -35,7 +35,7 @@ fn a_good_create_is_accepted_with_its_total() {
     assert_eq!(
         order,
         NewOrder {
-            saga_id: "s-1".into(),
+            origin: Origin::Saga("s-1".into()),
             customer_id: "c-1".into(),
             items: vec![
                 LineItem {
@@ -124,6 +124,8 @@ fn a_list_reads_its_filters_and_refuses_foreign_tokens() {
         page_size: 0,
         page_token: "p7".into(),
         saga_id: String::new(),
+        origin: proto::OrderOrigin::Direct.into(),
+        changed_after: None,
     };
     assert_eq!(
         OrderFilter::try_from(request.clone()).expect("valid"),
@@ -131,7 +133,8 @@ fn a_list_reads_its_filters_and_refuses_foreign_tokens() {
             customer_id: Some("c-1".into()),
             status: Some(OrderStatus::Confirmed),
             saga_id: None,
-            after_seq: Some(7),
+            direct: Some(true),
+            after: After::Seq(Some(7)),
             page_size: service_kit::paging::DEFAULT_PAGE_SIZE,
         }
     );

@@ -9,7 +9,8 @@ use service_kit::db::{Db, GroupWriter, Tx};
 use service_kit::paging;
 use tracing::info;
 
-use crate::domain::{CancelOrder, ConfirmOrder, NewOrder, OrderFilter, OrderStatus};
+use crate::direct;
+use crate::domain::{CancelOrder, ConfirmOrder, NewOrder, Order, OrderFilter, OrderStatus, Origin};
 use crate::error::ApiError;
 use crate::store;
 
@@ -26,7 +27,12 @@ pub async fn create_order(writer: &GroupWriter, new: NewOrder) -> Result<proto::
 }
 
 async fn create_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, ApiError> {
-    let saga_id = new.saga_id.clone();
+    let saga_id = match &new.origin {
+        Origin::Saga(saga_id) => saga_id.clone(),
+        Origin::Direct(_) => {
+            return Err(ApiError::invalid("saga_id", "a saga creates this order"));
+        }
+    };
     let step = Step {
         saga_id: &saga_id,
         op: CREATE_ORDER,
@@ -41,7 +47,8 @@ async fn create_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, Api
             "the saga's order was already cancelled".to_string(),
         )),
         Entry::First => {
-            let order = new.into_order(uuid::Uuid::new_v4().to_string());
+            let mut order = new.into_order(uuid::Uuid::new_v4().to_string());
+            order.updated_at_ms = service_kit::db::now_ms();
             store::insert_order(&mut *tx, &order).await?;
             let answer = proto::Order::from(order);
             barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
@@ -75,35 +82,48 @@ async fn confirm_order_in(tx: &mut Tx, confirm: ConfirmOrder) -> Result<proto::O
             "the saga's order cannot be confirmed".to_string(),
         )),
         Entry::First => {
-            let mut order = store::order_by_id(&mut *tx, &confirm.order_id)
+            let order = store::order_by_id(&mut *tx, &confirm.order_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     what: "order",
                     id: confirm.order_id.clone(),
                 })?;
-            if order.saga_id != confirm.saga_id {
-                return Err(ApiError::Refused(format!(
-                    "order {:?} belongs to another saga",
-                    order.order_id
-                )));
-            }
-            match order.status {
-                OrderStatus::Cancelled => {
-                    return Err(ApiError::Refused(format!(
-                        "order {:?} was cancelled",
-                        order.order_id
-                    )));
-                }
-                OrderStatus::Confirmed => {}
-                OrderStatus::Pending => {
-                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Confirmed).await?;
-                    order.status = OrderStatus::Confirmed;
-                }
-            }
+            let order = match order.creating_saga() {
+                Some(_) => confirm_own(tx, &confirm, order).await?,
+                None => direct::confirm(tx, &confirm, order).await?,
+            };
             let answer = proto::Order::from(order);
             barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
             info!(order.id = %answer.order_id, "order CONFIRMED");
             Ok(answer)
+        }
+    }
+}
+
+/// Confirms the order the saga created; refused for another saga's or a cancelled one.
+async fn confirm_own(
+    tx: &mut Tx,
+    confirm: &ConfirmOrder,
+    mut order: Order,
+) -> Result<Order, ApiError> {
+    if order.creating_saga() != Some(confirm.saga_id.as_str()) {
+        return Err(ApiError::Refused(format!(
+            "order {:?} belongs to another saga",
+            order.order_id
+        )));
+    }
+    match order.status {
+        OrderStatus::Cancelled => Err(ApiError::Refused(format!(
+            "order {:?} was cancelled",
+            order.order_id
+        ))),
+        OrderStatus::Confirmed => Ok(order),
+        OrderStatus::Pending => {
+            let now_ms = service_kit::db::now_ms();
+            store::set_status(&mut *tx, &order.order_id, OrderStatus::Confirmed, now_ms).await?;
+            order.status = OrderStatus::Confirmed;
+            order.updated_at_ms = now_ms;
+            Ok(order)
         }
     }
 }
@@ -159,8 +179,11 @@ async fn cancel_order_in(
                 }
                 OrderStatus::Cancelled => {}
                 OrderStatus::Pending => {
-                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Cancelled).await?;
+                    let now_ms = service_kit::db::now_ms();
+                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Cancelled, now_ms)
+                        .await?;
                     order.status = OrderStatus::Cancelled;
+                    order.updated_at_ms = now_ms;
                     info!(order.id = %order.order_id, "order CANCELLED");
                 }
             }

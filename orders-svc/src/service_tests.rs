@@ -4,7 +4,7 @@
 use saga_contracts::orders::v1 as proto;
 
 use super::*;
-use crate::domain::LineItem;
+use crate::domain::{After, LineItem, Origin};
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
     service_kit::testing::databases(&crate::startup::MIGRATIONS).await
@@ -12,7 +12,7 @@ async fn databases() -> (tempfile::TempDir, Vec<Db>) {
 
 fn new_order(saga_id: &str, customer_id: &str) -> NewOrder {
     NewOrder {
-        saga_id: saga_id.into(),
+        origin: Origin::Saga(saga_id.into()),
         customer_id: customer_id.into(),
         items: vec![LineItem {
             sku: "A".into(),
@@ -39,6 +39,7 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
         let foreign = ConfirmOrder {
             saga_id: "s-2".into(),
             order_id: order.order_id.clone(),
+            version: None,
         };
         assert_eq!(
             code(confirm_order(&writer, foreign).await),
@@ -47,6 +48,7 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
         let missing = ConfirmOrder {
             saga_id: "s-1".into(),
             order_id: "nope".into(),
+            version: None,
         };
         assert_eq!(
             code(confirm_order(&writer, missing).await),
@@ -55,12 +57,14 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
         let mine = ConfirmOrder {
             saga_id: "s-1".into(),
             order_id: order.order_id.clone(),
+            version: None,
         };
         let confirmed = confirm_order(&writer, mine.clone()).await.expect("confirm");
         assert_eq!(
             confirmed,
             proto::Order {
                 status: proto::OrderStatus::Confirmed.into(),
+                updated_at_ms: confirmed.updated_at_ms,
                 ..order
             }
         );
@@ -84,8 +88,10 @@ async fn a_cancelled_order_cannot_be_confirmed() {
             order_id: None,
         };
         let cancelled = cancel_order(&writer, cancel.clone()).await.expect("cancel");
+        let at = cancelled.order.as_ref().map_or(0, |o| o.updated_at_ms);
         let expected = proto::Order {
             status: proto::OrderStatus::Cancelled.into(),
+            updated_at_ms: at,
             ..order.clone()
         };
         assert_eq!(cancelled.order, Some(expected.clone()));
@@ -96,6 +102,7 @@ async fn a_cancelled_order_cannot_be_confirmed() {
         let confirm = ConfirmOrder {
             saga_id: "s-1".into(),
             order_id: order.order_id.clone(),
+            version: None,
         };
         assert_eq!(
             code(confirm_order(&writer, confirm).await),
@@ -154,7 +161,8 @@ async fn listings_filter_and_page_in_creation_order() {
             customer_id: Some("even".into()),
             status: Some(OrderStatus::Pending),
             saga_id: None,
-            after_seq,
+            direct: None,
+            after: After::Seq(after_seq),
             page_size,
         };
         let first = list_orders(&db, filter(None, 2)).await.expect("page 1");
@@ -167,7 +175,8 @@ async fn listings_filter_and_page_in_creation_order() {
             customer_id: None,
             status: None,
             saga_id: Some("s-3".into()),
-            after_seq: None,
+            direct: None,
+            after: After::Seq(None),
             page_size: 10,
         };
         assert_eq!(
@@ -190,6 +199,7 @@ async fn a_confirm_racing_a_cancel_lets_exactly_one_through() {
             let confirm = ConfirmOrder {
                 saga_id: saga_id.clone(),
                 order_id: order.order_id.clone(),
+                version: None,
             };
             let cancel = CancelOrder {
                 saga_id: saga_id.clone(),

@@ -1,10 +1,10 @@
 //! The orders table, in sqlx: one function per statement, each run inside the caller's
 //! transaction on either backend (SQLite or PostgreSQL) with the same SQL.
 
-use service_kit::db::{self, RowExt, Tx};
+use service_kit::db::{RowExt, Tx};
 use service_kit::on_backend;
 
-use crate::domain::{LineItem, Order, OrderFilter, OrderStatus};
+use crate::domain::{After, LineItem, Lines, Order, OrderFilter, OrderStatus, Origin, PlacedAs};
 
 /// One page of a listing, and the `seq` of its last row (to make the next page's token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,48 +13,134 @@ pub struct OrderPage {
     pub last_seq: Option<i64>,
 }
 
+/// The filters of a listing, `$1` to `$4`, each NULL for "any"; `$4` says whether the
+/// order was placed directly.
+macro_rules! filters {
+    () => {
+        "WHERE ($1 IS NULL OR customer_id = $1)
+           AND ($2 IS NULL OR status = $2)
+           AND ($3 IS NULL OR saga_id = $3)
+           AND ($4 IS NULL OR (idempotency_key IS NOT NULL) = $4) "
+    };
+}
+
 /// The columns every read selects, as `order_from_row` reads them.
 macro_rules! select_orders {
-    ($($rest:literal),*) => {
+    ($($rest:expr),*) => {
         concat!(
-            "SELECT seq, order_id, saga_id, customer_id, items, total_cents, currency, status
+            "SELECT seq, order_id, saga_id, idempotency_key, customer_id, items, total_cents,
+                    currency, status, version, confirmed_by, updated_at_ms, placed_as
              FROM orders ",
             $($rest),*
         )
     };
 }
 
-/// Inserts a new order.
+/// Inserts a new order; one placed directly keeps the request it was placed as.
 pub async fn insert_order(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
-    let items =
-        serde_json::to_string(&order.items).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let now_ms = db::now_ms();
+    let items = json(&order.items)?;
+    let (saga_id, key) = match &order.origin {
+        Origin::Saga(saga_id) => (Some(saga_id), None),
+        Origin::Direct(key) => (None, Some(key)),
+    };
+    let placed_as = key
+        .map(|_| {
+            json(&PlacedAs {
+                customer_id: order.customer_id.clone(),
+                items: order.items.clone(),
+                currency: order.currency.clone(),
+            })
+        })
+        .transpose()?;
     on_backend!(tx, conn => sqlx::query(
-        "INSERT INTO orders (order_id, saga_id, customer_id, items, total_cents, currency,
-                             status, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        "INSERT INTO orders (order_id, saga_id, idempotency_key, placed_as, customer_id, items,
+                             total_cents, currency, status, version, created_at_ms,
+                             updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(&order.order_id)
-    .bind(&order.saga_id)
+    .bind(saga_id)
+    .bind(key)
+    .bind(placed_as)
     .bind(&order.customer_id)
     .bind(&items)
     .bind(order.total_cents)
     .bind(&order.currency)
     .bind(order.status.as_str())
-    .bind(now_ms)
+    .bind(stored_version(order.version)?)
+    .bind(order.updated_at_ms)
     .execute(conn)
     .await
     .map(|_| ()))?;
     Ok(())
 }
 
-/// Moves an order to `status`.
+/// Replaces a PENDING order's items and total, and stores its raised `version`.
+pub async fn set_lines(
+    tx: &mut Tx,
+    order_id: &str,
+    lines: &Lines,
+    version: u64,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let items = json(&lines.items)?;
+    on_backend!(tx, conn => sqlx::query(
+        "UPDATE orders SET items = $1, total_cents = $2, version = $3, updated_at_ms = $4
+         WHERE order_id = $5",
+    )
+    .bind(&items)
+    .bind(lines.total_cents)
+    .bind(stored_version(version)?)
+    .bind(now_ms)
+    .bind(order_id)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Records the saga that confirmed an order placed directly.
+pub async fn set_confirmed_by(
+    tx: &mut Tx,
+    order_id: &str,
+    saga_id: &str,
+) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => sqlx::query("UPDATE orders SET confirmed_by = $1 WHERE order_id = $2")
+        .bind(saga_id)
+        .bind(order_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The order placed under idempotency key `key`, and the request it was placed as.
+pub async fn order_by_key(
+    tx: &mut Tx,
+    key: &str,
+) -> Result<Option<(Order, PlacedAs)>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        let row = sqlx::query(select_orders!("WHERE idempotency_key = $1"))
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref()
+            .map(|row| {
+                let placed_as = serde_json::from_str(&row.text("placed_as")?)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                Ok((order_from_row(row)?, placed_as))
+            })
+            .transpose()
+    })
+}
+
+/// Moves an order to `status` at `now_ms`.
 pub async fn set_status(
     tx: &mut Tx,
     order_id: &str,
     status: OrderStatus,
+    now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let now_ms = db::now_ms();
     on_backend!(tx, conn => sqlx::query(
         "UPDATE orders SET status = $1, updated_at_ms = $2 WHERE order_id = $3",
     )
@@ -89,24 +175,35 @@ pub async fn order_by_saga(tx: &mut Tx, saga_id: &str) -> Result<Option<Order>, 
     })
 }
 
-/// One page of the orders matching `filter`, in `seq` order.
+/// One page of the orders matching `filter`, in `seq` order or in change order.
 pub async fn list_orders(tx: &mut Tx, filter: &OrderFilter) -> Result<OrderPage, sqlx::Error> {
+    let (after_seq, after_change) = match &filter.after {
+        After::Seq(seq) => (seq.unwrap_or(0), None),
+        After::Change {
+            updated_at_ms,
+            order_id,
+        } => (0, Some((*updated_at_ms, order_id.as_str()))),
+    };
+    let sql = match after_change {
+        None => select_orders!(filters!(), "AND seq > $6 ORDER BY seq LIMIT $5"),
+        Some(_) => select_orders!(
+            filters!(),
+            "AND (updated_at_ms > $6 OR (updated_at_ms = $6 AND order_id > $7))
+             ORDER BY updated_at_ms, order_id LIMIT $5"
+        ),
+    };
     let rows = on_backend!(tx, conn => {
-        let rows = sqlx::query(select_orders!(
-            "WHERE seq > $1
-               AND ($2 IS NULL OR customer_id = $2)
-               AND ($3 IS NULL OR status = $3)
-               AND ($4 IS NULL OR saga_id = $4)
-             ORDER BY seq
-             LIMIT $5"
-        ))
-        .bind(filter.after_seq.unwrap_or(0))
-        .bind(filter.customer_id.as_deref())
-        .bind(filter.status.map(OrderStatus::as_str))
-        .bind(filter.saga_id.as_deref())
-        .bind(i64::from(filter.page_size))
-        .fetch_all(conn)
-        .await?;
+        let query = sqlx::query(sql)
+            .bind(filter.customer_id.as_deref())
+            .bind(filter.status.map(OrderStatus::as_str))
+            .bind(filter.saga_id.as_deref())
+            .bind(filter.direct)
+            .bind(i64::from(filter.page_size));
+        let query = match after_change {
+            None => query.bind(after_seq),
+            Some((updated_at_ms, order_id)) => query.bind(updated_at_ms).bind(order_id),
+        };
+        let rows = query.fetch_all(conn).await?;
         rows.iter()
             .map(|row| Ok((row.int("seq")?, order_from_row(row)?)))
             .collect::<Result<Vec<_>, sqlx::Error>>()
@@ -123,13 +220,33 @@ fn order_from_row(row: &impl RowExt) -> Result<Order, sqlx::Error> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {status:?}").into()))?;
     let items: Vec<LineItem> =
         serde_json::from_str(&row.text("items")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let origin = match (row.opt_text("saga_id")?, row.opt_text("idempotency_key")?) {
+        (Some(saga_id), _) => Origin::Saga(saga_id),
+        (None, Some(key)) => Origin::Direct(key),
+        (None, None) => return Err(sqlx::Error::Decode("an order of no origin".into())),
+    };
+    let version = u64::try_from(row.int("version")?)
+        .map_err(|_| sqlx::Error::Decode("a negative order version".into()))?;
     Ok(Order {
         order_id: row.text("order_id")?,
-        saga_id: row.text("saga_id")?,
+        origin,
         customer_id: row.text("customer_id")?,
         items,
         total_cents: row.int("total_cents")?,
         currency: row.text("currency")?,
         status,
+        version,
+        confirmed_by: row.opt_text("confirmed_by")?,
+        updated_at_ms: row.int("updated_at_ms")?,
     })
+}
+
+/// `value` as the JSON text a column stores.
+fn json(value: &impl serde::Serialize) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// A version as the `version` column stores it.
+fn stored_version(version: u64) -> Result<i64, sqlx::Error> {
+    i64::try_from(version).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

@@ -9,11 +9,12 @@ use anyhow::Context;
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::orders::v1::{
     CancelOrderRequest, ConfirmOrderRequest, CreateOrderRequest, GetOrderRequest, LineItem,
-    ListOrdersRequest, OrderStatus,
+    ListOrdersRequest, OrderEvent, OrderStatus, PlaceOrderRequest, WatchOrderEventsRequest,
 };
 use service_kit::testing::{ServiceProcess, fresh_urls};
 use tokio::time::timeout;
 use tonic::Code;
+use tonic::Streaming;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -65,6 +66,30 @@ fn create(saga_id: &str) -> CreateOrderRequest {
     }
 }
 
+fn place(key: &str) -> PlaceOrderRequest {
+    let CreateOrderRequest {
+        customer_id,
+        items,
+        currency,
+        ..
+    } = create("unused");
+    PlaceOrderRequest {
+        idempotency_key: key.to_string(),
+        customer_id,
+        items,
+        currency,
+    }
+}
+
+/// The next event of `stream`, as (event id, order idempotency key).
+async fn next(stream: &mut Streaming<OrderEvent>) -> anyhow::Result<(u64, String)> {
+    let event = timeout(WAIT, stream.message())
+        .await??
+        .context("the stream ended")?;
+    let key = event.order.map(|o| o.idempotency_key).unwrap_or_default();
+    Ok((event.event_id, key))
+}
+
 fn list_all() -> ListOrdersRequest {
     ListOrdersRequest::default()
 }
@@ -88,6 +113,31 @@ async fn a_repeated_create_returns_the_first_order_and_creates_one() -> anyhow::
             .await?
             .into_inner();
         assert_eq!(got, first);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_event_stream_replays_the_outbox_follows_new_events_and_resumes_after_an_id()
+-> anyhow::Result<()> {
+    let (_dir, services) = Running::on_every_backend().await?;
+    for mut svc in services {
+        svc.client.place_order(place("k1")).await?;
+        svc.client.place_order(place("k2")).await?;
+        let watch = |after_event_id| WatchOrderEventsRequest { after_event_id };
+        let mut stream = svc.client.watch_order_events(watch(0)).await?.into_inner();
+        let (first, key) = next(&mut stream).await?;
+        assert_eq!(key, "k1");
+        assert_eq!(next(&mut stream).await?.1, "k2");
+        svc.client.place_order(place("k3")).await?;
+        assert_eq!(next(&mut stream).await?.1, "k3");
+        let mut resumed = svc
+            .client
+            .watch_order_events(watch(first))
+            .await?
+            .into_inner();
+        assert_eq!(next(&mut resumed).await?.1, "k2");
+        assert_eq!(next(&mut resumed).await?.1, "k3");
     }
     Ok(())
 }
@@ -123,6 +173,7 @@ async fn a_confirmed_order_cannot_be_cancelled() -> anyhow::Result<()> {
         let confirm = ConfirmOrderRequest {
             saga_id: "s-3".to_string(),
             order_id: order.order_id.clone(),
+            ..Default::default()
         };
         let confirmed = svc.client.confirm_order(confirm).await?.into_inner();
         assert_eq!(confirmed.status(), OrderStatus::Confirmed);

@@ -86,6 +86,9 @@ async fn scenario(backend: Backend) -> Result<()> {
             currency: CURRENCY.into(),
             status: OrderStatus::Confirmed.into(),
             saga_id: saga.saga_id.clone(),
+            version: 1,
+            updated_at_ms: order.updated_at_ms,
+            idempotency_key: String::new(),
         }
     );
     let invoice = cluster

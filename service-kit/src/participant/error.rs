@@ -3,7 +3,7 @@
 use tonic::Status;
 
 /// A failed participant call, by cause: the caller's fault (`Invalid`, `NotFound`,
-/// `Refused`) or ours (`Storage`, `UnreadableAnswer`).
+/// `Refused`, `Duplicate`) or ours (`Storage`, `UnreadableAnswer`).
 ///
 /// The orchestrator acts on the code alone: INVALID_ARGUMENT, NOT_FOUND and
 /// FAILED_PRECONDITION are final; UNAVAILABLE may be retried; INTERNAL is ours to fix.
@@ -19,6 +19,9 @@ pub enum ParticipantError {
     /// forbids it; nothing was written.
     #[error("{0}")]
     Refused(String),
+    /// A key the caller chose is already taken by another request; nothing was written.
+    #[error("{0}")]
+    Duplicate(String),
     /// The database failed; the call may be retried.
     #[error("storage failed")]
     Storage(#[from] sqlx::Error),
@@ -44,6 +47,7 @@ impl From<ParticipantError> for Status {
             ParticipantError::Invalid { .. } => Status::invalid_argument(error.to_string()),
             ParticipantError::NotFound { .. } => Status::not_found(error.to_string()),
             ParticipantError::Refused(reason) => Status::failed_precondition(reason),
+            ParticipantError::Duplicate(reason) => Status::already_exists(reason),
             ParticipantError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failed");
                 Status::unavailable("storage unavailable")
@@ -84,6 +88,11 @@ mod tests {
                 ParticipantError::Refused("no".into()),
                 Code::FailedPrecondition,
                 "no",
+            ),
+            (
+                ParticipantError::Duplicate("taken".into()),
+                Code::AlreadyExists,
+                "taken",
             ),
             (
                 ParticipantError::Storage(sqlx::Error::PoolClosed),

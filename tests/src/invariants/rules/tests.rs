@@ -90,6 +90,8 @@ fn order(id: &str, saga_id: &str, status: OrderStatus) -> Order {
         currency: "EUR".into(),
         status: status.into(),
         saga_id: saga_id.into(),
+        version: 1,
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,292 @@
+//! Orders placed by clients directly, and the steps of the sagas that invoice them. Every
+//! change of such an order commits together with its event in the outbox; the saga
+//! steps go through the barrier like every saga call.
+//!
+//! An invoicing saga works on one version of an order: it begins (the order is PENDING
+//! at that version), issues the invoice, and confirms at that version. A change of the
+//! order's items in between makes the confirmation refused, so the saga voids its invoice
+//! and leaves the order to the saga of the newer version.
+
+use prost::Message;
+use saga_contracts::orders::v1 as proto;
+use service_kit::barrier::{self, Entry, Role, Step};
+use service_kit::db::{self, GroupWriter, Tx};
+use tracing::info;
+
+use crate::domain::{
+    ConfirmOrder, EventType, Invoicing, NewOrder, Order, OrderStatus, Origin, PlacedAs, UpdateOrder,
+};
+use crate::error::ApiError;
+use crate::{outbox, store};
+
+const BEGIN_INVOICING: &str = "begin_invoicing";
+const REJECT_ORDER: &str = "reject_order";
+
+/// Places a PENDING order and its `order-created` event, or answers the order a repeat
+/// of the same request placed.
+pub async fn place_order(writer: &GroupWriter, new: NewOrder) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(place_order_in(tx, new)))
+        .await
+}
+
+async fn place_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, ApiError> {
+    let Origin::Direct(key) = &new.origin else {
+        return Err(ApiError::invalid("idempotency_key", "must not be empty"));
+    };
+    if let Some((order, placed_as)) = store::order_by_key(&mut *tx, key).await? {
+        return match placed_as == PlacedAs::of(&new) {
+            true => Ok(order.into()),
+            false => Err(ApiError::Duplicate(format!(
+                "idempotency_key {key:?} already placed another order"
+            ))),
+        };
+    }
+    let mut order = new.into_order(uuid::Uuid::new_v4().to_string());
+    order.updated_at_ms = db::now_ms();
+    store::insert_order(&mut *tx, &order).await?;
+    let answer = emit(tx, EventType::Created, order).await?;
+    info!(order.id = %answer.order_id, total_cents = answer.total_cents, "order placed PENDING");
+    Ok(answer)
+}
+
+/// Replaces the items of a PENDING order placed directly and emits `order-updated`.
+pub async fn update_order(
+    writer: &GroupWriter,
+    update: UpdateOrder,
+) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(update_order_in(tx, update)))
+        .await
+}
+
+async fn update_order_in(tx: &mut Tx, update: UpdateOrder) -> Result<proto::Order, ApiError> {
+    let mut order = placed_order(tx, &update.order_id).await?;
+    pending(&order, "updated")?;
+    if order.version != update.version {
+        return Err(ApiError::Refused(format!(
+            "order {:?} is at version {}, not {}",
+            order.order_id, order.version, update.version
+        )));
+    }
+    order.version += 1;
+    order.updated_at_ms = db::now_ms();
+    store::set_lines(
+        &mut *tx,
+        &order.order_id,
+        &update.lines,
+        order.version,
+        order.updated_at_ms,
+    )
+    .await?;
+    order.items = update.lines.items;
+    order.total_cents = update.lines.total_cents;
+    info!(order.id = %order.order_id, version = order.version, "order updated");
+    emit(tx, EventType::Updated, order).await
+}
+
+/// Cancels a PENDING order placed directly, for its customer, and emits
+/// `order-cancelled`; a repeat answers the cancelled order.
+pub async fn withdraw_order(
+    writer: &GroupWriter,
+    order_id: String,
+) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(withdraw_order_in(tx, order_id)))
+        .await
+}
+
+async fn withdraw_order_in(tx: &mut Tx, order_id: String) -> Result<proto::Order, ApiError> {
+    let order = placed_order(tx, &order_id).await?;
+    match order.status {
+        OrderStatus::Cancelled => Ok(order.into()),
+        OrderStatus::Confirmed => Err(ApiError::Refused(format!(
+            "order {order_id:?} is already confirmed"
+        ))),
+        OrderStatus::Pending => {
+            info!(order.id = %order_id, "order withdrawn by its customer");
+            cancel(tx, order).await
+        }
+    }
+}
+
+/// The first step of an invoicing saga: the order, if PENDING at the saga's version.
+pub async fn begin_invoicing(
+    writer: &GroupWriter,
+    invoicing: Invoicing,
+) -> Result<proto::Order, ApiError> {
+    writer
+        .write(move |tx| Box::pin(begin_invoicing_in(tx, invoicing)))
+        .await
+}
+
+async fn begin_invoicing_in(tx: &mut Tx, invoicing: Invoicing) -> Result<proto::Order, ApiError> {
+    let step = Step {
+        saga_id: &invoicing.saga_id,
+        op: BEGIN_INVOICING,
+        role: Role::Action {
+            undone_by: Some(REJECT_ORDER),
+        },
+    };
+    match barrier::enter(&mut *tx, &step).await? {
+        Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
+        Entry::AlreadyCompensated | Entry::NothingToUndo => Err(ApiError::Refused(
+            "the saga already rejected the order".to_string(),
+        )),
+        Entry::First => {
+            let order = placed_order(tx, &invoicing.order_id).await?;
+            pending(&order, "invoiced")?;
+            at_version(&order, invoicing.version)?;
+            let answer = proto::Order::from(order);
+            barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
+            Ok(answer)
+        }
+    }
+}
+
+/// Undoes `begin_invoicing`: cancels the order if it is still PENDING at the saga's
+/// version (its invoice was refused), leaves it alone if it changed since.
+pub async fn reject_order(
+    writer: &GroupWriter,
+    invoicing: Invoicing,
+) -> Result<proto::RejectOrderResponse, ApiError> {
+    writer
+        .write(move |tx| Box::pin(reject_order_in(tx, invoicing)))
+        .await
+}
+
+async fn reject_order_in(
+    tx: &mut Tx,
+    invoicing: Invoicing,
+) -> Result<proto::RejectOrderResponse, ApiError> {
+    let step = Step {
+        saga_id: &invoicing.saga_id,
+        op: REJECT_ORDER,
+        role: Role::Compensation {
+            undoes: BEGIN_INVOICING,
+        },
+    };
+    let answer = match barrier::enter(&mut *tx, &step).await? {
+        Entry::Repeat(first) => return Ok(proto::RejectOrderResponse::decode(first.as_slice())?),
+        Entry::NothingToUndo | Entry::AlreadyCompensated => {
+            proto::RejectOrderResponse { order: None }
+        }
+        Entry::First => {
+            let order = placed_order(tx, &invoicing.order_id).await?;
+            let order = match order.status == OrderStatus::Pending
+                && order.version == invoicing.version
+            {
+                true => {
+                    info!(order.id = %order.order_id, "order rejected: its invoice was refused");
+                    cancel(tx, order).await?
+                }
+                false => order.into(),
+            };
+            proto::RejectOrderResponse { order: Some(order) }
+        }
+    };
+    barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
+    Ok(answer)
+}
+
+/// Confirms an order placed directly for the saga that began invoicing it, at the
+/// version it invoiced; refused once the order changed, was cancelled, or another saga
+/// confirmed it.
+pub async fn confirm(
+    tx: &mut Tx,
+    confirm: &ConfirmOrder,
+    mut order: Order,
+) -> Result<Order, ApiError> {
+    let version = confirm.version.ok_or_else(|| {
+        ApiError::invalid("version", "must be given for an order placed directly")
+    })?;
+    if !barrier::recorded(&mut *tx, &confirm.saga_id, BEGIN_INVOICING).await? {
+        return Err(ApiError::Refused(format!(
+            "the saga did not begin invoicing order {:?}",
+            order.order_id
+        )));
+    }
+    if order.status == OrderStatus::Confirmed
+        && order.confirmed_by.as_ref() == Some(&confirm.saga_id)
+    {
+        return Ok(order);
+    }
+    pending(&order, "confirmed")?;
+    at_version(&order, version)?;
+    order.updated_at_ms = db::now_ms();
+    store::set_status(
+        &mut *tx,
+        &order.order_id,
+        OrderStatus::Confirmed,
+        order.updated_at_ms,
+    )
+    .await?;
+    store::set_confirmed_by(&mut *tx, &order.order_id, &confirm.saga_id).await?;
+    order.status = OrderStatus::Confirmed;
+    order.confirmed_by = Some(confirm.saga_id.clone());
+    Ok(order)
+}
+
+/// The order `order_id`, which must have been placed directly.
+async fn placed_order(tx: &mut Tx, order_id: &str) -> Result<Order, ApiError> {
+    let order = store::order_by_id(&mut *tx, order_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            what: "order",
+            id: order_id.to_string(),
+        })?;
+    match order.creating_saga() {
+        None => Ok(order),
+        Some(saga_id) => Err(ApiError::Refused(format!(
+            "order {order_id:?} belongs to saga {saga_id:?}"
+        ))),
+    }
+}
+
+/// Refuses to have `order` `done` unless it is PENDING.
+fn pending(order: &Order, done: &str) -> Result<(), ApiError> {
+    match order.status {
+        OrderStatus::Pending => Ok(()),
+        status => Err(ApiError::Refused(format!(
+            "order {:?} is {} and cannot be {done}",
+            order.order_id,
+            status.as_str()
+        ))),
+    }
+}
+
+/// Refuses a saga's step on another version of `order` than its own.
+fn at_version(order: &Order, version: u64) -> Result<(), ApiError> {
+    match order.version == version {
+        true => Ok(()),
+        false => Err(ApiError::Refused(format!(
+            "order {:?} changed: it is at version {}, not {version}",
+            order.order_id, order.version
+        ))),
+    }
+}
+
+/// Cancels the PENDING `order` and emits `order-cancelled`.
+async fn cancel(tx: &mut Tx, mut order: Order) -> Result<proto::Order, ApiError> {
+    order.updated_at_ms = db::now_ms();
+    store::set_status(
+        &mut *tx,
+        &order.order_id,
+        OrderStatus::Cancelled,
+        order.updated_at_ms,
+    )
+    .await?;
+    order.status = OrderStatus::Cancelled;
+    emit(tx, EventType::Cancelled, order).await
+}
+
+/// Records that `happened` to `order` in the outbox and answers the order.
+async fn emit(tx: &mut Tx, happened: EventType, order: Order) -> Result<proto::Order, ApiError> {
+    let answer = proto::Order::from(order);
+    outbox::record(&mut *tx, happened, &answer, answer.updated_at_ms).await?;
+    Ok(answer)
+}
+
+#[cfg(test)]
+#[path = "direct_tests.rs"]
+mod tests;
