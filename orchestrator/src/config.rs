@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::engine::{Backoff, Settings};
+use crate::invoicing::{SyncSettings, Trigger};
 use saga_definitions::machine::Policy;
 
 /// Runs order → invoice → confirm sagas over a durable saga log.
@@ -95,6 +96,16 @@ pub struct Config {
     /// How long the saga log may stay unreachable at start-up before giving up.
     #[arg(long, env = "STARTUP_TIMEOUT_MS", default_value_t = service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS)]
     pub startup_timeout_ms: u64,
+    /// How orders placed directly at orders-svc get their invoices: `events` (its outbox
+    /// events), `sync` (a sweep from a durable watermark) or `off` (they do not).
+    #[arg(long, env = "INVOICE_TRIGGER", value_enum, default_value_t = Trigger::Off)]
+    pub invoice_trigger: Trigger,
+    /// Pause between two sweeps of `--invoice-trigger sync`.
+    #[arg(long, env = "SYNC_INTERVAL_MS", default_value_t = 1_000)]
+    pub sync_interval_ms: u64,
+    /// Orders a sweep reads per page.
+    #[arg(long, env = "SYNC_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub sync_page_size: u32,
     /// Seed of ids and jitter (default: from the clock).
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
@@ -119,6 +130,14 @@ impl Config {
             max_in_flight: self.max_in_flight.max(1),
             replica_id,
             lease: Duration::from_millis(self.lease_ms.max(30)),
+        }
+    }
+
+    /// The sweep's pace.
+    pub fn sync_settings(&self) -> SyncSettings {
+        SyncSettings {
+            interval: Duration::from_millis(self.sync_interval_ms.max(10)),
+            page_size: self.sync_page_size,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod definitions;
 pub mod dynamic;
 pub mod engine;
+pub mod invoicing;
 pub mod upgrade;
 
 pub mod startup;

@@ -13,6 +13,8 @@ use crate::api::OrchestratorApi;
 use crate::config::Config;
 use crate::definitions::{BUILT_IN, DefinitionError, Definitions, ParticipantSchemas, SchemaError};
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
+use crate::invoicing::{Invoicing, Trigger};
+use saga_contracts::orders::v1::orders_client::OrdersClient;
 
 /// Why the orchestrator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,7 @@ pub struct App {
     listener: TcpListener,
     engine: Engine,
     definitions: Definitions,
+    invoicing: (Trigger, Invoicing),
     drain: Duration,
 }
 
@@ -81,13 +84,22 @@ impl App {
             .unwrap_or_else(crate::config::unique_replica_id);
         tracing::info!(replica.id = %replica_id, "orchestrator replica");
         let engine = Engine::new(
-            store,
+            store.clone(),
             definitions.clone(),
             participants,
             Arc::new(SystemClock),
             Entropy::seeded(seed),
-            config.engine_settings(replica_id),
+            config.engine_settings(replica_id.clone()),
         );
+        let invoicing = Invoicing {
+            engine: engine.clone(),
+            definitions: definitions.clone(),
+            orders: OrdersClient::new(crate::engine::channel(&config.orders_url)?),
+            feeds: store,
+            holder: format!("{replica_id}/{}", uuid::Uuid::new_v4().simple()),
+            lease: Duration::from_millis(config.lease_ms.max(30)),
+            sync: config.sync_settings(),
+        };
         let listener = service_kit::serve::bind(&config.listen)
             .await
             .map_err(|source| StartupError::Bind {
@@ -98,6 +110,7 @@ impl App {
             listener,
             engine,
             definitions,
+            invoicing: (config.invoice_trigger, invoicing),
             drain: Duration::from_millis(config.drain_timeout_ms),
         })
     }
@@ -116,6 +129,8 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
+        let (trigger, invoicing) = self.invoicing;
+        invoicing.spawn(trigger, shutdown.clone());
         let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
         let routes = Routes::new(api.into_service());
         // The server's drain and the engine's run side by side from the same signal, so

@@ -17,6 +17,7 @@ pub mod backend;
 pub mod binaries;
 pub mod chaos;
 pub mod cluster;
+pub mod direct;
 pub mod invariants;
 pub mod listing;
 pub mod options;

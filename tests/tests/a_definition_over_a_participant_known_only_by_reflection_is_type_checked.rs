@@ -74,7 +74,7 @@ async fn a_definition_over_a_participant_known_only_by_reflection_is_type_checke
         .into_iter()
         .filter_map(|d| d.definition.map(|d| d.name))
         .collect();
-    assert_eq!(names, ["order-with-stock", "place-order"]);
+    assert_eq!(names, ["invoice-order", "order-with-stock", "place-order"]);
     drop(inventory);
     Ok(())
 }

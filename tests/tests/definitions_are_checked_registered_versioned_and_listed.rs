@@ -38,7 +38,10 @@ async fn scenario(backend: Backend) -> Result<()> {
         .collect();
     assert_eq!(
         names,
-        [("place-order".to_string(), 1)],
+        [
+            ("invoice-order".to_string(), 1),
+            ("place-order".to_string(), 1)
+        ],
         "built in at start-up"
     );
 
@@ -136,11 +139,18 @@ async fn scenario(backend: Backend) -> Result<()> {
         .list_definitions(pb::ListDefinitionsRequest {})
         .await?
         .into_inner();
+    let versions: Vec<(String, u32)> = listed
+        .definitions
+        .iter()
+        .map(|d| (d.definition.clone().unwrap_or_default().name, d.version))
+        .collect();
     assert_eq!(
-        listed.definitions.len(),
-        1,
+        versions,
+        [
+            ("invoice-order".to_string(), 1),
+            ("place-order".to_string(), 2)
+        ],
         "nothing of the bad one registered"
     );
-    assert_eq!(listed.definitions[0].version, 2);
     Ok(())
 }

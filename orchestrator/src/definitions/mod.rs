@@ -21,6 +21,12 @@ pub const PLACE_ORDER_NAME: &str = "place-order";
 /// The definition every orchestrator ships with: today's order saga.
 pub const PLACE_ORDER: &str = include_str!("../../../definitions/place-order.json");
 
+/// The name of the built-in definition that invoices an order placed at orders-svc.
+pub const INVOICE_ORDER_NAME: &str = "invoice-order";
+
+/// The saga the invoice trigger starts for an order placed directly at orders-svc.
+pub const INVOICE_ORDER: &str = include_str!("../../../definitions/invoice-order.json");
+
 /// Why a definition request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
@@ -168,7 +174,8 @@ impl Definitions {
 
     /// Registers the definitions shipped with the orchestrator.
     pub async fn register_built_in(&self) -> Result<(), DefinitionError> {
-        self.register_file("place-order.json", PLACE_ORDER)
+        self.register_file("place-order.json", PLACE_ORDER).await?;
+        self.register_file("invoice-order.json", INVOICE_ORDER)
             .await
             .map(|_| ())
     }

@@ -51,7 +51,11 @@ async fn the_built_in_definition_registers_once_and_a_changed_body_is_the_next_v
         let v1 = definitions.get("place-order", Some(1)).await.expect("v1");
         assert_eq!(v1.definition, saga_definitions::canonical(&place_order()));
         let listed = definitions.list().await.expect("list");
-        assert_eq!(listed.iter().map(|d| d.version).collect::<Vec<_>>(), [2]);
+        let listed: Vec<_> = listed
+            .iter()
+            .map(|d| (d.definition.name.as_str(), d.version))
+            .collect();
+        assert_eq!(listed, [("invoice-order", 1), ("place-order", 2)]);
         assert!(matches!(
             definitions.get("place-order", Some(3)).await,
             Err(DefinitionError::NotFound {

@@ -136,7 +136,8 @@ impl Participants {
     }
 }
 
-fn channel(url: &str) -> Result<Channel, InvalidUrl> {
+/// A channel to the participant at `url`, connected on first use.
+pub fn channel(url: &str) -> Result<Channel, InvalidUrl> {
     let endpoint = Endpoint::from_shared(url.to_string()).map_err(|source| InvalidUrl {
         url: url.to_string(),
         source,

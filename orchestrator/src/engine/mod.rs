@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use backoff::Backoff;
-pub use calls::{Call, InvalidUrl, Participants};
+pub use calls::{Call, InvalidUrl, Participants, channel};
 pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
 
@@ -122,14 +122,20 @@ impl Engine {
         start: SagaStart,
         deadline: Instant,
     ) -> Result<SagaRecord, EngineError> {
+        let saga_id = self.accept(start).await?;
+        self.wait_for(&saga_id, deadline).await
+    }
+
+    /// Starts the saga (or finds the one its key started) and answers its id once it is
+    /// durably accepted, without waiting for it to run.
+    pub async fn accept(&self, start: SagaStart) -> Result<String, EngineError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
         // Its own task: a caller that gives up cannot cut the start of a saga in two
         // (committed but never driven).
         let start = tokio::spawn(start_saga(self.inner.clone(), start));
-        let saga_id = start.await.map_err(|_| EngineError::ShuttingDown)??;
-        self.wait_for(&saga_id, deadline).await
+        start.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
     /// A saga with its whole log.

@@ -27,6 +27,7 @@ macro_rules! db_now_ms {
 mod batch;
 mod claims;
 mod definitions;
+mod feeds;
 mod replicas;
 mod sql;
 mod statements;
@@ -40,6 +41,7 @@ use saga_definitions::machine::{LogRecord, SagaState, SagaStatus};
 use serde_json::Value;
 
 pub use definitions::{DefinitionStore, NewDefinition, Registered, StoredDefinition};
+pub use feeds::{FeedLease, FeedStore};
 pub use sql::{SqlStore, migrations};
 
 /// One committed record of a saga's log.

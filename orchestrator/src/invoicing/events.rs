@@ -1,0 +1,151 @@
+//! The event-driven pattern: orders-svc's outbox events, from its `WatchOrderEvents`
+//! stream, each start the saga of the order version they announce. The feed's position
+//! is the last event whose saga was durably accepted, so a consumer that stops (killed,
+//! superseded, disconnected) resumes after it, and replays only events whose sagas exist.
+
+use std::time::Duration;
+
+use saga_contracts::orders::v1 as orders;
+use tokio_util::sync::CancellationToken;
+
+use super::{Feed, Invoicing, StartError};
+use crate::store::StoreError;
+
+/// The feed's name in the saga log.
+const FEED: &str = "invoice-events";
+/// Events handled between two saves of the position (one write per batch, not per event).
+const SAVE_EVERY: u64 = 64;
+/// Pause before reconnecting or retrying a start that may succeed later.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Why following stopped.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error("another process holds the feed")]
+    Lost,
+    #[error("the event stream failed: {0}")]
+    Stream(#[from] tonic::Status),
+    #[error("the event stream ended")]
+    Ended,
+    #[error("the feed cannot be saved")]
+    Store(#[from] StoreError),
+    #[error("shutting down")]
+    Shutdown,
+}
+
+/// Follows the events while this process holds the feed, until `shutdown`.
+pub async fn run(invoicing: Invoicing, shutdown: CancellationToken) {
+    let feed = Feed::new(
+        FEED,
+        invoicing.feeds.clone(),
+        invoicing.holder.clone(),
+        invoicing.lease,
+    );
+    while !shutdown.is_cancelled() {
+        match feed.hold().await {
+            Ok(Some(position)) => {
+                let after = position.parse().unwrap_or(0);
+                match follow(&invoicing, &feed, after, &shutdown).await {
+                    Stop::Shutdown => return,
+                    stop => {
+                        tracing::warn!(feed = FEED, %stop, "stopped following the order events")
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(feed = FEED, %error, "cannot hold the feed"),
+        }
+        pause(&shutdown, feed.renew_every().min(RETRY * 5)).await;
+    }
+}
+
+async fn follow(
+    invoicing: &Invoicing,
+    feed: &Feed,
+    after: u64,
+    shutdown: &CancellationToken,
+) -> Stop {
+    let request = orders::WatchOrderEventsRequest {
+        after_event_id: after,
+    };
+    let mut stream = match invoicing.orders.clone().watch_order_events(request).await {
+        Ok(stream) => stream.into_inner(),
+        Err(status) => return Stop::Stream(status),
+    };
+    tracing::info!(feed = FEED, after, "following the order events");
+    let (mut handled, mut saved) = (after, after);
+    let mut renew = tokio::time::interval(feed.renew_every());
+    loop {
+        let stop = tokio::select! {
+            () = shutdown.cancelled() => Some(Stop::Shutdown),
+            _ = renew.tick() => None,
+            message = stream.message() => match message {
+                Ok(Some(event)) => {
+                    if let Err(stop) = handle(invoicing, &event, shutdown).await {
+                        return stop;
+                    }
+                    handled = event.event_id;
+                    if handled - saved < SAVE_EVERY {
+                        continue;
+                    }
+                    None
+                }
+                Ok(None) => Some(Stop::Ended),
+                Err(status) => Some(Stop::Stream(status)),
+            },
+        };
+        match feed.advance(&handled.to_string()).await {
+            Ok(true) => saved = handled,
+            Ok(false) => return Stop::Lost,
+            Err(error) => return Stop::Store(error),
+        }
+        if let Some(stop) = stop {
+            return stop;
+        }
+    }
+}
+
+/// Starts the saga an event calls for; retried while the engine cannot take it yet.
+async fn handle(
+    invoicing: &Invoicing,
+    event: &orders::OrderEvent,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    let order = match (event.r#type.as_str(), &event.order) {
+        ("order-created" | "order-updated", Some(order)) => order,
+        // A withdrawn order's invoice, if any, is voided by the saga that issued it: its
+        // confirmation is refused.
+        ("order-cancelled", _) => return Ok(()),
+        (kind, _) => {
+            tracing::warn!(
+                event.id = event.event_id,
+                kind,
+                "an order event of no use skipped"
+            );
+            return Ok(());
+        }
+    };
+    loop {
+        match invoicing.invoice(order).await {
+            Ok(_) => return Ok(()),
+            Err(StartError::Refused(reason)) => {
+                tracing::warn!(event.id = event.event_id, order.id = %order.order_id, %reason, "no saga for the event");
+                return Ok(());
+            }
+            Err(StartError::NotNow(reason)) => {
+                tracing::debug!(event.id = event.event_id, %reason, "the saga cannot start yet");
+                if !pause(shutdown, RETRY).await {
+                    return Err(Stop::Shutdown);
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `pause`; false when `shutdown` came first.
+pub(super) async fn pause(shutdown: &CancellationToken, pause: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        () = shutdown.cancelled() => false,
+    }
+}

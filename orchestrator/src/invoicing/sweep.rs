@@ -1,0 +1,109 @@
+//! Background synchronisation: every `--sync-interval-ms`, the replica holding the sweep
+//! pages through the PENDING orders placed directly that changed since its watermark,
+//! in change order (updated time, then id), and starts the saga of each one's version.
+//! The watermark moves past a page only once every saga of the page is durably
+//! accepted, so a sweep stopped mid-page repeats only starts that are already done
+//! (their keys find the sagas they started) and skips nothing.
+
+use saga_contracts::orders::v1 as orders;
+use tokio_util::sync::CancellationToken;
+
+use super::events::pause;
+use super::{Feed, Invoicing, StartError};
+
+/// The feed's name in the saga log.
+const FEED: &str = "invoice-sync";
+/// How old a change must be before the sweep moves past it: a transaction that took
+/// its time stamp earlier but committed later (several orders-svc replicas on one
+/// PostgreSQL) still lands behind the watermark within this time.
+const SETTLE_MS: i64 = 1_000;
+
+/// Sweeps every interval while this process holds the sweep, until `shutdown`.
+pub async fn run(invoicing: Invoicing, shutdown: CancellationToken) {
+    let feed = Feed::new(
+        FEED,
+        invoicing.feeds.clone(),
+        invoicing.holder.clone(),
+        invoicing.lease,
+    );
+    loop {
+        match feed.hold().await {
+            Ok(Some(watermark)) => {
+                if let Err(reason) = sweep(&invoicing, &feed, &watermark).await {
+                    tracing::warn!(feed = FEED, %reason, "the sweep stopped; it resumes from its watermark");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(feed = FEED, %error, "cannot hold the sweep"),
+        }
+        if !pause(&shutdown, invoicing.sync.interval).await {
+            return;
+        }
+    }
+}
+
+/// One sweep from `watermark` to the settled present, page by page.
+async fn sweep(invoicing: &Invoicing, feed: &Feed, watermark: &str) -> Result<(), String> {
+    let mut cursor = parse(watermark);
+    loop {
+        let horizon = service_kit::db::now_ms() - SETTLE_MS;
+        let request = orders::ListOrdersRequest {
+            status: orders::OrderStatus::Pending.into(),
+            origin: orders::OrderOrigin::Direct.into(),
+            page_size: invoicing.sync.page_size,
+            changed_after: Some(cursor.clone()),
+            ..Default::default()
+        };
+        let page = invoicing.orders.clone().list_orders(request).await;
+        let page = page.map_err(|status| format!("cannot list the orders: {status}"))?;
+        let orders = page.into_inner().orders;
+        let full = orders.len() >= invoicing.sync.page_size as usize;
+        let settled: Vec<_> = orders
+            .iter()
+            .take_while(|o| o.updated_at_ms <= horizon)
+            .collect();
+        let whole = settled.len() == orders.len();
+        for order in &settled {
+            match invoicing.invoice(order).await {
+                Ok(_) => {}
+                Err(StartError::Refused(reason)) => {
+                    tracing::warn!(order.id = %order.order_id, %reason, "no saga for the order");
+                }
+                Err(StartError::NotNow(reason)) => {
+                    save(feed, &cursor).await?;
+                    return Err(format!("a saga cannot start yet: {reason}"));
+                }
+            }
+            cursor = orders::OrderCursor {
+                updated_at_ms: order.updated_at_ms,
+                order_id: order.order_id.clone(),
+            };
+        }
+        save(feed, &cursor).await?;
+        if !(full && whole) {
+            return Ok(());
+        }
+    }
+}
+
+async fn save(feed: &Feed, cursor: &orders::OrderCursor) -> Result<(), String> {
+    match feed.advance(&format(cursor)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("another replica holds the sweep".to_string()),
+        Err(error) => Err(format!("cannot save the watermark: {error}")),
+    }
+}
+
+/// The watermark as the feed stores it: `UPDATED_AT_MS/ORDER_ID`.
+fn format(cursor: &orders::OrderCursor) -> String {
+    format!("{}/{}", cursor.updated_at_ms, cursor.order_id)
+}
+
+/// The stored watermark; the beginning when there is none yet (or it is unreadable).
+fn parse(watermark: &str) -> orders::OrderCursor {
+    let (at, order_id) = watermark.split_once('/').unwrap_or(("0", ""));
+    orders::OrderCursor {
+        updated_at_ms: at.parse().unwrap_or(0),
+        order_id: order_id.to_string(),
+    }
+}

@@ -1,0 +1,90 @@
+//! Orders placed at orders-svc directly, and the check that each one ended consistent
+//! with its invoices, whichever pattern (events or the sync sweep) invoiced it.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use saga_contracts::invoices::v1::InvoiceStatus;
+use saga_contracts::orders::v1::{LineItem, Order, OrderStatus, PlaceOrderRequest};
+
+use crate::Cluster;
+use crate::listing::{all_invoices, all_orders};
+use crate::poll::Check;
+use crate::requests::CURRENCY;
+
+/// A `PlaceOrder` at orders-svc of `quantity` × `unit_price_cents`, under `key`.
+pub fn placed(key: &str, quantity: u32, unit_price_cents: i64) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        idempotency_key: key.to_string(),
+        customer_id: format!("customer-{key}"),
+        items: vec![LineItem {
+            sku: "sku-direct".to_string(),
+            quantity,
+            unit_price_cents,
+        }],
+        currency: CURRENCY.to_string(),
+    }
+}
+
+/// What the orders placed directly have come to once none is PENDING: each one
+/// CONFIRMED with exactly one ISSUED invoice of its total, or CANCELLED with none.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub confirmed: usize,
+    pub cancelled: usize,
+    /// Orders whose invoices disagree with them, each saying how.
+    pub violations: Vec<String>,
+}
+
+/// Done once no order placed directly is PENDING: what they came to.
+pub async fn settled(cluster: &Cluster) -> Result<Check<Settled>> {
+    let orders = all_orders(&cluster.orders()).await?;
+    let direct: Vec<&Order> = orders.iter().filter(|o| o.saga_id.is_empty()).collect();
+    let pending = direct
+        .iter()
+        .filter(|o| o.status() == OrderStatus::Pending)
+        .count();
+    if pending > 0 {
+        return Ok(Check::NotYet(format!(
+            "{pending} of {} PENDING",
+            direct.len()
+        )));
+    }
+    let mut issued: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let invoices = all_invoices(&cluster.invoices()).await?;
+    for invoice in invoices
+        .iter()
+        .filter(|i| i.status() == InvoiceStatus::Issued)
+    {
+        issued
+            .entry(invoice.order_id.as_str())
+            .or_default()
+            .push(invoice.amount_cents);
+    }
+    let mut settled = Settled::default();
+    for order in direct {
+        let amounts = issued
+            .get(order.order_id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let consistent = match order.status() {
+            OrderStatus::Confirmed => {
+                settled.confirmed += 1;
+                amounts == [order.total_cents]
+            }
+            _ => {
+                settled.cancelled += 1;
+                amounts.is_empty()
+            }
+        };
+        if !consistent {
+            settled.violations.push(format!(
+                "order {} is {:?} at {} cents with ISSUED invoices {amounts:?}",
+                order.order_id,
+                order.status(),
+                order.total_cents
+            ));
+        }
+    }
+    Ok(Check::Done(settled))
+}
