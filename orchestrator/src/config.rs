@@ -100,6 +100,10 @@ pub struct Config {
     /// events), `sync` (a sweep from a durable watermark) or `off` (they do not).
     #[arg(long, env = "INVOICE_TRIGGER", value_enum, default_value_t = Trigger::Off)]
     pub invoice_trigger: Trigger,
+    /// A NATS server with JetStream, e.g. `nats://127.0.0.1:4222`, that `--invoice-trigger
+    /// events` consumes the order events from (absent: orders-svc's own event stream).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
     /// Pause between two sweeps of `--invoice-trigger sync`.
     #[arg(long, env = "SYNC_INTERVAL_MS", default_value_t = 1_000)]
     pub sync_interval_ms: u64,

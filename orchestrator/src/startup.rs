@@ -96,6 +96,7 @@ impl App {
             definitions: definitions.clone(),
             orders: OrdersClient::new(crate::engine::channel(&config.orders_url)?),
             feeds: store,
+            nats_url: config.nats_url.clone(),
             holder: format!("{replica_id}/{}", uuid::Uuid::new_v4().simple()),
             lease: Duration::from_millis(config.lease_ms.max(30)),
             sync: config.sync_settings(),

@@ -32,10 +32,10 @@ pub struct OrdersApi {
 }
 
 impl OrdersApi {
-    /// Serves `db`, injecting `faults` into every RPC.
-    pub fn new(db: Db, faults: Arc<Faults>) -> Self {
+    /// Serves `db`, injecting `faults` into every RPC; tells `committed` after each
+    /// write that committed an outbox event.
+    pub fn new(db: Db, faults: Arc<Faults>, committed: Arc<Notify>) -> Self {
         let writer = GroupWriter::start(db.clone(), MAX_BATCH);
-        let committed = Arc::new(Notify::new());
         Self {
             db,
             writer,

@@ -25,6 +25,11 @@ pub struct Config {
     /// be replayed.
     #[arg(long, env = "FAULT_SEED")]
     pub fault_seed: Option<u64>,
+    /// A NATS server with JetStream, e.g. `nats://127.0.0.1:4222`: the outbox relay
+    /// publishes the order events there (absent: no relay; `WatchOrderEvents` still
+    /// streams them).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
     /// How long the database may stay unreachable at start-up before giving up.
     #[arg(long, env = "STARTUP_TIMEOUT_MS", default_value_t = service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS)]
     pub startup_timeout_ms: u64,
@@ -38,6 +43,7 @@ impl Default for Config {
             database_url: service_kit::db::default_url("orders"),
             faults: String::new(),
             fault_seed: None,
+            nats_url: None,
             startup_timeout_ms: service_kit::db::DEFAULT_STARTUP_TIMEOUT_MS,
         }
     }

@@ -5,7 +5,7 @@
 //! Rooms: [`config`] (flags), [`startup`] ([`App`]), [`api`] (the gRPC edge),
 //! [`convert`] (validation and wire conversions), [`service`] (the saga operations, one
 //! write transaction each), [`direct`] (orders placed directly and their invoicing
-//! sagas' steps), [`outbox`] and [`watch`] (the events, stored and streamed), [`store`]
+//! sagas' steps), [`outbox`], [`watch`] and [`relay`] (the events: stored, streamed, published), [`store`]
 //! (sqlx), [`domain`] (the types), [`error`] ([`ApiError`]).
 
 pub mod api;
@@ -15,6 +15,7 @@ pub mod direct;
 pub mod domain;
 pub mod error;
 pub mod outbox;
+pub mod relay;
 pub mod service;
 pub mod startup;
 pub mod store;

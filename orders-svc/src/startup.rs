@@ -1,17 +1,20 @@
 //! Building the orders participant from its [`Config`] and serving it until shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use saga_contracts::FILE_DESCRIPTOR_SET;
 use saga_contracts::orders::v1::orders_server::OrdersServer;
 use service_kit::db::Migrations;
 use service_kit::participant::Ready;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::api::OrdersApi;
 use crate::config::Config;
+use crate::relay;
 
 pub use service_kit::participant::StartupError;
 
@@ -22,16 +25,21 @@ pub(crate) static MIGRATIONS: Migrations = Migrations {
 };
 
 /// A built orders participant: database open and migrated, listener bound, not yet
-/// serving.
+/// serving; with the broker to relay the outbox to, if any.
 #[derive(Debug)]
-pub struct App(Ready);
+pub struct App {
+    ready: Ready,
+    nats_url: Option<String>,
+}
 
 impl App {
     /// Opens the database, parses the faults and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        Ready::build("orders", &MIGRATIONS, config.flags())
-            .await
-            .map(Self)
+        let ready = Ready::build("orders", &MIGRATIONS, config.flags()).await?;
+        Ok(Self {
+            ready,
+            nats_url: config.nats_url,
+        })
     }
 
     /// Like [`App::build`] on an already-bound `listener` (`config.listen` is ignored).
@@ -39,14 +47,17 @@ impl App {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
-        Ready::build_with_listener("orders", &MIGRATIONS, config.flags(), listener)
-            .await
-            .map(Self)
+        let ready =
+            Ready::build_with_listener("orders", &MIGRATIONS, config.flags(), listener).await?;
+        Ok(Self {
+            ready,
+            nats_url: config.nats_url,
+        })
     }
 
     /// The address actually bound (the real port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.local_addr()
+        self.ready.local_addr()
     }
 
     /// Serves until `shutdown` is cancelled, lets in-flight RPCs finish, then closes the
@@ -55,9 +66,14 @@ impl App {
         self,
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
-        let Self(ready) = self;
+        let Self { ready, nats_url } = self;
         tracing::info!(addr = %ready.local_addr(), "orders participant serving");
-        let api = OrdersApi::new(ready.db().clone(), ready.faults());
+        let committed = Arc::new(Notify::new());
+        if let Some(url) = nats_url {
+            let db = ready.db().clone();
+            tokio::spawn(relay::run(db, url, committed.clone(), shutdown.clone()));
+        }
+        let api = OrdersApi::new(ready.db().clone(), ready.faults(), committed);
         let served = ready
             .serve(
                 Routes::new(OrdersServer::new(api)),

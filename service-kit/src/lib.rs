@@ -1,10 +1,11 @@
 //! Plumbing shared by the orchestrator and the participant services, so the three do not
 //! drift apart: telemetry, shutdown, serving with health, the database (SQLite or
-//! PostgreSQL), paging tokens, fault injection, the participant-side idempotency barrier,
+//! PostgreSQL), the order events' broker (NATS JetStream), paging tokens, fault injection, the participant-side idempotency barrier,
 //! and what the participants share above that (their error, field validation and
 //! start-up).
 
 pub mod barrier;
+pub mod broker;
 pub mod db;
 pub mod faults;
 pub mod paging;

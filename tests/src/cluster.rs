@@ -69,17 +69,19 @@ impl Cluster {
                 anyhow::Ok(database)
             }
         };
-        let orders = Participant::start(
-            participant_launch(
-                &dir,
-                Binary::OrdersSvc,
-                database(Binary::OrdersSvc).await?,
-                &options.orders_faults,
-                &options,
-            )?,
-            options.supervise_participants,
-        )
-        .await?;
+        let mut orders_launch = participant_launch(
+            &dir,
+            Binary::OrdersSvc,
+            database(Binary::OrdersSvc).await?,
+            &options.orders_faults,
+            &options,
+        )?;
+        let nats = options
+            .nats_url
+            .iter()
+            .flat_map(|url| ["--nats-url".into(), url.clone()]);
+        orders_launch.args.extend(nats.clone());
+        let orders = Participant::start(orders_launch, options.supervise_participants).await?;
         let mut invoices_launch = participant_launch(
             &dir,
             Binary::InvoicesSvc,
@@ -115,6 +117,7 @@ impl Cluster {
             "--seed".into(),
             options.seed.to_string(),
         ];
+        orchestrator_args.extend(nats);
         orchestrator_args.extend(options.orchestrator_args.iter().cloned());
         let orchestrator_binary = Binary::Orchestrator.path()?;
         let orchestrator =

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod direct;
 pub mod invariants;
 pub mod listing;
+pub mod nats;
 pub mod options;
 pub mod poll;
 pub mod process;

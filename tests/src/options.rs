@@ -31,6 +31,9 @@ pub struct ClusterOptions {
     pub log_tails_on_drop: bool,
     /// More orchestrator flags (e.g. `--participant SERVICE=URL`).
     pub orchestrator_args: Vec<String>,
+    /// The NATS server orders-svc relays its events to and the orchestrator consumes
+    /// them from (`--nats-url` of both).
+    pub nats_url: Option<String>,
     /// A folder of databases to start from instead of empty ones (see
     /// [`crate::backend::Database::load`]).
     pub databases_from: Option<std::path::PathBuf>,
@@ -52,6 +55,7 @@ impl Default for ClusterOptions {
             seed: 1,
             log_tails_on_drop: true,
             orchestrator_args: Vec::new(),
+            nats_url: None,
             databases_from: None,
         }
     }
@@ -67,6 +71,11 @@ impl ClusterOptions {
     /// One more orchestrator flag.
     pub fn orchestrator_arg(mut self, arg: impl Into<String>) -> Self {
         self.orchestrator_args.push(arg.into());
+        self
+    }
+
+    pub fn nats_url(mut self, url: impl Into<String>) -> Self {
+        self.nats_url = Some(url.into());
         self
     }
 

@@ -1,6 +1,6 @@
 //! Orders placed at orders-svc directly get their invoices through the orchestrator's
-//! invoice trigger, by events (the outbox stream) or by the sync sweep (a durable
-//! watermark), on each backend: each order ends CONFIRMED with one ISSUED invoice of its
+//! invoice trigger, by events (orders-svc's outbox stream, or its relay to a real NATS
+//! JetStream server) or by the sync sweep (a durable watermark), on each backend: each order ends CONFIRMED with one ISSUED invoice of its
 //! final total, or CANCELLED with none, whether it was over the invoice limit, changed or
 //! withdrawn while its saga ran, placed twice, or placed while the orchestrator was down.
 
@@ -11,6 +11,7 @@ use saga_contracts::orders::v1::{
     LineItem, Order, OrderStatus, UpdateOrderRequest, WithdrawOrderRequest,
 };
 use saga_tests::direct::{placed, settled};
+use saga_tests::nats::NatsServer;
 use saga_tests::poll::eventually;
 use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend};
 use tonic::Code;
@@ -19,17 +20,32 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_placed_at_orders_svc_are_invoiced_by_events() -> Result<()> {
-    on_every_backend(|backend| scenario(backend, "events")).await
+    on_every_backend(|backend| scenario(backend, "events", None)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_placed_at_orders_svc_are_invoiced_by_events_through_nats_jetstream() -> Result<()> {
+    on_every_backend(|backend| async move {
+        let Some(nats) = NatsServer::start().await? else {
+            return Ok(());
+        };
+        scenario(backend, "events", Some(nats.url())).await
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_placed_at_orders_svc_are_invoiced_by_the_sweep() -> Result<()> {
-    on_every_backend(|backend| scenario(backend, "sync")).await
+    on_every_backend(|backend| scenario(backend, "sync", None)).await
 }
 
-async fn scenario(backend: Backend, trigger: &str) -> Result<()> {
+async fn scenario(backend: Backend, trigger: &str, nats_url: Option<String>) -> Result<()> {
+    let mut options = ClusterOptions::default();
+    if let Some(url) = nats_url {
+        options = options.nats_url(url);
+    }
     let mut cluster = Cluster::start(
-        ClusterOptions::default()
+        options
             .backend(backend)
             .max_invoice_cents(100_000)
             .orchestrator_arg(format!("--invoice-trigger={trigger}"))

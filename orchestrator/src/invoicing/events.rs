@@ -105,31 +105,18 @@ async fn follow(
     }
 }
 
-/// Starts the saga an event calls for; retried while the engine cannot take it yet.
+/// Starts the saga an event calls for; retried while the engine cannot take it yet. An
+/// event of no use is skipped: the stream has nowhere to put it aside.
 async fn handle(
     invoicing: &Invoicing,
     event: &orders::OrderEvent,
     shutdown: &CancellationToken,
 ) -> Result<(), Stop> {
-    let order = match (event.r#type.as_str(), &event.order) {
-        ("order-created" | "order-updated", Some(order)) => order,
-        // A withdrawn order's invoice, if any, is voided by the saga that issued it: its
-        // confirmation is refused.
-        ("order-cancelled", _) => return Ok(()),
-        (kind, _) => {
-            tracing::warn!(
-                event.id = event.event_id,
-                kind,
-                "an order event of no use skipped"
-            );
-            return Ok(());
-        }
-    };
     loop {
-        match invoicing.invoice(order).await {
-            Ok(_) => return Ok(()),
+        match start_for(invoicing, event).await {
+            Ok(()) => return Ok(()),
             Err(StartError::Refused(reason)) => {
-                tracing::warn!(event.id = event.event_id, order.id = %order.order_id, %reason, "no saga for the event");
+                tracing::warn!(event.id = event.event_id, %reason, "no saga for the event");
                 return Ok(());
             }
             Err(StartError::NotNow(reason)) => {
@@ -139,6 +126,29 @@ async fn handle(
                 }
             }
         }
+    }
+}
+
+/// Starts (or finds) the saga an event calls for, once. A withdrawn order's invoice, if
+/// any, is voided by the saga that issued it (its confirmation is refused), so
+/// `order-cancelled` calls for none.
+pub(super) async fn start_for(
+    invoicing: &Invoicing,
+    event: &orders::OrderEvent,
+) -> Result<(), StartError> {
+    match (event.r#type.as_str(), &event.order) {
+        ("order-created" | "order-updated", Some(order)) => {
+            invoicing.invoice(order).await.map(|_| ())
+        }
+        ("order-cancelled", _) => Ok(()),
+        (kind, _) => Err(StartError::Refused(format!(
+            "an event of type {kind:?} {} is of no use",
+            if event.order.is_some() {
+                "with its order"
+            } else {
+                "without its order"
+            }
+        ))),
     }
 }
 

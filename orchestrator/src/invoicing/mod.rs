@@ -1,10 +1,12 @@
 //! The invoice trigger: how orders placed directly at orders-svc get their invoices.
-//! Either an event consumer ([`events`]) or a sync sweep ([`sweep`]) finds each PENDING
-//! version of such an order and starts the `invoice-order` saga for it, keyed by the
-//! order and its version, so a redelivered event, a repeated page or both patterns at
-//! once start nothing new. Each follows a durable feed ([`feed`]) that one replica at a
-//! time holds.
+//! An event consumer (of NATS JetStream, [`broker`], or of orders-svc's own event stream,
+//! [`events`]) or a sync sweep ([`sweep`]) finds each PENDING version of such an order
+//! and starts the `invoice-order` saga for it, keyed by the order and its version, so a
+//! redelivered event, a repeated page or both patterns at once start nothing new. The
+//! broker tracks its consumer's progress itself; the stream consumer and the sweep each
+//! follow a durable feed ([`feed`]) that one replica at a time holds.
 
+mod broker;
 mod events;
 mod feed;
 mod sweep;
@@ -41,6 +43,8 @@ pub struct Invoicing {
     pub definitions: Definitions,
     pub orders: orders::orders_client::OrdersClient<Channel>,
     pub feeds: Arc<dyn FeedStore>,
+    /// The broker the event consumer reads (absent: orders-svc's own event stream).
+    pub nats_url: Option<String>,
     /// Unique to this process: the feeds' holder.
     pub holder: String,
     pub lease: Duration,
@@ -69,9 +73,14 @@ impl Invoicing {
     /// Runs `trigger` until `shutdown`.
     pub fn spawn(self, trigger: Trigger, shutdown: CancellationToken) {
         match trigger {
-            Trigger::Events => {
-                tokio::spawn(events::run(self, shutdown));
-            }
+            Trigger::Events => match self.nats_url.clone() {
+                Some(url) => {
+                    tokio::spawn(broker::run(self, url, shutdown));
+                }
+                None => {
+                    tokio::spawn(events::run(self, shutdown));
+                }
+            },
             Trigger::Sync => {
                 tokio::spawn(sweep::run(self, shutdown));
             }

@@ -226,7 +226,7 @@ fn server_restarts_are_drawn_last_so_a_seed_replays_every_other_incident() {
 fn no_server_is_restarted_when_the_interval_is_zero_on_sqlite_or_without_a_way_to() {
     assert_eq!(
         restarts(&Plan::generate(9, &restarting(Duration::ZERO))),
-        Vec::new()
+        Vec::<Duration>::new()
     );
     let server = PgServer {
         data: "/tmp/pg/data".into(),

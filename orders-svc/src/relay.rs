@@ -1,0 +1,157 @@
+//! The outbox relay: publishes every committed outbox event to NATS JetStream, oldest
+//! first, with the event id as `Nats-Msg-Id`, and marks an event published only once the
+//! broker has acked it. A relay that stops between the publish and the mark publishes the
+//! event again; the server drops that copy if it comes within the stream's duplicate
+//! window, and a consumer that sees it anyway finds its saga already started.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use prost::Message;
+use saga_contracts::orders::v1 as proto;
+use service_kit::broker::{self, EVENTS_PREFIX};
+use service_kit::db::Db;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::outbox;
+
+/// Events published per round.
+const BATCH: u32 = 256;
+/// How long the broker may take to ack one round.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest pause after a failed round.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the relay looks for events it was not told about.
+const POLL: Duration = Duration::from_millis(200);
+/// The longest a running relay takes to publish an event again after a failed round:
+/// the stream's duplicate window must exceed it for the server to drop the copy.
+pub const REPUBLISH_BOUND: Duration =
+    Duration::from_secs(ACK_TIMEOUT.as_secs() + MAX_BACKOFF.as_secs());
+
+/// Relays the outbox of `db` to the broker at `url` until `shutdown`; `committed` wakes
+/// it when a write commits an event.
+pub async fn run(db: Db, url: String, committed: Arc<Notify>, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    let Some(context) = connect(&url, &shutdown).await else {
+        return;
+    };
+    loop {
+        let told = committed.notified();
+        tokio::pin!(told);
+        told.as_mut().enable();
+        let pause = match round(&db, &context).await {
+            Ok(sent) if sent >= BATCH as usize => Duration::ZERO,
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                POLL
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, retry_in_ms = backoff.as_millis(), "the outbox relay round failed");
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff
+            }
+        };
+        if pause.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            () = &mut told => {}
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Connects, retrying until the broker answers or `shutdown`; says in the log whether
+/// the stream's duplicate window covers the relay's republishing.
+async fn connect(url: &str, shutdown: &CancellationToken) -> Option<jetstream::Context> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match broker::connect(url).await {
+            Ok((context, window)) => {
+                if window > REPUBLISH_BOUND {
+                    tracing::info!(%url, duplicate_window_s = window.as_secs(), republish_bound_s = REPUBLISH_BOUND.as_secs(), "outbox relay publishing; the stream drops what the relay publishes again");
+                } else {
+                    tracing::error!(%url, duplicate_window_s = window.as_secs(), republish_bound_s = REPUBLISH_BOUND.as_secs(), "the stream's duplicate window is shorter than the relay's republish bound: consumers may see an event twice");
+                }
+                return Some(context);
+            }
+            Err(error) => tracing::warn!(%error, "the outbox relay cannot reach the broker yet"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(MAX_BACKOFF),
+            () = shutdown.cancelled() => return None,
+        }
+    }
+}
+
+/// Publishes one batch of unpublished events and marks those the broker acked; answers
+/// how many it read.
+async fn round(db: &Db, context: &jetstream::Context) -> Result<usize, String> {
+    let events = unpublished(db)
+        .await
+        .map_err(|e| format!("cannot read the outbox: {e}"))?;
+    let mut acks = Vec::with_capacity(events.len());
+    for event in &events {
+        let subject = broker::subject(EVENTS_PREFIX, &event.r#type);
+        let message = PublishMessage::build()
+            .payload(event.encode_to_vec().into())
+            .message_id(message_id(event));
+        let ack = context.send_publish(subject, message).await;
+        acks.push(ack.map_err(|e| format!("cannot publish event {}: {e}", event.event_id))?);
+    }
+    let mut acked = Vec::with_capacity(acks.len());
+    for (event, ack) in events.iter().zip(acks) {
+        match tokio::time::timeout(ACK_TIMEOUT, ack).await {
+            Ok(Ok(_)) => acked.push(event.event_id),
+            Ok(Err(e)) => {
+                return mark_then_fail(db, &acked, format!("event {}: {e}", event.event_id)).await;
+            }
+            Err(_) => {
+                return mark_then_fail(
+                    db,
+                    &acked,
+                    format!("event {} was not acked in time", event.event_id),
+                )
+                .await;
+            }
+        }
+    }
+    mark(db, &acked)
+        .await
+        .map_err(|e| format!("cannot mark the events published: {e}"))?;
+    Ok(events.len())
+}
+
+/// The id the server deduplicates on: unique per event of this database.
+fn message_id(event: &proto::OrderEvent) -> String {
+    format!("order-event-{}", event.event_id)
+}
+
+async fn mark_then_fail(db: &Db, acked: &[u64], reason: String) -> Result<usize, String> {
+    mark(db, acked)
+        .await
+        .map_err(|e| format!("{reason}; and cannot mark: {e}"))?;
+    Err(reason)
+}
+
+async fn unpublished(db: &Db) -> Result<Vec<proto::OrderEvent>, sqlx::Error> {
+    let mut tx = db.begin_read().await?;
+    let events = outbox::unpublished(&mut tx, BATCH).await?;
+    tx.commit().await?;
+    Ok(events)
+}
+
+async fn mark(db: &Db, acked: &[u64]) -> Result<(), sqlx::Error> {
+    if acked.is_empty() {
+        return Ok(());
+    }
+    let now_ms = service_kit::db::now_ms();
+    let mut tx = db.begin_write().await?;
+    for event_id in acked {
+        outbox::mark_published(&mut tx, *event_id, now_ms).await?;
+    }
+    tx.commit().await
+}

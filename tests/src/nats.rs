@@ -1,0 +1,98 @@
+//! A real NATS server with JetStream for one test: its own loopback port and store
+//! folder, killed when dropped. Tests that need one skip their broker half, and say so,
+//! when no `nats-server` is installed (Debian's package `nats-server`).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::process::{Child, Command};
+
+/// Names the `nats-server` binary when it is not on the usual paths.
+pub const NATS_ENV: &str = "SAGA_TEST_NATS_SERVER";
+/// How long the server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `nats-server -js`.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server, or `None` (with a note on stderr) when none is installed.
+    pub async fn start() -> Result<Option<Self>> {
+        let Some(binary) = binary() else {
+            eprintln!("== nats-server not found: the NATS half of this test is SKIPPED");
+            return Ok(None);
+        };
+        let store = tempfile::Builder::new().prefix("saga-nats-").tempdir()?;
+        let port = free_port()?;
+        let child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot spawn {}", binary.display()))?;
+        let server = Self {
+            child,
+            port,
+            _store: store,
+        };
+        server.wait_until_ready().await?;
+        Ok(Some(server))
+    }
+
+    /// The client URL, e.g. `nats://127.0.0.1:4222`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id, for the chaos runner's signals.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    async fn wait_until_ready(&self) -> Result<()> {
+        let give_up = tokio::time::Instant::now() + READY_TIMEOUT;
+        while tokio::time::Instant::now() < give_up {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!(
+            "nats-server did not accept connections on port {} within {READY_TIMEOUT:?}",
+            self.port
+        )
+    }
+}
+
+/// The installed `nats-server`, if any.
+fn binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(NATS_ENV) {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join("nats-server"))
+        .find(|path| path.is_file())
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
