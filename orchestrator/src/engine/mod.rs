@@ -9,6 +9,7 @@ mod clock;
 mod driver;
 mod error;
 mod ownership;
+mod page;
 mod pool;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,7 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -228,56 +229,93 @@ impl Engine {
 /// Inserts the saga (or finds the one holding the key) and starts its driver; returns
 /// the saga's id.
 async fn start_saga(inner: Arc<Inner>, start: SagaStart) -> Result<String, EngineError> {
-    let now_ms = inner.clock.now_ms();
-    let saga_id = inner.entropy.new_id(now_ms);
-    let key = start.key.clone().unwrap_or_else(|| saga_id.clone());
+    let fresh = Fresh::new(&inner, &start);
     let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
-        let existing = inner.store.get_by_key(&key).await?;
+        let existing = inner.store.get_by_key(&fresh.key).await?;
         let existing = existing.ok_or(EngineError::Overloaded)?;
         return inner.existing(existing, &start).await;
     };
-    let runnable = start.runnable.clone();
-    let first = machine::start(&Context {
-        now_ms,
-        saga_started_ms: now_ms,
-        policy: &inner.policy,
-        definition: runnable.definition(),
-    });
-    let new = NewSaga {
-        saga_id: &saga_id,
-        idempotency_key: &key,
-        definition: runnable.name(),
-        definition_version: runnable.version,
-        input: &start.input,
-        state: &first.state,
-        log: &first.log,
-        now_ms,
-        lease: Lease {
-            owner: &inner.replica_id,
-            ms: inner.lease_ms,
-        },
-    };
-    if let Inserted::Existing(existing) = inner.store.insert(&new).await? {
+    if let Inserted::Existing(existing) = inner.store.insert(&fresh.row(&inner, &start)).await? {
         return inner.existing(*existing, &start).await;
     }
-    tracing::info!(saga.id = %saga_id, idempotency_key = %key, definition = runnable.name(), "saga accepted");
-    let saga = LiveSaga {
-        id: saga_id.clone(),
-        key,
-        input: start.input,
-        runnable,
-        state: first.state,
-        version: 1,
-        log_len: u32::try_from(first.log.len()).unwrap_or(u32::MAX),
-        started_ms: now_ms,
-        status: watch::channel(SagaStatus::Running).0,
-    };
-    // Another caller with the key may have found the saga and taken it up already.
-    if let Some(driving) = inner.remember(&saga.id, &saga.status) {
-        let driver = driver::drive(inner.clone(), saga, first.command, slot, driving);
-        inner.tasks.spawn(driver);
-    }
+    let saga_id = fresh.saga_id.clone();
+    inner.drive_fresh(fresh, start, slot);
     Ok(saga_id)
+}
+
+/// A saga about to be inserted: its new id, its key and its first transition.
+struct Fresh {
+    saga_id: String,
+    key: String,
+    now_ms: i64,
+    first: machine::Transition,
+}
+
+impl Fresh {
+    fn new(inner: &Inner, start: &SagaStart) -> Self {
+        let now_ms = inner.clock.now_ms();
+        let saga_id = inner.entropy.new_id(now_ms);
+        let key = start.key.clone().unwrap_or_else(|| saga_id.clone());
+        let first = machine::start(&Context {
+            now_ms,
+            saga_started_ms: now_ms,
+            policy: &inner.policy,
+            definition: start.runnable.definition(),
+        });
+        Self {
+            saga_id,
+            key,
+            now_ms,
+            first,
+        }
+    }
+
+    /// Its row, as this replica accepts it.
+    fn row<'a>(&'a self, inner: &'a Inner, start: &'a SagaStart) -> NewSaga<'a> {
+        NewSaga {
+            saga_id: &self.saga_id,
+            idempotency_key: &self.key,
+            definition: start.runnable.name(),
+            definition_version: start.runnable.version,
+            input: &start.input,
+            state: &self.first.state,
+            log: &self.first.log,
+            now_ms: self.now_ms,
+            lease: Lease {
+                owner: &inner.replica_id,
+                ms: inner.lease_ms,
+            },
+        }
+    }
+}
+
+impl Inner {
+    /// Starts driving a saga just inserted, in `slot`.
+    fn drive_fresh(self: &Arc<Self>, fresh: Fresh, start: SagaStart, slot: OwnedSemaphorePermit) {
+        let Fresh {
+            saga_id,
+            key,
+            now_ms,
+            first,
+        } = fresh;
+        tracing::info!(saga.id = %saga_id, idempotency_key = %key, definition = start.runnable.name(), "saga accepted");
+        let saga = LiveSaga {
+            id: saga_id,
+            key,
+            input: start.input,
+            runnable: start.runnable,
+            state: first.state,
+            version: 1,
+            log_len: u32::try_from(first.log.len()).unwrap_or(u32::MAX),
+            started_ms: now_ms,
+            status: watch::channel(SagaStatus::Running).0,
+        };
+        // Another caller with the key may have found the saga and taken it up already.
+        if let Some(driving) = self.remember(&saga.id, &saga.status) {
+            let driver = driver::drive(self.clone(), saga, first.command, slot, driving);
+            self.tasks.spawn(driver);
+        }
+    }
 }
 
 /// A driver's registration in [`Inner::live`]: dropped however the driver's task ends (a

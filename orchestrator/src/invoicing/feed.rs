@@ -47,7 +47,8 @@ impl Feed {
         self.lease / 3
     }
 
-    fn lease(&self) -> FeedLease<'_> {
+    /// The lease as of now, for a write that moves the feed itself.
+    pub fn lease(&self) -> FeedLease<'_> {
         FeedLease {
             feed: self.name,
             holder: &self.holder,

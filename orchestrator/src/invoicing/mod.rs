@@ -91,6 +91,18 @@ impl Invoicing {
     /// Starts (or finds) the saga that invoices this version of `order`, if it needs one;
     /// answers once it is durably accepted.
     async fn invoice(&self, order: &orders::Order) -> Result<Option<String>, StartError> {
+        let Some(start) = self.saga_start(order).await? else {
+            return Ok(None);
+        };
+        self.engine
+            .accept(start)
+            .await
+            .map(Some)
+            .map_err(StartError::from)
+    }
+
+    /// The start of the saga that invoices this version of `order`, if it needs one.
+    async fn saga_start(&self, order: &orders::Order) -> Result<Option<SagaStart>, StartError> {
         let Some((key, input)) = plan(order) else {
             return Ok(None);
         };
@@ -106,15 +118,19 @@ impl Invoicing {
         if !problems.is_empty() {
             return Err(StartError::Refused(saga_definitions::describe(&problems)));
         }
-        let start = SagaStart {
+        Ok(Some(SagaStart {
             runnable,
             key: Some(key),
             input,
-        };
-        match self.engine.accept(start).await {
-            Ok(saga_id) => Ok(Some(saga_id)),
-            Err(e @ EngineError::KeyReused { .. }) => Err(StartError::Refused(e.to_string())),
-            Err(e) => Err(StartError::NotNow(e)),
+        }))
+    }
+}
+
+impl From<EngineError> for StartError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            e @ EngineError::KeyReused { .. } => StartError::Refused(e.to_string()),
+            e => StartError::NotNow(e),
         }
     }
 }

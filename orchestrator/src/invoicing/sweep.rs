@@ -1,9 +1,9 @@
 //! Background synchronisation: every `--sync-interval-ms`, the replica holding the sweep
 //! pages through the PENDING orders placed directly that changed since its watermark,
 //! in change order (updated time, then id), and starts the saga of each one's version.
-//! The watermark moves past a page only once every saga of the page is durably
-//! accepted, so a sweep stopped mid-page repeats only starts that are already done
-//! (their keys find the sagas they started) and skips nothing.
+//! The watermark is committed with the sagas of the page it moves past, in one
+//! transaction of the saga log, so a sweep stopped mid-page neither skips an order nor
+//! starts one twice; a replica taking the sweep over continues from the watermark.
 
 use saga_contracts::orders::v1 as orders;
 use tokio_util::sync::CancellationToken;
@@ -63,26 +63,50 @@ async fn sweep(invoicing: &Invoicing, feed: &Feed, watermark: &str) -> Result<()
             .take_while(|o| o.updated_at_ms <= horizon)
             .collect();
         let whole = settled.len() == orders.len();
-        for order in &settled {
-            match invoicing.invoice(order).await {
-                Ok(_) => {}
-                Err(StartError::Refused(reason)) => {
-                    tracing::warn!(order.id = %order.order_id, %reason, "no saga for the order");
-                }
-                Err(StartError::NotNow(reason)) => {
-                    save(feed, &cursor).await?;
-                    return Err(format!("a saga cannot start yet: {reason}"));
-                }
-            }
+        if let Some(last) = settled.last() {
             cursor = orders::OrderCursor {
-                updated_at_ms: order.updated_at_ms,
-                order_id: order.order_id.clone(),
+                updated_at_ms: last.updated_at_ms,
+                order_id: last.order_id.clone(),
             };
+            accept(invoicing, feed, &settled, &cursor).await?;
+        } else {
+            save(feed, &cursor).await?;
         }
-        save(feed, &cursor).await?;
         if !(full && whole) {
             return Ok(());
         }
+    }
+}
+
+/// Starts the sagas of one page and moves the watermark to `cursor`, in one transaction.
+async fn accept(
+    invoicing: &Invoicing,
+    feed: &Feed,
+    page: &[&orders::Order],
+    cursor: &orders::OrderCursor,
+) -> Result<(), String> {
+    let mut starts = Vec::with_capacity(page.len());
+    for order in page {
+        match invoicing.saga_start(order).await {
+            Ok(start) => starts.extend(start),
+            Err(StartError::Refused(reason)) => {
+                tracing::warn!(order.id = %order.order_id, %reason, "no saga for the order");
+            }
+            Err(StartError::NotNow(reason)) => return Err(format!("not now: {reason}")),
+        }
+    }
+    let position = format(cursor);
+    let accepted = invoicing
+        .engine
+        .accept_page(starts, feed.lease(), &position)
+        .await;
+    match accepted.map_err(StartError::from) {
+        Ok(ids) => {
+            tracing::debug!(sagas = ids.len(), watermark = %position, "sweep page accepted");
+            Ok(())
+        }
+        Err(StartError::NotNow(reason)) => Err(format!("the page waits: {reason}")),
+        Err(StartError::Refused(reason)) => Err(format!("the page was refused: {reason}")),
     }
 }
 

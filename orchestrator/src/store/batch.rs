@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::statements::{SagaKey, select_saga};
 use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
-use super::{Inserted, Lease, NewSaga, SagaWrite, StoreError};
+use super::{FeedLease, Inserted, Lease, NewSaga, SagaWrite, StoreError};
 use saga_definitions::machine::{LogRecord, SagaState};
 use serde_json::Value;
 
@@ -130,6 +130,36 @@ async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                 Done::Committed(Err(StoreError::Fenced(write.saga_id.clone())))
             }
         });
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Inserts one page of a feed's sagas and moves the feed, in one transaction.
+pub(super) async fn insert_page(
+    db: &Db,
+    news: &[NewSaga<'_>],
+    feed: FeedLease<'_>,
+    position: &str,
+) -> Result<Vec<Inserted>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let inserted = insert_sagas(&mut tx, news).await?;
+    let appends: Vec<Append> = news
+        .iter()
+        .filter(|new| inserted.contains(new.saga_id))
+        .map(first_records)
+        .collect();
+    insert_logs(&mut tx, &appends).await?;
+    let mut done = Vec::with_capacity(news.len());
+    for new in news {
+        done.push(match inserted.contains(new.saga_id) {
+            true => Inserted::New,
+            false => holder(&mut tx, new.idempotency_key).await?,
+        });
+    }
+    if !super::feeds::advance(&mut tx, feed, position).await? {
+        tx.rollback().await?;
+        return Err(StoreError::Fenced(feed.feed.to_string()));
     }
     tx.commit().await?;
     Ok(done)

@@ -41,21 +41,32 @@ impl FeedStore for SqlStore {
 
     async fn advance_feed(&self, lease: FeedLease<'_>, position: &str) -> Result<bool, StoreError> {
         let mut tx = self.db().begin_write().await?;
-        let moved = on_backend!(&mut tx, conn => sqlx::query(
-            "UPDATE feeds SET position = $1, lease_until_ms = $2, updated_at_ms = $3
-             WHERE name = $4 AND holder = $5",
-        )
-        .bind(position)
-        .bind(lease.now_ms.saturating_add(lease.lease_ms))
-        .bind(lease.now_ms)
-        .bind(lease.feed)
-        .bind(lease.holder)
-        .execute(conn)
-        .await?
-        .rows_affected());
+        let moved = advance(&mut tx, lease, position).await?;
         tx.commit().await?;
-        Ok(moved == 1)
+        Ok(moved)
     }
+}
+
+/// Moves the feed and renews its lease inside the caller's transaction, if the holder
+/// still holds it.
+pub(super) async fn advance(
+    tx: &mut Tx,
+    lease: FeedLease<'_>,
+    position: &str,
+) -> Result<bool, StoreError> {
+    let moved = on_backend!(tx, conn => sqlx::query(
+        "UPDATE feeds SET position = $1, lease_until_ms = $2, updated_at_ms = $3
+         WHERE name = $4 AND holder = $5",
+    )
+    .bind(position)
+    .bind(lease.now_ms.saturating_add(lease.lease_ms))
+    .bind(lease.now_ms)
+    .bind(lease.feed)
+    .bind(lease.holder)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    Ok(moved == 1)
 }
 
 async fn hold(tx: &mut Tx, lease: FeedLease<'_>) -> Result<Option<String>, StoreError> {

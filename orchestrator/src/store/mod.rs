@@ -199,6 +199,16 @@ pub trait SagaStore: Send + Sync + 'static {
     /// Inserts a saga unless its idempotency key is taken, in which case the saga that
     /// holds the key is returned and nothing is written.
     async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError>;
+    /// Inserts the sagas one page of a feed starts (finding those whose keys are taken)
+    /// and moves the feed to `position`, in one transaction: the feed never moves past a
+    /// saga that was not stored, nor stores one it does not move past. Fenced (and
+    /// nothing is written) when the lease's holder no longer holds the feed.
+    async fn insert_page(
+        &self,
+        news: &[NewSaga<'_>],
+        feed: FeedLease<'_>,
+        position: &str,
+    ) -> Result<Vec<Inserted>, StoreError>;
     /// Commits one transition (state and log together), fenced by version.
     async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError>;
     /// A saga with its whole log.

@@ -8,8 +8,8 @@ use service_kit::on_backend;
 use super::batch::GroupCommitter;
 use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
 use super::{
-    Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
-    StoreError,
+    Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
+    SagaWrite, StoreError,
 };
 use super::{claims, replicas};
 use saga_definitions::machine::SagaStatus;
@@ -47,6 +47,15 @@ pub fn migrations() -> Migrations {
 impl SagaStore for SqlStore {
     async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
         self.writer.insert(new).await
+    }
+
+    async fn insert_page(
+        &self,
+        news: &[NewSaga<'_>],
+        feed: FeedLease<'_>,
+        position: &str,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        super::batch::insert_page(&self.db, news, feed, position).await
     }
 
     async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {

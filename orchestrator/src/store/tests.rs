@@ -567,3 +567,47 @@ async fn a_claim_is_never_stamped_before_the_write_it_follows() {
         assert!(at.is_sorted(), "stamps go back: {at:?}");
     }
 }
+
+#[tokio::test]
+async fn a_page_of_sagas_and_its_feed_position_commit_together_or_not_at_all() {
+    let (_dir, urls) = fresh_urls("page.db").await;
+    for url in urls {
+        let store = open(&url, 64, Duration::ZERO).await.expect("open");
+        let feed = |holder| FeedLease {
+            feed: "sync",
+            holder,
+            now_ms: 10,
+            lease_ms: FRESH,
+        };
+        assert!(store.hold_feed(feed("a")).await.expect("hold").is_some());
+        insert(store.as_ref(), "s0", "k0", &order("c0")).await;
+        let (start, input) = (first_transition(10), order("c1"));
+        let row = |saga_id, idempotency_key| NewSaga {
+            saga_id,
+            idempotency_key,
+            definition: "place-order",
+            definition_version: 1,
+            input: &input,
+            state: &start.state,
+            log: &start.log,
+            now_ms: 10,
+            lease: lease("a", FRESH),
+        };
+        let rows = [row("s1", "k1"), row("s2", "k0")];
+        let fenced = store.insert_page(&rows, feed("b"), "p1").await;
+        assert!(matches!(fenced, Err(StoreError::Fenced(_))), "{fenced:?}");
+        assert!(store.get("s1").await.expect("get").is_none(), "{url}");
+        let done = store
+            .insert_page(&rows, feed("a"), "p1")
+            .await
+            .expect("page");
+        assert!(
+            matches!(done[..], [Inserted::New, Inserted::Existing(_)]),
+            "{done:?}"
+        );
+        assert!(store.get("s1").await.expect("get").is_some());
+        assert!(store.get("s2").await.expect("get").is_none());
+        let position = store.hold_feed(feed("a")).await.expect("hold");
+        assert_eq!(position.as_deref(), Some("p1"));
+    }
+}

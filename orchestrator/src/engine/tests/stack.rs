@@ -15,8 +15,8 @@ use saga_definitions::machine::SagaStatus;
 use crate::definitions::{Definitions, ParticipantSchemas};
 use crate::engine::{Backoff, Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
 use crate::store::{
-    self, Claim, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore, SagaWrite,
-    StoreError,
+    self, Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
+    SagaWrite, StoreError,
 };
 use crate::testing::{order_input, place_order, policy};
 
@@ -234,6 +234,15 @@ impl SagaStore for LossyStore {
             true => Err(reply_lost()),
             false => Ok(inserted),
         }
+    }
+
+    async fn insert_page(
+        &self,
+        news: &[NewSaga<'_>],
+        feed: FeedLease<'_>,
+        position: &str,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        self.inner.insert_page(news, feed, position).await
     }
 
     async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
