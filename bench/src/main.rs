@@ -10,6 +10,7 @@ mod load;
 mod log_cost;
 mod matrix;
 mod outcome;
+mod patterns;
 mod progress;
 mod report;
 mod run;
@@ -45,6 +46,11 @@ enum Command {
     /// 64), a few runs per cell, and writes the medians as a markdown table and an SVG
     /// plot.
     Matrix(MatrixConfig),
+    /// Runs the same workload through each consistency pattern (orchestrated request,
+    /// events over orders-svc's stream and over NATS JetStream, background sync), each on
+    /// a fresh SQLite stack, with and without invoices-svc paused mid-run, and reports
+    /// them side by side.
+    Patterns(patterns::PatternsConfig),
 }
 
 /// Exit code of a run that measured but found violations (or no saga ended).
@@ -57,6 +63,21 @@ const INTERRUPTED: u8 = 130;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Patterns(config)) = &cli.command {
+        return tokio::select! {
+            outcome = patterns::run(config) => match outcome {
+                Ok(report) => patterns_done(config, &report),
+                Err(e) => {
+                    eprintln!("saga-bench patterns: {e:#}");
+                    ExitCode::from(BROKEN_RUN)
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("saga-bench patterns: interrupted");
+                ExitCode::from(INTERRUPTED)
+            }
+        };
+    }
     if let Some(Command::Matrix(matrix)) = cli.command {
         return tokio::select! {
             outcome = matrix::run(&matrix) => match outcome {
@@ -109,4 +130,29 @@ async fn main() -> ExitCode {
         );
         ExitCode::from(FAILED_RUN)
     }
+}
+
+/// Prints (and writes, with `--out`) the patterns' report.
+fn patterns_done(config: &patterns::PatternsConfig, report: &patterns::Report) -> ExitCode {
+    if config.json {
+        match serde_json::to_string(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("saga-bench patterns: cannot encode the report: {e}");
+                return ExitCode::from(BROKEN_RUN);
+            }
+        }
+    } else {
+        print!("{}", report.table());
+    }
+    if let Some(dir) = &config.out {
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(dir.join("patterns.md"), report.table()))
+            .and_then(|()| std::fs::write(dir.join("patterns.svg"), report.svg()));
+        if let Err(e) = written {
+            eprintln!("saga-bench patterns: cannot write {}: {e}", dir.display());
+            return ExitCode::from(BROKEN_RUN);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -149,6 +149,11 @@ impl Cluster {
     }
 
     /// A client of `invoices-svc` (it reconnects across supervised restarts).
+    /// Signals the invoices participant's process, e.g. to pause it for an outage.
+    pub fn invoices_signaller(&self) -> crate::supervisor::Signaller {
+        self.invoices.signaller()
+    }
+
     pub fn invoices(&self) -> InvoicesClient<Channel> {
         self.invoices_client.clone()
     }

@@ -1,11 +1,12 @@
-//! Orders placed at orders-svc directly, and the check that each one ended consistent
-//! with its invoices, whichever pattern (events or the sync sweep) invoiced it.
+//! Orders placed at orders-svc directly, and the check that every order ended consistent
+//! with its invoices, whichever pattern (a saga's own, events or the sync sweep)
+//! invoiced it.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 use saga_contracts::invoices::v1::InvoiceStatus;
-use saga_contracts::orders::v1::{LineItem, Order, OrderStatus, PlaceOrderRequest};
+use saga_contracts::orders::v1::{LineItem, OrderStatus, PlaceOrderRequest};
 
 use crate::Cluster;
 use crate::listing::{all_invoices, all_orders};
@@ -26,8 +27,8 @@ pub fn placed(key: &str, quantity: u32, unit_price_cents: i64) -> PlaceOrderRequ
     }
 }
 
-/// What the orders placed directly have come to once none is PENDING: each one
-/// CONFIRMED with exactly one ISSUED invoice of its total, or CANCELLED with none.
+/// What the orders have come to once none is PENDING: each one CONFIRMED with exactly
+/// one ISSUED invoice of its total, or CANCELLED with none.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Settled {
     pub confirmed: usize,
@@ -36,18 +37,17 @@ pub struct Settled {
     pub violations: Vec<String>,
 }
 
-/// Done once no order placed directly is PENDING: what they came to.
+/// Done once no order is PENDING: what they came to.
 pub async fn settled(cluster: &Cluster) -> Result<Check<Settled>> {
     let orders = all_orders(&cluster.orders()).await?;
-    let direct: Vec<&Order> = orders.iter().filter(|o| o.saga_id.is_empty()).collect();
-    let pending = direct
+    let pending = orders
         .iter()
         .filter(|o| o.status() == OrderStatus::Pending)
         .count();
     if pending > 0 {
         return Ok(Check::NotYet(format!(
             "{pending} of {} PENDING",
-            direct.len()
+            orders.len()
         )));
     }
     let mut issued: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
@@ -62,7 +62,7 @@ pub async fn settled(cluster: &Cluster) -> Result<Check<Settled>> {
             .push(invoice.amount_cents);
     }
     let mut settled = Settled::default();
-    for order in direct {
+    for order in &orders {
         let amounts = issued
             .get(order.order_id.as_str())
             .cloned()

@@ -5,14 +5,34 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::process::ServiceProcess;
+
+/// Signals a participant's running process (e.g. SIGSTOP, then SIGCONT, for an outage).
+#[derive(Debug, Clone)]
+pub struct Signaller {
+    name: &'static str,
+    pid: Arc<AtomicI32>,
+}
+
+impl Signaller {
+    pub fn send(&self, signal: Signal) -> Result<()> {
+        match self.pid.load(Ordering::SeqCst) {
+            0 => bail!("{} is not running", self.name),
+            pid => kill(Pid::from_raw(pid), signal)
+                .with_context(|| format!("cannot send {signal} to {}", self.name)),
+        }
+    }
+}
 
 /// How many times a restart is tried (the port may take a moment to free up).
 const RESPAWN_ATTEMPTS: u32 = 50;
@@ -57,6 +77,8 @@ pub struct Participant {
     name: &'static str,
     addr: SocketAddr,
     exits: Exits,
+    /// The current generation's process id (0 while none runs).
+    pid: Arc<AtomicI32>,
     stop: Option<oneshot::Sender<()>>,
     watcher: Option<JoinHandle<Result<ExitStatus>>>,
 }
@@ -67,18 +89,20 @@ impl Participant {
         let process = launch.spawn("127.0.0.1:0", 0).await?;
         let addr = process.addr();
         let exits = Exits::default();
+        let pid = Arc::new(AtomicI32::new(0));
         let (stop, stopped) = oneshot::channel();
         let watcher = tokio::spawn(watch(
             launch.clone(),
             process,
             supervised,
-            exits.clone(),
+            (exits.clone(), pid.clone()),
             stopped,
         ));
         Ok(Self {
             name: launch.name,
             addr,
             exits,
+            pid,
             stop: Some(stop),
             watcher: Some(watcher),
         })
@@ -101,6 +125,14 @@ impl Participant {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// A handle that signals whichever process of this participant runs at the time.
+    pub fn signaller(&self) -> Signaller {
+        Signaller {
+            name: self.name,
+            pid: self.pid.clone(),
+        }
     }
 
     /// Stops watching and sends SIGTERM; returns the exit of the last process.
@@ -130,16 +162,18 @@ async fn watch(
     launch: Launch,
     mut process: ServiceProcess,
     supervised: bool,
-    exits: Exits,
+    (exits, pid): (Exits, Arc<AtomicI32>),
     mut stop: oneshot::Receiver<()>,
 ) -> Result<ExitStatus> {
     let listen = process.addr().to_string();
     let mut generation = 0;
     loop {
+        pid.store(process.pid().map_or(0, Pid::as_raw), Ordering::SeqCst);
         let status = tokio::select! {
             status = process.wait() => status?,
             _ = &mut stop => return process.terminate().await,
         };
+        pid.store(0, Ordering::SeqCst);
         exits
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
