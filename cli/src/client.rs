@@ -167,7 +167,7 @@ pub async fn connect(url: &str) -> anyhow::Result<OrchestratorClient<tonic::tran
         .with_context(|| format!("cannot reach the orchestrator at {url}"))
 }
 
-fn parse_item(text: &str) -> Result<pb::LineItem, String> {
+pub fn parse_item(text: &str) -> Result<pb::LineItem, String> {
     let parts: Vec<&str> = text.split(':').collect();
     let [sku, quantity, price] = parts[..] else {
         return Err("expected SKU:QUANTITY:UNIT_PRICE_CENTS".into());

@@ -3,6 +3,7 @@
 
 mod client;
 mod definitions;
+mod direct;
 mod render;
 mod stack;
 
@@ -24,6 +25,9 @@ enum Command {
     Demo(stack::DemoArgs),
     /// Place an order through a running orchestrator.
     Place(client::PlaceArgs),
+    /// Place an order at orders-svc directly; the orchestrator's invoice trigger
+    /// (`saga up --invoice-trigger events|sync`) invoices it.
+    Order(direct::OrderArgs),
     /// Start a saga of any registered definition, with its input as JSON.
     Start(client::StartArgs),
     /// Show one saga with its steps and its log.
@@ -43,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => stack::up(args).await,
         Command::Demo(args) => stack::demo(args).await,
         Command::Place(args) => client::place(args).await,
+        Command::Order(args) => direct::order(args).await,
         Command::Start(args) => client::start(args).await,
         Command::Get(args) => client::get(args).await,
         Command::List(args) => client::list(args).await,

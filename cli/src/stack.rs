@@ -7,6 +7,8 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use orchestrator::invoicing::Trigger;
+
 use crate::client;
 
 /// Flags of `saga up`.
@@ -21,6 +23,24 @@ pub struct UpArgs {
     /// Largest invoice the invoices service accepts.
     #[arg(long, default_value_t = invoices_svc::config::DEFAULT_MAX_INVOICE_CENTS)]
     max_invoice_cents: i64,
+    /// How orders placed at orders-svc directly (`saga order`) get their invoices:
+    /// `events` (its outbox events), `sync` (a sweep) or `off`.
+    #[arg(long, value_enum, default_value_t = Trigger::Events)]
+    invoice_trigger: Trigger,
+    /// A NATS server with JetStream for the events (absent: orders-svc's own stream).
+    #[arg(long, env = "NATS_URL")]
+    nats_url: Option<String>,
+    /// Pause between two sweeps of `--invoice-trigger sync`.
+    #[arg(long, default_value_t = 1_000)]
+    sync_interval_ms: u64,
+}
+
+/// How the orchestrator in `saga up` invoices orders placed directly.
+#[derive(Debug, Clone)]
+struct Invoicing {
+    trigger: Trigger,
+    nats_url: Option<String>,
+    sync_interval_ms: u64,
 }
 
 /// Flags of `saga demo`.
@@ -46,11 +66,17 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         next_port(args.listen, 1),
         next_port(args.listen, 2),
     ];
+    let invoicing = Invoicing {
+        trigger: args.invoice_trigger,
+        nats_url: args.nats_url,
+        sync_interval_ms: args.sync_interval_ms,
+    };
     let stack = start(
         &args.data,
         args.listen.ip(),
         ports,
         args.max_invoice_cents,
+        invoicing,
         shutdown,
     )
     .await?;
@@ -67,6 +93,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         localhost,
         [0, 0, 0],
         1_000_000,
+        Invoicing {
+            trigger: Trigger::Off,
+            nats_url: None,
+            sync_interval_ms: 1_000,
+        },
         shutdown.clone(),
     )
     .await?;
@@ -88,12 +119,14 @@ async fn start(
     ip: std::net::IpAddr,
     [orchestrator_port, orders_port, invoices_port]: [u16; 3],
     max_invoice_cents: i64,
+    invoicing: Invoicing,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Stack> {
     let db = |name: &str| format!("sqlite://{}", data.join(format!("{name}.db")).display());
     let orders = orders_svc::App::build(orders_svc::Config {
         listen: SocketAddr::new(ip, orders_port).to_string(),
         database_url: db("orders"),
+        nats_url: invoicing.nats_url.clone(),
         ..Default::default()
     })
     .await
@@ -106,12 +139,15 @@ async fn start(
     })
     .await
     .context("starting invoices-svc")?;
-    let config = orchestrator::config::Config::local(
+    let mut config = orchestrator::config::Config::local(
         &SocketAddr::new(ip, orchestrator_port).to_string(),
         &db("orchestrator"),
         &format!("http://{}", orders.local_addr()),
         &format!("http://{}", invoices.local_addr()),
     );
+    config.invoice_trigger = invoicing.trigger;
+    config.nats_url = invoicing.nats_url;
+    config.sync_interval_ms = invoicing.sync_interval_ms;
     let orchestrator = orchestrator::startup::App::build(config)
         .await
         .context("starting the orchestrator")?;

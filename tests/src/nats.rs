@@ -2,7 +2,7 @@
 //! folder, killed when dropped. Tests that need one skip their broker half, and say so,
 //! when no `nats-server` is installed (Debian's package `nats-server`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -17,9 +17,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running `nats-server -js`.
 #[derive(Debug)]
 pub struct NatsServer {
+    binary: PathBuf,
     child: Child,
     port: u16,
-    _store: tempfile::TempDir,
+    store: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -31,22 +32,22 @@ impl NatsServer {
         };
         let store = tempfile::Builder::new().prefix("saga-nats-").tempdir()?;
         let port = free_port()?;
-        let child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot spawn {}", binary.display()))?;
+        let child = spawn(&binary, port, store.path())?;
         let server = Self {
+            binary,
             child,
             port,
-            _store: store,
+            store,
         };
         server.wait_until_ready().await?;
         Ok(Some(server))
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port and store.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.child.kill().await?;
+        self.child = spawn(&self.binary, self.port, self.store.path())?;
+        self.wait_until_ready().await
     }
 
     /// The client URL, e.g. `nats://127.0.0.1:4222`.
@@ -75,6 +76,18 @@ impl NatsServer {
             self.port
         )
     }
+}
+
+fn spawn(binary: &Path, port: u16, store: &Path) -> Result<Child> {
+    Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot spawn {}", binary.display()))
 }
 
 /// The installed `nats-server`, if any.
