@@ -3,9 +3,11 @@
 //! is the last event whose saga was durably accepted, so a consumer that stops (killed,
 //! superseded, disconnected) resumes after it, and replays only events whose sagas exist.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use saga_contracts::orders::v1 as orders;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Feed, Invoicing, StartError};
@@ -15,6 +17,8 @@ use crate::store::StoreError;
 const FEED: &str = "invoice-events";
 /// Events handled between two saves of the position (one write per batch, not per event).
 const SAVE_EVERY: u64 = 64;
+/// Events handled at once.
+const IN_FLIGHT: usize = 64;
 /// Pause before reconnecting or retrying a start that may succeed later.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -29,6 +33,8 @@ enum Stop {
     Ended,
     #[error("the feed cannot be saved")]
     Store(#[from] StoreError),
+    #[error("an event's handler failed")]
+    Handler,
     #[error("shutting down")]
     Shutdown,
 }
@@ -75,20 +81,42 @@ async fn follow(
     tracing::info!(feed = FEED, after, "following the order events");
     let (mut handled, mut saved) = (after, after);
     let mut renew = tokio::time::interval(feed.renew_every());
+    // Events are handled side by side; the position moves past an event only once it
+    // and every event before it are done.
+    let mut in_flight: VecDeque<(u64, JoinHandle<Result<(), Stop>>)> = VecDeque::new();
     loop {
+        let room = in_flight.len() < IN_FLIGHT;
+        let front = async {
+            match in_flight.front_mut() {
+                Some((_, task)) => task.await,
+                None => std::future::pending().await,
+            }
+        };
         let stop = tokio::select! {
             () = shutdown.cancelled() => Some(Stop::Shutdown),
             _ = renew.tick() => None,
-            message = stream.message() => match message {
+            done = front => {
+                let Some((event_id, _)) = in_flight.pop_front() else { continue };
+                match done {
+                    Ok(Ok(())) => {
+                        handled = event_id;
+                        if handled - saved < SAVE_EVERY && !in_flight.is_empty() {
+                            continue;
+                        }
+                        None
+                    }
+                    Ok(Err(stop)) => Some(stop),
+                    // Its task panicked: follow again from the position.
+                    Err(_) => Some(Stop::Handler),
+                }
+            }
+            message = stream.message(), if room => match message {
                 Ok(Some(event)) => {
-                    if let Err(stop) = handle(invoicing, &event, shutdown).await {
-                        return stop;
-                    }
-                    handled = event.event_id;
-                    if handled - saved < SAVE_EVERY {
-                        continue;
-                    }
-                    None
+                    let (invoicing, shutdown) = (invoicing.clone(), shutdown.clone());
+                    let event_id = event.event_id;
+                    let task = tokio::spawn(async move { handle(&invoicing, &event, &shutdown).await });
+                    in_flight.push_back((event_id, task));
+                    continue;
                 }
                 Ok(None) => Some(Stop::Ended),
                 Err(status) => Some(Stop::Stream(status)),
