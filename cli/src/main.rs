@@ -2,6 +2,7 @@
 //! definitions.
 
 mod client;
+mod dead_letters;
 mod definitions;
 mod direct;
 mod render;
@@ -36,6 +37,8 @@ enum Command {
     List(client::ListArgs),
     /// List the live orchestrator replicas: id, incarnation, last heartbeat, sagas held.
     Replicas(client::ReplicasArgs),
+    /// List the order events the orchestrator moved to the broker's dead letters.
+    DeadLetters(dead_letters::DeadLettersArgs),
     /// Register, list and show saga definitions.
     Definitions(definitions::DefinitionsArgs),
 }
@@ -52,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Get(args) => client::get(args).await,
         Command::List(args) => client::list(args).await,
         Command::Replicas(args) => client::replicas(args).await,
+        Command::DeadLetters(args) => dead_letters::list(args).await,
         Command::Definitions(args) => definitions::run(args).await,
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::{CancelOrder, ConfirmOrder, Invoicing, NewOrder, OrderFilter,
 use crate::{direct, service, watch};
 
 /// Most requests whose writes share one commit.
-const MAX_BATCH: usize = 256;
+pub const MAX_BATCH: usize = 256;
 /// Events a slow stream client may have waiting.
 const STREAM_BUFFER: usize = 256;
 
@@ -32,10 +32,9 @@ pub struct OrdersApi {
 }
 
 impl OrdersApi {
-    /// Serves `db`, injecting `faults` into every RPC; tells `committed` after each
-    /// write that committed an outbox event.
-    pub fn new(db: Db, faults: Arc<Faults>, committed: Arc<Notify>) -> Self {
-        let writer = GroupWriter::start(db.clone(), MAX_BATCH);
+    /// Serves `db`, writing through `writer`, injecting `faults` into every RPC; tells
+    /// `committed` after each write that committed an outbox event.
+    pub fn new(db: Db, writer: GroupWriter, faults: Arc<Faults>, committed: Arc<Notify>) -> Self {
         Self {
             db,
             writer,

@@ -11,7 +11,7 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::broker::{self, EVENTS_PREFIX};
-use service_kit::db::Db;
+use service_kit::db::{Db, GroupWriter};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -30,9 +30,17 @@ const POLL: Duration = Duration::from_millis(200);
 pub const REPUBLISH_BOUND: Duration =
     Duration::from_secs(ACK_TIMEOUT.as_secs() + MAX_BACKOFF.as_secs());
 
-/// Relays the outbox of `db` to the broker at `url` until `shutdown`; `committed` wakes
-/// it when a write commits an event.
-pub async fn run(db: Db, url: String, committed: Arc<Notify>, shutdown: CancellationToken) {
+/// The outbox the relay reads (`db`) and marks (through `writer`, sharing commits with
+/// the requests' writes instead of queueing for SQLite's write lock beside them).
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pub db: Db,
+    pub writer: GroupWriter,
+}
+
+/// Relays the outbox to the broker at `url` until `shutdown`; `committed` wakes it when a
+/// write commits an event.
+pub async fn run(outbox: Outbox, url: String, committed: Arc<Notify>, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     let Some(context) = connect(&url, &shutdown).await else {
         return;
@@ -41,7 +49,7 @@ pub async fn run(db: Db, url: String, committed: Arc<Notify>, shutdown: Cancella
         let told = committed.notified();
         tokio::pin!(told);
         told.as_mut().enable();
-        let pause = match round(&db, &context).await {
+        let pause = match round(&outbox, &context).await {
             Ok(sent) if sent >= BATCH as usize => Duration::ZERO,
             Ok(_) => {
                 backoff = Duration::from_millis(100);
@@ -89,8 +97,8 @@ async fn connect(url: &str, shutdown: &CancellationToken) -> Option<jetstream::C
 
 /// Publishes one batch of unpublished events and marks those the broker acked; answers
 /// how many it read.
-async fn round(db: &Db, context: &jetstream::Context) -> Result<usize, String> {
-    let events = unpublished(db)
+async fn round(outbox: &Outbox, context: &jetstream::Context) -> Result<usize, String> {
+    let events = unpublished(&outbox.db)
         .await
         .map_err(|e| format!("cannot read the outbox: {e}"))?;
     let mut acks = Vec::with_capacity(events.len());
@@ -104,22 +112,20 @@ async fn round(db: &Db, context: &jetstream::Context) -> Result<usize, String> {
     }
     let mut acked = Vec::with_capacity(acks.len());
     for (event, ack) in events.iter().zip(acks) {
-        match tokio::time::timeout(ACK_TIMEOUT, ack).await {
-            Ok(Ok(_)) => acked.push(event.event_id),
-            Ok(Err(e)) => {
-                return mark_then_fail(db, &acked, format!("event {}: {e}", event.event_id)).await;
+        let failed = match tokio::time::timeout(ACK_TIMEOUT, ack).await {
+            Ok(Ok(_)) => {
+                acked.push(event.event_id);
+                continue;
             }
-            Err(_) => {
-                return mark_then_fail(
-                    db,
-                    &acked,
-                    format!("event {} was not acked in time", event.event_id),
-                )
-                .await;
-            }
-        }
+            Ok(Err(e)) => format!("event {}: {e}", event.event_id),
+            Err(_) => format!("event {} was not acked in time", event.event_id),
+        };
+        mark(&outbox.writer, acked)
+            .await
+            .map_err(|e| format!("{failed}; and cannot mark the acked ones: {e}"))?;
+        return Err(failed);
     }
-    mark(db, &acked)
+    mark(&outbox.writer, acked)
         .await
         .map_err(|e| format!("cannot mark the events published: {e}"))?;
     Ok(events.len())
@@ -130,13 +136,6 @@ fn message_id(event: &proto::OrderEvent) -> String {
     format!("order-event-{}", event.event_id)
 }
 
-async fn mark_then_fail(db: &Db, acked: &[u64], reason: String) -> Result<usize, String> {
-    mark(db, acked)
-        .await
-        .map_err(|e| format!("{reason}; and cannot mark: {e}"))?;
-    Err(reason)
-}
-
 async fn unpublished(db: &Db) -> Result<Vec<proto::OrderEvent>, sqlx::Error> {
     let mut tx = db.begin_read().await?;
     let events = outbox::unpublished(&mut tx, BATCH).await?;
@@ -144,14 +143,19 @@ async fn unpublished(db: &Db) -> Result<Vec<proto::OrderEvent>, sqlx::Error> {
     Ok(events)
 }
 
-async fn mark(db: &Db, acked: &[u64]) -> Result<(), sqlx::Error> {
+async fn mark(writer: &GroupWriter, acked: Vec<u64>) -> Result<(), sqlx::Error> {
     if acked.is_empty() {
         return Ok(());
     }
     let now_ms = service_kit::db::now_ms();
-    let mut tx = db.begin_write().await?;
-    for event_id in acked {
-        outbox::mark_published(&mut tx, *event_id, now_ms).await?;
-    }
-    tx.commit().await
+    writer
+        .write(move |tx| {
+            Box::pin(async move {
+                for event_id in acked {
+                    outbox::mark_published(&mut *tx, event_id, now_ms).await?;
+                }
+                Ok::<(), sqlx::Error>(())
+            })
+        })
+        .await
 }

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use saga_contracts::FILE_DESCRIPTOR_SET;
 use saga_contracts::orders::v1::orders_server::OrdersServer;
-use service_kit::db::Migrations;
+use service_kit::db::{GroupWriter, Migrations};
 use service_kit::participant::Ready;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::api::OrdersApi;
+use crate::api::{self, OrdersApi};
 use crate::config::Config;
 use crate::relay;
 
@@ -69,11 +69,15 @@ impl App {
         let Self { ready, nats_url } = self;
         tracing::info!(addr = %ready.local_addr(), "orders participant serving");
         let committed = Arc::new(Notify::new());
+        let writer = GroupWriter::start(ready.db().clone(), api::MAX_BATCH);
         if let Some(url) = nats_url {
-            let db = ready.db().clone();
-            tokio::spawn(relay::run(db, url, committed.clone(), shutdown.clone()));
+            let outbox = relay::Outbox {
+                db: ready.db().clone(),
+                writer: writer.clone(),
+            };
+            tokio::spawn(relay::run(outbox, url, committed.clone(), shutdown.clone()));
         }
-        let api = OrdersApi::new(ready.db().clone(), ready.faults(), committed);
+        let api = OrdersApi::new(ready.db().clone(), writer, ready.faults(), committed);
         let served = ready
             .serve(
                 Routes::new(OrdersServer::new(api)),
