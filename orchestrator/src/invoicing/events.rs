@@ -41,12 +41,7 @@ enum Stop {
 
 /// Follows the events while this process holds the feed, until `shutdown`.
 pub async fn run(invoicing: Invoicing, shutdown: CancellationToken) {
-    let feed = Feed::new(
-        FEED,
-        invoicing.feeds.clone(),
-        invoicing.holder.clone(),
-        invoicing.lease,
-    );
+    let feed = invoicing.feed(FEED);
     while !shutdown.is_cancelled() {
         match feed.hold().await {
             Ok(Some(position)) => {

@@ -88,6 +88,11 @@ impl Invoicing {
         }
     }
 
+    /// The feed `name`, as this process holds it.
+    fn feed(&self, name: &'static str) -> Feed {
+        Feed::new(name, self.feeds.clone(), self.holder.clone(), self.lease)
+    }
+
     /// Starts (or finds) the saga that invoices this version of `order`, if it needs one;
     /// answers once it is durably accepted.
     async fn invoice(&self, order: &orders::Order) -> Result<Option<String>, StartError> {

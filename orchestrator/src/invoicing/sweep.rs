@@ -20,12 +20,7 @@ const SETTLE_MS: i64 = 1_000;
 
 /// Sweeps every interval while this process holds the sweep, until `shutdown`.
 pub async fn run(invoicing: Invoicing, shutdown: CancellationToken) {
-    let feed = Feed::new(
-        FEED,
-        invoicing.feeds.clone(),
-        invoicing.holder.clone(),
-        invoicing.lease,
-    );
+    let feed = invoicing.feed(FEED);
     loop {
         match feed.hold().await {
             Ok(Some(watermark)) => {

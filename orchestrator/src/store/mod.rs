@@ -32,6 +32,8 @@ mod replicas;
 mod sql;
 mod statements;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 mod writes;
 

@@ -1,20 +1,7 @@
-use std::time::Duration;
-
-use service_kit::testing::fresh_urls;
-
 use super::*;
-use crate::store::sql::migrations;
 
 async fn stores() -> (tempfile::TempDir, Vec<SqlStore>) {
-    let (dir, urls) = fresh_urls("defs.db").await;
-    let mut stores = Vec::new();
-    for url in urls {
-        let db = service_kit::db::Db::open_patiently(&url, &migrations(), Duration::ZERO)
-            .await
-            .expect("open the test store");
-        stores.push(SqlStore::new(db, 8));
-    }
-    (dir, stores)
+    crate::store::testing::sql_stores("defs.db").await
 }
 
 fn new<'a>(name: &'a str, digest: &'a str) -> NewDefinition<'a> {
