@@ -69,9 +69,8 @@ async fn update_order_in(tx: &mut Tx, update: UpdateOrder) -> Result<proto::Orde
             order.order_id, order.version, update.version
         )));
     }
-    order.version += 1;
     order.updated_at_ms = db::now_ms();
-    store::set_lines(
+    let changed = store::set_lines(
         &mut *tx,
         &order.order_id,
         &update.lines,
@@ -79,6 +78,8 @@ async fn update_order_in(tx: &mut Tx, update: UpdateOrder) -> Result<proto::Orde
         order.updated_at_ms,
     )
     .await?;
+    changed_alone(&order, changed)?;
+    order.version += 1;
     order.items = update.lines.items;
     order.total_cents = update.lines.total_cents;
     info!(order.id = %order.order_id, version = order.version, "order updated");
@@ -145,7 +146,8 @@ async fn begin_invoicing_in(tx: &mut Tx, invoicing: Invoicing) -> Result<proto::
 }
 
 /// Undoes `begin_invoicing`: cancels the order if it is still PENDING at the saga's
-/// version (its invoice was refused), leaves it alone if it changed since.
+/// version (its invoice was refused, or the saga could not begin), leaves it alone if it
+/// changed since.
 pub async fn reject_order(
     writer: &GroupWriter,
     invoicing: Invoicing,
@@ -166,27 +168,37 @@ async fn reject_order_in(
             undoes: BEGIN_INVOICING,
         },
     };
-    let answer = match barrier::enter(&mut *tx, &step).await? {
-        Entry::Repeat(first) => return Ok(proto::RejectOrderResponse::decode(first.as_slice())?),
-        Entry::NothingToUndo | Entry::AlreadyCompensated => {
-            proto::RejectOrderResponse { order: None }
+    if let Entry::Repeat(first) = barrier::enter(&mut *tx, &step).await? {
+        return Ok(proto::RejectOrderResponse::decode(first.as_slice())?);
+    }
+    // Whether the saga's begin arrived or not (a begin that kept failing, orders-svc
+    // unreachable, ends here too), the saga gives up on this version of the order: left
+    // PENDING, no other saga would ever invoice it. The record is also the tombstone that
+    // refuses a late begin.
+    let answer = match order_if_any(tx, &invoicing.order_id).await? {
+        Some(order)
+            if order.status == OrderStatus::Pending && order.version == invoicing.version =>
+        {
+            info!(order.id = %order.order_id, "order rejected: its saga gave up on it");
+            proto::RejectOrderResponse {
+                order: Some(cancel(tx, order).await?),
+            }
         }
-        Entry::First => {
-            let order = placed_order(tx, &invoicing.order_id).await?;
-            let order = match order.status == OrderStatus::Pending
-                && order.version == invoicing.version
-            {
-                true => {
-                    info!(order.id = %order.order_id, "order rejected: its invoice was refused");
-                    cancel(tx, order).await?
-                }
-                false => order.into(),
-            };
-            proto::RejectOrderResponse { order: Some(order) }
-        }
+        order => proto::RejectOrderResponse {
+            order: order.map(Into::into),
+        },
     };
     barrier::finish(&mut *tx, &step, &answer.encode_to_vec()).await?;
     Ok(answer)
+}
+
+/// The order `order_id` placed directly, if there is one.
+async fn order_if_any(tx: &mut Tx, order_id: &str) -> Result<Option<Order>, ApiError> {
+    match placed_order(tx, order_id).await {
+        Ok(order) => Ok(Some(order)),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// Confirms an order placed directly for the saga that began invoicing it, at the
@@ -214,14 +226,16 @@ pub async fn confirm(
     pending(&order, "confirmed")?;
     at_version(&order, version)?;
     order.updated_at_ms = db::now_ms();
-    store::set_status(
+    let changed = store::leave_pending(
         &mut *tx,
         &order.order_id,
+        order.version,
         OrderStatus::Confirmed,
+        Some(&confirm.saga_id),
         order.updated_at_ms,
     )
     .await?;
-    store::set_confirmed_by(&mut *tx, &order.order_id, &confirm.saga_id).await?;
+    changed_alone(&order, changed)?;
     order.status = OrderStatus::Confirmed;
     order.confirmed_by = Some(confirm.saga_id.clone());
     Ok(order)
@@ -266,16 +280,31 @@ fn at_version(order: &Order, version: u64) -> Result<(), ApiError> {
     }
 }
 
+/// Refuses a write that found `order` changed by a concurrent one (another orders-svc on
+/// the same database); the call's retry reads the order as it is now.
+pub(crate) fn changed_alone(order: &Order, changed: bool) -> Result<(), ApiError> {
+    match changed {
+        true => Ok(()),
+        false => Err(ApiError::Refused(format!(
+            "order {:?} changed meanwhile",
+            order.order_id
+        ))),
+    }
+}
+
 /// Cancels the PENDING `order` and emits `order-cancelled`.
 async fn cancel(tx: &mut Tx, mut order: Order) -> Result<proto::Order, ApiError> {
     order.updated_at_ms = db::now_ms();
-    store::set_status(
+    let changed = store::leave_pending(
         &mut *tx,
         &order.order_id,
+        order.version,
         OrderStatus::Cancelled,
+        None,
         order.updated_at_ms,
     )
     .await?;
+    changed_alone(&order, changed)?;
     order.status = OrderStatus::Cancelled;
     emit(tx, EventType::Cancelled, order).await
 }

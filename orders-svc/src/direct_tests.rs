@@ -155,7 +155,7 @@ async fn a_change_while_invoicing_refuses_the_confirmation_and_the_rejection_kee
 }
 
 #[tokio::test]
-async fn a_rejection_at_the_sagas_version_cancels_and_one_before_its_begin_leaves_a_tombstone() {
+async fn a_rejection_at_the_sagas_version_cancels_even_before_its_begin_and_refuses_a_late_one() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
         let writer = GroupWriter::start(db.clone(), 8);

@@ -12,6 +12,9 @@ use crate::domain::EventType;
 /// The `aggregate_type` of every event here.
 pub const AGGREGATE_TYPE: &str = "order";
 
+/// The PostgreSQL advisory lock that writers of events take until they commit.
+const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78; // "outbox"
+
 /// Writes the event that `order`, as this transaction leaves it, had `happened`.
 pub async fn record(
     tx: &mut Tx,
@@ -19,6 +22,7 @@ pub async fn record(
     order: &proto::Order,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    in_commit_order(tx).await?;
     on_backend!(tx, conn => sqlx::query(
         "INSERT INTO order_outbox (aggregate_type, aggregate_id, type, payload, created_at_ms)
          VALUES ($1, $2, $3, $4, $5)",
@@ -31,6 +35,21 @@ pub async fn record(
     .execute(conn)
     .await
     .map(|_| ()))?;
+    Ok(())
+}
+
+/// Makes event ids increase in commit order, which a reader resuming after an id relies
+/// on. SQLite commits one writer at a time already. On PostgreSQL, ids are handed out at
+/// insert but seen at commit, so two orders-svc on one database could commit id 11
+/// before id 10 and a reader past 11 would never see 10: each writer of events takes
+/// one transaction-scoped lock first, so ids are handed out and committed in one order.
+async fn in_commit_order(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(OUTBOX_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

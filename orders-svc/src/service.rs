@@ -120,7 +120,16 @@ async fn confirm_own(
         OrderStatus::Confirmed => Ok(order),
         OrderStatus::Pending => {
             let now_ms = service_kit::db::now_ms();
-            store::set_status(&mut *tx, &order.order_id, OrderStatus::Confirmed, now_ms).await?;
+            let changed = store::leave_pending(
+                &mut *tx,
+                &order.order_id,
+                order.version,
+                OrderStatus::Confirmed,
+                None,
+                now_ms,
+            )
+            .await?;
+            direct::changed_alone(&order, changed)?;
             order.status = OrderStatus::Confirmed;
             order.updated_at_ms = now_ms;
             Ok(order)
@@ -180,8 +189,16 @@ async fn cancel_order_in(
                 OrderStatus::Cancelled => {}
                 OrderStatus::Pending => {
                     let now_ms = service_kit::db::now_ms();
-                    store::set_status(&mut *tx, &order.order_id, OrderStatus::Cancelled, now_ms)
-                        .await?;
+                    let changed = store::leave_pending(
+                        &mut *tx,
+                        &order.order_id,
+                        order.version,
+                        OrderStatus::Cancelled,
+                        None,
+                        now_ms,
+                    )
+                    .await?;
+                    direct::changed_alone(&order, changed)?;
                     order.status = OrderStatus::Cancelled;
                     order.updated_at_ms = now_ms;
                     info!(order.id = %order.order_id, "order CANCELLED");
@@ -213,6 +230,7 @@ pub async fn list_orders(
     db: &Db,
     filter: OrderFilter,
 ) -> Result<proto::ListOrdersResponse, ApiError> {
+    let read_at_ms = service_kit::db::now_ms();
     let mut tx = db.begin_read().await?;
     let page = store::list_orders(&mut tx, &filter).await?;
     tx.commit().await?;
@@ -220,6 +238,7 @@ pub async fn list_orders(
     Ok(proto::ListOrdersResponse {
         orders: page.orders.into_iter().map(Into::into).collect(),
         next_page_token,
+        read_at_ms,
     })
 }
 

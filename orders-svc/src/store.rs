@@ -75,43 +75,57 @@ pub async fn insert_order(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Replaces a PENDING order's items and total, and stores its raised `version`.
+/// Replaces the items and total of `order_id`, PENDING at `version`, raising its version;
+/// false (and nothing written) when it is no longer PENDING at `version`: a concurrent
+/// write (another orders-svc on the same database) changed it first.
 pub async fn set_lines(
     tx: &mut Tx,
     order_id: &str,
     lines: &Lines,
     version: u64,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let items = json(&lines.items)?;
-    on_backend!(tx, conn => sqlx::query(
-        "UPDATE orders SET items = $1, total_cents = $2, version = $3, updated_at_ms = $4
-         WHERE order_id = $5",
+    let changed = on_backend!(tx, conn => sqlx::query(
+        "UPDATE orders SET items = $1, total_cents = $2, version = version + 1,
+                           updated_at_ms = $3
+         WHERE order_id = $4 AND status = 'PENDING' AND version = $5",
     )
     .bind(&items)
     .bind(lines.total_cents)
-    .bind(stored_version(version)?)
     .bind(now_ms)
     .bind(order_id)
+    .bind(stored_version(version)?)
     .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+    .await?
+    .rows_affected());
+    Ok(changed == 1)
 }
 
-/// Records the saga that confirmed an order placed directly.
-pub async fn set_confirmed_by(
+/// Moves `order_id`, PENDING at `version`, to `status` (confirmed by `confirmed_by`, for
+/// an order placed directly); false (and nothing written) when it is no longer PENDING
+/// at `version`: a concurrent write changed it first.
+pub async fn leave_pending(
     tx: &mut Tx,
     order_id: &str,
-    saga_id: &str,
-) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => sqlx::query("UPDATE orders SET confirmed_by = $1 WHERE order_id = $2")
-        .bind(saga_id)
-        .bind(order_id)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
-    Ok(())
+    version: u64,
+    status: OrderStatus,
+    confirmed_by: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = on_backend!(tx, conn => sqlx::query(
+        "UPDATE orders SET status = $1, confirmed_by = $2, updated_at_ms = $3
+         WHERE order_id = $4 AND status = 'PENDING' AND version = $5",
+    )
+    .bind(status.as_str())
+    .bind(confirmed_by)
+    .bind(now_ms)
+    .bind(order_id)
+    .bind(stored_version(version)?)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    Ok(changed == 1)
 }
 
 /// The order placed under idempotency key `key`, and the request it was placed as.
@@ -132,25 +146,6 @@ pub async fn order_by_key(
             })
             .transpose()
     })
-}
-
-/// Moves an order to `status` at `now_ms`.
-pub async fn set_status(
-    tx: &mut Tx,
-    order_id: &str,
-    status: OrderStatus,
-    now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => sqlx::query(
-        "UPDATE orders SET status = $1, updated_at_ms = $2 WHERE order_id = $3",
-    )
-    .bind(status.as_str())
-    .bind(now_ms)
-    .bind(order_id)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
 }
 
 /// The order with id `order_id`, if any.

@@ -1,4 +1,5 @@
 //! `WatchOrderEvents`: the outbox as a gRPC server stream, for setups without a broker.
+//! Event ids increase in commit order (see `outbox`), so a resumed stream misses none.
 //! It reads what has committed, then waits for this process's next event (or polls, for
 //! events other processes write to a shared database).
 

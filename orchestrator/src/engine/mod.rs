@@ -139,6 +139,11 @@ impl Engine {
         start.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    /// How many more sagas this process has room to drive now.
+    pub fn room(&self) -> usize {
+        self.inner.room().min(self.inner.slots.available_permits())
+    }
+
     /// A saga with its whole log.
     pub async fn get(&self, saga_id: &str) -> Result<SagaRecord, EngineError> {
         let found = self.inner.store.get(saga_id).await?;

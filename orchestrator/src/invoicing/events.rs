@@ -79,6 +79,9 @@ async fn follow(
     // Events are handled side by side; the position moves past an event only once it
     // and every event before it are done.
     let mut in_flight: VecDeque<(u64, JoinHandle<Result<(), Stop>>)> = VecDeque::new();
+    // The handlers still running when following stops give up with it.
+    let handlers = shutdown.child_token();
+    let _stop_handlers = handlers.clone().drop_guard();
     loop {
         let room = in_flight.len() < IN_FLIGHT;
         let front = async {
@@ -95,7 +98,7 @@ async fn follow(
                 match done {
                     Ok(Ok(())) => {
                         handled = event_id;
-                        if handled - saved < SAVE_EVERY && !in_flight.is_empty() {
+                        if handled.saturating_sub(saved) < SAVE_EVERY && !in_flight.is_empty() {
                             continue;
                         }
                         None
@@ -107,7 +110,7 @@ async fn follow(
             }
             message = stream.message(), if room => match message {
                 Ok(Some(event)) => {
-                    let (invoicing, shutdown) = (invoicing.clone(), shutdown.clone());
+                    let (invoicing, shutdown) = (invoicing.clone(), handlers.clone());
                     let event_id = event.event_id;
                     let task = tokio::spawn(async move { handle(&invoicing, &event, &shutdown).await });
                     in_flight.push_back((event_id, task));

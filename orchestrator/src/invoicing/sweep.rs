@@ -41,18 +41,30 @@ pub async fn run(invoicing: Invoicing, shutdown: CancellationToken) {
 async fn sweep(invoicing: &Invoicing, feed: &Feed, watermark: &str) -> Result<(), String> {
     let mut cursor = parse(watermark);
     loop {
-        let horizon = service_kit::db::now_ms() - SETTLE_MS;
+        // A page no larger than the sagas this replica has room to drive: the page is
+        // accepted whole or not at all.
+        let room = u32::try_from(invoicing.engine.room()).unwrap_or(u32::MAX);
+        let page_size = invoicing.sync.page_size.min(room);
+        if page_size == 0 {
+            return save(feed, &cursor).await;
+        }
         let request = orders::ListOrdersRequest {
             status: orders::OrderStatus::Pending.into(),
             origin: orders::OrderOrigin::Direct.into(),
-            page_size: invoicing.sync.page_size,
+            page_size,
             changed_after: Some(cursor.clone()),
             ..Default::default()
         };
         let page = invoicing.orders.clone().list_orders(request).await;
         let page = page.map_err(|status| format!("cannot list the orders: {status}"))?;
-        let orders = page.into_inner().orders;
-        let full = orders.len() >= invoicing.sync.page_size as usize;
+        let page = page.into_inner();
+        // orders-svc's clock judges how settled its own time stamps are.
+        let horizon = match page.read_at_ms {
+            0 => service_kit::db::now_ms(),
+            at => at,
+        } - SETTLE_MS;
+        let orders = page.orders;
+        let full = orders.len() >= page_size as usize;
         let settled: Vec<_> = orders
             .iter()
             .take_while(|o| o.updated_at_ms <= horizon)
