@@ -78,7 +78,9 @@ async fn update_order_in(tx: &mut Tx, update: UpdateOrder) -> Result<proto::Orde
         order.updated_at_ms,
     )
     .await?;
-    changed_alone(&order, changed)?;
+    if !changed {
+        return Err(changed_meanwhile(&order));
+    }
     order.version += 1;
     order.items = update.lines.items;
     order.total_cents = update.lines.total_cents;
@@ -225,19 +227,13 @@ pub async fn confirm(
     }
     pending(&order, "confirmed")?;
     at_version(&order, version)?;
-    order.updated_at_ms = db::now_ms();
-    let changed = store::leave_pending(
-        &mut *tx,
-        &order.order_id,
-        order.version,
+    leave_pending(
+        tx,
+        &mut order,
         OrderStatus::Confirmed,
         Some(&confirm.saga_id),
-        order.updated_at_ms,
     )
     .await?;
-    changed_alone(&order, changed)?;
-    order.status = OrderStatus::Confirmed;
-    order.confirmed_by = Some(confirm.saga_id.clone());
     Ok(order)
 }
 
@@ -280,32 +276,41 @@ fn at_version(order: &Order, version: u64) -> Result<(), ApiError> {
     }
 }
 
-/// Refuses a write that found `order` changed by a concurrent one (another orders-svc on
-/// the same database); the call's retry reads the order as it is now.
-pub(crate) fn changed_alone(order: &Order, changed: bool) -> Result<(), ApiError> {
-    match changed {
-        true => Ok(()),
-        false => Err(ApiError::Refused(format!(
-            "order {:?} changed meanwhile",
-            order.order_id
-        ))),
+/// Moves the PENDING `order` to `status` (confirmed by `confirmed_by`, for an order
+/// placed directly), and `order` with it; refused when a concurrent write (another
+/// orders-svc on the same database) changed it first: the call's retry reads it anew.
+pub(crate) async fn leave_pending(
+    tx: &mut Tx,
+    order: &mut Order,
+    status: OrderStatus,
+    confirmed_by: Option<&str>,
+) -> Result<(), ApiError> {
+    let now_ms = db::now_ms();
+    let changed = store::leave_pending(
+        tx,
+        &order.order_id,
+        order.version,
+        status,
+        confirmed_by,
+        now_ms,
+    )
+    .await?;
+    if !changed {
+        return Err(changed_meanwhile(order));
     }
+    order.status = status;
+    order.confirmed_by = confirmed_by.map(str::to_string);
+    order.updated_at_ms = now_ms;
+    Ok(())
+}
+
+fn changed_meanwhile(order: &Order) -> ApiError {
+    ApiError::Refused(format!("order {:?} changed meanwhile", order.order_id))
 }
 
 /// Cancels the PENDING `order` and emits `order-cancelled`.
 async fn cancel(tx: &mut Tx, mut order: Order) -> Result<proto::Order, ApiError> {
-    order.updated_at_ms = db::now_ms();
-    let changed = store::leave_pending(
-        &mut *tx,
-        &order.order_id,
-        order.version,
-        OrderStatus::Cancelled,
-        None,
-        order.updated_at_ms,
-    )
-    .await?;
-    changed_alone(&order, changed)?;
-    order.status = OrderStatus::Cancelled;
+    leave_pending(tx, &mut order, OrderStatus::Cancelled, None).await?;
     emit(tx, EventType::Cancelled, order).await
 }
 

@@ -119,19 +119,7 @@ async fn confirm_own(
         ))),
         OrderStatus::Confirmed => Ok(order),
         OrderStatus::Pending => {
-            let now_ms = service_kit::db::now_ms();
-            let changed = store::leave_pending(
-                &mut *tx,
-                &order.order_id,
-                order.version,
-                OrderStatus::Confirmed,
-                None,
-                now_ms,
-            )
-            .await?;
-            direct::changed_alone(&order, changed)?;
-            order.status = OrderStatus::Confirmed;
-            order.updated_at_ms = now_ms;
+            direct::leave_pending(tx, &mut order, OrderStatus::Confirmed, None).await?;
             Ok(order)
         }
     }
@@ -188,19 +176,7 @@ async fn cancel_order_in(
                 }
                 OrderStatus::Cancelled => {}
                 OrderStatus::Pending => {
-                    let now_ms = service_kit::db::now_ms();
-                    let changed = store::leave_pending(
-                        &mut *tx,
-                        &order.order_id,
-                        order.version,
-                        OrderStatus::Cancelled,
-                        None,
-                        now_ms,
-                    )
-                    .await?;
-                    direct::changed_alone(&order, changed)?;
-                    order.status = OrderStatus::Cancelled;
-                    order.updated_at_ms = now_ms;
+                    direct::leave_pending(tx, &mut order, OrderStatus::Cancelled, None).await?;
                     info!(order.id = %order.order_id, "order CANCELLED");
                 }
             }
