@@ -96,6 +96,7 @@ impl Node {
         let name = self.spec.id.name();
         let problem = match process.try_exit()? {
             Some(status) if status.success() => None,
+            Some(status) if self.crashed(status) => None,
             Some(status) => Some(format!("{name} exited with {status} on SIGTERM")),
             None => {
                 process.kill().await?;
@@ -108,6 +109,14 @@ impl Node {
         self.figures.unexpected_exits.extend(problem);
         self.paused = false;
         Ok(())
+    }
+
+    /// Whether `status` is a participant's drawn `crash` fault (it may fire while the
+    /// participant drains after SIGTERM too); counted as a crash, not as unexpected.
+    fn crashed(&mut self, status: ExitStatus) -> bool {
+        let crash = status.code() == Some(CRASH_EXIT_CODE) && !self.spec.id.is_orchestrator();
+        self.figures.crashes += u64::from(crash);
+        crash
     }
 
     /// SIGSTOP, unless down or already paused.
@@ -145,11 +154,11 @@ impl Node {
         let crash = status.code() == Some(CRASH_EXIT_CODE) && !self.spec.id.is_orchestrator();
         match (self.terminating.take(), crash) {
             (Some(_), _) if status.success() => {}
-            (Some(_), _) => self
+            (_, true) => self.figures.crashes += 1,
+            (Some(_), false) => self
                 .figures
                 .unexpected_exits
                 .push(format!("{name} exited with {status} on SIGTERM")),
-            (None, true) => self.figures.crashes += 1,
             (None, false) => self.figures.unexpected_exits.push(format!(
                 "{name} generation {} exited on its own: {status}",
                 self.generation.saturating_sub(1)
@@ -171,6 +180,7 @@ impl Node {
         let name = self.spec.id.name();
         match process.terminate().await {
             Ok(status) if status.success() => {}
+            Ok(status) if self.crashed(status) => {}
             Ok(status) => self
                 .figures
                 .unexpected_exits
