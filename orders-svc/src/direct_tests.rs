@@ -56,6 +56,14 @@ async fn events(db: &Db) -> Vec<(String, i32, u64)> {
         .collect()
 }
 
+/// Places `key` and has saga `saga_id` begin invoicing it.
+async fn placed_and_begun(writer: &GroupWriter, key: &str, saga_id: &str) -> proto::Order {
+    let order = place_order(writer, placed(key, 100)).await.expect("place");
+    let begun = begin_invoicing(writer, invoicing(saga_id, &order)).await;
+    assert_eq!(begun.expect("begin"), order);
+    order
+}
+
 fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
     tonic::Status::from(result.expect_err("expected a refusal")).code()
 }
@@ -113,12 +121,7 @@ async fn a_change_while_invoicing_refuses_the_confirmation_and_the_rejection_kee
     let (_dir, dbs) = databases().await;
     for db in dbs {
         let writer = GroupWriter::start(db.clone(), 8);
-        let order = place_order(&writer, placed("k1", 100))
-            .await
-            .expect("place");
-        begin_invoicing(&writer, invoicing("s-1", &order))
-            .await
-            .expect("begin");
+        let order = placed_and_begun(&writer, "k1", "s-1").await;
         let update = UpdateOrder {
             order_id: order.order_id.clone(),
             lines: Lines {
@@ -159,12 +162,7 @@ async fn a_rejection_at_the_sagas_version_cancels_even_before_its_begin_and_refu
     let (_dir, dbs) = databases().await;
     for db in dbs {
         let writer = GroupWriter::start(db.clone(), 8);
-        let order = place_order(&writer, placed("k1", 100))
-            .await
-            .expect("place");
-        begin_invoicing(&writer, invoicing("s-1", &order))
-            .await
-            .expect("begin");
+        let order = placed_and_begun(&writer, "k1", "s-1").await;
         let rejected = reject_order(&writer, invoicing("s-1", &order))
             .await
             .expect("reject");

@@ -55,11 +55,6 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// The server's process id, for the chaos runner's signals.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
     async fn wait_until_ready(&self) -> Result<()> {
         let give_up = tokio::time::Instant::now() + READY_TIMEOUT;
         while tokio::time::Instant::now() < give_up {

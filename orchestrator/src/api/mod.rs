@@ -110,16 +110,10 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             Some(v) => self.definitions.runnable(&start.definition, v).await,
         }
         .map_err(ApiError::from)?;
-        let problems = runnable.checked.input.check(&start.input);
-        if !problems.is_empty() {
-            let problems = saga_definitions::describe(&problems);
-            return Err(ApiError::invalid("input_json", problems).into());
-        }
-        let start_saga = SagaStart {
-            runnable,
-            key: start.key,
-            input: start.input,
-        };
+        let start_saga =
+            SagaStart::checked(runnable, start.key, start.input).map_err(|problems| {
+                ApiError::invalid("input_json", saga_definitions::describe(&problems))
+            })?;
         let saga = self.start(start_saga, start.wait, &metadata).await?;
         Ok(Response::new(pb::StartSagaResponse { saga: Some(saga) }))
     }

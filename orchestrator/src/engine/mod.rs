@@ -66,6 +66,26 @@ pub struct SagaStart {
     pub input: Value,
 }
 
+impl SagaStart {
+    /// The start of a saga of `runnable` with `input`, once the input is checked against
+    /// the definition's inputs; the problems otherwise.
+    pub fn checked(
+        runnable: Arc<Runnable>,
+        key: Option<String>,
+        input: Value,
+    ) -> Result<Self, Vec<saga_definitions::Problem>> {
+        let problems = runnable.checked.input.check(&input);
+        match problems.is_empty() {
+            true => Ok(Self {
+                runnable,
+                key,
+                input,
+            }),
+            false => Err(problems),
+        }
+    }
+}
+
 struct Inner {
     store: Arc<dyn SagaStore>,
     definitions: Definitions,

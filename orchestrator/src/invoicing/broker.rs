@@ -16,8 +16,8 @@ use tokio::sync::Semaphore;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{pause, start_for};
-use super::{Invoicing, StartError};
+use super::events::start_for;
+use super::{Invoicing, StartError, pause};
 
 /// The consumer's durable name on the server.
 pub const CONSUMER: &str = "orchestrator-invoicing";

@@ -10,7 +10,7 @@ use saga_contracts::orders::v1 as orders;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Feed, Invoicing, StartError};
+use super::{Feed, Invoicing, StartError, pause};
 use crate::store::StoreError;
 
 /// The feed's name in the saga log.
@@ -175,13 +175,5 @@ pub(super) async fn start_for(
                 "without its order"
             }
         ))),
-    }
-}
-
-/// Sleeps `pause`; false when `shutdown` came first.
-pub(super) async fn pause(shutdown: &CancellationToken, pause: Duration) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(pause) => true,
-        () = shutdown.cancelled() => false,
     }
 }

@@ -119,15 +119,9 @@ impl Invoicing {
                 DefinitionError::Store(store) => StartError::NotNow(EngineError::Store(store)),
                 other => StartError::Refused(other.to_string()),
             })?;
-        let problems = runnable.checked.input.check(&input);
-        if !problems.is_empty() {
-            return Err(StartError::Refused(saga_definitions::describe(&problems)));
-        }
-        Ok(Some(SagaStart {
-            runnable,
-            key: Some(key),
-            input,
-        }))
+        SagaStart::checked(runnable, Some(key), input)
+            .map(Some)
+            .map_err(|problems| StartError::Refused(saga_definitions::describe(&problems)))
     }
 }
 
@@ -137,6 +131,14 @@ impl From<EngineError> for StartError {
             e @ EngineError::KeyReused { .. } => StartError::Refused(e.to_string()),
             e => StartError::NotNow(e),
         }
+    }
+}
+
+/// Sleeps `pause`; false when `shutdown` came first.
+async fn pause(shutdown: &CancellationToken, pause: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        () = shutdown.cancelled() => false,
     }
 }
 

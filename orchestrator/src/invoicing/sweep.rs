@@ -8,8 +8,7 @@
 use saga_contracts::orders::v1 as orders;
 use tokio_util::sync::CancellationToken;
 
-use super::events::pause;
-use super::{Feed, Invoicing, StartError};
+use super::{Feed, Invoicing, StartError, pause};
 
 /// The feed's name in the saga log.
 const FEED: &str = "invoice-sync";
