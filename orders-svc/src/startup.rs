@@ -74,6 +74,7 @@ impl App {
             let outbox = relay::Outbox {
                 db: ready.db().clone(),
                 writer: writer.clone(),
+                faults: ready.faults(),
             };
             tokio::spawn(relay::run(outbox, url, committed.clone(), shutdown.clone()));
         }

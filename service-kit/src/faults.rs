@@ -4,7 +4,9 @@
 //! `CreateInvoice:unavailable:0.3,*:delay=200:0.1`. `Method` is the RPC name or `*`.
 //! Kinds: `unavailable` (answer UNAVAILABLE, do nothing), `ambiguous` (commit the effect,
 //! then answer UNAVAILABLE), `delay=MS` (wait, then proceed), `crash` (exit the process
-//! at once, before committing). Rules are tried in order; the first that fires wins.
+//! at once, before committing), `duplicate` (send the effect twice, the copy as a new
+//! message: only the outbox relay sends messages, an RPC proceeds as without a fault).
+//! Rules are tried in order; the first that fires wins.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -24,6 +26,7 @@ pub enum FaultKind {
     Ambiguous,
     Delay(Duration),
     Crash,
+    Duplicate,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +39,7 @@ struct Rule {
 /// A fault spec that could not be parsed; the message names the offending rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error(
-    "invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash)"
+    "invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash, duplicate)"
 )]
 pub struct FaultSpecError {
     rule: String,
@@ -98,7 +101,7 @@ impl Faults {
         F: Future<Output = Result<T, Status>>,
     {
         match self.draw(method) {
-            None => effect.await,
+            None | Some(FaultKind::Duplicate) => effect.await,
             Some(FaultKind::Unavailable) => {
                 tracing::warn!(method, "injected fault: unavailable");
                 Err(Status::unavailable("injected fault: unavailable"))
@@ -138,6 +141,7 @@ fn parse_rule(rule: &str) -> Result<Rule, FaultSpecError> {
         "unavailable" => FaultKind::Unavailable,
         "ambiguous" => FaultKind::Ambiguous,
         "crash" => FaultKind::Crash,
+        "duplicate" => FaultKind::Duplicate,
         other => match other.strip_prefix("delay=").map(str::parse::<u64>) {
             Some(Ok(ms)) => FaultKind::Delay(Duration::from_millis(ms)),
             Some(Err(_)) => return Err(error("the delay is not a whole number of milliseconds")),
@@ -163,7 +167,7 @@ mod tests {
     #[test]
     fn parses_every_kind_and_wildcards() {
         let faults = Faults::parse(
-            "CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1",
+            "CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1,C:duplicate:1",
             1,
         )
         .expect("valid spec");
@@ -174,7 +178,8 @@ mod tests {
                 FaultKind::Unavailable,
                 FaultKind::Delay(Duration::from_millis(25)),
                 FaultKind::Ambiguous,
-                FaultKind::Crash
+                FaultKind::Crash,
+                FaultKind::Duplicate
             ]
         );
         assert_eq!(faults.draw("CreateOrder"), Some(FaultKind::Unavailable));

@@ -4,9 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 use saga_contracts::invoices::v1::InvoiceStatus;
-use saga_contracts::orders::v1::{LineItem, OrderStatus, PlaceOrderRequest};
+use saga_contracts::orders::v1::orders_client::OrdersClient;
+use saga_contracts::orders::v1::{
+    LineItem, OrderEvent, OrderStatus, PlaceOrderRequest, WatchOrderEventsRequest,
+};
+use tonic::transport::Channel;
 
 use crate::Cluster;
 use crate::listing::{all_invoices, all_orders};
@@ -25,6 +31,29 @@ pub fn placed(key: &str, quantity: u32, unit_price_cents: i64) -> PlaceOrderRequ
         }],
         currency: CURRENCY.to_string(),
     }
+}
+
+/// How long the outbox stream may stay silent before every event is taken as read.
+const EVENTS_IDLE: Duration = Duration::from_secs(2);
+
+/// Every event of orders-svc's outbox, as `WatchOrderEvents` streams them from the
+/// start, once nothing changes any more (read until the stream stays silent).
+pub async fn all_events(orders: &OrdersClient<Channel>) -> Result<Vec<OrderEvent>> {
+    let request = WatchOrderEventsRequest { after_event_id: 0 };
+    let mut stream = orders
+        .clone()
+        .watch_order_events(request)
+        .await
+        .context("cannot watch the order events")?
+        .into_inner();
+    let mut events = Vec::new();
+    while let Ok(next) = tokio::time::timeout(EVENTS_IDLE, stream.message()).await {
+        match next.context("the order events stream failed")? {
+            Some(event) => events.push(event),
+            None => break,
+        }
+    }
+    Ok(events)
 }
 
 /// What the orders have come to once none is PENDING: each one CONFIRMED with exactly

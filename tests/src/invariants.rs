@@ -5,6 +5,8 @@
 
 /// No saga taken from a live replica, or before its lease ended.
 pub mod claims;
+/// Orders placed at orders-svc directly: their keys, events, sagas and invoices agree.
+pub mod direct;
 /// One writer at a time: no stale owner's write was accepted.
 pub mod fencing;
 /// The client's view: every key sent has exactly one saga.

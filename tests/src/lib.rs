@@ -22,6 +22,7 @@ pub mod invariants;
 pub mod listing;
 pub mod nats;
 pub mod options;
+pub mod pattern;
 pub mod poll;
 pub mod process;
 pub mod requests;

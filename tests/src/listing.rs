@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use saga_contracts::invoices::v1::invoices_client::InvoicesClient;
 use saga_contracts::invoices::v1::{Invoice, ListInvoicesRequest};
 use saga_contracts::orders::v1::orders_client::OrdersClient;
-use saga_contracts::orders::v1::{ListOrdersRequest, Order};
+use saga_contracts::orders::v1::{ListOrdersRequest, Order, OrderStatus};
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use saga_contracts::saga::v1::{GetSagaRequest, ListSagasRequest, Saga, SagaStatus};
 use tokio::task::JoinSet;
@@ -91,6 +91,11 @@ pub async fn full_sagas(
 
 /// Every order `orders-svc` holds.
 pub async fn all_orders(client: &OrdersClient<Channel>) -> Result<Vec<Order>> {
+    orders_in(client, OrderStatus::Unspecified).await
+}
+
+/// Every order `orders-svc` holds in `status` (unspecified: in any).
+pub async fn orders_in(client: &OrdersClient<Channel>, status: OrderStatus) -> Result<Vec<Order>> {
     let pages = pages("ListOrders", |page_token| {
         let mut client = client.clone();
         async move {
@@ -98,6 +103,7 @@ pub async fn all_orders(client: &OrdersClient<Channel>) -> Result<Vec<Order>> {
                 .list_orders(ListOrdersRequest {
                     page_size: PAGE_SIZE,
                     page_token,
+                    status: status.into(),
                     ..Default::default()
                 })
                 .await?

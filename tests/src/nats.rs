@@ -7,6 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 /// Names the `nats-server` binary when it is not on the usual paths.
@@ -45,9 +47,43 @@ impl NatsServer {
 
     /// Kills the server (SIGKILL) and starts it again on the same port and store.
     pub async fn restart(&mut self) -> Result<()> {
+        self.kill().await?;
+        self.start_again().await
+    }
+
+    /// Kills the server (SIGKILL); it stays down until [`NatsServer::start_again`].
+    pub async fn kill(&mut self) -> Result<()> {
+        self.resume()?;
         self.child.kill().await?;
-        self.child = spawn(&self.binary, self.port, self.store.path())?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same port and store, unless it runs.
+    pub async fn start_again(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_some() {
+            self.child = spawn(&self.binary, self.port, self.store.path())?;
+        }
         self.wait_until_ready().await
+    }
+
+    /// SIGSTOP: the stream's only server, and so its leader, stops answering (clients
+    /// stay connected and time out) until [`NatsServer::resume`].
+    pub fn pause(&self) -> Result<()> {
+        self.signal(Signal::SIGSTOP)
+    }
+
+    /// SIGCONT (harmless on a running server).
+    pub fn resume(&self) -> Result<()> {
+        self.signal(Signal::SIGCONT)
+    }
+
+    fn signal(&self, signal: Signal) -> Result<()> {
+        let Some(pid) = self.child.id() else {
+            return Ok(());
+        };
+        let pid = i32::try_from(pid).context("a pid out of range")?;
+        kill(Pid::from_raw(pid), signal)
+            .with_context(|| format!("cannot send {signal} to nats-server"))
     }
 
     /// The client URL, e.g. `nats://127.0.0.1:4222`.
@@ -83,6 +119,11 @@ fn spawn(binary: &Path, port: u16, store: &Path) -> Result<Child> {
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot spawn {}", binary.display()))
+}
+
+/// Whether a `nats-server` is installed (else the tests that need one skip, saying so).
+pub fn installed() -> bool {
+    binary().is_some()
 }
 
 /// The installed `nats-server`, if any.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use saga_tests::nats::NatsServer;
+pub use saga_tests::pattern::Pattern;
 use saga_tests::{Cluster, ClusterOptions};
 
 pub use report::{PatternResult, Report};
@@ -44,44 +45,6 @@ pub struct PatternsConfig {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// One way to keep an order and its invoice consistent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pattern {
-    /// `PlaceOrder` on the orchestrator: the saga runs while the client waits.
-    Orchestrated,
-    /// `PlaceOrder` at orders-svc; the orchestrator follows its outbox stream.
-    Events,
-    /// `PlaceOrder` at orders-svc; its relay publishes to NATS JetStream, which the
-    /// orchestrator consumes.
-    EventsNats,
-    /// `PlaceOrder` at orders-svc; the orchestrator's sweep finds it.
-    Sync,
-}
-
-impl Pattern {
-    const ALL: [Pattern; 4] = [
-        Self::Orchestrated,
-        Self::Events,
-        Self::EventsNats,
-        Self::Sync,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Orchestrated => "orchestrated request",
-            Self::Events => "events (outbox stream)",
-            Self::EventsNats => "events (NATS JetStream)",
-            Self::Sync => "background sync",
-        }
-    }
-
-    /// Whether clients place orders at orders-svc (not through the orchestrator).
-    fn direct(self) -> bool {
-        self != Self::Orchestrated
-    }
 }
 
 /// Runs every asked pattern, one fresh stack each, on SQLite.
@@ -133,11 +96,7 @@ fn options(config: &PatternsConfig, pattern: Pattern, nats: Option<&NatsServer>)
         log_tails_on_drop: false,
         ..Default::default()
     };
-    let trigger = match pattern {
-        Pattern::Orchestrated => "off",
-        Pattern::Events | Pattern::EventsNats => "events",
-        Pattern::Sync => "sync",
-    };
+    let trigger = pattern.invoice_trigger();
     options = options
         .orchestrator_arg(format!("--invoice-trigger={trigger}"))
         .orchestrator_arg(format!("--sync-interval-ms={}", config.sync_interval_ms));

@@ -2,6 +2,7 @@
 //! moved on (and the lease renewed) as work is durably accepted.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::store::{FeedLease, FeedStore, StoreError};
@@ -13,6 +14,8 @@ pub struct Feed {
     store: Arc<dyn FeedStore>,
     holder: String,
     lease: Duration,
+    /// Whether the last look found this process holding the feed (to log the changes).
+    holding: Arc<AtomicBool>,
 }
 
 impl Feed {
@@ -27,13 +30,23 @@ impl Feed {
             store,
             holder,
             lease,
+            holding: Arc::default(),
         }
     }
 
     /// Takes or renews the feed; its position when this process holds it, `None` when
     /// another does.
     pub async fn hold(&self) -> Result<Option<String>, StoreError> {
-        self.store.hold_feed(self.lease()).await
+        let position = self.store.hold_feed(self.lease()).await?;
+        let held = self.holding.swap(position.is_some(), Ordering::Relaxed);
+        match (&position, held) {
+            (Some(position), false) => {
+                tracing::info!(feed = self.name, %position, "took the feed")
+            }
+            (None, true) => tracing::info!(feed = self.name, "lost the feed to another"),
+            _ => {}
+        }
+        Ok(position)
     }
 
     /// Moves the feed to `position` and renews the lease; false when this process has

@@ -13,6 +13,7 @@ use saga_tests::chaos::{
     self, ChaosConfig, Flow, IN_DOUBT_PROBABILITY, OVERLAP_INTERVAL, OrchestratorTuning,
     PG_FAULT_INTERVAL, PgServer, REPLICA_LEASE_MS, SERVER_RESTART_INTERVAL,
 };
+use saga_tests::pattern::Pattern;
 
 /// Kills, pauses and disturbs the orchestrators and their participants while sagas run,
 /// then checks that nothing was lost, duplicated or left inconsistent, and that no saga
@@ -92,6 +93,22 @@ struct Args {
     /// through StartSaga).
     #[arg(long, value_enum, default_value_t = Flow::PlaceOrder)]
     definition: Flow,
+    /// How orders get their invoices: `orchestrated` (the clients start `--definition`
+    /// through the orchestrator), or placed at orders-svc and invoiced through its
+    /// outbox stream (`events`), NATS JetStream (`events-nats`: a NATS server of the
+    /// campaign's own, killed and paused too) or the orchestrators' sweep (`sync`).
+    #[arg(long, value_enum, default_value_t = Pattern::Orchestrated)]
+    pattern: Pattern,
+    /// With a direct pattern: share of orders the client changes right after placing.
+    #[arg(long, default_value_t = 0.15)]
+    update_share: f64,
+    /// With a direct pattern: share of orders the client withdraws right after placing.
+    #[arg(long, default_value_t = 0.1)]
+    withdraw_share: f64,
+    /// With `--pattern events-nats`: mean time between two kills or pauses of the NATS
+    /// server (0: none).
+    #[arg(long, default_value_t = 8_000)]
+    broker_interval_ms: u64,
     /// Share of orders over the invoice limit (they must compensate).
     #[arg(long, default_value_t = 0.2)]
     over_limit_share: f64,
@@ -253,6 +270,10 @@ impl Args {
             duration: Duration::from_secs_f64(self.duration.max(0.0)),
             concurrency: self.concurrency,
             flow: self.definition,
+            pattern: self.pattern,
+            update_share: self.update_share,
+            withdraw_share: self.withdraw_share,
+            broker_interval: Duration::from_millis(self.broker_interval_ms),
             over_limit_share: self.over_limit_share,
             refused_share: self.refused_share,
             wait_ms: self.wait_ms,

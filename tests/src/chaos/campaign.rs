@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::cpu::cpu_seconds;
 use super::figures::{
-    error_figures, fault_figures, last_saga_end_ms, ownership_figures, saga_figures, unix_ms,
+    direct_figures, error_figures, fault_figures, last_saga_end_ms, ownership_figures,
+    saga_figures, unix_ms,
 };
 use super::load::{Load, LoadSettings};
 use super::node_id::NodeId;
@@ -22,10 +23,16 @@ use super::setup::set_up;
 use super::stage::Stage;
 use super::{ChaosConfig, Flow, say};
 use crate::binaries::Binary;
+use crate::direct::all_events;
+use crate::invariants::direct::{
+    direct_placement_violations, invoicing_violations, outbox_violations,
+};
 use crate::invariants::{
     Snapshot, liveness_violations, placement_violations, reservation_violations,
 };
+use crate::pattern::Pattern;
 use crate::stock::reservations;
+use saga_contracts::orders::v1::OrderEvent;
 
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -48,7 +55,11 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     );
     let (mut stage, clients) = set_up(config, &plan, dir).await?;
     stage.start_all().await?;
-    let load = Load::new(clients.orchestrators.clone(), load_settings(config, &plan));
+    let load = Load::new(
+        clients.orchestrators.clone(),
+        clients.orders.clone(),
+        load_settings(config, &plan),
+    );
     let give_up = Instant::now()
         + config.duration
         + config.outage
@@ -120,6 +131,10 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     // The check.
     let snapshot =
         Snapshot::read(&clients.orchestrator, &clients.orders, &clients.invoices).await?;
+    let events = match config.pattern.direct() {
+        true => all_events(&clients.orders).await?,
+        false => Vec::new(),
+    };
     let reservations = match config.flow {
         Flow::PlaceOrder => BTreeMap::new(),
         Flow::OrderWithStock => reservations(stage.database(Binary::InventorySvc)?).await?,
@@ -135,7 +150,10 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     }
     let unfinished_past_bound = late.clone();
     violations.extend(late);
-    violations.extend(placement_violations(&load.placements(), &snapshot.sagas));
+    match config.pattern.direct() {
+        true => violations.extend(direct_violations(config, &load, &snapshot, &events)),
+        false => violations.extend(placement_violations(&load.placements(), &snapshot.sagas)),
+    }
     violations.extend(load.figures().odd_answers);
     for node in stage.nodes.values() {
         violations.extend(node.figures().unexpected_exits.iter().cloned());
@@ -174,6 +192,10 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
         total_secs: began.elapsed().as_secs_f64(),
         definition: config.flow.name().to_string(),
         sagas: saga_figures(&snapshot, &load, &reservations),
+        direct: config
+            .pattern
+            .direct()
+            .then(|| direct_figures(config.pattern, &snapshot, &events, &stage, dir)),
         load: load.figures(),
         faults: fault_figures(&stage, dir),
         processes: stage
@@ -191,6 +213,27 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     })
 }
 
+/// With a direct pattern, every rule of [`crate::invariants::direct`]: the client's
+/// keys, the outbox, and the invoicing (every event starts a saga on the event paths;
+/// the sweep may skip a version that changed before it looked).
+fn direct_violations(
+    config: &ChaosConfig,
+    load: &Load,
+    snapshot: &Snapshot,
+    events: &[OrderEvent],
+) -> Vec<String> {
+    let mut found = direct_placement_violations(&load.direct_placements(), &snapshot.orders);
+    found.extend(outbox_violations(&snapshot.orders, events));
+    found.extend(invoicing_violations(
+        &snapshot.orders,
+        events,
+        &snapshot.sagas,
+        &snapshot.invoices,
+        config.pattern != Pattern::Sync,
+    ));
+    found
+}
+
 fn load_settings(config: &ChaosConfig, plan: &Plan) -> LoadSettings {
     LoadSettings {
         run_seed: config.seed,
@@ -198,6 +241,9 @@ fn load_settings(config: &ChaosConfig, plan: &Plan) -> LoadSettings {
         concurrency: config.concurrency,
         wait_ms: config.wait_ms,
         flow: config.flow,
+        pattern: config.pattern,
+        update_share: config.update_share,
+        withdraw_share: config.withdraw_share,
         over_limit_share: config.over_limit_share,
         refused_share: config.refused_share,
         max_invoice_cents: config.max_invoice_cents,

@@ -8,6 +8,7 @@ use super::node_id::NodeId;
 use super::pg_server::PgServer;
 use super::schedule::Schedule;
 use crate::backend::Backend;
+use crate::pattern::Pattern;
 
 /// The orchestrator's `--lease-ms` in a campaign with several replicas (short, so that
 /// takeovers happen within a pause), unless set.
@@ -28,6 +29,13 @@ pub const IN_DOUBT_PROBABILITY: f64 = 0.05;
 /// Chance that a statement inside a transaction is followed by a cut inside a cut
 /// window (a transaction sends a few).
 pub const CUT_PROBABILITY: f64 = 0.05;
+/// Mean time between two incidents of the NATS server in a campaign on the NATS event
+/// path, unless set.
+pub const BROKER_INTERVAL: Duration = Duration::from_secs(8);
+/// The orchestrators' `--sync-interval-ms` and `--sync-page-size` in a campaign on the
+/// sync path: sweeps often, in small pages, so kills land in the middle of pages.
+pub const SYNC_INTERVAL_MS: u64 = 250;
+pub const SYNC_PAGE_SIZE: u32 = 16;
 
 mod replay;
 
@@ -124,8 +132,19 @@ pub struct ChaosConfig {
     pub duration: Duration,
     /// Clients placing at once (a closed loop each).
     pub concurrency: usize,
-    /// The saga definition the clients start.
+    /// The saga definition the clients start (with the orchestrated pattern).
     pub flow: Flow,
+    /// How orders get their invoices: through the orchestrator (`flow`), or placed at
+    /// orders-svc and invoiced by sagas its events or the sweep start.
+    pub pattern: Pattern,
+    /// With a direct pattern: share of orders whose items the client changes right
+    /// after placing (a new version, which must be the one invoiced)...
+    pub update_share: f64,
+    /// ...and share it withdraws (which must end CANCELLED without an invoice, unless
+    /// invoicing confirmed it first).
+    pub withdraw_share: f64,
+    /// Mean time between two incidents of the NATS server (with `events-nats`).
+    pub broker_interval: Duration,
     /// Share of orders over the invoice limit (they must compensate).
     pub over_limit_share: f64,
     /// Share of orders whose stock reservation is refused (they must compensate); only
@@ -191,6 +210,10 @@ impl ChaosConfig {
             duration: Duration::from_secs(120),
             concurrency: 8,
             flow: Flow::PlaceOrder,
+            pattern: Pattern::Orchestrated,
+            update_share: 0.15,
+            withdraw_share: 0.1,
+            broker_interval: BROKER_INTERVAL,
             over_limit_share: 0.2,
             refused_share: 0.1,
             wait_ms: 100,
@@ -278,6 +301,10 @@ impl ChaosConfig {
             killed_replicas: self.killed_replicas.clone(),
             paused_replicas: self.paused_replicas.clone(),
             inventory: self.flow == Flow::OrderWithStock,
+            broker_interval: match self.pattern {
+                Pattern::EventsNats => self.broker_interval,
+                _ => Duration::ZERO,
+            },
         }
     }
 }

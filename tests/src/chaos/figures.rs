@@ -4,15 +4,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use saga_contracts::orders::v1::{Order, OrderEvent, OrderStatus};
 use saga_contracts::saga::v1::{Saga, SagaStatus, StepOutcome};
 
 use super::load::Load;
 use super::ownership::{OwnershipFigures, ownership};
-use super::report::{FaultFigures, LoggedErrors, SagaFigures, errors_in_log, fired_in_log};
+use super::report::{
+    DirectFigures, FaultFigures, LoggedErrors, SagaFigures, errors_in_log, fired_in_log,
+};
 use super::stage::Stage;
 use crate::invariants::Snapshot;
+use crate::invariants::direct::INVOICE_ORDER;
 use crate::invariants::log::RESUMED;
 use crate::invariants::reservations::HELD;
+use crate::pattern::Pattern;
 
 /// How the sagas ended and what their logs hold, with the clients' counts.
 pub fn saga_figures(
@@ -55,6 +60,58 @@ pub fn saga_figures(
         }),
         claims: records(&snapshot.sagas, |e| e.outcome() == StepOutcome::Claimed),
         handovers: snapshot.sagas.iter().map(handovers).sum(),
+    }
+}
+
+/// What an orchestrator logs when it takes the feed (the event stream's or the sweep's).
+const FEED_TAKEN: &str = "took the feed";
+
+/// The orders placed directly, their events and sagas, and the broker's incidents.
+pub fn direct_figures(
+    pattern: Pattern,
+    snapshot: &Snapshot,
+    events: &[OrderEvent],
+    stage: &Stage,
+    dir: &Path,
+) -> DirectFigures {
+    let direct: Vec<&Order> = snapshot
+        .orders
+        .iter()
+        .filter(|o| o.saga_id.is_empty())
+        .collect();
+    let confirmed = |o: &&&Order| o.status() == OrderStatus::Confirmed;
+    let mut by_type = BTreeMap::new();
+    for event in events {
+        *by_type.entry(event.r#type.clone()).or_default() += 1;
+    }
+    DirectFigures {
+        pattern: pattern.name().to_string(),
+        orders: direct.len(),
+        confirmed: direct.iter().filter(confirmed).count(),
+        cancelled: direct
+            .iter()
+            .filter(|o| o.status() == OrderStatus::Cancelled)
+            .count(),
+        confirmed_updated: direct
+            .iter()
+            .filter(confirmed)
+            .filter(|o| o.version > 1)
+            .count(),
+        events: by_type,
+        sagas: snapshot
+            .sagas
+            .iter()
+            .filter(|s| s.definition == INVOICE_ORDER)
+            .count(),
+        broker: stage.broker_figures(),
+        feed_takes: stage
+            .orchestrators()
+            .map(|node| {
+                let name = node.id().name();
+                let taken = read_log(dir, &name).matches(FEED_TAKEN).count();
+                (name, taken)
+            })
+            .collect(),
     }
 }
 

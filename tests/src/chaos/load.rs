@@ -2,7 +2,8 @@
 //! spread over the orchestrator replicas, retrying a key whose PlaceOrder failed in
 //! transit with the SAME key (on the next replica) until it is answered, so that a saga
 //! accepted just before a crash is found again, never doubled; and a ledger of every key
-//! sent and every saga id it was answered with.
+//! sent and every saga id it was answered with. With a direct pattern they place the
+//! orders at orders-svc instead, and change some right after (see [`direct`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,8 +12,9 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
-use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest, Saga, StartSagaRequest};
+use saga_contracts::saga::v1::{LineItem, PlaceOrderRequest, StartSagaRequest};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -23,8 +25,14 @@ use tonic::transport::Channel;
 use super::Flow;
 use super::plan::derive;
 use crate::invariants::Placement;
+use crate::invariants::direct::{Change, DirectPlacement};
+use crate::pattern::Pattern;
 use crate::requests::{CURRENCY, total_cents};
+
+mod direct;
+
 use crate::stock::REFUSED_QUANTITY;
+pub use direct::ChangeFigures;
 
 /// Calls per key at most (each waits at least a few milliseconds): a bound, not a goal.
 const MAX_CALLS_PER_KEY: u32 = 100_000;
@@ -41,8 +49,13 @@ pub struct LoadSettings {
     pub concurrency: usize,
     /// PlaceOrder's `wait_ms`.
     pub wait_ms: u32,
-    /// The definition the clients start.
+    /// The definition the clients start (orchestrated).
     pub flow: Flow,
+    /// Where the clients place: the orchestrator, or orders-svc directly.
+    pub pattern: Pattern,
+    /// With a direct pattern: shares of orders updated, and withdrawn, after placing.
+    pub update_share: f64,
+    pub withdraw_share: f64,
     /// Share of orders over the invoice limit.
     pub over_limit_share: f64,
     /// Share of orders whose reservation is refused (with [`Flow::OrderWithStock`]).
@@ -76,11 +89,15 @@ pub struct LoadFigures {
     pub retried_elsewhere: u64,
     /// Answers no correct orchestrator gives (each a violation).
     pub odd_answers: Vec<String>,
+    /// With a direct pattern: the changes made after placing.
+    pub changes: ChangeFigures,
 }
 
 #[derive(Debug, Default)]
 struct Ledger {
     placements: BTreeMap<usize, Placement>,
+    /// With a direct pattern, instead of `placements`.
+    direct: BTreeMap<usize, DirectPlacement>,
     figures: LoadFigures,
     /// When PlaceOrder last answered with a saga (or the clients started).
     last_answer: Option<Instant>,
@@ -92,19 +109,24 @@ pub struct Load {
     /// Every orchestrator by name: key `n` goes to replica `n mod N` first, and each
     /// repeat to the next one.
     clients: Arc<Vec<(String, OrchestratorClient<Channel>)>>,
+    /// orders-svc, for a direct pattern.
+    orders: OrdersClient<Channel>,
     settings: Arc<LoadSettings>,
     ledger: Arc<Mutex<Ledger>>,
     next: Arc<AtomicUsize>,
 }
 
 impl Load {
-    /// Clients of the orchestrators (one, or every replica), by name; nothing placed yet.
+    /// Clients of the orchestrators (one, or every replica), by name, and of orders-svc;
+    /// nothing placed yet.
     pub fn new(
         clients: Vec<(String, OrchestratorClient<Channel>)>,
+        orders: OrdersClient<Channel>,
         settings: LoadSettings,
     ) -> Self {
         Self {
             clients: Arc::new(clients),
+            orders,
             settings: Arc::new(settings),
             ledger: Arc::default(),
             next: Arc::default(),
@@ -145,9 +167,14 @@ impl Load {
         self.next.load(Ordering::SeqCst)
     }
 
-    /// Every key sent, with what it was answered.
+    /// Every key sent to the orchestrators, with what it was answered.
     pub fn placements(&self) -> Vec<Placement> {
         self.with(|l| l.placements.values().cloned().collect())
+    }
+
+    /// Every key sent to orders-svc, with what it was answered and what changed.
+    pub fn direct_placements(&self) -> Vec<DirectPlacement> {
+        self.with(|l| l.direct.values().cloned().collect())
     }
 
     /// What the clients did so far.
@@ -172,16 +199,7 @@ impl Load {
             l.figures.sent += 1;
             l.figures.over_limit += usize::from(order.over_limit);
             l.figures.refused += usize::from(order.refused);
-            l.placements.insert(
-                n,
-                Placement {
-                    key: key.clone(),
-                    answered: Default::default(),
-                    total_cents: total_cents(&order.request),
-                    over_limit: order.over_limit,
-                    refused: order.refused,
-                },
-            );
+            l.register(n, &order);
         });
         let mut jitter = StdRng::seed_from_u64(derive(self.settings.load_seed, &[n as u64, 1]));
         for attempt in 1..=MAX_CALLS_PER_KEY {
@@ -198,15 +216,16 @@ impl Load {
                 l.figures.retried_elsewhere += u64::from(attempt > 1 && self.clients.len() > 1);
             });
             let status = match answer {
-                Ok(Some(saga)) => {
+                Ok(Some(id)) => {
                     self.with(|l| {
                         l.last_answer = Some(Instant::now());
                         l.figures.answered += 1;
                         *l.figures.answered_by.entry(name.clone()).or_default() += 1;
-                        if let Some(p) = l.placements.get_mut(&n) {
-                            p.answered.insert(saga.saga_id);
-                        }
+                        l.answered(n, id.clone());
                     });
+                    if let Some(change) = order.change {
+                        self.change(n, id, change, &order, give_up).await;
+                    }
                     return;
                 }
                 Ok(None) => {
@@ -243,18 +262,22 @@ impl Load {
 
     /// One call for `request`: `PlaceOrder`, or `StartSaga` of the four-step definition
     /// with the same order as its input (and the total it must come to, which the saga
-    /// echoes for the checker).
+    /// echoes for the checker), answered with the saga's id; with a direct pattern,
+    /// `PlaceOrder` at orders-svc, answered with the order's id.
     async fn call(
         &self,
         mut client: OrchestratorClient<Channel>,
         request: &PlaceOrderRequest,
-    ) -> Result<Option<Saga>, tonic::Status> {
+    ) -> Result<Option<String>, tonic::Status> {
         let timeout = self.settings.call_timeout;
-        match self.settings.flow {
+        if self.settings.pattern.direct() {
+            return self.place_at_orders(request).await.map(Some);
+        }
+        let saga = match self.settings.flow {
             Flow::PlaceOrder => {
                 let mut call = tonic::Request::new(request.clone());
                 call.set_timeout(timeout);
-                Ok(client.place_order(call).await?.into_inner().saga)
+                client.place_order(call).await?.into_inner().saga
             }
             Flow::OrderWithStock => {
                 let mut call = tonic::Request::new(StartSagaRequest {
@@ -265,9 +288,10 @@ impl Load {
                     wait_ms: request.wait_ms,
                 });
                 call.set_timeout(timeout);
-                Ok(client.start_saga(call).await?.into_inner().saga)
+                client.start_saga(call).await?.into_inner().saga
             }
-        }
+        };
+        Ok(saga.map(|s| s.saga_id))
     }
 
     /// The orchestrator that call `attempt` (from 1) of key `n` goes to.
@@ -283,6 +307,44 @@ impl Load {
 
     fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
         f(&mut self.ledger.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Ledger {
+    /// A key about to be sent first, in the ledger of its pattern.
+    fn register(&mut self, n: usize, order: &Drawn) {
+        let key = order.request.idempotency_key.clone();
+        let total_cents = total_cents(&order.request);
+        if order.direct {
+            let placement = DirectPlacement {
+                key,
+                answered: Default::default(),
+                total_cents,
+                over_limit: order.over_limit,
+                change: order.change,
+                changed: false,
+                updated_total_cents: None,
+            };
+            self.direct.insert(n, placement);
+            return;
+        }
+        let placement = Placement {
+            key,
+            answered: Default::default(),
+            total_cents,
+            over_limit: order.over_limit,
+            refused: order.refused,
+        };
+        self.placements.insert(n, placement);
+    }
+
+    /// Key `n` was answered with the saga (or, placed directly, the order) `id`.
+    fn answered(&mut self, n: usize, id: String) {
+        if let Some(p) = self.placements.get_mut(&n) {
+            p.answered.insert(id);
+        } else if let Some(p) = self.direct.get_mut(&n) {
+            p.answered.insert(id);
+        }
     }
 }
 
@@ -312,6 +374,10 @@ pub struct Drawn {
     /// Its first line asks for more stock than one reservation may hold: it must
     /// compensate (four-step campaigns only).
     pub refused: bool,
+    /// Placed at orders-svc directly (a direct pattern)...
+    pub direct: bool,
+    /// ...and changed by its client right after.
+    pub change: Option<Change>,
 }
 
 /// The `n`th order of a campaign. A pure function of the settings' seeds and `n`; the
@@ -352,10 +418,20 @@ pub fn order_for(settings: &LoadSettings, n: usize) -> Drawn {
         first.quantity = REFUSED_QUANTITY;
         first.unit_price_cents = 1;
     }
+    // Drawn last, so that a seed places the same orders whatever the pattern.
+    let direct = settings.pattern.direct();
+    let change = match direct {
+        false => None,
+        true if rng.random_bool(settings.update_share.clamp(0.0, 1.0)) => Some(Change::Update),
+        true if rng.random_bool(settings.withdraw_share.clamp(0.0, 1.0)) => Some(Change::Withdraw),
+        true => None,
+    };
     Drawn {
         request,
         over_limit,
         refused,
+        direct,
+        change,
     }
 }
 

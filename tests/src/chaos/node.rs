@@ -70,6 +70,8 @@ pub struct NodeSpec {
     pub seed_root: u64,
     /// Scale of the drawn fault probabilities (participants).
     pub fault_intensity: f64,
+    /// Also draw faults for the direct patterns' RPCs and the outbox relay (orders-svc).
+    pub direct_faults: bool,
     /// Give every generation the same seed (the orchestrator's `--seed`), as an operator
     /// restarting it with the same flags would.
     pub same_seed_every_start: bool,
@@ -95,6 +97,7 @@ impl NodeSpec {
             database,
             seed_root: 1,
             fault_intensity: 0.0,
+            direct_faults: false,
             same_seed_every_start: false,
         })
     }
@@ -248,6 +251,7 @@ impl Node {
             spec.id.binary,
             generation,
             spec.fault_intensity,
+            spec.direct_faults,
         );
         if !faults.spec.is_empty() {
             args.extend([

@@ -75,6 +75,13 @@ pub enum Action {
     /// server (nothing without that proxy). The proxy ends it on its own clock; the
     /// matching `Clean` (of no length) follows when it is due.
     DatabaseProxy(PgFault, Duration),
+    /// SIGKILL of the NATS server; down until `StartBroker`.
+    KillBroker,
+    StartBroker,
+    /// SIGSTOP of the NATS server (the stream's leader unavailable), until
+    /// `ResumeBroker`.
+    PauseBroker,
+    ResumeBroker,
 }
 
 /// Which replica id a successor started beside its draining predecessor runs under.
@@ -115,6 +122,9 @@ const BLACKHOLE_MS: (u64, u64) = (200, 2_500);
 const REFUSE_MS: (u64, u64) = (0, 600);
 /// Storage stalls.
 const LOCK_MS: (u64, u64) = (100, 1_500);
+/// The NATS server's downtime after a kill, and its pauses.
+const BROKER_DOWN_MS: (u64, u64) = (200, 3_000);
+const BROKER_PAUSE_MS: (u64, u64) = (500, 4_000);
 /// How far apart two rounds of cutting database connections are, at least.
 const MIN_DROP_GAP: Duration = Duration::from_millis(200);
 /// How far apart two restarts of the database server are, at least.
@@ -168,6 +178,8 @@ impl Plan {
             proxy_incidents(&mut rng, Link::Inventory, schedule, &mut actions);
             storage_incidents(&mut rng, Binary::InventorySvc, schedule, &mut actions);
         }
+        // The broker's after all that, for the same reason.
+        broker_incidents(&mut rng, schedule, &mut actions);
         actions.sort_by_key(|t| t.at);
         Self {
             actions,
@@ -210,6 +222,34 @@ fn process_incidents(rng: &mut StdRng, node: NodeId, s: &Schedule, out: &mut Vec
             action: second,
         });
         at += length + gap(rng, mean_gap);
+    }
+}
+
+/// Kills and pauses of the NATS server, never overlapping.
+fn broker_incidents(rng: &mut StdRng, s: &Schedule, out: &mut Vec<Timed>) {
+    if s.broker_interval.is_zero() {
+        return;
+    }
+    let mut at = gap(rng, s.broker_interval);
+    while at < s.duration {
+        let (first, second, length) = match rng.random_bool(0.5) {
+            true => (
+                Action::KillBroker,
+                Action::StartBroker,
+                millis(rng, BROKER_DOWN_MS),
+            ),
+            false => (
+                Action::PauseBroker,
+                Action::ResumeBroker,
+                millis(rng, BROKER_PAUSE_MS),
+            ),
+        };
+        out.push(Timed { at, action: first });
+        out.push(Timed {
+            at: at + length,
+            action: second,
+        });
+        at += length + gap(rng, s.broker_interval);
     }
 }
 

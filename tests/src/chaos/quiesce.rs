@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
+use saga_contracts::orders::v1::OrderStatus;
 use saga_contracts::saga::v1::SagaStatus;
 use tokio::time::Instant;
 
 use super::setup::Clients;
 use crate::invariants::Straggler;
-use crate::listing::all_sagas;
+use crate::listing::{all_sagas, orders_in};
 
 /// Pause between two looks at the unfinished sagas.
 pub const QUIESCE_POLL: Duration = Duration::from_millis(250);
@@ -61,7 +62,8 @@ impl std::fmt::Display for Quiet {
     }
 }
 
-/// Polls until no saga is RUNNING or COMPENSATING, or `timeout`.
+/// Polls until no saga is RUNNING or COMPENSATING (and with a direct pattern no order
+/// PENDING: it may wait for its event or the sweep), or `timeout`.
 pub async fn wait_until_quiet(clients: &Clients, timeout: Duration) -> Result<Quiet> {
     let began = Instant::now();
     let turns = timeout.as_millis() / QUIESCE_POLL.as_millis() + 1;
@@ -75,6 +77,11 @@ pub async fn wait_until_quiet(clients: &Clients, timeout: Duration) -> Result<Qu
             for saga in &sagas {
                 unfinished.push(format!("{} {}", saga.saga_id, status.as_str_name()));
                 last_seen.insert(saga.saga_id.clone(), (status, now));
+            }
+        }
+        if clients.direct {
+            for order in orders_in(&clients.orders, OrderStatus::Pending).await? {
+                unfinished.push(format!("order {} PENDING", order.order_id));
             }
         }
         if unfinished.is_empty() || began.elapsed() >= timeout {

@@ -47,6 +47,9 @@ pub struct Schedule {
     /// Whether the inventory participant (the four-step definition's) is in the campaign:
     /// it, its proxy and its database then take incidents too.
     pub inventory: bool,
+    /// Mean time between two incidents of the NATS server (a kill, or a pause that makes
+    /// the stream's leader unavailable); zero: none, or no broker in the campaign.
+    pub broker_interval: Duration,
 }
 
 impl Schedule {
@@ -68,6 +71,7 @@ impl Schedule {
             killed_replicas: Vec::new(),
             paused_replicas: Vec::new(),
             inventory: false,
+            broker_interval: Duration::ZERO,
         }
     }
 

@@ -16,7 +16,7 @@ use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-use super::config::CUT_PROBABILITY;
+use super::config::{CUT_PROBABILITY, SYNC_INTERVAL_MS, SYNC_PAGE_SIZE};
 use super::journal::Journal;
 use super::node::{Node, NodeSpec};
 use super::node_id::NodeId;
@@ -27,6 +27,8 @@ use super::stage::Stage;
 use super::{ChaosConfig, Flow};
 use crate::backend::{Backend, Database};
 use crate::binaries::{Binary, bin_dir};
+use crate::nats::NatsServer;
+use crate::pattern::Pattern;
 use crate::stock::ORDER_WITH_STOCK;
 
 /// Deadline of the checker's reads.
@@ -43,6 +45,8 @@ pub struct Clients {
     pub orchestrators: Vec<(String, OrchestratorClient<Channel>)>,
     pub orders: OrdersClient<Channel>,
     pub invoices: InvoicesClient<Channel>,
+    /// Orders are placed at orders-svc directly (a direct pattern).
+    pub direct: bool,
 }
 
 /// Builds the stage (nothing started yet) and the clients.
@@ -74,12 +78,18 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
             entry.insert(config.backend.database(dir, id.binary).await?);
         }
     }
-    let orchestrator_args = orchestrator_args(config, &links, dir)?;
+    let broker = start_broker(config).await?;
+    let nats_url = broker.as_ref().map(NatsServer::url);
+    let orchestrator_args = orchestrator_args(config, &links, dir, nats_url.as_deref())?;
     let database_proxy = start_database_proxy(config, plan).await?;
     let mut nodes = Vec::new();
     for id in ids.iter().copied() {
         let (args, seed_root) = match id.binary {
-            Binary::OrdersSvc | Binary::InventorySvc => (vec![], plan.fault_seed),
+            Binary::OrdersSvc => match &nats_url {
+                Some(url) => (vec!["--nats-url".to_string(), url.clone()], plan.fault_seed),
+                None => (vec![], plan.fault_seed),
+            },
+            Binary::InventorySvc => (vec![], plan.fault_seed),
             Binary::InvoicesSvc => (
                 vec![
                     "--max-invoice-cents".to_string(),
@@ -106,6 +116,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
             )?,
             seed_root,
             fault_intensity: config.fault_intensity,
+            direct_faults: config.pattern.direct(),
             same_seed_every_start: config.orchestrator.same_seed_every_start,
         }));
     }
@@ -124,6 +135,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         orchestrators,
         orders: OrdersClient::new(channel(addr(NodeId::ORDERS)?, Some(READ_TIMEOUT))?),
         invoices: InvoicesClient::new(channel(addr(NodeId::INVOICES)?, Some(READ_TIMEOUT))?),
+        direct: config.pattern.direct(),
     };
     let stage = Stage::new(
         nodes,
@@ -136,8 +148,20 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         },
         database_proxy,
         Journal::create(dir)?,
-    );
+    )
+    .with_broker(broker);
     Ok((stage, clients))
+}
+
+/// The campaign's own NATS server, on the NATS event path.
+async fn start_broker(config: &ChaosConfig) -> Result<Option<NatsServer>> {
+    if config.pattern != Pattern::EventsNats {
+        return Ok(None);
+    }
+    match NatsServer::start().await? {
+        Some(server) => Ok(Some(server)),
+        None => bail!("--pattern events-nats needs nats-server (Debian's package nats-server)"),
+    }
 }
 
 /// On PostgreSQL with database-proxy faults, the proxy in front of the server, clean.
@@ -173,12 +197,13 @@ fn as_served(database: &Database, proxy: Option<&PgProxy>) -> Result<Database> {
 }
 
 /// The orchestrators' flags: each participant reached through its link's proxy, the
-/// campaign's tuning, and with the four-step definition its file in a folder of
-/// definitions registered at start-up.
+/// campaign's tuning, with the four-step definition its file in a folder of
+/// definitions registered at start-up, and with a direct pattern its invoice trigger.
 fn orchestrator_args(
     config: &ChaosConfig,
     links: &[(Link, FaultProxy)],
     dir: &Path,
+    nats_url: Option<&str>,
 ) -> Result<Vec<String>> {
     let o = &config.orchestrator;
     let mut args = Vec::new();
@@ -218,6 +243,19 @@ fn orchestrator_args(
     ]);
     if let Some(lease_ms) = o.lease_ms {
         args.extend(["--lease-ms".to_string(), lease_ms.to_string()]);
+    }
+    if config.pattern.direct() {
+        args.extend([
+            "--invoice-trigger".to_string(),
+            config.pattern.invoice_trigger().to_string(),
+            "--sync-interval-ms".to_string(),
+            SYNC_INTERVAL_MS.to_string(),
+            "--sync-page-size".to_string(),
+            SYNC_PAGE_SIZE.to_string(),
+        ]);
+    }
+    if let Some(url) = nats_url {
+        args.extend(["--nats-url".to_string(), url.to_string()]);
     }
     args.extend(o.extra_args.iter().cloned());
     Ok(args)

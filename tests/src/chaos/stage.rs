@@ -23,9 +23,12 @@ use crate::backend::{Backend, Database};
 use crate::binaries::Binary;
 
 mod apply;
+mod broker;
 mod database_proxy;
 mod restart;
 
+use broker::Broker;
+pub use broker::BrokerFigures;
 pub use database_proxy::DatabaseProxyFigures;
 
 /// Longest sleep of the loop between two looks at the processes.
@@ -84,6 +87,8 @@ pub struct Stage {
     /// The proxy every service reaches PostgreSQL through (none: they reach it directly).
     database_proxy: Option<PgProxy>,
     database_proxy_windows: DatabaseProxyFigures,
+    /// The NATS server of a campaign on the NATS event path.
+    broker: Option<Broker>,
     /// The runner's own log of what it did.
     pub journal: Journal,
     /// When the last fault was injected (or the last incident ended).
@@ -123,6 +128,7 @@ impl Stage {
             database_back: None,
             database_proxy,
             database_proxy_windows: DatabaseProxyFigures::default(),
+            broker: None,
             journal,
             last_fault: None,
         }
@@ -271,6 +277,7 @@ impl Stage {
         for node in self.nodes.values_mut() {
             node.resume()?;
         }
+        self.start_broker().await?;
         self.restart_exited().await?;
         self.pending_starts.clear();
         for id in self.order.clone() {

@@ -130,7 +130,10 @@ fn check_completed(saga: &Saga, orders: &[Order], invoices: &[Invoice], found: &
         ));
         return;
     };
-    if order.status() != OrderStatus::Confirmed || order.saga_id != *id {
+    // An order placed directly has no saga of its own; the direct rules check which
+    // saga confirmed it.
+    let its_own = order.saga_id == *id || order.saga_id.is_empty();
+    if order.status() != OrderStatus::Confirmed || !its_own {
         found.push(format!(
             "COMPLETED saga {id} has order {} {} of saga {}",
             order.order_id,
@@ -171,8 +174,13 @@ fn check_completed(saga: &Saga, orders: &[Order], invoices: &[Invoice], found: &
 
 fn check_compensated(saga: &Saga, orders: &[Order], invoices: &[Invoice], found: &mut Vec<String>) {
     let id = &saga.saga_id;
+    // An order placed directly outlives a saga that gave up on one of its versions: only
+    // what the saga itself made is its to undo.
+    let direct = orders
+        .iter()
+        .any(|o| o.order_id == saga.order_id && o.saga_id.is_empty());
     let ours = |saga_id: &str, order_id: &str| {
-        saga_id == id || (!saga.order_id.is_empty() && order_id == saga.order_id)
+        saga_id == id || (!direct && !saga.order_id.is_empty() && order_id == saga.order_id)
     };
     for order in orders.iter().filter(|o| ours(&o.saga_id, &o.order_id)) {
         if order.status() != OrderStatus::Cancelled {
@@ -195,7 +203,8 @@ fn check_compensated(saga: &Saga, orders: &[Order], invoices: &[Invoice], found:
 
 fn check_order(order: &Order, sagas: &[Saga], invoices: &[Invoice], found: &mut Vec<String>) {
     let id = &order.order_id;
-    if !sagas.iter().any(|s| s.saga_id == order.saga_id) {
+    let placed_directly = order.saga_id.is_empty();
+    if !placed_directly && !sagas.iter().any(|s| s.saga_id == order.saga_id) {
         found.push(format!(
             "order {id} belongs to unknown saga {:?}",
             order.saga_id
@@ -241,7 +250,7 @@ fn check_invoice(invoice: &Invoice, orders: &[Order], found: &mut Vec<String>) {
             invoice.order_id
         )),
         Some(order)
-            if order.saga_id != invoice.saga_id
+            if (order.saga_id != invoice.saga_id && !order.saga_id.is_empty())
                 || order.customer_id != invoice.customer_id
                 || order.currency != invoice.currency =>
         {

@@ -2,6 +2,7 @@
 
 use super::{ChaosConfig, Flow};
 use crate::backend::Backend;
+use crate::pattern::Pattern;
 
 impl ChaosConfig {
     /// The `saga-chaos` command that replays this campaign (a PostgreSQL server is
@@ -49,6 +50,20 @@ impl ChaosConfig {
                 " --definition {} --refused-share {}",
                 self.flow.name(),
                 self.refused_share
+            ));
+        }
+        if self.pattern.direct() {
+            backend.push_str(&format!(
+                " --pattern {} --update-share {} --withdraw-share {}",
+                self.pattern.name(),
+                self.update_share,
+                self.withdraw_share
+            ));
+        }
+        if self.pattern == Pattern::EventsNats {
+            backend.push_str(&format!(
+                " --broker-interval-ms {}",
+                self.broker_interval.as_millis()
             ));
         }
         format!(

@@ -10,6 +10,9 @@ fn settings(share: f64) -> LoadSettings {
         concurrency: 1,
         wait_ms: 50,
         flow: Flow::PlaceOrder,
+        pattern: Pattern::Orchestrated,
+        update_share: 0.3,
+        withdraw_share: 0.3,
         over_limit_share: share,
         refused_share: 0.0,
         max_invoice_cents: 1_000_000,
@@ -76,4 +79,22 @@ fn a_four_step_campaign_places_the_same_orders_and_refuses_some_reservations() {
         }
     }
     assert!((30..130).contains(&refused), "{refused} of 400 refused");
+}
+
+#[test]
+fn a_direct_campaign_places_the_same_orders_and_changes_some_of_them() {
+    let plain = settings(0.3);
+    let direct = LoadSettings {
+        pattern: Pattern::Sync,
+        ..settings(0.3)
+    };
+    let mut changes = BTreeMap::new();
+    for n in 0..400 {
+        let (a, b) = (order_for(&plain, n), order_for(&direct, n));
+        assert_eq!((a.request, a.change, a.direct), (b.request, None, false));
+        assert!(b.direct);
+        *changes.entry(format!("{:?}", b.change)).or_insert(0) += 1;
+    }
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!((80..160).contains(&changes["Some(Update)"]), "{changes:?}");
 }

@@ -290,3 +290,37 @@ fn inventory_incidents_are_drawn_last_so_a_place_order_seed_replays() {
     assert!(has(Action::LockStorage(Binary::InventorySvc)));
     assert!(has(Action::Proxy(Link::Inventory, ProxyMode::Blackhole)));
 }
+
+#[test]
+fn broker_incidents_are_drawn_last_never_overlap_and_each_ends() {
+    let without = Plan::generate(22, &schedule());
+    let with = Plan::generate(
+        22,
+        &Schedule {
+            broker_interval: Duration::from_secs(5),
+            ..schedule()
+        },
+    );
+    let broker = |a: &Action| {
+        matches!(
+            a,
+            Action::KillBroker | Action::StartBroker | Action::PauseBroker | Action::ResumeBroker
+        )
+    };
+    let (theirs, others): (Vec<Timed>, Vec<Timed>) = with
+        .actions
+        .iter()
+        .copied()
+        .partition(|t| broker(&t.action));
+    assert_eq!(others, without.actions);
+    assert!(theirs.iter().any(|t| t.action == Action::KillBroker));
+    assert!(theirs.iter().any(|t| t.action == Action::PauseBroker));
+    for pair in theirs.chunks(2) {
+        let expected = match pair[0].action {
+            Action::KillBroker => Action::StartBroker,
+            Action::PauseBroker => Action::ResumeBroker,
+            other => panic!("{other:?} opens no broker incident"),
+        };
+        assert_eq!(pair.get(1).map(|t| t.action), Some(expected), "{theirs:?}");
+    }
+}

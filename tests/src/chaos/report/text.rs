@@ -7,10 +7,14 @@ use super::Report;
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.sagas;
+        let definition = match &self.direct {
+            Some(d) => format!("orders placed at orders-svc, invoiced by {}", d.pattern),
+            None => format!("definition {}", self.definition),
+        };
         writeln!(
             f,
-            "seed: {} on {} with {} orchestrator(s), definition {}",
-            self.seed, self.backend, self.replicas, self.definition
+            "seed: {} on {} with {} orchestrator(s), {definition}",
+            self.seed, self.backend, self.replicas
         )?;
         writeln!(
             f,
@@ -42,6 +46,29 @@ impl fmt::Display for Report {
                 "stock: {} reservations refused by design | held {} released {}",
                 s.refused, s.reservations_held, s.reservations_released
             )?;
+        }
+        if let Some(d) = &self.direct {
+            let c = &self.load.changes;
+            writeln!(
+                f,
+                "placed at orders-svc ({}): {} orders, confirmed {} ({} after an update) cancelled {} | events {:?} | {} invoice-order sagas",
+                d.pattern,
+                d.orders,
+                d.confirmed,
+                d.confirmed_updated,
+                d.cancelled,
+                d.events,
+                d.sagas
+            )?;
+            writeln!(
+                f,
+                "changes: updated {} (too late {}) withdrawn {} (too late {})",
+                c.updated, c.updates_too_late, c.withdrawn, c.withdrawals_too_late
+            )?;
+            writeln!(f, "feed taken (sweep or stream): {:?}", d.feed_takes)?;
+            if let Some(b) = &d.broker {
+                writeln!(f, "nats-server: killed {} paused {}", b.kills, b.pauses)?;
+            }
         }
         let l = &self.load;
         writeln!(

@@ -54,6 +54,10 @@ impl Stage {
             Action::DropConnections => self.drop_connections().await?,
             Action::RestartDatabaseServer => self.begin_restart(),
             Action::DatabaseProxy(fault, length) => self.set_database_fault(fault, length),
+            Action::KillBroker => self.kill_broker().await?,
+            Action::StartBroker => self.start_broker().await?,
+            Action::PauseBroker => self.pause_broker()?,
+            Action::ResumeBroker => self.resume_broker()?,
         }
         self.last_fault = Some(Instant::now());
         Ok(())

@@ -2,7 +2,8 @@
 //! first, with the event id as `Nats-Msg-Id`, and marks an event published only once the
 //! broker has acked it. A relay that stops between the publish and the mark publishes the
 //! event again; the server drops that copy if it comes within the stream's duplicate
-//! window, and a consumer that sees it anyway finds its saga already started.
+//! window, and a consumer that sees it anyway finds its saga already started. Its
+//! injected faults are in [`faults`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +13,15 @@ use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::broker::{self, EVENTS_PREFIX};
 use service_kit::db::{Db, GroupWriter};
+use service_kit::faults::{CRASH_EXIT_CODE, Faults};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::outbox;
+
+use self::faults::{Fate, Round};
+
+mod faults;
 
 /// Events published per round.
 const BATCH: u32 = 256;
@@ -31,11 +37,13 @@ pub const REPUBLISH_BOUND: Duration =
     Duration::from_secs(ACK_TIMEOUT.as_secs() + MAX_BACKOFF.as_secs());
 
 /// The outbox the relay reads (`db`) and marks (through `writer`, sharing commits with
-/// the requests' writes instead of queueing for SQLite's write lock beside them).
+/// the requests' writes instead of queueing for SQLite's write lock beside them), and
+/// the faults it injects.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     pub db: Db,
     pub writer: GroupWriter,
+    pub faults: Arc<Faults>,
 }
 
 /// Relays the outbox to the broker at `url` until `shutdown`; `committed` wakes it when a
@@ -101,34 +109,71 @@ async fn round(outbox: &Outbox, context: &jetstream::Context) -> Result<usize, S
     let events = unpublished(&outbox.db)
         .await
         .map_err(|e| format!("cannot read the outbox: {e}"))?;
-    let mut acks = Vec::with_capacity(events.len());
-    for event in &events {
-        let subject = broker::subject(EVENTS_PREFIX, &event.r#type);
-        let message = PublishMessage::build()
-            .payload(event.encode_to_vec().into())
-            .message_id(message_id(event));
-        let ack = context.send_publish(subject, message).await;
-        acks.push(ack.map_err(|e| format!("cannot publish event {}: {e}", event.event_id))?);
+    let read = events.len();
+    let round = Round::draw(&outbox.faults, events);
+    round.log_faults();
+    let mut acks = Vec::with_capacity(round.publications.len());
+    for (event, fate) in &round.publications {
+        if let Fate::Held(by) = fate {
+            tokio::time::sleep(*by).await;
+        }
+        acks.push(publish(context, event, message_id(event)).await?);
+        if *fate == Fate::Twice {
+            let copy = format!("{}-copy-{}", message_id(event), uuid::Uuid::new_v4());
+            tracing::warn!(event.id = event.event_id, "injected fault: duplicate");
+            acks.push(publish(context, event, copy).await?);
+        }
     }
     let mut acked = Vec::with_capacity(acks.len());
-    for (event, ack) in events.iter().zip(acks) {
+    let mut crash = false;
+    let fates = round.publications.iter().flat_map(|(event, fate)| {
+        let copies = if *fate == Fate::Twice { 2 } else { 1 };
+        std::iter::repeat_n((event.event_id, *fate), copies)
+    });
+    for ((event_id, fate), ack) in fates.zip(acks) {
         let failed = match tokio::time::timeout(ACK_TIMEOUT, ack).await {
             Ok(Ok(_)) => {
-                acked.push(event.event_id);
+                crash |= fate == Fate::CrashAfter;
+                if fate != Fate::Forgotten && acked.last() != Some(&event_id) {
+                    acked.push(event_id);
+                }
                 continue;
             }
-            Ok(Err(e)) => format!("event {}: {e}", event.event_id),
-            Err(_) => format!("event {} was not acked in time", event.event_id),
+            Ok(Err(e)) => format!("event {event_id}: {e}"),
+            Err(_) => format!("event {event_id} was not acked in time"),
         };
         mark(&outbox.writer, acked)
             .await
             .map_err(|e| format!("{failed}; and cannot mark the acked ones: {e}"))?;
         return Err(failed);
     }
+    if crash {
+        tracing::warn!("injected fault: crash after publishing, before marking");
+        std::process::exit(CRASH_EXIT_CODE);
+    }
     mark(&outbox.writer, acked)
         .await
         .map_err(|e| format!("cannot mark the events published: {e}"))?;
-    Ok(events.len())
+    match round.faulted() {
+        true => Err("a fault injected in the round: it is published again".to_string()),
+        false => Ok(read),
+    }
+}
+
+/// Sends one event under `id`; answers the broker's ack to come.
+async fn publish(
+    context: &jetstream::Context,
+    event: &proto::OrderEvent,
+    id: String,
+) -> Result<jetstream::context::PublishAckFuture, String> {
+    let subject = broker::subject(EVENTS_PREFIX, &event.r#type);
+    let message = PublishMessage::build()
+        .payload(event.encode_to_vec().into())
+        .message_id(id);
+    context
+        .send_publish(subject, message)
+        .await
+        .map_err(|e| format!("cannot publish event {}: {e}", event.event_id))
 }
 
 /// The id the server deduplicates on: unique per event of this database.
