@@ -12,6 +12,7 @@ pub mod definitions;
 pub mod dynamic;
 pub mod engine;
 pub mod invoicing;
+pub mod metrics;
 pub mod upgrade;
 
 pub mod startup;

@@ -46,9 +46,11 @@ pub enum StartupError {
 /// How long to wait between two attempts to register the built-in definitions.
 const REGISTER_PAUSE: Duration = Duration::from_millis(200);
 
-/// A ready orchestrator: saga log open, listener bound, nothing running yet.
+/// A ready orchestrator: saga log open, listeners bound, nothing running yet.
 pub struct App {
     listener: TcpListener,
+    /// `--http-listen`'s (metrics), if asked for.
+    http: Option<TcpListener>,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -101,14 +103,15 @@ impl App {
             lease: Duration::from_millis(config.lease_ms.max(30)),
             sync: config.sync_settings(),
         };
-        let listener = service_kit::serve::bind(&config.listen)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen.clone(),
-                source,
-            })?;
+        let listener = bind(&config.listen).await?;
+        let http = match &config.http_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        crate::metrics::describe();
         Ok(Self {
             listener,
+            http,
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -122,6 +125,11 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// The HTTP listener's address, if there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Resumes unfinished sagas, serves until `shutdown`, then drains in-flight calls.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         // Before serving: new sagas must not be mistaken for leftovers of a past run.
@@ -130,6 +138,14 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
+        if let Some(listener) = self.http {
+            let stopping = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(error) = service_kit::http::serve(listener, stopping).await {
+                    tracing::error!(%error, "the HTTP listener failed");
+                }
+            });
+        }
         let (trigger, invoicing) = self.invoicing;
         invoicing.spawn(trigger, shutdown.clone());
         let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
@@ -155,6 +171,15 @@ impl App {
         tracing::info!("orchestrator stopped");
         Ok(())
     }
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, StartupError> {
+    service_kit::serve::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// The built-in participants, the `--participant`s and the `--descriptor-set`s.

@@ -8,6 +8,7 @@ pub mod barrier;
 pub mod broker;
 pub mod db;
 pub mod faults;
+pub mod http;
 pub mod paging;
 pub mod participant;
 pub mod saga_call;

@@ -18,6 +18,7 @@ pub mod binaries;
 pub mod chaos;
 pub mod cluster;
 pub mod direct;
+pub mod http;
 pub mod invariants;
 pub mod listing;
 pub mod nats;

@@ -1,13 +1,16 @@
 //! An order event the orchestrator can make nothing of (undecodable bytes, or a type it
 //! does not know) is delivered a bounded number of times and then moved to the dead-letter
-//! stream, with why; the events after it are still consumed.
+//! stream, with why, and counted in the orchestrator's metrics; the events after it are
+//! still consumed.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use async_nats::jetstream;
 use saga_contracts::orders::v1::OrderEvent;
+use saga_tests::chaos::setup::free_ports;
 use saga_tests::direct::{placed, settled};
+use saga_tests::http::{get, sample};
 use saga_tests::nats::NatsServer;
 use saga_tests::poll::{Check, eventually};
 use saga_tests::{Backend, Cluster, ClusterOptions};
@@ -15,17 +18,23 @@ use service_kit::broker::{DEAD_LETTER_STREAM, EVENTS_PREFIX};
 use tonic_prost::prost::Message;
 
 const PATIENCE: Duration = Duration::from_secs(60);
+/// `orchestrator::metrics::DEAD_LETTERS`.
+const DEAD_LETTERS: &str = "saga_order_events_dead_lettered_total";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_order_event_is_moved_to_the_dead_letters() -> Result<()> {
     let Some(nats) = NatsServer::start().await? else {
         return Ok(());
     };
+    let [http] = free_ports(1)?[..] else {
+        bail!("no free port");
+    };
     let cluster = Cluster::start(
         ClusterOptions::default()
             .backend(Backend::Sqlite)
             .nats_url(nats.url())
-            .orchestrator_arg("--invoice-trigger=events"),
+            .orchestrator_arg("--invoice-trigger=events")
+            .orchestrator_arg(format!("--http-listen={http}")),
     )
     .await?;
     let client = async_nats::connect(nats.url()).await?;
@@ -87,5 +96,18 @@ async fn a_poison_order_event_is_moved_to_the_dead_letters() -> Result<()> {
         after.confirmed == 2 && after.violations.is_empty(),
         "{after:?}"
     );
+    // Counted just after the letter is stored: the count may trail the stream a moment.
+    let created = r#"saga_order_events_total{source="nats",type="order-created"}"#;
+    eventually(PATIENCE, "the dead letters counted", || async {
+        let metrics = get(http, "/metrics").await?;
+        let count = |name: &str| sample(&metrics, name).unwrap_or(0.0);
+        Ok(match (count(DEAD_LETTERS), count(created)) {
+            (2.0, 2.0) => Check::Done(()),
+            (dead, events) => Check::NotYet(format!(
+                "{dead} dead letters, {events} events counted in:\n{metrics}"
+            )),
+        })
+    })
+    .await?;
     Ok(())
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::start_for;
 use super::{Invoicing, StartError, pause};
+use crate::metrics::{DEAD_LETTERS, ORDER_EVENTS};
 
 /// The consumer's durable name on the server.
 pub const CONSUMER: &str = "orchestrator-invoicing";
@@ -103,7 +104,16 @@ async fn settle(
         Err(e) => Err((None, StartError::Refused(format!("undecodable: {e}")))),
     };
     match started {
-        Ok(()) => message.double_ack().await,
+        Ok(()) => {
+            let kind = message
+                .subject
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            metrics::counter!(ORDER_EVENTS, "source" => "nats", "type" => kind).increment(1);
+            message.double_ack().await
+        }
         Err((_, StartError::NotNow(reason))) => {
             tracing::debug!(%reason, "the event's saga cannot start yet");
             message.ack_with(AckKind::Nak(Some(REDELIVER_AFTER))).await
@@ -143,5 +153,6 @@ async fn dead_letter(
         .send_publish(broker::subject(DEAD_LETTER_PREFIX, kind), letter)
         .await?
         .await?;
+    metrics::counter!(DEAD_LETTERS).increment(1);
     Ok(())
 }

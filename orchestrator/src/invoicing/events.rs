@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Feed, Invoicing, StartError, pause};
+use crate::metrics::ORDER_EVENTS;
 use crate::store::StoreError;
 
 /// The feed's name in the saga log.
@@ -140,7 +141,11 @@ async fn handle(
 ) -> Result<(), Stop> {
     loop {
         match start_for(invoicing, event).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                let kind = event.r#type.clone();
+                metrics::counter!(ORDER_EVENTS, "source" => "stream", "type" => kind).increment(1);
+                return Ok(());
+            }
             Err(StartError::Refused(reason)) => {
                 tracing::warn!(event.id = event.event_id, %reason, "no saga for the event");
                 return Ok(());

@@ -9,6 +9,7 @@ use saga_contracts::orders::v1 as orders;
 use tokio_util::sync::CancellationToken;
 
 use super::{Feed, Invoicing, StartError, pause};
+use crate::metrics::SWEPT_ORDERS;
 
 /// The feed's name in the saga log.
 const FEED: &str = "invoice-sync";
@@ -109,6 +110,7 @@ async fn accept(
     match accepted.map_err(StartError::from) {
         Ok(ids) => {
             tracing::debug!(sagas = ids.len(), watermark = %position, "sweep page accepted");
+            metrics::counter!(SWEPT_ORDERS).increment(ids.len() as u64);
             Ok(())
         }
         Err(StartError::NotNow(reason)) => Err(format!("the page waits: {reason}")),

@@ -1,0 +1,53 @@
+//! The HTTP listener beside a service's gRPC one (`--http-listen`): `GET /metrics`, the
+//! process's metrics in Prometheus' text format, recorded through the `metrics` facade.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The content type of the Prometheus text format.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The process's recorder, installed by the first caller; `None` when another recorder
+/// was installed first (the metrics then go there).
+pub fn metrics() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::warn!(%error, "cannot install the metrics recorder");
+                None
+            }
+        })
+        .clone()
+}
+
+/// Prints the `http listening on IP:PORT` line that scripts and tests wait for.
+pub fn announce(addr: SocketAddr) {
+    println!("http listening on {addr}");
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let handle = metrics();
+    let render = move || {
+        let text = handle.as_ref().map(PrometheusHandle::render);
+        async move {
+            (
+                [(header::CONTENT_TYPE, TEXT_FORMAT)],
+                text.unwrap_or_default(),
+            )
+        }
+    };
+    let app = Router::new().route("/metrics", get(render));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

@@ -1,0 +1,39 @@
+//! A plain HTTP/1.0 GET over loopback, enough to scrape a service's `/metrics`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The body of `GET path` at `addr`, which must answer 200.
+pub async fn get(addr: SocketAddr, path: &str) -> Result<String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot reach {addr}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("not an HTTP answer: {answer:?}"))?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {path} answered {head:?}");
+    }
+    Ok(body.to_string())
+}
+
+/// The value of the sample `name` (with its labels as written, e.g. `a_total{x="y"}`) in
+/// a Prometheus text page, if present.
+pub fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+}
