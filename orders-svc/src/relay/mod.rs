@@ -112,41 +112,16 @@ async fn round(outbox: &Outbox, context: &jetstream::Context) -> Result<usize, S
     let read = events.len();
     let round = Round::draw(&outbox.faults, events);
     round.log_faults();
-    let mut acks = Vec::with_capacity(round.publications.len());
-    for (event, fate) in &round.publications {
-        if let Fate::Held(by) = fate {
-            tokio::time::sleep(*by).await;
+    let acks = publish_all(context, &round).await?;
+    let (acked, crash) = match await_acks(acks).await {
+        Ok(acked) => acked,
+        Err((acked, failed)) => {
+            mark(&outbox.writer, acked)
+                .await
+                .map_err(|e| format!("{failed}; and cannot mark the acked ones: {e}"))?;
+            return Err(failed);
         }
-        acks.push(publish(context, event, message_id(event)).await?);
-        if *fate == Fate::Twice {
-            let copy = format!("{}-copy-{}", message_id(event), uuid::Uuid::new_v4());
-            tracing::warn!(event.id = event.event_id, "injected fault: duplicate");
-            acks.push(publish(context, event, copy).await?);
-        }
-    }
-    let mut acked = Vec::with_capacity(acks.len());
-    let mut crash = false;
-    let fates = round.publications.iter().flat_map(|(event, fate)| {
-        let copies = if *fate == Fate::Twice { 2 } else { 1 };
-        std::iter::repeat_n((event.event_id, *fate), copies)
-    });
-    for ((event_id, fate), ack) in fates.zip(acks) {
-        let failed = match tokio::time::timeout(ACK_TIMEOUT, ack).await {
-            Ok(Ok(_)) => {
-                crash |= fate == Fate::CrashAfter;
-                if fate != Fate::Forgotten && acked.last() != Some(&event_id) {
-                    acked.push(event_id);
-                }
-                continue;
-            }
-            Ok(Err(e)) => format!("event {event_id}: {e}"),
-            Err(_) => format!("event {event_id} was not acked in time"),
-        };
-        mark(&outbox.writer, acked)
-            .await
-            .map_err(|e| format!("{failed}; and cannot mark the acked ones: {e}"))?;
-        return Err(failed);
-    }
+    };
     if crash {
         tracing::warn!("injected fault: crash after publishing, before marking");
         std::process::exit(CRASH_EXIT_CODE);
@@ -158,6 +133,48 @@ async fn round(outbox: &Outbox, context: &jetstream::Context) -> Result<usize, S
         true => Err("a fault injected in the round: it is published again".to_string()),
         false => Ok(read),
     }
+}
+
+/// An event sent, how it fares, and the broker's ack to come.
+type Sent = (u64, Fate, jetstream::context::PublishAckFuture);
+
+/// Sends the round's events in its order, a duplicated one twice.
+async fn publish_all(context: &jetstream::Context, round: &Round) -> Result<Vec<Sent>, String> {
+    let mut sent = Vec::with_capacity(round.publications.len());
+    for (event, fate) in &round.publications {
+        if let Fate::Held(by) = fate {
+            tokio::time::sleep(*by).await;
+        }
+        let ack = publish(context, event, message_id(event)).await?;
+        sent.push((event.event_id, *fate, ack));
+        if *fate == Fate::Twice {
+            let copy = format!("{}-copy-{}", message_id(event), uuid::Uuid::new_v4());
+            tracing::warn!(event.id = event.event_id, "injected fault: duplicate");
+            sent.push((event.event_id, *fate, publish(context, event, copy).await?));
+        }
+    }
+    Ok(sent)
+}
+
+/// Waits for the acks in order: the events to mark published (a forgotten ack's left
+/// out) and whether one of them asks for a crash; or, at the first failed ack, those
+/// acked before it and why.
+async fn await_acks(sent: Vec<Sent>) -> Result<(Vec<u64>, bool), (Vec<u64>, String)> {
+    let mut acked: Vec<u64> = Vec::with_capacity(sent.len());
+    let mut crash = false;
+    for (event_id, fate, ack) in sent {
+        match tokio::time::timeout(ACK_TIMEOUT, ack).await {
+            Ok(Ok(_)) => {
+                crash |= fate == Fate::CrashAfter;
+                if fate != Fate::Forgotten && acked.last() != Some(&event_id) {
+                    acked.push(event_id);
+                }
+            }
+            Ok(Err(e)) => return Err((acked, format!("event {event_id}: {e}"))),
+            Err(_) => return Err((acked, format!("event {event_id} was not acked in time"))),
+        }
+    }
+    Ok((acked, crash))
 }
 
 /// Sends one event under `id`; answers the broker's ack to come.
