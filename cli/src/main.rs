@@ -7,6 +7,7 @@ mod definitions;
 mod direct;
 mod render;
 mod stack;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ enum Command {
     Start(client::StartArgs),
     /// Show one saga with its steps and its log.
     Get(client::GetArgs),
+    /// Follow one saga's log as it grows, until the saga ends.
+    Watch(watch::WatchArgs),
     /// List sagas, newest first.
     List(client::ListArgs),
     /// List the live orchestrator replicas: id, incarnation, last heartbeat, sagas held.
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Order(args) => direct::order(args).await,
         Command::Start(args) => client::start(args).await,
         Command::Get(args) => client::get(args).await,
+        Command::Watch(args) => watch::watch(args).await,
         Command::List(args) => client::list(args).await,
         Command::Replicas(args) => client::replicas(args).await,
         Command::DeadLetters(args) => dead_letters::list(args).await,

@@ -62,33 +62,38 @@ pub fn saga(saga: &pb::Saga) -> String {
         );
     }
     for entry in &saga.log {
-        let phase = match pb::StepPhase::try_from(entry.phase) {
-            Ok(pb::StepPhase::Unspecified) | Err(_) => String::new(),
-            Ok(p) => p
-                .as_str_name()
-                .trim_start_matches("STEP_PHASE_")
-                .to_lowercase(),
-        };
-        let outcome = pb::StepOutcome::try_from(entry.outcome)
-            .map(|o| {
-                o.as_str_name()
-                    .trim_start_matches("STEP_OUTCOME_")
-                    .to_lowercase()
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "\n  {:>3}  {:<15} {:<13} {:<16} attempt {:<3} {:<20} {}",
-            entry.seq,
-            entry.step,
-            phase,
-            outcome,
-            entry.attempt,
-            format!("{}@v{}", entry.writer, entry.version),
-            entry.detail
-        );
+        let _ = write!(out, "\n{}", log_entry(entry));
     }
     out
+}
+
+/// One log record on a line: seq, step, phase, outcome, attempt, writer and version,
+/// detail.
+pub fn log_entry(entry: &pb::SagaLogEntry) -> String {
+    let phase = match pb::StepPhase::try_from(entry.phase) {
+        Ok(pb::StepPhase::Unspecified) | Err(_) => String::new(),
+        Ok(p) => p
+            .as_str_name()
+            .trim_start_matches("STEP_PHASE_")
+            .to_lowercase(),
+    };
+    let outcome = pb::StepOutcome::try_from(entry.outcome)
+        .map(|o| {
+            o.as_str_name()
+                .trim_start_matches("STEP_OUTCOME_")
+                .to_lowercase()
+        })
+        .unwrap_or_default();
+    format!(
+        "  {:>3}  {:<15} {:<13} {:<16} attempt {:<3} {:<20} {}",
+        entry.seq,
+        entry.step,
+        phase,
+        outcome,
+        entry.attempt,
+        format!("{}@v{}", entry.writer, entry.version),
+        entry.detail
+    )
 }
 
 fn status(value: i32) -> String {

@@ -224,6 +224,20 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts another orchestrator replica under `replica_id` on the same database and
+    /// participants (sharing the saga log needs PostgreSQL); the caller owns it.
+    pub async fn another_orchestrator(&self, replica_id: &str) -> Result<ServiceProcess> {
+        let mut args = self.orchestrator_args.clone();
+        let at = args
+            .iter()
+            .position(|a| a == "--replica-id")
+            .context("the orchestrator runs without --replica-id")?;
+        if let Some(id) = args.get_mut(at + 1) {
+            *id = replica_id.to_string();
+        }
+        spawn_orchestrator(&self.dir, &self.orchestrator_binary, &args).await
+    }
+
     /// Polls ListSagas until some saga is past its first step and not ended yet (a saga
     /// in the middle, where a crash or restart is worth making).
     pub async fn wait_for_a_saga_mid_way(&self, deadline: Duration) -> Result<Vec<Saga>> {

@@ -5,11 +5,14 @@ mod convert;
 mod error;
 mod order;
 mod view;
+mod watch;
 
 use std::time::Duration;
 
 use saga_contracts::saga::v1 as pb;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::definitions::{Definitions, PLACE_ORDER_NAME};
@@ -77,6 +80,8 @@ impl OrchestratorApi {
 
 #[tonic::async_trait]
 impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
+    type WatchSagaStream = ReceiverStream<Result<pb::SagaLogEntry, Status>>;
+
     #[tracing::instrument(skip_all, fields(idempotency_key = %request.get_ref().idempotency_key))]
     async fn place_order(
         &self,
@@ -129,6 +134,31 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         }
         let saga = self.engine.get(&saga_id).await.map_err(ApiError::from)?;
         Ok(Response::new(self.view(saga).await))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn watch_saga(
+        &self,
+        request: Request<pb::WatchSagaRequest>,
+    ) -> Result<Response<Self::WatchSagaStream>, Status> {
+        let request = request.into_inner();
+        if request.saga_id.is_empty() {
+            return Err(ApiError::invalid("saga_id", "must not be empty").into());
+        }
+        // Read once here, so that an unknown saga is the call's answer.
+        let saga = self
+            .engine
+            .get(&request.saga_id)
+            .await
+            .map_err(ApiError::from)?;
+        let (sink, records) = mpsc::channel(watch::WATCH_BUFFER);
+        tokio::spawn(watch::follow(
+            self.engine.clone(),
+            saga,
+            request.from_seq,
+            sink,
+        ));
+        Ok(Response::new(ReceiverStream::new(records)))
     }
 
     #[tracing::instrument(skip_all)]

@@ -8,6 +8,7 @@ mod classify;
 mod clock;
 mod driver;
 mod error;
+mod follow;
 mod ownership;
 mod page;
 mod pool;
@@ -28,6 +29,7 @@ pub use backoff::Backoff;
 pub use calls::{Call, InvalidUrl, Participants, channel};
 pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
+pub use follow::Change;
 
 use saga_definitions::machine::{self, Context, Policy, SagaStatus};
 use serde_json::Value;
