@@ -65,6 +65,15 @@ pub struct ListArgs {
     /// Only sagas of this status: running, compensating, completed, compensated, failed.
     #[arg(long, value_parser = parse_status)]
     status: Option<pb::SagaStatus>,
+    /// Only sagas of this definition.
+    #[arg(long)]
+    definition: Option<String>,
+    /// Only unfinished sagas with no progress for longer than this (ms): stuck ones.
+    #[arg(long, default_value_t = 0)]
+    stuck_for_ms: u64,
+    /// Only sagas whose idempotency key holds this text.
+    #[arg(long)]
+    key: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: u32,
 }
@@ -121,12 +130,21 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
     let request = pb::ListSagasRequest {
         status: args.status.unwrap_or(pb::SagaStatus::Unspecified).into(),
         page_size: args.limit,
-        page_token: String::new(),
+        definition: args.definition.unwrap_or_default(),
+        stuck_for_ms: args.stuck_for_ms,
+        key_contains: args.key.unwrap_or_default(),
+        ..Default::default()
     };
     let listed = client.list_sagas(request).await?.into_inner();
     for saga in &listed.sagas {
         println!("{}", render::summary(saga));
     }
+    let counts: Vec<String> = listed
+        .counts
+        .iter()
+        .map(|(status, n)| format!("{} {n}", status.to_lowercase()))
+        .collect();
+    println!("counts: {}", counts.join(", "));
     Ok(())
 }
 

@@ -42,6 +42,7 @@ pub async fn saga_pages(
                     status: status.into(),
                     page_size,
                     page_token,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();

@@ -44,6 +44,9 @@ async fn scenario(backend: Backend) -> Result<()> {
         )
         .invoices_faults("CreateInvoice:ambiguous:0.5,VoidInvoice:ambiguous:0.3")
         .fault_seed(41)
+        // Half the invoices' creations fail ambiguously: with the default 8 attempts a
+        // saga meant to complete gives up now and then (0.5^8 per step), and compensates.
+        .max_attempts(40)
         .orchestrator_arg(stock::participant_arg(&inventory));
     let mut cluster = Cluster::start(options).await?;
     stock::register(

@@ -8,7 +8,7 @@ use saga_contracts::saga::v1 as pb;
 
 use super::error::ApiError;
 use super::order::{InvalidOrder, LineItem, OrderRequest};
-use crate::store::{LogEntry, ReplicaRecord};
+use crate::store::{LogEntry, ReplicaRecord, SagaFilter};
 use saga_definitions::machine::{Operation, Outcome, SagaStatus};
 
 /// Longest idempotency key accepted, in bytes.
@@ -106,6 +106,33 @@ pub fn status_filter(value: i32) -> Result<Option<SagaStatus>, ApiError> {
         Ok(pb::SagaStatus::Failed) => Ok(Some(SagaStatus::Failed)),
         Err(_) => Err(ApiError::invalid("status", "is not a known SagaStatus")),
     }
+}
+
+/// A listing's filter, from the request's fields; a time before the epoch or past what a
+/// millisecond count holds is INVALID_ARGUMENT naming its field.
+pub fn list_filter(request: &pb::ListSagasRequest) -> Result<SagaFilter, ApiError> {
+    let millis = |field: &'static str, at: Option<&prost_types::Timestamp>| {
+        at.map(|t| {
+            let ms = t
+                .seconds
+                .checked_mul(1_000)
+                .and_then(|s| s.checked_add(i64::from(t.nanos / 1_000_000)));
+            ms.filter(|ms| *ms >= 0)
+                .ok_or_else(|| ApiError::invalid(field, "is not a time after 1970"))
+        })
+        .transpose()
+    };
+    let stuck = i64::try_from(request.stuck_for_ms)
+        .map_err(|_| ApiError::invalid("stuck_for_ms", "is too large"))?;
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok(SagaFilter {
+        status: status_filter(request.status)?,
+        definition: text(&request.definition),
+        created_after_ms: millis("created_after", request.created_after.as_ref())?,
+        created_before_ms: millis("created_before", request.created_before.as_ref())?,
+        idle_since_ms: (stuck > 0).then(|| service_kit::db::now_ms().saturating_sub(stuck)),
+        key_contains: text(&request.key_contains),
+    })
 }
 
 pub(super) fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {

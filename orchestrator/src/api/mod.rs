@@ -19,7 +19,7 @@ use crate::definitions::{Definitions, PLACE_ORDER_NAME};
 use crate::engine::{Engine, SagaStart};
 use crate::store::SagaRecord;
 use convert::{
-    PlaceOrder, StartSaga, definition_to_proto, grpc_timeout, replica_to_proto, status_filter,
+    PlaceOrder, StartSaga, definition_to_proto, grpc_timeout, list_filter, replica_to_proto,
 };
 pub use error::ApiError;
 
@@ -167,15 +167,16 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         request: Request<pb::ListSagasRequest>,
     ) -> Result<Response<pb::ListSagasResponse>, Status> {
         let request = request.into_inner();
-        let status = status_filter(request.status)?;
+        let filter = list_filter(&request)?;
         let before = service_kit::paging::decode_token(&request.page_token)
             .map_err(|_| ApiError::invalid("page_token", "is not a token from a previous page"))?;
         let limit = service_kit::paging::page_size(request.page_size);
         let sagas = self
             .engine
-            .list(status, limit, before)
+            .list(&filter, limit, before)
             .await
             .map_err(ApiError::from)?;
+        let counts = self.engine.count(&filter).await.map_err(ApiError::from)?;
         let last = sagas.last().map(|s| s.row);
         let next_page_token = service_kit::paging::next_token(sagas.len(), limit, last);
         let mut shown = Vec::with_capacity(sagas.len());
@@ -185,6 +186,10 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::ListSagasResponse {
             sagas: shown,
             next_page_token,
+            counts: counts
+                .into_iter()
+                .map(|(status, n)| (status.as_str().to_string(), n))
+                .collect(),
         }))
     }
 

@@ -35,7 +35,9 @@ use saga_definitions::machine::{self, Context, Policy, SagaStatus};
 use serde_json::Value;
 
 use crate::definitions::{Definitions, Runnable};
-use crate::store::{Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaRecord, SagaStore};
+use crate::store::{
+    Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaFilter, SagaRecord, SagaStore,
+};
 use driver::LiveSaga;
 
 /// The engine's tuning.
@@ -172,14 +174,19 @@ impl Engine {
         found.ok_or_else(|| EngineError::NotFound(saga_id.to_string()))
     }
 
-    /// Sagas newest first, after the row `before`.
+    /// Sagas newest first that `filter` lets through, after the row `before`.
     pub async fn list(
         &self,
-        status: Option<SagaStatus>,
+        filter: &SagaFilter,
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, EngineError> {
-        Ok(self.inner.store.list(status, limit, before).await?)
+        Ok(self.inner.store.list(filter, limit, before).await?)
+    }
+
+    /// How many sagas `filter` (its status aside) lets through, by status.
+    pub async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, EngineError> {
+        Ok(self.inner.store.count(filter).await?)
     }
 
     /// The replicas heard from within one lease period.

@@ -164,7 +164,16 @@ async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
         let deadline = Instant::now() + PATIENCE;
         let mut most = 0;
         while Instant::now() < deadline {
-            let running = store.list(Some(SagaStatus::Running), 100, None).await;
+            let running = store
+                .list(
+                    &crate::store::SagaFilter {
+                        status: Some(SagaStatus::Running),
+                        ..Default::default()
+                    },
+                    100,
+                    None,
+                )
+                .await;
             let running = running.expect("list");
             let held = running.iter().filter(|s| s.owner == "b").count();
             most = most.max(held);

@@ -2,6 +2,20 @@
 //! implementation for SQLite and PostgreSQL.
 
 /// `SELECT <saga columns> FROM sagas` followed by the rest of a query, as a static string.
+/// The conditions of a [`SagaFilter`] other than status and paging, binding `$3`…`$7`:
+/// definition, created after, created before, unfinished and idle since, key pattern.
+macro_rules! saga_filter {
+    () => {
+        concat!(
+            "($3 IS NULL OR definition = $3) ",
+            "AND ($4 IS NULL OR created_at_ms > $4) ",
+            "AND ($5 IS NULL OR created_at_ms < $5) ",
+            "AND ($6 IS NULL OR (updated_at_ms < $6 AND status IN ('RUNNING', 'COMPENSATING'))) ",
+            "AND ($7 IS NULL OR idempotency_key LIKE $7 ESCAPE '!')"
+        )
+    };
+}
+
 macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
@@ -57,6 +71,36 @@ pub struct LogEntry {
     pub writer: String,
     /// The saga's version after that write (see [`SagaRecord::version`]).
     pub version: i64,
+}
+
+/// Which sagas a listing shows; every condition left out lets every saga through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SagaFilter {
+    pub status: Option<SagaStatus>,
+    pub definition: Option<String>,
+    /// Created after, and before, these times (ms since the epoch).
+    pub created_after_ms: Option<i64>,
+    pub created_before_ms: Option<i64>,
+    /// Unfinished, with no progress since this time (ms since the epoch): stuck.
+    pub idle_since_ms: Option<i64>,
+    /// Holding this text in its idempotency key.
+    pub key_contains: Option<String>,
+}
+
+impl SagaFilter {
+    /// `key_contains` as a `LIKE` pattern, its wildcards escaped with `!`.
+    fn key_pattern(&self) -> Option<String> {
+        self.key_contains.as_ref().map(|text| {
+            let escaped: String = text
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '!' => vec!['!', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("%{escaped}%")
+        })
+    }
 }
 
 /// A saga as stored.
@@ -217,13 +261,15 @@ pub trait SagaStore: Send + Sync + 'static {
     async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError>;
     /// A saga by its idempotency key, without its log.
     async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError>;
-    /// Sagas newest first, optionally of one status, after the row `before` (paging).
+    /// Sagas newest first that `filter` lets through, after the row `before` (paging).
     async fn list(
         &self,
-        status: Option<SagaStatus>,
+        filter: &SagaFilter,
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError>;
+    /// How many sagas `filter` (its status aside) lets through, by status.
+    async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError>;
     /// Takes over up to `limit` unfinished sagas for `claimer`, with leases of
     /// `lease_ms`, oldest first: each claim bumps the saga's version, so the previous
     /// owner can no longer write it, and appends a CLAIMED record naming the new owner,

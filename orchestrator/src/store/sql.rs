@@ -8,8 +8,8 @@ use service_kit::on_backend;
 use super::batch::GroupCommitter;
 use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
 use super::{
-    Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
-    SagaWrite, StoreError,
+    Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaFilter, SagaRecord,
+    SagaStore, SagaWrite, StoreError,
 };
 use super::{claims, replicas};
 use saga_definitions::machine::SagaStatus;
@@ -81,19 +81,26 @@ impl SagaStore for SqlStore {
 
     async fn list(
         &self,
-        status: Option<SagaStatus>,
+        filter: &SagaFilter,
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        let status = status.map(SagaStatus::as_str);
+        let status = filter.status.map(SagaStatus::as_str);
+        let key = filter.key_pattern();
         let sagas = on_backend!(&mut tx, conn => {
-            let rows = sqlx::query(select_sagas!(
-                "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2)
-                 ORDER BY seq DESC LIMIT $3"
+            let rows = sqlx::query(concat!(
+                select_sagas!("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND "),
+                saga_filter!(),
+                " ORDER BY seq DESC LIMIT $8"
             ))
             .bind(status)
             .bind(before)
+            .bind(filter.definition.as_deref())
+            .bind(filter.created_after_ms)
+            .bind(filter.created_before_ms)
+            .bind(filter.idle_since_ms)
+            .bind(key.as_deref())
             .bind(i64::from(limit))
             .fetch_all(conn)
             .await?;
@@ -101,6 +108,36 @@ impl SagaStore for SqlStore {
         })?;
         tx.commit().await?;
         Ok(sagas)
+    }
+
+    async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let key = filter.key_pattern();
+        let rows: Vec<(String, i64)> = on_backend!(&mut tx, conn => {
+            sqlx::query_as(concat!(
+                "SELECT status, COUNT(*) FROM sagas WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND ",
+                saga_filter!(),
+                " GROUP BY status"
+            ))
+            // Every status, every row: the same conditions as a listing's.
+            .bind(Option::<&str>::None)
+            .bind(Option::<i64>::None)
+            .bind(filter.definition.as_deref())
+            .bind(filter.created_after_ms)
+            .bind(filter.created_before_ms)
+            .bind(filter.idle_since_ms)
+            .bind(key.as_deref())
+            .fetch_all(conn)
+            .await
+        })?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(status, n)| {
+                let status = SagaStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?;
+                Ok((status, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
     }
 
     async fn claim(

@@ -206,21 +206,26 @@ async fn lists_page_newest_first_and_filter_by_status() {
         for i in 0..5 {
             insert(store, &format!("s{i}"), &format!("k{i}"), &order("c")).await;
         }
-        let first = store.list(None, 2, None).await.expect("list");
+        let all = SagaFilter::default();
+        let first = store.list(&all, 2, None).await.expect("list");
         let ids: Vec<_> = first.iter().map(|s| s.saga_id.as_str()).collect();
         assert_eq!(ids, vec!["s4", "s3"]);
         let rest = store
-            .list(None, 10, first.last().map(|s| s.row))
+            .list(&all, 10, first.last().map(|s| s.row))
             .await
             .expect("list");
         assert_eq!(rest.len(), 3);
+        let of = |status| SagaFilter {
+            status: Some(status),
+            ..SagaFilter::default()
+        };
         let running = store
-            .list(Some(SagaStatus::Running), 10, None)
+            .list(&of(SagaStatus::Running), 10, None)
             .await
             .expect("list");
         assert_eq!(running.len(), 5);
         let done = store
-            .list(Some(SagaStatus::Completed), 10, None)
+            .list(&of(SagaStatus::Completed), 10, None)
             .await
             .expect("list");
         assert!(done.is_empty());
@@ -609,5 +614,66 @@ async fn a_page_of_sagas_and_its_feed_position_commit_together_or_not_at_all() {
         assert!(store.get("s2").await.expect("get").is_none());
         let position = store.hold_feed(feed("a")).await.expect("hold");
         assert_eq!(position.as_deref(), Some("p1"));
+    }
+}
+
+#[tokio::test]
+async fn lists_filter_by_definition_time_idleness_and_key_text_and_count_by_status() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let store = store.as_ref();
+        for i in 0..5 {
+            insert(store, &format!("s{i}"), &format!("key-{i}%"), &order("c")).await;
+        }
+        let listed = |filter: SagaFilter| async move {
+            let sagas = store.list(&filter, 10, None).await.expect("list");
+            sagas.len()
+        };
+        let with = |f: fn(&mut SagaFilter)| {
+            let mut filter = SagaFilter::default();
+            f(&mut filter);
+            filter
+        };
+        assert_eq!(
+            listed(with(|f| f.definition = Some("place-order".into()))).await,
+            5
+        );
+        assert_eq!(
+            listed(with(|f| f.definition = Some("other".into()))).await,
+            0
+        );
+        // Inserted at 10 ms, not changed since.
+        assert_eq!(listed(with(|f| f.created_after_ms = Some(9))).await, 5);
+        assert_eq!(listed(with(|f| f.created_after_ms = Some(10))).await, 0);
+        assert_eq!(listed(with(|f| f.created_before_ms = Some(11))).await, 5);
+        assert_eq!(listed(with(|f| f.idle_since_ms = Some(11))).await, 5);
+        assert_eq!(listed(with(|f| f.idle_since_ms = Some(10))).await, 0);
+        // The text is matched as it is: `%` and `_` are no wildcards.
+        assert_eq!(
+            listed(with(|f| f.key_contains = Some("y-3%".into()))).await,
+            1
+        );
+        assert_eq!(
+            listed(with(|f| f.key_contains = Some("key_".into()))).await,
+            0
+        );
+        assert_eq!(
+            listed(with(|f| f.key_contains = Some("%%".into()))).await,
+            0
+        );
+        let counts = store
+            .count(&with(|f| f.status = Some(SagaStatus::Completed)))
+            .await
+            .expect("count");
+        assert_eq!(
+            counts,
+            vec![(SagaStatus::Running, 5)],
+            "the status filter aside"
+        );
+        let none = store
+            .count(&with(|f| f.definition = Some("other".into())))
+            .await
+            .expect("count");
+        assert!(none.is_empty());
     }
 }

@@ -15,8 +15,8 @@ use saga_definitions::machine::SagaStatus;
 use crate::definitions::{Definitions, ParticipantSchemas};
 use crate::engine::{Backoff, Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
 use crate::store::{
-    self, Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaRecord, SagaStore,
-    SagaWrite, StoreError,
+    self, Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaFilter, SagaRecord,
+    SagaStore, SagaWrite, StoreError,
 };
 use crate::testing::{order_input, place_order, policy};
 
@@ -167,7 +167,17 @@ pub async fn unfinished_after(store: &dyn SagaStore, within: Duration) -> Vec<St
     loop {
         let mut unfinished = Vec::new();
         for status in [SagaStatus::Running, SagaStatus::Compensating] {
-            let sagas = store.list(Some(status), 1_000, None).await.expect("list");
+            let sagas = store
+                .list(
+                    &SagaFilter {
+                        status: Some(status),
+                        ..SagaFilter::default()
+                    },
+                    1_000,
+                    None,
+                )
+                .await
+                .expect("list");
             unfinished.extend(sagas.into_iter().map(|s| s.saga_id));
         }
         if unfinished.is_empty() || tokio::time::Instant::now() >= deadline {
@@ -262,11 +272,15 @@ impl SagaStore for LossyStore {
 
     async fn list(
         &self,
-        status: Option<SagaStatus>,
+        filter: &SagaFilter,
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        self.inner.list(status, limit, before).await
+        self.inner.list(filter, limit, before).await
+    }
+
+    async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
+        self.inner.count(filter).await
     }
 
     async fn claim(
