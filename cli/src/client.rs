@@ -116,13 +116,21 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
 }
 
 pub async fn get(args: GetArgs) -> anyhow::Result<()> {
+    println!("{}", render::saga(&fetch(args).await?));
+    Ok(())
+}
+
+pub async fn show(args: GetArgs) -> anyhow::Result<()> {
+    println!("{}", render::timeline(&fetch(args).await?));
+    Ok(())
+}
+
+async fn fetch(args: GetArgs) -> anyhow::Result<pb::Saga> {
     let mut client = connect(&args.url).await?;
     let request = pb::GetSagaRequest {
         saga_id: args.saga_id,
     };
-    let saga = client.get_saga(request).await?.into_inner();
-    println!("{}", render::saga(&saga));
-    Ok(())
+    Ok(client.get_saga(request).await?.into_inner())
 }
 
 pub async fn list(args: ListArgs) -> anyhow::Result<()> {

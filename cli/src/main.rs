@@ -34,6 +34,8 @@ enum Command {
     Start(client::StartArgs),
     /// Show one saga with its steps and its log.
     Get(client::GetArgs),
+    /// Show one saga's calls as a timeline: when, how long, step, attempt, outcome.
+    Show(client::GetArgs),
     /// Follow one saga's log as it grows, until the saga ends.
     Watch(watch::WatchArgs),
     /// List sagas, newest first.
@@ -56,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Order(args) => direct::order(args).await,
         Command::Start(args) => client::start(args).await,
         Command::Get(args) => client::get(args).await,
+        Command::Show(args) => client::show(args).await,
         Command::Watch(args) => watch::watch(args).await,
         Command::List(args) => client::list(args).await,
         Command::Replicas(args) => client::replicas(args).await,

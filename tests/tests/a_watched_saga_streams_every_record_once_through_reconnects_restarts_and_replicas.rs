@@ -66,6 +66,23 @@ async fn reconnects(backend: Backend) -> Result<()> {
         ends_the_saga(&seen),
         "the last record watched does not end the saga"
     );
+    // The saga shows each step's calls, read back from the same log.
+    let saga = cluster
+        .orchestrator()
+        .get_saga(GetSagaRequest {
+            saga_id: saga_id.clone(),
+        })
+        .await?
+        .into_inner();
+    for step in &saga.steps {
+        let last = step.calls.last().map(|c| c.outcome.as_str());
+        ensure!(last == Some("succeeded"), "{}: {:?}", step.name, step.calls);
+        ensure!(
+            step.calls
+                .iter()
+                .all(|c| c.started_at.is_some() && c.ended_at.is_some())
+        );
+    }
 
     // An ended saga's watch sends its whole log and ends.
     let again = watch(&cluster.orchestrator(), &saga_id, 0, None).await?;

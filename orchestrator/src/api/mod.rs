@@ -1,6 +1,7 @@
 //! The gRPC edge: each handler converts the request, calls one engine function and
 //! converts the answer back.
 
+mod attempts;
 mod convert;
 mod error;
 mod order;

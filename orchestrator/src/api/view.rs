@@ -6,6 +6,7 @@ use saga_definitions::machine::{Effect, Operation, Outcome, Position, SagaScope,
 use saga_definitions::{Definition, StepDef};
 use serde_json::Value;
 
+use super::attempts::calls;
 use super::convert::{entry_to_proto, status_to_proto, timestamp};
 use crate::store::{LogEntry, SagaRecord};
 
@@ -60,6 +61,7 @@ fn output_of(record: &SagaRecord, definition: &Definition) -> Option<Value> {
 /// Each step of the definition: where it stands, from the state, and its attempts and
 /// last error, from the log when it is given.
 fn steps(definition: &Definition, state: &SagaState, log: &[LogEntry]) -> Vec<pb::StepState> {
+    let ended = state.status().is_terminal();
     definition
         .steps
         .iter()
@@ -80,6 +82,7 @@ fn steps(definition: &Definition, state: &SagaState, log: &[LogEntry]) -> Vec<pb
                     .map(Value::to_string)
                     .unwrap_or_default(),
                 error: records.last_error().unwrap_or_default(),
+                calls: calls(&records.records, ended),
             }
         })
         .collect()
