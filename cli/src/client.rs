@@ -4,9 +4,12 @@ use anyhow::Context;
 use saga_contracts::saga::v1 as pb;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 
+use crate::output::{self, Output};
 use crate::render;
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
+/// The proto name of a saga, for `--output json`.
+const SAGA: &str = "saga.v1.Saga";
 
 /// Flags of `saga place`.
 #[derive(Debug, clap::Args)]
@@ -115,14 +118,12 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn get(args: GetArgs) -> anyhow::Result<()> {
-    println!("{}", render::saga(&fetch(args).await?));
-    Ok(())
+pub async fn get(args: GetArgs, output: Output) -> anyhow::Result<()> {
+    output::print(output, &fetch(args).await?, SAGA, render::saga)
 }
 
-pub async fn show(args: GetArgs) -> anyhow::Result<()> {
-    println!("{}", render::timeline(&fetch(args).await?));
-    Ok(())
+pub async fn show(args: GetArgs, output: Output) -> anyhow::Result<()> {
+    output::print(output, &fetch(args).await?, SAGA, render::timeline)
 }
 
 async fn fetch(args: GetArgs) -> anyhow::Result<pb::Saga> {
@@ -133,7 +134,7 @@ async fn fetch(args: GetArgs) -> anyhow::Result<pb::Saga> {
     Ok(client.get_saga(request).await?.into_inner())
 }
 
-pub async fn list(args: ListArgs) -> anyhow::Result<()> {
+pub async fn list(args: ListArgs, output: Output) -> anyhow::Result<()> {
     let mut client = connect(&args.url).await?;
     let request = pb::ListSagasRequest {
         status: args.status.unwrap_or(pb::SagaStatus::Unspecified).into(),
@@ -144,23 +145,23 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let listed = client.list_sagas(request).await?.into_inner();
-    for saga in &listed.sagas {
-        println!("{}", render::summary(saga));
-    }
-    let counts: Vec<String> = listed
-        .counts
-        .iter()
-        .map(|(status, n)| format!("{} {n}", status.to_lowercase()))
-        .collect();
-    println!("counts: {}", counts.join(", "));
-    Ok(())
+    output::print(
+        output,
+        &listed,
+        "saga.v1.ListSagasResponse",
+        render::listing,
+    )
 }
 
-pub async fn replicas(args: ReplicasArgs) -> anyhow::Result<()> {
+pub async fn replicas(args: ReplicasArgs, output: Output) -> anyhow::Result<()> {
     let mut client = connect(&args.url).await?;
     let listed = client.list_replicas(pb::ListReplicasRequest {}).await?;
-    println!("{}", render::replicas(&listed.into_inner().replicas));
-    Ok(())
+    output::print(
+        output,
+        &listed.into_inner(),
+        "saga.v1.ListReplicasResponse",
+        |listed| render::replicas(&listed.replicas),
+    )
 }
 
 /// Places the demo's order for customer `demo` with one line at `unit_price_cents`.

@@ -5,15 +5,24 @@ mod client;
 mod dead_letters;
 mod definitions;
 mod direct;
+mod output;
 mod render;
 mod stack;
 mod watch;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use crate::output::Output;
 
 #[derive(Debug, Parser)]
 #[command(name = "saga", version, about = "The saga orchestrator's command line")]
 struct Cli {
+    /// How to answer: text for people, or proto3 JSON for scripts (get, show, list,
+    /// watch, replicas). Exit codes: 0 done, 1 refused, 2 usage, 3 unreachable.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,19 +58,30 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("saga: {error:#}");
+            output::exit_code(&error)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let output = cli.output;
     match cli.command {
         Command::Up(args) => stack::up(args).await,
         Command::Demo(args) => stack::demo(args).await,
         Command::Place(args) => client::place(args).await,
         Command::Order(args) => direct::order(args).await,
         Command::Start(args) => client::start(args).await,
-        Command::Get(args) => client::get(args).await,
-        Command::Show(args) => client::show(args).await,
-        Command::Watch(args) => watch::watch(args).await,
-        Command::List(args) => client::list(args).await,
-        Command::Replicas(args) => client::replicas(args).await,
+        Command::Get(args) => client::get(args, output).await,
+        Command::Show(args) => client::show(args, output).await,
+        Command::Watch(args) => watch::watch(args, output).await,
+        Command::List(args) => client::list(args, output).await,
+        Command::Replicas(args) => client::replicas(args, output).await,
         Command::DeadLetters(args) => dead_letters::list(args).await,
         Command::Definitions(args) => definitions::run(args).await,
     }

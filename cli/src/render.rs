@@ -115,6 +115,18 @@ fn time(at: Option<&prost_types::Timestamp>) -> String {
     at.map_or_else(|| "-".to_string(), ToString::to_string)
 }
 
+/// A page of sagas, one line each, and the counts by status.
+pub fn listing(listed: &pb::ListSagasResponse) -> String {
+    let mut out: Vec<String> = listed.sagas.iter().map(summary).collect();
+    let counts: Vec<String> = listed
+        .counts
+        .iter()
+        .map(|(status, n)| format!("{} {n}", status.to_lowercase()))
+        .collect();
+    out.push(format!("counts: {}", counts.join(", ")));
+    out.join("\n")
+}
+
 /// The saga's calls as a timeline, one line per call in the order they started: when
 /// (from the saga's creation), how long, step and phase (compensations marked `↩`),
 /// attempt, outcome, error.

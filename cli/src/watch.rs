@@ -8,6 +8,7 @@ use saga_contracts::saga::v1 as pb;
 use tonic::Code;
 
 use crate::client::{DEFAULT_URL, connect};
+use crate::output::{self, Output};
 use crate::render;
 
 /// Pause before watching again after the stream broke.
@@ -26,11 +27,11 @@ pub struct WatchArgs {
     from: u32,
 }
 
-pub async fn watch(args: WatchArgs) -> anyhow::Result<()> {
+pub async fn watch(args: WatchArgs, output: Output) -> anyhow::Result<()> {
     let mut last = args.from;
     let mut failures = 0;
     loop {
-        match follow(&args, &mut last).await {
+        match follow(&args, output, &mut last).await {
             Ok(()) => return Ok(()),
             Err(status) if reconnectable(&status) && failures < RECONNECTS => {
                 failures = if last > args.from { 1 } else { failures + 1 };
@@ -46,7 +47,7 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<()> {
 }
 
 /// Prints the records after `last` until the stream ends, moving `last` on.
-async fn follow(args: &WatchArgs, last: &mut u32) -> Result<(), tonic::Status> {
+async fn follow(args: &WatchArgs, output: Output, last: &mut u32) -> Result<(), tonic::Status> {
     let mut client = connect(&args.url)
         .await
         .map_err(|e| tonic::Status::unavailable(format!("{e:#}")))?;
@@ -57,7 +58,8 @@ async fn follow(args: &WatchArgs, last: &mut u32) -> Result<(), tonic::Status> {
     let mut records = client.watch_saga(request).await?.into_inner();
     while let Some(entry) = records.message().await? {
         *last = entry.seq;
-        println!("{}", render::log_entry(&entry));
+        output::print(output, &entry, "saga.v1.SagaLogEntry", render::log_entry)
+            .map_err(|e| tonic::Status::internal(format!("{e:#}")))?;
     }
     Ok(())
 }

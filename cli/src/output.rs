@@ -1,0 +1,77 @@
+//! How the CLI answers: text for people, or proto3 JSON for scripts (`--output json`),
+//! and exit codes a script can act on.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use tonic::Code;
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    /// One proto3 JSON object per answer (per record for `watch`).
+    Json,
+}
+
+/// The exit codes: done, refused (the orchestrator answered no), usage (clap's own),
+/// unreachable (no answer).
+pub const REFUSED: u8 = 1;
+pub const UNREACHABLE: u8 = 3;
+
+/// `message` (of the proto type `full_name`, e.g. `saga.v1.Saga`) as proto3 JSON, with
+/// the proto field names.
+pub fn json<M: prost::Message>(message: &M, full_name: &str) -> anyhow::Result<String> {
+    let pool = DescriptorPool::decode(saga_contracts::FILE_DESCRIPTOR_SET)?;
+    let descriptor = pool
+        .get_message_by_name(full_name)
+        .ok_or_else(|| anyhow::anyhow!("no message {full_name} in the contracts"))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
+    let options = SerializeOptions::new().use_proto_field_name(true);
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    dynamic.serialize_with_options(&mut serializer, &options)?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Prints `message` as the `output` asks: `text` for people, or its JSON.
+pub fn print<M: prost::Message>(
+    output: Output,
+    message: &M,
+    full_name: &str,
+    text: impl FnOnce(&M) -> String,
+) -> anyhow::Result<()> {
+    let line = match output {
+        Output::Text => text(message),
+        Output::Json => json(message, full_name)?,
+    };
+    say(&line);
+    Ok(())
+}
+
+/// Writes `line` to stdout; a reader that went away (`saga watch … | head`) ends the
+/// command quietly, as done.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("saga: cannot write the answer: {error}");
+    }
+}
+
+/// The exit code of a failed command: unreachable when no answer came (a transport
+/// failure, UNAVAILABLE, DEADLINE_EXCEEDED), refused otherwise.
+pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    let unreachable = error.chain().any(|cause| {
+        cause.is::<tonic::transport::Error>()
+            || cause.downcast_ref::<tonic::Status>().is_some_and(|status| {
+                std::error::Error::source(status).is_some()
+                    || matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
+            })
+    });
+    ExitCode::from(if unreachable { UNREACHABLE } else { REFUSED })
+}
