@@ -3,13 +3,16 @@
 //! was killed, and watches again from the last seq it saw, sees every record exactly
 //! once; a watcher on one replica follows a saga another replica drives; an ended saga's
 //! watch sends its whole log and ends; an unknown saga is NOT_FOUND and an empty id
-//! INVALID_ARGUMENT.
+//! INVALID_ARGUMENT. `WatchSagas` sends every record of every saga started after it, once.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
-use saga_contracts::saga::v1::{GetSagaRequest, SagaLogEntry, SagaStatus, WatchSagaRequest};
+use saga_contracts::saga::v1::{
+    GetSagaRequest, SagaLogEntry, SagaStatus, WatchSagaRequest, WatchSagasRequest,
+};
 use saga_tests::cluster::is_terminal;
 use saga_tests::requests::{item, order};
 use saga_tests::{Backend, Cluster, ClusterOptions, on_every_backend};
@@ -221,4 +224,68 @@ fn ends_the_saga(records: &[SagaLogEntry]) -> bool {
             SagaStatus::Completed | SagaStatus::Compensated | SagaStatus::Failed
         )
     })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_watch_sees_every_record_of_every_new_saga_once() -> Result<()> {
+    on_every_backend(dashboard).await
+}
+
+async fn dashboard(backend: Backend) -> Result<()> {
+    let cluster = Cluster::start(
+        ClusterOptions::default()
+            .backend(backend)
+            .max_invoice_cents(100_000)
+            .slow_calls(50),
+    )
+    .await?;
+    let request = WatchSagasRequest {
+        status: SagaStatus::Unspecified.into(),
+        definition: "place-order".into(),
+    };
+    let mut events = cluster
+        .orchestrator()
+        .watch_sagas(request)
+        .await?
+        .into_inner();
+    let mut ids = Vec::new();
+    for (key, price) in [("dash-1", 1_500), ("dash-2", 90_000), ("dash-3", 2_000)] {
+        let order = order(key, "customer-dash", vec![item("sku-dash", 2, price)]);
+        let saga = cluster
+            .orchestrator()
+            .place_order(order)
+            .await?
+            .into_inner();
+        ids.push(saga.saga.context("no saga")?.saga_id);
+    }
+    // Until every saga's last record (the saga's own, ending it) arrived.
+    let mut seen: BTreeMap<String, Vec<SagaLogEntry>> = BTreeMap::new();
+    let ended = |records: &Vec<SagaLogEntry>| {
+        ends_the_saga(records) && records.last().is_some_and(|r| r.step == "saga")
+    };
+    while ids.iter().any(|id| !seen.get(id).is_some_and(ended)) {
+        let event = match tokio::time::timeout(PATIENCE, events.message()).await {
+            Ok(next) => next?.context("the dashboard stream ended")?,
+            Err(_) => bail!("no event within {PATIENCE:?}; seen {:?}", seen.keys()),
+        };
+        let saga = event.saga.context("an event without its saga")?;
+        ensure!(saga.log.is_empty(), "the event's saga carries its log");
+        let entry = event.entry.context("an event without its record")?;
+        seen.entry(saga.saga_id).or_default().push(entry);
+    }
+    for id in &ids {
+        let full = log_of(&cluster.orchestrator(), id).await?;
+        ensure!(
+            seqs(&seen[id]) == seqs(&full),
+            "{id}: watched {:?}, the log holds {:?}",
+            seqs(&seen[id]),
+            seqs(&full)
+        );
+    }
+    ensure!(
+        seen.len() == ids.len(),
+        "records of other sagas: {:?}",
+        seen.keys()
+    );
+    Ok(())
 }

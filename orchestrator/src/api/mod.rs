@@ -7,6 +7,7 @@ mod error;
 mod order;
 mod view;
 mod watch;
+mod watch_all;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::engine::{Engine, SagaStart};
 use crate::store::SagaRecord;
 use convert::{
     PlaceOrder, StartSaga, definition_to_proto, grpc_timeout, list_filter, replica_to_proto,
+    status_filter,
 };
 pub use error::ApiError;
 
@@ -31,6 +33,7 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 
 /// `saga.v1.Orchestrator` over the engine and the registered definitions.
+#[derive(Clone)]
 pub struct OrchestratorApi {
     engine: Engine,
     definitions: Definitions,
@@ -82,6 +85,7 @@ impl OrchestratorApi {
 #[tonic::async_trait]
 impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
     type WatchSagaStream = ReceiverStream<Result<pb::SagaLogEntry, Status>>;
+    type WatchSagasStream = ReceiverStream<Result<pb::SagaEvent, Status>>;
 
     #[tracing::instrument(skip_all, fields(idempotency_key = %request.get_ref().idempotency_key))]
     async fn place_order(
@@ -160,6 +164,22 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             sink,
         ));
         Ok(Response::new(ReceiverStream::new(records)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_sagas(
+        &self,
+        request: Request<pb::WatchSagasRequest>,
+    ) -> Result<Response<Self::WatchSagasStream>, Status> {
+        let request = request.into_inner();
+        let filter = crate::store::SagaFilter {
+            status: status_filter(request.status)?,
+            definition: (!request.definition.is_empty()).then_some(request.definition),
+            ..Default::default()
+        };
+        let (sink, events) = mpsc::channel(watch::WATCH_BUFFER);
+        tokio::spawn(self.clone().follow_all(filter, sink));
+        Ok(Response::new(ReceiverStream::new(events)))
     }
 
     #[tracing::instrument(skip_all)]

@@ -184,6 +184,21 @@ impl Engine {
         Ok(self.inner.store.list(filter, limit, before).await?)
     }
 
+    /// Sagas `filter` lets through that changed at or after `since_ms`, in change
+    /// order, without their logs.
+    pub async fn changed_since(
+        &self,
+        filter: &SagaFilter,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .changed_since(filter, since_ms, limit)
+            .await?)
+    }
+
     /// How many sagas `filter` (its status aside) lets through, by status.
     pub async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, EngineError> {
         Ok(self.inner.store.count(filter).await?)

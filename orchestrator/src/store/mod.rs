@@ -268,6 +268,14 @@ pub trait SagaStore: Send + Sync + 'static {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError>;
+    /// Sagas `filter` lets through that changed at or after `since_ms`, in change order,
+    /// without their logs.
+    async fn changed_since(
+        &self,
+        filter: &SagaFilter,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError>;
     /// How many sagas `filter` (its status aside) lets through, by status.
     async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError>;
     /// Takes over up to `limit` unfinished sagas for `claimer`, with leases of

@@ -110,6 +110,38 @@ impl SagaStore for SqlStore {
         Ok(sagas)
     }
 
+    async fn changed_since(
+        &self,
+        filter: &SagaFilter,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let status = filter.status.map(SagaStatus::as_str);
+        let key = filter.key_pattern();
+        let sagas = on_backend!(&mut tx, conn => {
+            let rows = sqlx::query(concat!(
+                select_sagas!("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND "),
+                saga_filter!(),
+                " AND updated_at_ms >= $8 ORDER BY updated_at_ms, seq LIMIT $9"
+            ))
+            .bind(status)
+            .bind(Option::<i64>::None)
+            .bind(filter.definition.as_deref())
+            .bind(filter.created_after_ms)
+            .bind(filter.created_before_ms)
+            .bind(filter.idle_since_ms)
+            .bind(key.as_deref())
+            .bind(since_ms)
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await?;
+            rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        tx.commit().await?;
+        Ok(sagas)
+    }
+
     async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
         let mut tx = self.db.begin_read().await?;
         let key = filter.key_pattern();

@@ -279,6 +279,15 @@ impl SagaStore for LossyStore {
         self.inner.list(filter, limit, before).await
     }
 
+    async fn changed_since(
+        &self,
+        filter: &SagaFilter,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        self.inner.changed_since(filter, since_ms, limit).await
+    }
+
     async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
         self.inner.count(filter).await
     }
