@@ -2,17 +2,34 @@
 //! implementation for SQLite and PostgreSQL.
 
 /// `SELECT <saga columns> FROM sagas` followed by the rest of a query, as a static string.
-/// The conditions of a [`SagaFilter`] other than status and paging, binding `$3`…`$7`:
-/// definition, created after, created before, unfinished and idle since, key pattern.
+/// The conditions of a [`SagaFilter`] and a listing's page, binding `$1`…`$7` (see
+/// `bind_filter!`): status, before the row, definition, created after, created before,
+/// unfinished and idle since, key pattern.
 macro_rules! saga_filter {
     () => {
         concat!(
-            "($3 IS NULL OR definition = $3) ",
+            "($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) ",
+            "AND ($3 IS NULL OR definition = $3) ",
             "AND ($4 IS NULL OR created_at_ms > $4) ",
             "AND ($5 IS NULL OR created_at_ms < $5) ",
             "AND ($6 IS NULL OR (updated_at_ms < $6 AND status IN ('RUNNING', 'COMPENSATING'))) ",
             "AND ($7 IS NULL OR idempotency_key LIKE $7 ESCAPE '!')"
         )
+    };
+}
+
+/// Binds `saga_filter!()`'s `$1`…`$7` to `query`: `status` (text or none), `before`
+/// (a row or none), then the filter's own conditions with its key `pattern`.
+macro_rules! bind_filter {
+    ($query:expr, $status:expr, $before:expr, $filter:expr, $pattern:expr) => {
+        $query
+            .bind($status)
+            .bind($before)
+            .bind($filter.definition.as_deref())
+            .bind($filter.created_after_ms)
+            .bind($filter.created_before_ms)
+            .bind($filter.idle_since_ms)
+            .bind($pattern.as_deref())
     };
 }
 

@@ -89,18 +89,12 @@ impl SagaStore for SqlStore {
         let status = filter.status.map(SagaStatus::as_str);
         let key = filter.key_pattern();
         let sagas = on_backend!(&mut tx, conn => {
-            let rows = sqlx::query(concat!(
-                select_sagas!("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND "),
+            let query = sqlx::query(concat!(
+                select_sagas!("WHERE "),
                 saga_filter!(),
                 " ORDER BY seq DESC LIMIT $8"
-            ))
-            .bind(status)
-            .bind(before)
-            .bind(filter.definition.as_deref())
-            .bind(filter.created_after_ms)
-            .bind(filter.created_before_ms)
-            .bind(filter.idle_since_ms)
-            .bind(key.as_deref())
+            ));
+            let rows = bind_filter!(query, status, before, filter, key)
             .bind(i64::from(limit))
             .fetch_all(conn)
             .await?;
@@ -120,18 +114,12 @@ impl SagaStore for SqlStore {
         let status = filter.status.map(SagaStatus::as_str);
         let key = filter.key_pattern();
         let sagas = on_backend!(&mut tx, conn => {
-            let rows = sqlx::query(concat!(
-                select_sagas!("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND "),
+            let query = sqlx::query(concat!(
+                select_sagas!("WHERE "),
                 saga_filter!(),
                 " AND updated_at_ms >= $8 ORDER BY updated_at_ms, seq LIMIT $9"
-            ))
-            .bind(status)
-            .bind(Option::<i64>::None)
-            .bind(filter.definition.as_deref())
-            .bind(filter.created_after_ms)
-            .bind(filter.created_before_ms)
-            .bind(filter.idle_since_ms)
-            .bind(key.as_deref())
+            ));
+            let rows = bind_filter!(query, status, Option::<i64>::None, filter, key)
             .bind(since_ms)
             .bind(i64::from(limit))
             .fetch_all(conn)
@@ -146,19 +134,13 @@ impl SagaStore for SqlStore {
         let mut tx = self.db.begin_read().await?;
         let key = filter.key_pattern();
         let rows: Vec<(String, i64)> = on_backend!(&mut tx, conn => {
-            sqlx::query_as(concat!(
-                "SELECT status, COUNT(*) FROM sagas WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) AND ",
+            let query = sqlx::query_as(concat!(
+                "SELECT status, COUNT(*) FROM sagas WHERE ",
                 saga_filter!(),
                 " GROUP BY status"
-            ))
-            // Every status, every row: the same conditions as a listing's.
-            .bind(Option::<&str>::None)
-            .bind(Option::<i64>::None)
-            .bind(filter.definition.as_deref())
-            .bind(filter.created_after_ms)
-            .bind(filter.created_before_ms)
-            .bind(filter.idle_since_ms)
-            .bind(key.as_deref())
+            ));
+            // Every status, every row: otherwise a listing's conditions.
+            bind_filter!(query, Option::<&str>::None, Option::<i64>::None, filter, key)
             .fetch_all(conn)
             .await
         })?;
