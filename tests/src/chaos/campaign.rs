@@ -17,7 +17,9 @@ use super::figures::{
 use super::load::{Load, LoadSettings};
 use super::node_id::NodeId;
 use super::plan::Plan;
-use super::quiesce::{QUIESCE_POLL, wait_until_quiet};
+use super::quiesce::{
+    EVENT_REDELIVERY, QUIESCE_POLL, wait_until_every_event_acted_on, wait_until_quiet,
+};
 use super::report::{Liveness, Report};
 use super::setup::set_up;
 use super::stage::Stage;
@@ -127,6 +129,17 @@ pub async fn run(config: &ChaosConfig, dir: &Path) -> Result<Report> {
     let quiesce_secs = quiescing.elapsed().as_secs_f64();
     say(config, &format!("after the outage: {quiet}"));
     let late = liveness_violations(bound, &quiet.stragglers(fault_ended));
+    if matches!(config.pattern, Pattern::Events | Pattern::EventsNats) {
+        let waiting = Instant::now();
+        let missing = wait_until_every_event_acted_on(&clients, EVENT_REDELIVERY).await?;
+        let waited = waiting.elapsed().as_secs_f64();
+        say(
+            config,
+            &format!("every event acted on after {waited:.1}s ({missing} still without a saga)"),
+        );
+        // A saga started late may still be running: let it end.
+        wait_until_quiet(&clients, config.quiesce_timeout).await?;
+    }
 
     // The check.
     let snapshot =

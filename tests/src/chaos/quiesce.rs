@@ -1,7 +1,7 @@
 //! Waiting for a campaign's sagas to end: a bounded poll of the unfinished ones, which
 //! remembers when each was last seen unfinished, for the liveness rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -10,7 +10,9 @@ use saga_contracts::saga::v1::SagaStatus;
 use tokio::time::Instant;
 
 use super::setup::Clients;
+use crate::direct::all_events;
 use crate::invariants::Straggler;
+use crate::invariants::direct::INVOICE_ORDER;
 use crate::listing::{all_sagas, orders_in};
 
 /// Pause between two looks at the unfinished sagas.
@@ -59,6 +61,40 @@ impl std::fmt::Display for Quiet {
                 &self.unfinished[..n.min(5)]
             ),
         }
+    }
+}
+
+/// How long an event may wait for its saga once every order has settled: a consumer
+/// that took an event and then stopped (paused, killed) holds it until the broker
+/// delivers it again (the orchestrator's 30 s ack wait), or until its feed's lease
+/// passes to another replica.
+pub const EVENT_REDELIVERY: Duration = Duration::from_secs(45);
+
+/// On the event paths, polls until every order version an event announced has its
+/// saga, or `timeout`: orders can all be settled by a later version's saga while an
+/// earlier event is still held by a stopped consumer. Answers how many still had none.
+pub async fn wait_until_every_event_acted_on(
+    clients: &Clients,
+    timeout: Duration,
+) -> Result<usize> {
+    let began = Instant::now();
+    loop {
+        let events = all_events(&clients.orders).await?;
+        let keys: BTreeSet<String> = all_sagas(&clients.orchestrator, SagaStatus::Unspecified)
+            .await?
+            .into_iter()
+            .map(|s| s.idempotency_key)
+            .collect();
+        let missing = events
+            .iter()
+            .filter(|e| e.r#type != "order-cancelled")
+            .filter_map(|e| e.order.as_ref())
+            .filter(|o| !keys.contains(&format!("{INVOICE_ORDER}/{}/v{}", o.order_id, o.version)))
+            .count();
+        if missing == 0 || began.elapsed() >= timeout {
+            return Ok(missing);
+        }
+        tokio::time::sleep(QUIESCE_POLL * 4).await;
     }
 }
 
