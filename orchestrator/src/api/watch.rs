@@ -33,10 +33,8 @@ pub async fn follow(engine: Engine, mut saga: SagaRecord, from_seq: u32, sink: S
         let seen = last;
         for entry in saga.log.into_iter().filter(|e| e.seq > seen) {
             last = entry.seq;
-            match sink.try_send(Ok(entry_to_proto(entry))) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => return cut_off(&sink, last).await,
-                Err(TrySendError::Closed(_)) => return,
+            if offer(&sink, entry_to_proto(entry)).await == Offered::Gone {
+                return;
             }
         }
         if saga.state.status().is_terminal() || !engine.changed(change).await || sink.is_closed() {
@@ -52,11 +50,47 @@ pub async fn follow(engine: Engine, mut saga: SagaRecord, from_seq: u32, sink: S
     }
 }
 
-/// Tells a watcher that fell a whole buffer behind why its stream ends.
-async fn cut_off(sink: &Sink, last: u32) {
-    tracing::warn!(last_seq = last, "a saga watcher fell behind and is cut off");
-    let status = Status::resource_exhausted(format!(
-        "the watcher fell {WATCH_BUFFER} records behind; watch again from the last seq it read"
-    ));
-    let _ = tokio::time::timeout(CUT_OFF_PATIENCE, sink.send(Err(status))).await;
+/// Whether a watcher took an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Taken,
+    /// Gone, or a whole buffer behind and cut off (told why, if it still listens).
+    Gone,
+}
+
+/// Offers `item` to a watcher without waiting: one that fell a whole buffer behind is
+/// told why its stream ends (within a bounded wait for room) and let go.
+pub async fn offer<T>(sink: &mpsc::Sender<Result<T, Status>>, item: T) -> Offered {
+    match sink.try_send(Ok(item)) {
+        Ok(()) => Offered::Taken,
+        Err(TrySendError::Full(_)) => {
+            tracing::warn!("a saga watcher fell behind and is cut off");
+            let status = Status::resource_exhausted(format!(
+                "the watcher fell {WATCH_BUFFER} records behind; watch again from the last seq it read"
+            ));
+            let _ = tokio::time::timeout(CUT_OFF_PATIENCE, sink.send(Err(status))).await;
+            Offered::Gone
+        }
+        Err(TrySendError::Closed(_)) => Offered::Gone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_watcher_a_whole_buffer_behind_is_told_why_and_let_go() {
+        let (sink, mut watcher) = mpsc::channel::<Result<u32, Status>>(1);
+        assert_eq!(offer(&sink, 1).await, Offered::Taken);
+        // The test's runtime has one thread: the offer finds the buffer full before the
+        // watcher reads, and waits to tell it why.
+        let cut = tokio::spawn(async move { offer(&sink, 2).await });
+        tokio::task::yield_now().await;
+        assert_eq!(watcher.recv().await.map(|r| r.ok()), Some(Some(1)));
+        let why = watcher.recv().await.and_then(|r| r.err());
+        assert_eq!(why.map(|s| s.code()), Some(tonic::Code::ResourceExhausted));
+        assert_eq!(cut.await.ok(), Some(Offered::Gone));
+        assert!(watcher.recv().await.is_none(), "nothing after the notice");
+    }
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use saga_contracts::saga::v1 as pb;
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tonic::Status;
 
+use super::OrchestratorApi;
 use super::convert::entry_to_proto;
 use super::error::ApiError;
-use super::{OrchestratorApi, watch::WATCH_BUFFER};
+use super::watch::{Offered, offer};
 use crate::engine::EngineError;
 use crate::store::{SagaFilter, SagaRecord};
 
@@ -128,17 +128,8 @@ impl OrchestratorApi {
                 saga: Some(saga.clone()),
                 entry: Some(entry_to_proto(entry)),
             };
-            match sink.try_send(Ok(event)) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    let status = Status::resource_exhausted(format!(
-                        "the watcher fell {WATCH_BUFFER} records behind; watch again"
-                    ));
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(10), sink.send(Err(status))).await;
-                    return Ok(false);
-                }
-                Err(TrySendError::Closed(_)) => return Ok(false),
+            if offer(sink, event).await == Offered::Gone {
+                return Ok(false);
             }
         }
         sent.insert(saga_id.to_string(), Sent { seq, updated_at_ms });

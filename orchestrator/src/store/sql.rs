@@ -33,6 +33,31 @@ impl SqlStore {
     pub(super) fn db(&self) -> &Db {
         &self.db
     }
+
+    /// The sagas `sql` selects: `saga_filter!()`'s `$1`…`$7`, then changed at or after
+    /// `$8` (none: any time) and at most `$9` of them.
+    async fn sagas_where(
+        &self,
+        sql: &'static str,
+        filter: &SagaFilter,
+        before: Option<i64>,
+        since_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let status = filter.status.map(SagaStatus::as_str);
+        let key = filter.key_pattern();
+        let sagas = on_backend!(&mut tx, conn => {
+            let rows = bind_filter!(sqlx::query(sql), status, before, filter, key)
+                .bind(since_ms)
+                .bind(i64::from(limit))
+                .fetch_all(conn)
+                .await?;
+            rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        tx.commit().await?;
+        Ok(sagas)
+    }
 }
 
 /// The orchestrator's migrations for each backend.
@@ -85,23 +110,13 @@ impl SagaStore for SqlStore {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let status = filter.status.map(SagaStatus::as_str);
-        let key = filter.key_pattern();
-        let sagas = on_backend!(&mut tx, conn => {
-            let query = sqlx::query(concat!(
-                select_sagas!("WHERE "),
-                saga_filter!(),
-                " ORDER BY seq DESC LIMIT $8"
-            ));
-            let rows = bind_filter!(query, status, before, filter, key)
-            .bind(i64::from(limit))
-            .fetch_all(conn)
-            .await?;
-            rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        tx.commit().await?;
-        Ok(sagas)
+        const NEWEST_FIRST: &str = concat!(
+            select_sagas!("WHERE "),
+            saga_filter!(),
+            " AND ($8 IS NULL OR updated_at_ms >= $8) ORDER BY seq DESC LIMIT $9"
+        );
+        self.sagas_where(NEWEST_FIRST, filter, before, None, limit)
+            .await
     }
 
     async fn changed_since(
@@ -110,24 +125,13 @@ impl SagaStore for SqlStore {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let status = filter.status.map(SagaStatus::as_str);
-        let key = filter.key_pattern();
-        let sagas = on_backend!(&mut tx, conn => {
-            let query = sqlx::query(concat!(
-                select_sagas!("WHERE "),
-                saga_filter!(),
-                " AND updated_at_ms >= $8 ORDER BY updated_at_ms, seq LIMIT $9"
-            ));
-            let rows = bind_filter!(query, status, Option::<i64>::None, filter, key)
-            .bind(since_ms)
-            .bind(i64::from(limit))
-            .fetch_all(conn)
-            .await?;
-            rows.iter().map(saga_from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        tx.commit().await?;
-        Ok(sagas)
+        const IN_CHANGE_ORDER: &str = concat!(
+            select_sagas!("WHERE "),
+            saga_filter!(),
+            " AND ($8 IS NULL OR updated_at_ms >= $8) ORDER BY updated_at_ms, seq LIMIT $9"
+        );
+        self.sagas_where(IN_CHANGE_ORDER, filter, None, Some(since_ms), limit)
+            .await
     }
 
     async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
