@@ -136,7 +136,8 @@ impl Legacy {
                 invoice_id,
                 cause,
             } => (
-                Position::Failed,
+                // Which call was refused was not kept.
+                Position::Failed { refused: None },
                 vec![
                     order_id.map_or(Effect::Unknown, order),
                     invoice_id.map_or(Effect::None, invoice),
@@ -150,6 +151,7 @@ impl Legacy {
             position,
             effects,
             cause,
+            requests: Vec::new(),
         }
     }
 }
@@ -191,6 +193,7 @@ mod tests {
             position: Position::Completed,
             effects: vec![Effect::Done(json!({"x": 1})), Effect::Undone(None)],
             cause: None,
+            requests: vec!["r1".into()],
         };
         let text = serde_json::to_string(&state).expect("serializes");
         assert_eq!(

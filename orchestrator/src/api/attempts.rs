@@ -38,7 +38,12 @@ pub fn calls(records: &[(&LogEntry, Operation)], ended: bool) -> Vec<pb::StepAtt
                 Some(error) => ("parked", error),
                 None => ("retrying", r.detail.as_str()),
             },
-            Outcome::Started | Outcome::Claimed => continue,
+            Outcome::Skipped => ("skipped", ""),
+            Outcome::Started
+            | Outcome::Claimed
+            | Outcome::Retried
+            | Outcome::Aborted
+            | Outcome::Resolved => continue,
         };
         if let Some(at) = open.take() {
             close(&mut calls[at], entry.at_ms, outcome, error);

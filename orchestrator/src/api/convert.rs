@@ -104,6 +104,7 @@ pub fn status_filter(value: i32) -> Result<Option<SagaStatus>, ApiError> {
         Ok(pb::SagaStatus::Completed) => Ok(Some(SagaStatus::Completed)),
         Ok(pb::SagaStatus::Compensated) => Ok(Some(SagaStatus::Compensated)),
         Ok(pb::SagaStatus::Failed) => Ok(Some(SagaStatus::Failed)),
+        Ok(pb::SagaStatus::Resolved) => Ok(Some(SagaStatus::Resolved)),
         Err(_) => Err(ApiError::invalid("status", "is not a known SagaStatus")),
     }
 }
@@ -142,6 +143,7 @@ pub(super) fn status_to_proto(status: SagaStatus) -> pb::SagaStatus {
         SagaStatus::Completed => pb::SagaStatus::Completed,
         SagaStatus::Compensated => pb::SagaStatus::Compensated,
         SagaStatus::Failed => pb::SagaStatus::Failed,
+        SagaStatus::Resolved => pb::SagaStatus::Resolved,
     }
 }
 
@@ -158,6 +160,10 @@ pub(super) fn entry_to_proto(entry: LogEntry) -> pb::SagaLogEntry {
         Outcome::Failed => pb::StepOutcome::Failed,
         Outcome::RetryScheduled => pb::StepOutcome::RetryScheduled,
         Outcome::Claimed => pb::StepOutcome::Claimed,
+        Outcome::Retried => pb::StepOutcome::Retried,
+        Outcome::Aborted => pb::StepOutcome::Aborted,
+        Outcome::Resolved => pb::StepOutcome::Resolved,
+        Outcome::Skipped => pb::StepOutcome::Skipped,
     };
     pb::SagaLogEntry {
         seq: entry.seq,

@@ -35,7 +35,10 @@ impl From<ApiError> for Status {
             ApiError::Engine(EngineError::KeyReused { .. }) => Status::already_exists(message),
             ApiError::Engine(EngineError::Overloaded) => Status::resource_exhausted(message),
             ApiError::Engine(EngineError::NotFound(_)) => Status::not_found(message),
-            ApiError::Engine(EngineError::ShuttingDown) => Status::unavailable(message),
+            ApiError::Engine(EngineError::ShuttingDown | EngineError::NotYet(_)) => {
+                Status::unavailable(message)
+            }
+            ApiError::Engine(EngineError::Refused(_)) => Status::failed_precondition(message),
             ApiError::Engine(EngineError::Store(cause)) => store_status(cause),
             ApiError::Definition(DefinitionError::Invalid(_)) => Status::invalid_argument(message),
             ApiError::Definition(DefinitionError::NotFound { .. }) => Status::not_found(message),

@@ -4,6 +4,7 @@
 mod attempts;
 mod convert;
 mod error;
+mod operator;
 mod order;
 mod view;
 mod watch;
@@ -25,6 +26,7 @@ use convert::{
     status_filter,
 };
 pub use error::ApiError;
+use saga_definitions::machine::Action;
 
 /// The longest a `PlaceOrder` or `StartSaga` waits for its saga, whatever the caller
 /// asked.
@@ -139,6 +141,41 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         }
         let saga = self.engine.get(&saga_id).await.map_err(ApiError::from)?;
         Ok(Response::new(self.view(saga).await))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn retry_saga(
+        &self,
+        request: Request<pb::RetrySagaRequest>,
+    ) -> Result<Response<pb::Saga>, Status> {
+        let asked = request.into_inner().into();
+        Ok(Response::new(self.operate(asked, Action::Retry).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn abort_saga(
+        &self,
+        request: Request<pb::AbortSagaRequest>,
+    ) -> Result<Response<pb::Saga>, Status> {
+        let asked = request.into_inner().into();
+        Ok(Response::new(self.operate(asked, Action::Abort).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    async fn resolve_saga(
+        &self,
+        request: Request<pb::ResolveSagaRequest>,
+    ) -> Result<Response<pb::Saga>, Status> {
+        let asked = request.into_inner().into();
+        Ok(Response::new(self.operate(asked, Action::Resolve).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id, step = %request.get_ref().step))]
+    async fn skip_step(
+        &self,
+        request: Request<pb::SkipStepRequest>,
+    ) -> Result<Response<pb::Saga>, Status> {
+        Ok(Response::new(self.skip(request.into_inner()).await?))
     }
 
     #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]

@@ -6,9 +6,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, ReflectMessage};
 use saga_contracts::saga::v1 as pb;
-use saga_definitions::{Checked, Definition, KeptFields, MethodName, check};
+use saga_definitions::{Checked, Definition, KeptFields, MethodName, check, request};
+use serde_json::Value;
 
 use crate::store::{StoreError, StoredDefinition};
 
@@ -63,6 +64,42 @@ impl Runnable {
     /// The descriptor of a method the definition calls.
     pub fn method(&self, name: &MethodName) -> Option<&MethodDescriptor> {
         self.checked.methods.get(name)
+    }
+
+    /// What the saga keeps of `answer`, step `step`'s action's response: the fields its
+    /// templates read (the rest is dropped before it is turned into JSON).
+    pub fn keep_answer(&self, step: usize, mut answer: DynamicMessage) -> Value {
+        if let Some(kept) = self.kept.fields(step) {
+            let unread: Vec<_> = answer
+                .descriptor()
+                .fields()
+                .filter(|f| !kept.contains(f.name()))
+                .collect();
+            unread.iter().for_each(|field| answer.clear_field(field));
+        }
+        self.kept.keep(step, request::output_json(&answer))
+    }
+
+    /// Step `step`'s answer given as proto3 JSON (an operator's, for a skipped step; empty
+    /// is every field's default), checked against its action's response type; what the
+    /// saga keeps of it.
+    pub fn answer_from_json(&self, step: usize, json: &str) -> Result<Value, String> {
+        let action = &self
+            .definition()
+            .steps
+            .get(step)
+            .ok_or("no such step")?
+            .action
+            .method;
+        let method = self
+            .method(action)
+            .ok_or_else(|| format!("{action} is not resolved"))?;
+        let json = if json.trim().is_empty() { "{}" } else { json };
+        let mut reader = serde_json::Deserializer::from_str(json);
+        let answer = DynamicMessage::deserialize(method.output(), &mut reader)
+            .and_then(|answer| reader.end().map(|()| answer))
+            .map_err(|e| format!("not a {} in proto3 JSON: {e}", method.output().full_name()))?;
+        Ok(self.keep_answer(step, answer))
     }
 }
 

@@ -121,18 +121,8 @@ impl Participants {
             .retry
             .call_timeout_ms
             .map_or(self.call_timeout, |ms| Duration::from_millis(ms.into()));
-        let mut answer = dynamic::call(pool.pick(), method, message, &metadata, timeout).await?;
-        // What no template reads is dropped before it is turned into JSON.
-        if let Some(kept) = call.runnable.kept.fields(call.step) {
-            let unread: Vec<_> = method
-                .output()
-                .fields()
-                .filter(|f| !kept.contains(f.name()))
-                .collect();
-            unread.iter().for_each(|field| answer.clear_field(field));
-        }
-        let output = request::output_json(&answer);
-        Ok(call.runnable.kept.keep(call.step, output))
+        let answer = dynamic::call(pool.pick(), method, message, &metadata, timeout).await?;
+        Ok(call.runnable.keep_answer(call.step, answer))
     }
 }
 

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use saga_definitions::machine::{self, Command, Context, Event, SagaScope, SagaState, SagaStatus};
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::Inner;
 use super::calls::Call;
+use super::intervene::{self, Asked, Decided};
 use crate::definitions::Runnable;
 use crate::store::{SagaRecord, SagaWrite, StoreError};
 
@@ -77,20 +78,23 @@ pub(super) enum Stopped {
     Refused,
 }
 
-/// Runs `saga` from `command` until it ends or the driver must stop.
+/// Runs `saga` from `command` until it ends or the driver must stop; operators'
+/// requests are taken between commits, and may cut a call or a backoff short.
 pub(super) async fn drive(
     inner: Arc<Inner>,
     mut saga: LiveSaga,
     mut command: Option<Command>,
     slot: OwnedSemaphorePermit,
-    driving: super::Driving,
+    mut driving: super::Driving,
 ) {
     let mut stopped = None;
     while let Some(next) = command.take() {
-        let Some(event) = carry_out(&inner, &saga, next).await else {
-            break;
+        let moved = match carry_out(&inner, &saga, next, &mut driving.asked).await {
+            Turn::Event(event) => apply(&inner, &mut saga, &event).await,
+            Turn::Asked(decided) => intervene::commit(&inner, &mut saga, decided).await,
+            Turn::Shutdown => break,
         };
-        match apply(&inner, &mut saga, &event).await {
+        match moved {
             Ok(next) => command = next,
             Err(why) => stopped = Some(why),
         }
@@ -101,8 +105,39 @@ pub(super) async fn drive(
     }
 }
 
+/// What ended the wait for a command.
+enum Turn {
+    /// Its outcome.
+    Event(Event),
+    /// An operator's request to commit instead (the command is cut short).
+    Asked(Decided),
+    Shutdown,
+}
+
+/// Carries out one command, answering operators' requests meanwhile: one that changes
+/// the saga cuts the command short.
+async fn carry_out(
+    inner: &Inner,
+    saga: &LiveSaga,
+    command: Command,
+    mailbox: &mut mpsc::Receiver<Asked>,
+) -> Turn {
+    let work = perform(inner, saga, command);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            event = &mut work => return event.map_or(Turn::Shutdown, Turn::Event),
+            Some(asked) = mailbox.recv() => {
+                if let Some(decided) = intervene::decide(inner, saga, asked) {
+                    return Turn::Asked(decided);
+                }
+            }
+        }
+    }
+}
+
 /// Carries out one command; `None` when shutdown came first.
-async fn carry_out(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Event> {
+async fn perform(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Event> {
     match command {
         Command::Send {
             step,
@@ -159,6 +194,17 @@ pub(super) async fn apply(
         tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
         Stopped::Refused
     })?;
+    commit(inner, saga, transition, now_ms).await
+}
+
+/// Commits `transition`, decided at `now_ms`, and moves `saga` on; returns the next
+/// command.
+pub(super) async fn commit(
+    inner: &Inner,
+    saga: &mut LiveSaga,
+    transition: machine::Transition,
+    now_ms: i64,
+) -> Result<Option<Command>, Stopped> {
     let write = SagaWrite {
         saga_id: &saga.id,
         writer: &inner.replica_id,

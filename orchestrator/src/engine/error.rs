@@ -16,6 +16,14 @@ pub enum EngineError {
     /// The orchestrator is stopping and accepts no new sagas.
     #[error("shutting down")]
     ShuttingDown,
+    /// An operator's action makes no sense in the saga's state (the message names it);
+    /// nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// An operator's request did not get through in time; asking again with the same
+    /// request id is safe.
+    #[error("{0}; ask again with the same request_id")]
+    NotYet(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

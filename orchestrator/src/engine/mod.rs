@@ -9,6 +9,7 @@ mod clock;
 mod driver;
 mod error;
 mod follow;
+mod intervene;
 mod ownership;
 mod page;
 mod pool;
@@ -20,7 +21,7 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,6 +40,7 @@ use crate::store::{
     Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaFilter, SagaRecord, SagaStore,
 };
 use driver::LiveSaga;
+use intervene::Asked;
 
 /// The engine's tuning.
 #[derive(Debug, Clone)]
@@ -103,8 +105,9 @@ struct Inner {
     max_in_flight: usize,
     /// This process's incarnation of `replica_id`, once registered.
     incarnation: tokio::sync::OnceCell<i64>,
-    /// Status of every saga driven by this process, for callers waiting on its end.
-    live: Mutex<HashMap<String, watch::Receiver<SagaStatus>>>,
+    /// Every saga driven by this process: its status, for callers waiting on its end,
+    /// and its driver's mailbox, for operators' requests.
+    live: Mutex<HashMap<String, Handle>>,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -367,6 +370,16 @@ impl Inner {
     }
 }
 
+/// A saga this process drives, as others reach it.
+#[derive(Clone)]
+struct Handle {
+    status: watch::Receiver<SagaStatus>,
+    asked: mpsc::Sender<Asked>,
+}
+
+/// Operators' requests waiting for a driver, at most.
+const MAILBOX: usize = 16;
+
 /// A driver's registration in [`Inner::live`]: dropped however the driver's task ends (a
 /// panic included), so that this process never renews the lease of a saga it does not
 /// drive. It removes its own entry and no later driver's of the same saga.
@@ -374,6 +387,9 @@ pub(super) struct Driving {
     inner: Arc<Inner>,
     saga_id: String,
     status: watch::Receiver<SagaStatus>,
+    /// Operators' requests for this saga; those left when the driver stops are dropped
+    /// unanswered, and their callers ask again.
+    asked: mpsc::Receiver<Asked>,
 }
 
 impl Drop for Driving {
@@ -381,7 +397,7 @@ impl Drop for Driving {
         let mut live = self.inner.live_map();
         if live
             .get(&self.saga_id)
-            .is_some_and(|rx| rx.same_channel(&self.status))
+            .is_some_and(|h| h.status.same_channel(&self.status))
         {
             live.remove(&self.saga_id);
         }
@@ -440,21 +456,31 @@ impl Inner {
             Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
                 let status = status.subscribe();
-                slot.insert(status.clone());
+                let (asked, mailbox) = mpsc::channel(MAILBOX);
+                slot.insert(Handle {
+                    status: status.clone(),
+                    asked,
+                });
                 Some(Driving {
                     inner: self.clone(),
                     saga_id: saga_id.to_string(),
                     status,
+                    asked: mailbox,
                 })
             }
         }
     }
 
     fn watch(&self, saga_id: &str) -> Option<watch::Receiver<SagaStatus>> {
-        self.live_map().get(saga_id).cloned()
+        self.live_map().get(saga_id).map(|h| h.status.clone())
     }
 
-    fn live_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<SagaStatus>>> {
+    /// The mailbox of the saga's driver, when this process drives it.
+    fn mailbox(&self, saga_id: &str) -> Option<mpsc::Sender<Asked>> {
+        self.live_map().get(saga_id).map(|h| h.asked.clone())
+    }
+
+    fn live_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handle>> {
         self.live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga_definitions::machine::Event;
+use saga_definitions::machine::{Command, Event};
 use tokio::sync::watch;
 
 use super::driver::{self, LiveSaga};
@@ -213,6 +213,12 @@ impl Inner {
     /// Drives a claimed saga from where its log left it, on the definition version it
     /// is pinned to.
     pub(super) fn resume(self: &Arc<Self>, record: SagaRecord) {
+        self.take_up(record, None);
+    }
+
+    /// Drives a saga as it stands in `record`: from `first` when the write that took it
+    /// decided the next command, otherwise by re-issuing its current call.
+    pub(super) fn take_up(self: &Arc<Self>, record: SagaRecord, first: Option<Command>) {
         let status = watch::channel(record.state.status()).0;
         let Some(driving) = self.remember(&record.saga_id, &status) else {
             tracing::debug!(saga.id = %record.saga_id, "already driven by this process");
@@ -227,7 +233,11 @@ impl Inner {
             let Ok(slot) = inner.slots.clone().acquire_owned().await else {
                 return;
             };
-            match driver::apply(&inner, &mut saga, &Event::Resumed).await {
+            let moved = match first {
+                Some(command) => Ok(Some(command)),
+                None => driver::apply(&inner, &mut saga, &Event::Resumed).await,
+            };
+            match moved {
                 Ok(command) => driver::drive(inner, saga, command, slot, driving).await,
                 Err(why) => {
                     drop((driving, slot));

@@ -201,7 +201,8 @@ pub enum Inserted {
     Existing(Box<SagaRecord>),
 }
 
-/// One transition to commit: the new state and its log records, atomically.
+/// One transition to commit: the new state and its log records, atomically. The writer
+/// holds the saga afterwards.
 #[derive(Debug, Clone)]
 pub struct SagaWrite<'a> {
     pub saga_id: &'a str,

@@ -36,6 +36,7 @@ fn compensated() -> SagaState {
         position: Position::Compensated,
         effects: vec![Effect::None; 3],
         cause: Some("refused".into()),
+        requests: Vec::new(),
     }
 }
 

@@ -81,8 +81,9 @@ pub(super) async fn insert_sagas(
     Ok(inserted)
 }
 
-/// Replaces each saga's state if it is still at the version its writer read; returns the
-/// ids updated (the others were fenced).
+/// Replaces each saga's state if it is still at the version its writer read, the writer
+/// holding it from then on (a driver's own saga, or one an operator's request took over);
+/// returns the ids updated (the others were fenced).
 pub(super) async fn update_sagas(
     tx: &mut Tx,
     writes: &[SagaWrite<'_>],
@@ -94,9 +95,9 @@ pub(super) async fn update_sagas(
             concat!(
                 "UPDATE sagas SET state = v.column3, status = v.column4,
                  version = sagas.version + 1, log_len = v.column5, updated_at_ms = v.column6,
-                 lease_until_ms = ",
+                 owner = v.column7, lease_until_ms = ",
                 db_now_ms!($backend),
-                " + v.column7 FROM (VALUES "
+                " + v.column8 FROM (VALUES "
             )
         };
     }
@@ -113,7 +114,7 @@ pub(super) async fn update_sagas(
             .iter()
             .map(|w| to_json(w.state))
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = values_sql(head, 7, chunk.len(), "", TAIL);
+        let sql = values_sql(head, 8, chunk.len(), "", TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (w, state) in chunk.iter().zip(&states) {
@@ -124,6 +125,7 @@ pub(super) async fn update_sagas(
                     .bind(w.state.status().as_str())
                     .bind(i64::from(w.log_len) + count(w.log.len()))
                     .bind(w.now_ms)
+                    .bind(w.writer)
                     .bind(w.lease_ms);
             }
             query.fetch_all(conn).await?

@@ -11,8 +11,10 @@
 //! reverse order; so does a refused pivot, but a pivot is otherwise retried until it
 //! answers (one that may have taken effect cannot be undone). Retriable steps and
 //! compensations never give up (they are parked after many attempts), and a definite
-//! refusal of one ends the saga FAILED.
+//! refusal of one ends the saga FAILED. Operators' actions (retry, abort, resolve, skip)
+//! are decided here too, by [`intervene`].
 
+mod operator;
 mod scope;
 mod state;
 mod transition;
@@ -23,9 +25,10 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use operator::{Action, Intervened, Intervention, Refused, intervene};
 pub use scope::SagaScope;
-pub use state::{Effect, Position, Progress, SagaState, SagaStatus};
+pub use state::{Effect, Position, Progress, RefusedCall, SagaState, SagaStatus};
 pub use transition::{
-    Command, Context, DEADLINE_PASSED, Event, Failure, InvalidTransition, LogRecord, Operation,
-    Outcome, Policy, RESUMED, SAGA_STEP, Transition, start, transition,
+    Command, Context, DEADLINE_PASSED, Event, Failure, InvalidTransition, LogRecord, OPERATOR_STEP,
+    Operation, Outcome, Policy, RESUMED, SAGA_STEP, Transition, start, transition,
 };

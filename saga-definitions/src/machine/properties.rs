@@ -75,11 +75,30 @@ fn every_generated_run_ends_undoing_what_it_did_in_reverse_and_nothing_twice() {
             saga_timeout_ms: rng.random_bool(0.2).then(|| rng.random_range(0..50)),
             park_after_attempts: 5,
         };
-        check_run(&d, &policy, &mut rng, seed);
+        check_run(&d, &policy, &mut rng, seed, false);
     }
 }
 
-fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64) {
+/// The same runs with an operator stepping in now and then (retry, abort, skip, a
+/// repeated request) and at every FAILED end (retry, skip or resolve): every run still
+/// ends, and what an abort cut off in flight, or an operator did by hand, is undone like
+/// the rest.
+#[test]
+fn runs_with_operators_stepping_in_end_undoing_what_took_effect() {
+    for seed in 0..RUNS {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let d = definition(&mut rng);
+        let policy = Policy {
+            max_attempts: rng.random_range(1..=4),
+            step_time_limit_ms: 1_000_000,
+            saga_timeout_ms: None,
+            park_after_attempts: 5,
+        };
+        check_run(&d, &policy, &mut rng, seed, true);
+    }
+}
+
+fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64, operators: bool) {
     let n = d.steps.len();
     let mut world = World {
         applied: vec![0; n],
@@ -96,8 +115,14 @@ fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64) {
     };
     let first = start(&ctx(now));
     let (mut state, mut command) = (first.state, first.command);
+    let mut operator = Operator::default();
     for _ in 0..10_000 {
         now += rng.random_range(0..5);
+        let steps_in = operators && (command.is_none() || rng.random_bool(0.05));
+        if steps_in && let Some(moved) = operator.act(&state, &mut world, &ctx(now), rng) {
+            (state, command) = (moved.state, moved.command);
+            continue;
+        }
         let Some(next) = command else { break };
         let event = match next {
             Command::Backoff { .. } => Event::RetryDue,
@@ -118,6 +143,83 @@ fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64) {
     let status = state.status();
     assert!(status.is_terminal(), "seed {seed}: did not end: {state:?}");
     world.holds(d, status, seed);
+}
+
+/// An operator acting on the saga at random, and checking that a repeated request changes
+/// nothing.
+#[derive(Default)]
+struct Operator {
+    requests: u32,
+    /// Times the saga was found FAILED.
+    failures: u32,
+}
+
+impl Operator {
+    /// A random action on `state`, its transition when accepted. Refused actions must
+    /// leave the state alone, which holds by construction (they answer an error).
+    fn act(
+        &mut self,
+        state: &SagaState,
+        world: &mut World,
+        ctx: &Context,
+        rng: &mut StdRng,
+    ) -> Option<Transition> {
+        let failed = state.status() == SagaStatus::Failed;
+        if failed {
+            self.failures += 1;
+        }
+        let current = match state.position {
+            Position::Forward { step, .. } => Some(step),
+            Position::Failed {
+                refused: Some(call),
+            } if call.operation == Operation::Action => Some(call.step),
+            _ => None,
+        };
+        let skip = |step: usize| Action::Skip {
+            step: ctx.definition.steps[step].name.clone(),
+            output: json!({"id": step}),
+        };
+        let action = match (failed, rng.random_range(0..4)) {
+            (true, _) if self.failures > 3 => Action::Resolve,
+            (_, 0) => Action::Retry,
+            (false, 1) => Action::Abort,
+            (_, 2) if current.is_some() => skip(current.unwrap_or_default()),
+            (true, _) => Action::Resolve,
+            (false, _) => Action::Retry,
+        };
+        self.requests += 1;
+        let request = Intervention {
+            action: action.clone(),
+            principal: "ops".into(),
+            reason: "testing".into(),
+            request_id: format!("r{}", self.requests),
+        };
+        let Ok(Intervened::Apply(moved)) = intervene(state, &request, ctx) else {
+            return None;
+        };
+        assert_eq!(moved.log[0].step, OPERATOR_STEP);
+        let again = intervene(&moved.state, &request, ctx);
+        assert_eq!(again, Ok(Intervened::AlreadyApplied));
+        // A call cut off by the action may still take effect; a skipped step was done
+        // by hand.
+        if let Some((step, operation, progress)) = state.pending() {
+            let took_effect = progress.in_flight && rng.random_bool(0.5);
+            let by_hand = matches!(action, Action::Skip { .. });
+            if operation == Operation::Action && progress.in_flight {
+                world.sent[step] = true;
+            }
+            if (took_effect || by_hand) && operation == Operation::Action {
+                world.sent[step] = true;
+                if world.undone[step] == 0 {
+                    world.applied[step] = 1;
+                }
+            }
+        } else if let Some(step) = current.filter(|_| matches!(action, Action::Skip { .. })) {
+            world.sent[step] = true;
+            world.applied[step] = 1;
+        }
+        Some(moved)
+    }
 }
 
 impl World {
@@ -241,7 +343,7 @@ impl World {
                     );
                 }
             }
-            SagaStatus::Failed => {}
+            SagaStatus::Failed | SagaStatus::Resolved => {}
             SagaStatus::Running | SagaStatus::Compensating => unreachable!("{context}"),
         }
     }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Operation;
+
 /// The coarse status shown to clients and used to find unfinished sagas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SagaStatus {
@@ -13,15 +15,18 @@ pub enum SagaStatus {
     /// A compensation, or a step past the point of no return, was refused for good: an
     /// operator must act.
     Failed,
+    /// An operator declared the failed saga repaired by hand.
+    Resolved,
 }
 
 impl SagaStatus {
-    pub const ALL: [SagaStatus; 5] = [
+    pub const ALL: [SagaStatus; 6] = [
         SagaStatus::Running,
         SagaStatus::Compensating,
         SagaStatus::Completed,
         SagaStatus::Compensated,
         SagaStatus::Failed,
+        SagaStatus::Resolved,
     ];
 
     /// The stored spelling; the one place status text is written.
@@ -32,6 +37,7 @@ impl SagaStatus {
             SagaStatus::Completed => "COMPLETED",
             SagaStatus::Compensated => "COMPENSATED",
             SagaStatus::Failed => "FAILED",
+            SagaStatus::Resolved => "RESOLVED",
         }
     }
 
@@ -42,7 +48,10 @@ impl SagaStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            SagaStatus::Completed | SagaStatus::Compensated | SagaStatus::Failed
+            SagaStatus::Completed
+                | SagaStatus::Compensated
+                | SagaStatus::Failed
+                | SagaStatus::Resolved
         )
     }
 }
@@ -121,7 +130,22 @@ pub enum Position {
     },
     Completed,
     Compensated,
-    Failed,
+    /// A call was refused for good and the saga stopped: an operator must act.
+    Failed {
+        /// The refused call, which an operator may retry; absent in sagas that failed
+        /// before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<RefusedCall>,
+    },
+    /// An operator declared the failed saga repaired by hand.
+    Resolved,
+}
+
+/// The call that failed a saga for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedCall {
+    pub step: usize,
+    pub operation: Operation,
 }
 
 /// A saga's state: where it is, and what each step's action did.
@@ -132,6 +156,10 @@ pub struct SagaState {
     pub effects: Vec<Effect>,
     /// Why the saga rolls back or failed; `None` while it goes forward or once completed.
     pub cause: Option<String>,
+    /// The ids of the operator requests applied to the saga: the same request again
+    /// changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
 }
 
 impl SagaState {
@@ -141,20 +169,22 @@ impl SagaState {
             Position::Backward { .. } => SagaStatus::Compensating,
             Position::Completed => SagaStatus::Completed,
             Position::Compensated => SagaStatus::Compensated,
-            Position::Failed => SagaStatus::Failed,
+            Position::Failed { .. } => SagaStatus::Failed,
+            Position::Resolved => SagaStatus::Resolved,
         }
     }
 
     /// The step in progress, its direction and its call's progress; `None` once ended.
-    pub fn pending(&self) -> Option<(usize, super::Operation, Progress)> {
+    pub fn pending(&self) -> Option<(usize, Operation, Progress)> {
         match self.position {
-            Position::Forward { step, progress } => {
-                Some((step, super::Operation::Action, progress))
-            }
+            Position::Forward { step, progress } => Some((step, Operation::Action, progress)),
             Position::Backward { step, progress } => {
-                Some((step, super::Operation::Compensation, progress))
+                Some((step, Operation::Compensation, progress))
             }
-            Position::Completed | Position::Compensated | Position::Failed => None,
+            Position::Completed
+            | Position::Compensated
+            | Position::Failed { .. }
+            | Position::Resolved => None,
         }
     }
 
@@ -165,7 +195,10 @@ impl SagaState {
             Position::Forward { progress, .. } | Position::Backward { progress, .. } => {
                 *progress = new
             }
-            Position::Completed | Position::Compensated | Position::Failed => {}
+            Position::Completed
+            | Position::Compensated
+            | Position::Failed { .. }
+            | Position::Resolved => {}
         }
         next
     }
@@ -177,7 +210,8 @@ impl SagaState {
             Position::Backward { .. } => "Backward",
             Position::Completed => "Completed",
             Position::Compensated => "Compensated",
-            Position::Failed => "Failed",
+            Position::Failed { .. } => "Failed",
+            Position::Resolved => "Resolved",
         }
     }
 }

@@ -14,7 +14,7 @@ const POLICY: Policy = Policy {
     saga_timeout_ms: Some(60_000),
     park_after_attempts: 10,
 };
-const NOW: i64 = 1_000;
+pub(super) const NOW: i64 = 1_000;
 
 pub(super) fn place_order() -> Definition {
     let pool = DescriptorPool::decode(saga_contracts::FILE_DESCRIPTOR_SET).expect("contracts");
@@ -22,7 +22,7 @@ pub(super) fn place_order() -> Definition {
     crate::check(&proto, &pool).expect("checks").definition
 }
 
-fn ctx(definition: &Definition, now_ms: i64) -> Context<'_> {
+pub(super) fn ctx(definition: &Definition, now_ms: i64) -> Context<'_> {
     Context {
         now_ms,
         saga_started_ms: 0,
@@ -31,18 +31,18 @@ fn ctx(definition: &Definition, now_ms: i64) -> Context<'_> {
     }
 }
 
-fn ok(output: serde_json::Value) -> Event {
+pub(super) fn ok(output: serde_json::Value) -> Event {
     Event::Succeeded { output }
 }
 
-fn transient() -> Event {
+pub(super) fn transient() -> Event {
     Event::CallFailed {
         failure: Failure::Transient,
         detail: "UNAVAILABLE: down".into(),
     }
 }
 
-fn refused() -> Event {
+pub(super) fn refused() -> Event {
     Event::CallFailed {
         failure: Failure::Permanent,
         detail: "FAILED_PRECONDITION: no".into(),
@@ -51,7 +51,7 @@ fn refused() -> Event {
 
 /// Runs `events` from a new saga; the log as (step, outcome, attempt, detail) and the
 /// end state.
-fn run(
+pub(super) fn run(
     definition: &Definition,
     events: &[(Event, i64)],
 ) -> (Vec<(String, Outcome, u32, String)>, SagaState) {

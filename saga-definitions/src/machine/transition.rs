@@ -9,6 +9,8 @@ use crate::model::{Definition, Kind};
 
 /// The log's name for records about the saga as a whole.
 pub const SAGA_STEP: &str = "saga";
+/// The log's name for the records of operators' actions.
+pub const OPERATOR_STEP: &str = "operator";
 /// The cause of a saga that compensates because its deadline passed.
 pub const DEADLINE_PASSED: &str = "saga deadline passed";
 /// The detail of the record that re-issues a call after a restart.
@@ -48,7 +50,8 @@ impl Event {
 }
 
 /// Which half of a step a call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operation {
     Action,
     Compensation,
@@ -95,18 +98,32 @@ pub enum Outcome {
     Succeeded,
     Failed,
     RetryScheduled,
-    /// A replica took the saga over (its lease had expired, or it is the replica's own
-    /// saga at its start). Written by the store, never by a transition.
+    /// A replica took the saga over (its lease had expired, it is the replica's own
+    /// saga at its start, or an operator's request reached it). Written by the store or
+    /// the engine, never by a transition.
     Claimed,
+    /// An operator had the current call tried again now, or the refused one again.
+    Retried,
+    /// An operator stopped the saga going forward: it compensates.
+    Aborted,
+    /// An operator declared the failed saga repaired by hand.
+    Resolved,
+    /// An operator recorded a step's output as if it had succeeded (on the operator's
+    /// record and on the step's).
+    Skipped,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 5] = [
+    const ALL: [Outcome; 9] = [
         Outcome::Started,
         Outcome::Succeeded,
         Outcome::Failed,
         Outcome::RetryScheduled,
         Outcome::Claimed,
+        Outcome::Retried,
+        Outcome::Aborted,
+        Outcome::Resolved,
+        Outcome::Skipped,
     ];
 
     /// The stored spelling.
@@ -117,6 +134,10 @@ impl Outcome {
             Outcome::Failed => "FAILED",
             Outcome::RetryScheduled => "RETRY_SCHEDULED",
             Outcome::Claimed => "CLAIMED",
+            Outcome::Retried => "RETRIED",
+            Outcome::Aborted => "ABORTED",
+            Outcome::Resolved => "RESOLVED",
+            Outcome::Skipped => "SKIPPED",
         }
     }
 
@@ -205,6 +226,7 @@ pub fn start(ctx: &Context) -> Transition {
         },
         effects: vec![Effect::None; ctx.definition.steps.len()],
         cause: None,
+        requests: Vec::new(),
     };
     let log = vec![
         saga_record(Outcome::Started, "saga accepted"),
@@ -223,7 +245,15 @@ pub fn transition(
         (Position::Forward { step, progress }, Event::Succeeded { output })
             if progress.in_flight =>
         {
-            Ok(action_done(state, step, progress, output.clone(), ctx))
+            let done = record(
+                ctx,
+                step,
+                Operation::Action,
+                Outcome::Succeeded,
+                progress.attempt,
+                "",
+            );
+            Ok(action_done(state, step, done, output.clone(), ctx))
         }
         (Position::Backward { step, progress }, Event::Succeeded { .. }) if progress.in_flight => {
             Ok(compensation_done(state, step, progress, ctx))
@@ -237,25 +267,17 @@ pub fn transition(
     }
 }
 
-/// A step's action succeeded: the next step, the end, or (a compensatable step past the
-/// deadline) the way back.
-fn action_done(
+/// A step's action succeeded (or was skipped), as `done` records: the next step, the
+/// end, or (a compensatable step past the deadline) the way back.
+pub(super) fn action_done(
     state: &SagaState,
     step: usize,
-    progress: Progress,
+    done: LogRecord,
     output: Value,
     ctx: &Context,
 ) -> Transition {
     let mut next = state.clone();
     next.effects[step] = Effect::Done(output);
-    let done = record(
-        ctx,
-        step,
-        Operation::Action,
-        Outcome::Succeeded,
-        progress.attempt,
-        "",
-    );
     let kind = ctx.definition.steps[step].kind;
     if step + 1 == ctx.definition.steps.len() {
         next.position = Position::Completed;

@@ -1,7 +1,7 @@
 //! The unhappy half of `transition`: a failed call is retried, parked or given up on,
 //! and giving up goes back through the compensations that may be owed, in reverse.
 
-use super::state::{Effect, Position, Progress, SagaState};
+use super::state::{Effect, Position, Progress, RefusedCall, SagaState};
 use super::transition::{
     Context, DEADLINE_PASSED, Event, Failure, InvalidTransition, LogRecord, Operation, Outcome,
     Transition, invalid, record, saga_record, to,
@@ -175,16 +175,16 @@ pub(super) enum End {
 }
 
 /// The call that failed for good.
-struct GivenUp {
-    step: usize,
-    operation: Operation,
-    attempt: u32,
-    maybe_applied: bool,
+pub(super) struct GivenUp {
+    pub step: usize,
+    pub operation: Operation,
+    pub attempt: u32,
+    pub maybe_applied: bool,
 }
 
 /// The current call failed for good: an action that may give up starts the way back
 /// (itself included when it may have taken effect); anything else fails the saga.
-fn give_up(
+pub(super) fn give_up(
     state: &SagaState,
     call: GivenUp,
     detail: &str,
@@ -207,7 +207,12 @@ fn give_up(
         next.cause = Some(cause);
         return roll_back(next, call.step + 1, vec![failed], End::NothingToUndo, ctx);
     }
-    next.position = Position::Failed;
+    next.position = Position::Failed {
+        refused: Some(RefusedCall {
+            step: call.step,
+            operation: call.operation,
+        }),
+    };
     let ended = saga_record(Outcome::Failed, &cause);
     next.cause = Some(cause);
     to(next, vec![failed, ended])

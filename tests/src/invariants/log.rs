@@ -196,6 +196,11 @@ fn replay(id: &str, step: &mut StepHistory, entry: &SagaLogEntry, found: &mut Ve
             }
         }
         StepOutcome::Claimed => bad("is a claim about a step, not the saga"),
+        // The chaos campaigns have no operator: none of theirs should appear.
+        StepOutcome::Retried
+        | StepOutcome::Aborted
+        | StepOutcome::Resolved
+        | StepOutcome::Skipped => bad("is an operator's action in a campaign without one"),
         StepOutcome::Unspecified => bad("has no outcome"),
     }
 }
