@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use saga_definitions::machine::{self, Command, Context, Event, SagaScope, SagaState, SagaStatus};
+use saga_definitions::machine::{
+    self, Command, Context, Event, Policy, SagaScope, SagaState, SagaStatus,
+};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
@@ -55,6 +57,16 @@ impl LiveSaga {
 }
 
 impl LiveSaga {
+    /// What its transitions read besides its state, at `now_ms`.
+    pub fn context<'a>(&'a self, policy: &'a Policy, now_ms: i64) -> Context<'a> {
+        Context {
+            now_ms,
+            saga_started_ms: self.started_ms,
+            policy,
+            definition: self.runnable.definition(),
+        }
+    }
+
     /// The saga as its templates see it.
     pub fn scope(&self) -> SagaScope<'_> {
         SagaScope {
@@ -184,12 +196,7 @@ pub(super) async fn apply(
     event: &Event,
 ) -> Result<Option<Command>, Stopped> {
     let now_ms = inner.clock.now_ms();
-    let ctx = Context {
-        now_ms,
-        saga_started_ms: saga.started_ms,
-        policy: &inner.policy,
-        definition: saga.runnable.definition(),
-    };
+    let ctx = saga.context(&inner.policy, now_ms);
     let transition = machine::transition(&saga.state, event, &ctx).map_err(|error| {
         tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
         Stopped::Refused

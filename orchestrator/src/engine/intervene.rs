@@ -110,12 +110,7 @@ async fn ask_driver(
 /// applied before, is answered at once (`None`); otherwise the driver commits it.
 pub(super) fn decide(inner: &Inner, saga: &LiveSaga, asked: Asked) -> Option<Decided> {
     let now_ms = inner.clock.now_ms();
-    let ctx = Context {
-        now_ms,
-        saga_started_ms: saga.started_ms,
-        policy: &inner.policy,
-        definition: saga.runnable.definition(),
-    };
+    let ctx = saga.context(&inner.policy, now_ms);
     let answer = match machine::intervene(&saga.state, &asked.intervention, &ctx) {
         Ok(Intervened::Apply(transition)) => {
             return Some(Decided {

@@ -116,9 +116,8 @@ impl From<Transition> for Acted {
 /// with its policy reset (its attempts and time counted afresh).
 fn retry(state: &SagaState, ctx: &Context) -> Result<Acted, Refused> {
     let mut next = state.clone();
-    let (step, operation, progress) = match state.position {
-        Position::Forward { step, progress } | Position::Backward { step, progress } => {
-            let operation = state.pending().map_or(Operation::Action, |(_, o, _)| o);
+    let (step, operation, progress) = match (state.pending(), state.position) {
+        (Some((step, operation, progress)), _) => {
             if progress.in_flight {
                 return Err(Refused(format!(
                     "{} at {}: its call (attempt {}) is in flight; nothing to retry until it answers",
@@ -134,22 +133,23 @@ fn retry(state: &SagaState, ctx: &Context) -> Result<Acted, Refused> {
             };
             (step, operation, progress)
         }
-        Position::Failed {
-            refused: Some(RefusedCall { step, operation }),
-        } => {
+        (
+            None,
+            Position::Failed {
+                refused: Some(RefusedCall { step, operation }),
+            },
+        ) => {
             if operation == Operation::Action {
                 next.cause = None;
             }
             (step, operation, Progress::first(ctx.now_ms))
         }
-        Position::Failed { refused: None } => {
+        (None, Position::Failed { refused: None }) => {
             return Err(Refused(
                 "FAILED before the refused call was recorded: it cannot be retried; resolve the saga".into(),
             ));
         }
-        Position::Completed | Position::Compensated | Position::Resolved => {
-            return Err(ended(state, "retry"));
-        }
+        (None, _) => return Err(ended(state, "retry")),
     };
     next.position = match operation {
         Operation::Action => Position::Forward { step, progress },

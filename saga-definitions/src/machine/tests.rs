@@ -71,7 +71,7 @@ pub(super) fn run(
     (log, state)
 }
 
-fn line(
+pub(super) fn line(
     step: &str,
     outcome: Outcome,
     attempt: u32,

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::machine::tests::{NOW, ctx, ok, place_order, refused, run, transient};
+use crate::machine::tests::{NOW, ctx, line, ok, place_order, refused, run, transient};
 use crate::machine::{Event, SagaStatus, transition};
 
 /// The saga after `events`, by name.
@@ -139,15 +139,6 @@ fn lines(t: &Transition) -> Vec<(String, Outcome, u32, String)> {
         .iter()
         .map(|r| (r.step.clone(), r.outcome, r.attempt, r.detail.clone()))
         .collect()
-}
-
-fn line(
-    step: &str,
-    outcome: Outcome,
-    attempt: u32,
-    detail: &str,
-) -> (String, Outcome, u32, String) {
-    (step.into(), outcome, attempt, detail.into())
 }
 
 const BY_ALICE: &str = "by alice (request r1): done by hand";
