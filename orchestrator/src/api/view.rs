@@ -83,6 +83,7 @@ fn steps(definition: &Definition, state: &SagaState, log: &[LogEntry]) -> Vec<pb
                     .unwrap_or_default(),
                 error: records.last_error().unwrap_or_default(),
                 calls: calls(&records.records, ended),
+                next_attempt_at: None,
             }
         })
         .collect()
