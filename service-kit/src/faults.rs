@@ -246,9 +246,9 @@ mod tests {
         assert_ne!(draws(7), draws(8));
     }
 
-    #[tokio::test]
-    async fn ambiguous_commits_then_reports_unavailable() {
-        let faults = Faults::parse("M:ambiguous:1", 0).expect("valid");
+    /// Runs one call of `M` under `spec`: whether its effect ran, and the code it answered.
+    async fn one_call(spec: &str) -> (bool, Result<(), tonic::Code>) {
+        let faults = Faults::parse(spec, 0).expect("valid");
         let mut committed = false;
         let result = faults
             .around("M", async {
@@ -256,25 +256,21 @@ mod tests {
                 Ok::<_, Status>(())
             })
             .await;
-        assert!(committed);
-        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
+        (committed, result.map_err(|s| s.code()))
     }
 
     #[tokio::test]
-    async fn refuse_answers_failed_precondition_and_does_nothing() {
-        let faults = Faults::parse("M:refuse:1", 0).expect("valid");
-        let mut committed = false;
-        let result = faults
-            .around("M", async {
-                committed = true;
-                Ok::<_, Status>(())
-            })
-            .await;
-        assert!(!committed);
-        assert_eq!(
-            result.map_err(|s| s.code()),
-            Err(tonic::Code::FailedPrecondition)
-        );
+    async fn ambiguous_commits_then_reports_unavailable() {
+        let unavailable = Err(tonic::Code::Unavailable);
+        assert_eq!(one_call("M:ambiguous:1").await, (true, unavailable));
+    }
+
+    #[tokio::test]
+    async fn unavailable_and_refuse_do_nothing() {
+        let unavailable = Err(tonic::Code::Unavailable);
+        assert_eq!(one_call("M:unavailable:1").await, (false, unavailable));
+        let refused = Err(tonic::Code::FailedPrecondition);
+        assert_eq!(one_call("M:refuse:1").await, (false, refused));
     }
 
     #[test]
@@ -285,19 +281,5 @@ mod tests {
         assert_eq!(faults.draw("M"), Some(FaultKind::Refuse));
         faults.replace("").expect("an empty spec");
         assert_eq!(faults.draw("M"), None);
-    }
-
-    #[tokio::test]
-    async fn unavailable_does_nothing() {
-        let faults = Faults::parse("M:unavailable:1", 0).expect("valid");
-        let mut committed = false;
-        let result = faults
-            .around("M", async {
-                committed = true;
-                Ok::<_, Status>(())
-            })
-            .await;
-        assert!(!committed);
-        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
     }
 }
