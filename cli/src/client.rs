@@ -2,20 +2,18 @@
 
 use anyhow::Context;
 use saga_contracts::saga::v1 as pb;
-use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 
+use crate::connection::OrchestratorArgs;
 use crate::output::{self, Output};
-use crate::render;
-
-pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
+use crate::{render, table};
 /// The proto name of a saga, for `--output json`.
 const SAGA: &str = "saga.v1.Saga";
 
 /// Flags of `saga place`.
 #[derive(Debug, clap::Args)]
 pub struct PlaceArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
     #[arg(long)]
     customer: String,
     /// A line item as SKU:QUANTITY:UNIT_PRICE_CENTS; repeat for more lines.
@@ -34,8 +32,8 @@ pub struct PlaceArgs {
 /// Flags of `saga start`.
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
     /// The registered definition's name.
     definition: String,
     /// The saga's input, a JSON object (e.g. '{"customer_id": "c1", ...}').
@@ -55,17 +53,18 @@ pub struct StartArgs {
 /// Flags of `saga get`.
 #[derive(Debug, clap::Args)]
 pub struct GetArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
     saga_id: String,
 }
 
 /// Flags of `saga list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
-    /// Only sagas of this status: running, compensating, completed, compensated, failed.
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
+    /// Only sagas of this status: running, compensating, completed, compensated, failed,
+    /// resolved.
     #[arg(long, value_parser = parse_status)]
     status: Option<pb::SagaStatus>,
     /// Only sagas of this definition.
@@ -77,15 +76,31 @@ pub struct ListArgs {
     /// Only sagas whose idempotency key holds this text.
     #[arg(long)]
     key: Option<String>,
+    /// Only sagas whose input names this customer.
+    #[arg(long)]
+    customer: Option<String>,
+    /// Only sagas whose current call is parked (keeps failing; retried at a slow pace).
+    #[arg(long)]
+    parked: bool,
+    /// Only sagas created after this time (RFC 3339, e.g. 2026-12-07T09:00:00Z).
+    #[arg(long)]
+    created_after: Option<prost_types::Timestamp>,
+    /// Only sagas created before this time (RFC 3339).
+    #[arg(long)]
+    created_before: Option<prost_types::Timestamp>,
+    /// How many sagas to show.
     #[arg(long, default_value_t = 20)]
     limit: u32,
+    /// The page after the one that printed this token.
+    #[arg(long, default_value = "")]
+    page_token: String,
 }
 
 /// Flags of `saga replicas`.
 #[derive(Debug, clap::Args)]
 pub struct ReplicasArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
 }
 
 pub async fn place(args: PlaceArgs) -> anyhow::Result<()> {
@@ -96,13 +111,13 @@ pub async fn place(args: PlaceArgs) -> anyhow::Result<()> {
         currency: args.currency,
         wait_ms: args.wait_ms,
     };
-    let saga = place_order(&args.url, request).await?;
+    let saga = place_order(&args.orchestrator, request).await?;
     println!("{}", render::saga(&saga));
     Ok(())
 }
 
 pub async fn start(args: StartArgs) -> anyhow::Result<()> {
-    let mut client = connect(&args.url).await?;
+    let mut client = args.orchestrator.connect().await?;
     let request = pb::StartSagaRequest {
         definition: args.definition,
         version: args.version,
@@ -123,11 +138,14 @@ pub async fn get(args: GetArgs, output: Output) -> anyhow::Result<()> {
 }
 
 pub async fn show(args: GetArgs, output: Output) -> anyhow::Result<()> {
-    output::print(output, &fetch(args).await?, SAGA, render::timeline)
+    let saga = fetch(args).await?;
+    let timeline =
+        |saga: &pb::Saga| format!("{}\n{}", render::summary(saga), table::timeline(saga));
+    output::print(output, &saga, SAGA, timeline)
 }
 
 async fn fetch(args: GetArgs) -> anyhow::Result<pb::Saga> {
-    let mut client = connect(&args.url).await?;
+    let mut client = args.orchestrator.connect().await?;
     let request = pb::GetSagaRequest {
         saga_id: args.saga_id,
     };
@@ -135,26 +153,27 @@ async fn fetch(args: GetArgs) -> anyhow::Result<pb::Saga> {
 }
 
 pub async fn list(args: ListArgs, output: Output) -> anyhow::Result<()> {
-    let mut client = connect(&args.url).await?;
+    let mut client = args.orchestrator.connect().await?;
     let request = pb::ListSagasRequest {
         status: args.status.unwrap_or(pb::SagaStatus::Unspecified).into(),
         page_size: args.limit,
+        page_token: args.page_token,
         definition: args.definition.unwrap_or_default(),
+        created_after: args.created_after,
+        created_before: args.created_before,
         stuck_for_ms: args.stuck_for_ms,
         key_contains: args.key.unwrap_or_default(),
-        ..Default::default()
+        customer_id: args.customer.unwrap_or_default(),
+        parked: args.parked,
     };
     let listed = client.list_sagas(request).await?.into_inner();
-    output::print(
-        output,
-        &listed,
-        "saga.v1.ListSagasResponse",
-        render::listing,
-    )
+    output::print(output, &listed, "saga.v1.ListSagasResponse", |listed| {
+        table::sagas(listed, now_ms())
+    })
 }
 
 pub async fn replicas(args: ReplicasArgs, output: Output) -> anyhow::Result<()> {
-    let mut client = connect(&args.url).await?;
+    let mut client = args.orchestrator.connect().await?;
     let listed = client.list_replicas(pb::ListReplicasRequest {}).await?;
     output::print(
         output,
@@ -166,6 +185,7 @@ pub async fn replicas(args: ReplicasArgs, output: Output) -> anyhow::Result<()> 
 
 /// Places the demo's order for customer `demo` with one line at `unit_price_cents`.
 pub async fn place_demo_order(url: &str, unit_price_cents: i64) -> anyhow::Result<pb::Saga> {
+    let orchestrator = OrchestratorArgs::at(url);
     let request = pb::PlaceOrderRequest {
         idempotency_key: String::new(),
         customer_id: "demo".into(),
@@ -177,21 +197,18 @@ pub async fn place_demo_order(url: &str, unit_price_cents: i64) -> anyhow::Resul
         currency: "EUR".into(),
         wait_ms: 0,
     };
-    place_order(url, request).await
+    place_order(&orchestrator, request).await
 }
 
-async fn place_order(url: &str, request: pb::PlaceOrderRequest) -> anyhow::Result<pb::Saga> {
-    let mut client = connect(url).await?;
+async fn place_order(
+    orchestrator: &OrchestratorArgs,
+    request: pb::PlaceOrderRequest,
+) -> anyhow::Result<pb::Saga> {
+    let mut client = orchestrator.connect().await?;
     let response = client.place_order(request).await?.into_inner();
     response
         .saga
         .context("the orchestrator answered without a saga")
-}
-
-pub async fn connect(url: &str) -> anyhow::Result<OrchestratorClient<tonic::transport::Channel>> {
-    OrchestratorClient::connect(url.to_string())
-        .await
-        .with_context(|| format!("cannot reach the orchestrator at {url}"))
 }
 
 pub fn parse_item(text: &str) -> Result<pb::LineItem, String> {
@@ -213,4 +230,12 @@ pub fn parse_item(text: &str) -> Result<pb::LineItem, String> {
 fn parse_status(text: &str) -> Result<pb::SagaStatus, String> {
     let name = format!("SAGA_STATUS_{}", text.to_ascii_uppercase());
     pb::SagaStatus::from_str_name(&name).ok_or_else(|| format!("unknown status {text:?}"))
+}
+
+/// The local clock, for the ages in a listing.
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

@@ -3,13 +3,13 @@
 use anyhow::{Context, bail};
 use saga_contracts::saga::v1 as pb;
 
-use crate::client::{DEFAULT_URL, connect};
+use crate::connection::OrchestratorArgs;
 
 /// Flags of `saga definitions`.
 #[derive(Debug, clap::Args)]
 pub struct DefinitionsArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL, global = true)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
     #[command(subcommand)]
     command: DefinitionsCommand,
 }
@@ -40,18 +40,24 @@ pub async fn run(args: DefinitionsArgs) -> anyhow::Result<()> {
         DefinitionsCommand::Apply {
             file,
             validate_only,
-        } => apply(&args.url, &file, validate_only).await,
-        DefinitionsCommand::List => list(&args.url).await,
-        DefinitionsCommand::Show { name, version } => show(&args.url, &name, version).await,
+        } => apply(&args.orchestrator, &file, validate_only).await,
+        DefinitionsCommand::List => list(&args.orchestrator).await,
+        DefinitionsCommand::Show { name, version } => {
+            show(&args.orchestrator, &name, version).await
+        }
     }
 }
 
-async fn apply(url: &str, path: &std::path::Path, validate_only: bool) -> anyhow::Result<()> {
+async fn apply(
+    orchestrator: &OrchestratorArgs,
+    path: &std::path::Path,
+    validate_only: bool,
+) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let definition = saga_definitions::file::from_file_text(&path.to_string_lossy(), &text)
         .with_context(|| format!("{}", path.display()))?;
-    let mut client = connect(url).await?;
+    let mut client = orchestrator.connect().await?;
     let checked = client
         .register_definition(pb::RegisterDefinitionRequest {
             definition: Some(definition.clone()),
@@ -87,8 +93,8 @@ async fn apply(url: &str, path: &std::path::Path, validate_only: bool) -> anyhow
     Ok(())
 }
 
-async fn list(url: &str) -> anyhow::Result<()> {
-    let mut client = connect(url).await?;
+async fn list(orchestrator: &OrchestratorArgs) -> anyhow::Result<()> {
+    let mut client = orchestrator.connect().await?;
     let listed = client
         .list_definitions(pb::ListDefinitionsRequest {})
         .await?
@@ -107,8 +113,8 @@ async fn list(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn show(url: &str, name: &str, version: u32) -> anyhow::Result<()> {
-    let mut client = connect(url).await?;
+async fn show(orchestrator: &OrchestratorArgs, name: &str, version: u32) -> anyhow::Result<()> {
+    let mut client = orchestrator.connect().await?;
     let info = client
         .get_definition(pb::GetDefinitionRequest {
             name: name.to_string(),

@@ -2,12 +2,15 @@
 //! definitions.
 
 mod client;
+mod connection;
 mod dead_letters;
 mod definitions;
 mod direct;
+mod operator;
 mod output;
 mod render;
 mod stack;
+mod table;
 mod watch;
 
 use std::process::ExitCode;
@@ -20,7 +23,8 @@ use crate::output::Output;
 #[command(name = "saga", version, about = "The saga orchestrator's command line")]
 struct Cli {
     /// How to answer: text for people, or proto3 JSON for scripts (get, show, list,
-    /// watch, replicas). Exit codes: 0 done, 1 refused, 2 usage, 3 unreachable.
+    /// watch, replicas, and the operators' actions). Exit codes: 0 done, 1 refused, 2
+    /// usage, 3 unreachable.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
     #[command(subcommand)]
@@ -47,8 +51,17 @@ enum Command {
     Show(client::GetArgs),
     /// Follow one saga's log as it grows, until the saga ends.
     Watch(watch::WatchArgs),
-    /// List sagas, newest first.
+    /// List sagas, newest first: status, definition, age, current step.
     List(client::ListArgs),
+    /// Send a saga's waiting (or parked) call now; send a FAILED saga's refused call
+    /// again, its retries counted afresh.
+    Retry(operator::ActionArgs),
+    /// Stop a RUNNING saga going forward: it compensates what may have taken effect.
+    Abort(operator::ActionArgs),
+    /// Declare a FAILED saga repaired by hand: it ends RESOLVED.
+    Resolve(operator::ActionArgs),
+    /// Record a stuck or refused step's answer as if it had succeeded, and go on.
+    Skip(operator::SkipArgs),
     /// List the live orchestrator replicas: id, incarnation, last heartbeat, sagas held.
     Replicas(client::ReplicasArgs),
     /// List the order events the orchestrator moved to the broker's dead letters.
@@ -81,6 +94,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show(args) => client::show(args, output).await,
         Command::Watch(args) => watch::watch(args, output).await,
         Command::List(args) => client::list(args, output).await,
+        Command::Retry(args) => operator::act(operator::Act::Retry, args, output).await,
+        Command::Abort(args) => operator::act(operator::Act::Abort, args, output).await,
+        Command::Resolve(args) => operator::act(operator::Act::Resolve, args, output).await,
+        Command::Skip(args) => operator::skip(args, output).await,
         Command::Replicas(args) => client::replicas(args, output).await,
         Command::DeadLetters(args) => dead_letters::list(args).await,
         Command::Definitions(args) => definitions::run(args).await,

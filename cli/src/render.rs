@@ -98,11 +98,7 @@ pub fn log_entry(entry: &pb::SagaLogEntry) -> String {
 
 fn status(value: i32) -> String {
     pb::SagaStatus::try_from(value)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("SAGA_STATUS_")
-                .to_string()
-        })
+        .map(crate::table::status_name)
         .unwrap_or_else(|_| value.to_string())
 }
 
@@ -113,64 +109,4 @@ fn or_dash(id: &str) -> &str {
 /// A timestamp in RFC 3339, or a dash.
 fn time(at: Option<&prost_types::Timestamp>) -> String {
     at.map_or_else(|| "-".to_string(), ToString::to_string)
-}
-
-/// A page of sagas, one line each, and the counts by status.
-pub fn listing(listed: &pb::ListSagasResponse) -> String {
-    let mut out: Vec<String> = listed.sagas.iter().map(summary).collect();
-    let counts: Vec<String> = listed
-        .counts
-        .iter()
-        .map(|(status, n)| format!("{} {n}", status.to_lowercase()))
-        .collect();
-    out.push(format!("counts: {}", counts.join(", ")));
-    out.join("\n")
-}
-
-/// The saga's calls as a timeline, one line per call in the order they started: when
-/// (from the saga's creation), how long, step and phase (compensations marked `↩`),
-/// attempt, outcome, error.
-pub fn timeline(saga: &pb::Saga) -> String {
-    let origin = millis(saga.created_at.as_ref()).unwrap_or(0);
-    let mut calls: Vec<(&str, &pb::StepAttempt)> = saga
-        .steps
-        .iter()
-        .flat_map(|step| {
-            step.calls
-                .iter()
-                .map(move |call| (step.name.as_str(), call))
-        })
-        .collect();
-    calls.sort_by_key(|(_, call)| millis(call.started_at.as_ref()));
-    let mut out = summary(saga);
-    let _ = write!(
-        out,
-        "\n  {:>9} {:>9}  {:<22} {:>7}  {:<12} error",
-        "start", "took", "step", "attempt", "outcome"
-    );
-    for (step, call) in calls {
-        let started = millis(call.started_at.as_ref()).unwrap_or(origin);
-        let took = millis(call.ended_at.as_ref())
-            .map_or_else(|| "…".to_string(), |end| format!("{} ms", end - started));
-        let step = match call.phase() {
-            pb::StepPhase::Compensation => format!("↩ {step}"),
-            _ => step.to_string(),
-        };
-        let _ = write!(
-            out,
-            "\n  {:>9} {:>9}  {:<22} {:>7}  {:<12} {}",
-            format!("+{} ms", started - origin),
-            took,
-            step,
-            call.attempt,
-            call.outcome,
-            call.error
-        );
-    }
-    out
-}
-
-/// A timestamp in milliseconds since the epoch.
-fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
-    at.map(|t| t.seconds * 1_000 + i64::from(t.nanos) / 1_000_000)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use saga_contracts::saga::v1 as pb;
 use tonic::Code;
 
-use crate::client::{DEFAULT_URL, connect};
+use crate::connection::OrchestratorArgs;
 use crate::output::{self, Output};
 use crate::render;
 
@@ -19,8 +19,8 @@ const RECONNECTS: u32 = 60;
 /// Flags of `saga watch`.
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
-    #[arg(long, env = "ORCHESTRATOR_URL", default_value = DEFAULT_URL)]
-    url: String,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
     saga_id: String,
     /// Show only the records after this seq.
     #[arg(long, default_value_t = 0)]
@@ -48,7 +48,9 @@ pub async fn watch(args: WatchArgs, output: Output) -> anyhow::Result<()> {
 
 /// Prints the records after `last` until the stream ends, moving `last` on.
 async fn follow(args: &WatchArgs, output: Output, last: &mut u32) -> Result<(), tonic::Status> {
-    let mut client = connect(&args.url)
+    let mut client = args
+        .orchestrator
+        .connect()
         .await
         .map_err(|e| tonic::Status::unavailable(format!("{e:#}")))?;
     let request = pb::WatchSagaRequest {

@@ -20,7 +20,8 @@ pub struct Config {
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("inventory"))]
     pub database_url: String,
-    /// Faults to inject, e.g. `Reserve:unavailable:0.3` (empty: none).
+    /// Faults to inject, e.g. `Reserve:unavailable:0.3` (empty: none; `@FILE`: the rules in
+    /// FILE, read again on SIGHUP).
     #[arg(long, env = "FAULTS", default_value = "")]
     pub faults: String,
     /// Seed of the fault draws (default: from the clock, logged).

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::engine::{Backoff, Settings};
+use crate::engine::Settings;
 use crate::invoicing::{SyncSettings, Trigger};
-use saga_definitions::machine::Policy;
+use saga_definitions::machine::{Backoff, Policy};
 
 /// Runs order → invoice → confirm sagas over a durable saga log.
 #[derive(Debug, Clone, Parser)]
@@ -129,11 +129,11 @@ impl Config {
                 step_time_limit_ms: millis(self.step_time_limit_ms),
                 saga_timeout_ms: self.saga_timeout_ms.map(millis),
                 park_after_attempts: self.park_after_attempts,
-            },
-            backoff: Backoff {
-                base: Duration::from_millis(self.retry_base_ms),
-                max: Duration::from_millis(self.retry_max_ms.max(self.retry_base_ms)),
-                parked: Duration::from_millis(self.parked_retry_ms),
+                backoff: Backoff {
+                    base_ms: self.retry_base_ms,
+                    max_ms: self.retry_max_ms.max(self.retry_base_ms),
+                    parked_ms: self.parked_retry_ms,
+                },
             },
             max_in_flight: self.max_in_flight.max(1),
             replica_id,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use prost_reflect::DescriptorPool;
-use saga_definitions::machine::{self, Context, Policy, Transition};
+use saga_definitions::machine::{self, Backoff, Context, Policy, Transition};
 use saga_definitions::{check, file};
 use serde_json::{Value, json};
 
@@ -35,6 +35,11 @@ pub fn policy() -> Policy {
         step_time_limit_ms: 60_000,
         saga_timeout_ms: None,
         park_after_attempts: 20,
+        backoff: Backoff {
+            base_ms: 10,
+            max_ms: 100,
+            parked_ms: 500,
+        },
     }
 }
 
@@ -46,5 +51,6 @@ pub fn first_transition(now_ms: i64) -> Transition {
         saga_started_ms: now_ms,
         policy: &policy(),
         definition: runnable.definition(),
+        jitter: 0.5,
     })
 }

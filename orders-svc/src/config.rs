@@ -18,7 +18,8 @@ pub struct Config {
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("orders"))]
     pub database_url: String,
-    /// Faults to inject, e.g. `CreateOrder:unavailable:0.3` (empty: none).
+    /// Faults to inject, e.g. `CreateOrder:unavailable:0.3` (empty: none; `@FILE`: the rules in
+    /// FILE, read again on SIGHUP).
     #[arg(long, env = "FAULTS", default_value = "")]
     pub faults: String,
     /// Seed of the fault draws; absent: taken from the clock and logged, so a run can

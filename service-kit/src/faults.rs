@@ -3,10 +3,13 @@
 //! A spec is comma-separated `Method:kind:probability` rules, e.g.
 //! `CreateInvoice:unavailable:0.3,*:delay=200:0.1`. `Method` is the RPC name or `*`.
 //! Kinds: `unavailable` (answer UNAVAILABLE, do nothing), `ambiguous` (commit the effect,
-//! then answer UNAVAILABLE), `delay=MS` (wait, then proceed), `crash` (exit the process
-//! at once, before committing), `duplicate` (send the effect twice, the copy as a new
-//! message: only the outbox relay sends messages, an RPC proceeds as without a fault).
-//! Rules are tried in order; the first that fires wins.
+//! then answer UNAVAILABLE), `refuse` (answer FAILED_PRECONDITION, do nothing: a definite
+//! "no"), `delay=MS` (wait, then proceed), `crash` (exit the process at once, before
+//! committing), `duplicate` (send the effect twice, the copy as a new message: only the
+//! outbox relay sends messages, an RPC proceeds as without a fault). Rules are tried in
+//! order; the first that fires wins. The rules can be replaced while the service runs
+//! ([`Faults::replace`]: a participant given `--faults @FILE` reads the file again on
+//! SIGHUP), so a test can end an outage it injected.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -24,6 +27,7 @@ pub const CRASH_EXIT_CODE: i32 = 86;
 pub enum FaultKind {
     Unavailable,
     Ambiguous,
+    Refuse,
     Delay(Duration),
     Crash,
     Duplicate,
@@ -39,7 +43,7 @@ struct Rule {
 /// A fault spec that could not be parsed; the message names the offending rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error(
-    "invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, delay=MS, crash, duplicate)"
+    "invalid fault rule {rule:?}: {reason} (expected Method:kind:probability, kind one of unavailable, ambiguous, refuse, delay=MS, crash, duplicate)"
 )]
 pub struct FaultSpecError {
     rule: String,
@@ -49,49 +53,60 @@ pub struct FaultSpecError {
 /// The faults a service injects, with a seeded source so a run can be replayed.
 #[derive(Debug)]
 pub struct Faults {
+    draws: Mutex<Draws>,
+}
+
+/// The rules in force and the source of their draws.
+#[derive(Debug)]
+struct Draws {
     rules: Vec<Rule>,
-    rng: Mutex<StdRng>,
+    rng: StdRng,
 }
 
 impl Faults {
     /// Parses `spec` (empty: no faults). `seed` fixes the random draws.
     pub fn parse(spec: &str, seed: u64) -> Result<Self, FaultSpecError> {
-        let rules = spec
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(parse_rule)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            rules,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            draws: Mutex::new(Draws {
+                rules: parse_rules(spec)?,
+                rng: StdRng::seed_from_u64(seed),
+            }),
         })
     }
 
     /// No faults at all.
     pub fn none() -> Self {
         Self {
-            rules: Vec::new(),
-            rng: Mutex::new(StdRng::seed_from_u64(0)),
+            draws: Mutex::new(Draws {
+                rules: Vec::new(),
+                rng: StdRng::seed_from_u64(0),
+            }),
         }
+    }
+
+    /// Puts the rules of `spec` in force from the next call on (the draws go on from
+    /// the same seeded source); a spec that does not parse changes nothing.
+    pub fn replace(&self, spec: &str) -> Result<(), FaultSpecError> {
+        let rules = parse_rules(spec)?;
+        self.lock().rules = rules;
+        Ok(())
     }
 
     /// Draws the fault, if any, for one call of `method`.
     pub fn draw(&self, method: &str) -> Option<FaultKind> {
-        let matching = self
-            .rules
+        let mut draws = self.lock();
+        let Draws { rules, rng } = &mut *draws;
+        rules
             .iter()
-            .filter(|r| r.method == "*" || r.method == method);
-        let mut rng = self
-            .rng
+            .filter(|r| r.method == "*" || r.method == method)
+            .find(|rule| rng.random_bool(rule.probability))
+            .map(|rule| rule.kind)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Draws> {
+        self.draws
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for rule in matching {
-            if rng.random_bool(rule.probability) {
-                return Some(rule.kind);
-            }
-        }
-        None
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `effect` (the whole RPC, including its commit) under the fault drawn for
@@ -111,6 +126,10 @@ impl Faults {
                 tracing::warn!(method, ok = result.is_ok(), "injected fault: ambiguous");
                 result.and(Err(Status::unavailable("injected fault: ambiguous")))
             }
+            Some(FaultKind::Refuse) => {
+                tracing::warn!(method, "injected fault: refuse");
+                Err(Status::failed_precondition("injected fault: refused"))
+            }
             Some(FaultKind::Delay(delay)) => {
                 tokio::time::sleep(delay).await;
                 effect.await
@@ -121,6 +140,14 @@ impl Faults {
             }
         }
     }
+}
+
+fn parse_rules(spec: &str) -> Result<Vec<Rule>, FaultSpecError> {
+    spec.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(parse_rule)
+        .collect()
 }
 
 fn parse_rule(rule: &str) -> Result<Rule, FaultSpecError> {
@@ -140,6 +167,7 @@ fn parse_rule(rule: &str) -> Result<Rule, FaultSpecError> {
     let kind = match kind {
         "unavailable" => FaultKind::Unavailable,
         "ambiguous" => FaultKind::Ambiguous,
+        "refuse" => FaultKind::Refuse,
         "crash" => FaultKind::Crash,
         "duplicate" => FaultKind::Duplicate,
         other => match other.strip_prefix("delay=").map(str::parse::<u64>) {
@@ -167,11 +195,11 @@ mod tests {
     #[test]
     fn parses_every_kind_and_wildcards() {
         let faults = Faults::parse(
-            "CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1,C:duplicate:1",
+            "CreateOrder:unavailable:1, *:delay=25:0.5,A:ambiguous:0,B:crash:1,C:duplicate:1,D:refuse:1",
             1,
         )
         .expect("valid spec");
-        let kinds: Vec<_> = faults.rules.iter().map(|r| r.kind).collect();
+        let kinds: Vec<_> = faults.lock().rules.iter().map(|r| r.kind).collect();
         assert_eq!(
             kinds,
             vec![
@@ -179,7 +207,8 @@ mod tests {
                 FaultKind::Delay(Duration::from_millis(25)),
                 FaultKind::Ambiguous,
                 FaultKind::Crash,
-                FaultKind::Duplicate
+                FaultKind::Duplicate,
+                FaultKind::Refuse,
             ]
         );
         assert_eq!(faults.draw("CreateOrder"), Some(FaultKind::Unavailable));
@@ -217,9 +246,9 @@ mod tests {
         assert_ne!(draws(7), draws(8));
     }
 
-    #[tokio::test]
-    async fn ambiguous_commits_then_reports_unavailable() {
-        let faults = Faults::parse("M:ambiguous:1", 0).expect("valid");
+    /// Runs one call of `M` under `spec`: whether its effect ran, and the code it answered.
+    async fn one_call(spec: &str) -> (bool, Result<(), tonic::Code>) {
+        let faults = Faults::parse(spec, 0).expect("valid");
         let mut committed = false;
         let result = faults
             .around("M", async {
@@ -227,21 +256,30 @@ mod tests {
                 Ok::<_, Status>(())
             })
             .await;
-        assert!(committed);
-        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
+        (committed, result.map_err(|s| s.code()))
     }
 
     #[tokio::test]
-    async fn unavailable_does_nothing() {
-        let faults = Faults::parse("M:unavailable:1", 0).expect("valid");
-        let mut committed = false;
-        let result = faults
-            .around("M", async {
-                committed = true;
-                Ok::<_, Status>(())
-            })
-            .await;
-        assert!(!committed);
-        assert_eq!(result.map_err(|s| s.code()), Err(tonic::Code::Unavailable));
+    async fn ambiguous_commits_then_reports_unavailable() {
+        let unavailable = Err(tonic::Code::Unavailable);
+        assert_eq!(one_call("M:ambiguous:1").await, (true, unavailable));
+    }
+
+    #[tokio::test]
+    async fn unavailable_and_refuse_do_nothing() {
+        let unavailable = Err(tonic::Code::Unavailable);
+        assert_eq!(one_call("M:unavailable:1").await, (false, unavailable));
+        let refused = Err(tonic::Code::FailedPrecondition);
+        assert_eq!(one_call("M:refuse:1").await, (false, refused));
+    }
+
+    #[test]
+    fn replaced_rules_are_in_force_from_the_next_draw_and_a_bad_spec_changes_nothing() {
+        let faults = Faults::parse("M:refuse:1", 0).expect("valid");
+        assert_eq!(faults.draw("M"), Some(FaultKind::Refuse));
+        assert!(faults.replace("M:boom:1").is_err());
+        assert_eq!(faults.draw("M"), Some(FaultKind::Refuse));
+        faults.replace("").expect("an empty spec");
+        assert_eq!(faults.draw("M"), None);
     }
 }

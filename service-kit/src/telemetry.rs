@@ -11,3 +11,15 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// `error` and its causes, for a log line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

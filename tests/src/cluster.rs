@@ -25,7 +25,7 @@ use crate::supervisor::Participant;
 
 mod launch;
 
-use launch::{channel, log_path, participant_launch, spawn_orchestrator};
+use launch::{channel, faults_path, log_path, participant_launch, spawn_orchestrator};
 
 /// Per-call deadline of the test's own clients (PlaceOrder may wait for a whole saga).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -156,6 +156,23 @@ impl Cluster {
 
     pub fn invoices(&self) -> InvoicesClient<Channel> {
         self.invoices_client.clone()
+    }
+
+    /// Puts `spec` in force at `participant` (`orders-svc` or `invoices-svc`) from its
+    /// next calls on: the file it reads its faults from is rewritten and it gets SIGHUP.
+    /// The cluster must have been started with changeable faults.
+    pub fn set_faults(&self, participant: Binary, spec: &str) -> Result<()> {
+        let path = faults_path(self.dir.path(), participant);
+        if !path.exists() {
+            bail!("the cluster was not started with changeable faults");
+        }
+        std::fs::write(&path, spec).with_context(|| format!("cannot write {}", path.display()))?;
+        let signaller = match participant {
+            Binary::OrdersSvc => self.orders.signaller(),
+            Binary::InvoicesSvc => self.invoices.signaller(),
+            other => bail!("{} injects no faults", other.name()),
+        };
+        signaller.send(Signal::SIGHUP)
     }
 
     /// The exits of `orders-svc` so far (each followed by a restart when supervised).

@@ -37,6 +37,9 @@ pub struct ClusterOptions {
     /// A folder of databases to start from instead of empty ones (see
     /// [`crate::backend::Database::load`]).
     pub databases_from: Option<std::path::PathBuf>,
+    /// The participants read their faults from a file, so that
+    /// [`Cluster::set_faults`](crate::Cluster::set_faults) can change them while they run.
+    pub changeable_faults: bool,
 }
 
 impl Default for ClusterOptions {
@@ -57,11 +60,18 @@ impl Default for ClusterOptions {
             orchestrator_args: Vec::new(),
             nats_url: None,
             databases_from: None,
+            changeable_faults: false,
         }
     }
 }
 
 impl ClusterOptions {
+    /// Let the test change the participants' faults while they run.
+    pub fn changeable_faults(mut self) -> Self {
+        self.changeable_faults = true;
+        self
+    }
+
     /// Start every service on a copy of the databases in `folder`.
     pub fn databases_from(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
         self.databases_from = Some(folder.into());

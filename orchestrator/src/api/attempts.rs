@@ -1,6 +1,8 @@
 //! Every call of a step, read back from the saga log: each `STARTED` record opens one,
 //! and the step's next record of the same operation closes it (succeeded, retrying,
-//! parked, failed) or, when it is another `STARTED`, shows it interrupted.
+//! parked, failed) or, when it is another `STARTED`, shows it interrupted. An operator's
+//! skip is an entry of its own (outcome `skipped`, its start its end), after the call it
+//! cut off, if any.
 
 use saga_contracts::saga::v1 as pb;
 use saga_definitions::machine::{Operation, Outcome};
@@ -17,18 +19,22 @@ pub fn calls(records: &[(&LogEntry, Operation)], ended: bool) -> Vec<pb::StepAtt
     let mut open: Option<usize> = None;
     for (entry, operation) in records {
         let r = &entry.record;
-        if r.outcome == Outcome::Started {
+        if matches!(r.outcome, Outcome::Started | Outcome::Skipped) {
             if let Some(at) = open.take() {
                 close(&mut calls[at], entry.at_ms, "interrupted", "");
             }
-            open = Some(calls.len());
-            calls.push(pb::StepAttempt {
+            let mut call = pb::StepAttempt {
                 phase: phase(*operation).into(),
                 attempt: r.attempt,
                 started_at: Some(timestamp(entry.at_ms)),
                 outcome: "in_flight".to_string(),
                 ..Default::default()
-            });
+            };
+            match r.outcome {
+                Outcome::Skipped => close(&mut call, entry.at_ms, "skipped", ""),
+                _ => open = Some(calls.len()),
+            }
+            calls.push(call);
             continue;
         }
         let (outcome, error) = match r.outcome {
@@ -38,8 +44,8 @@ pub fn calls(records: &[(&LogEntry, Operation)], ended: bool) -> Vec<pb::StepAtt
                 Some(error) => ("parked", error),
                 None => ("retrying", r.detail.as_str()),
             },
-            Outcome::Skipped => ("skipped", ""),
             Outcome::Started
+            | Outcome::Skipped
             | Outcome::Claimed
             | Outcome::Retried
             | Outcome::Aborted

@@ -133,6 +133,8 @@ pub fn list_filter(request: &pb::ListSagasRequest) -> Result<SagaFilter, ApiErro
         created_before_ms: millis("created_before", request.created_before.as_ref())?,
         idle_since_ms: (stuck > 0).then(|| service_kit::db::now_ms().saturating_sub(stuck)),
         key_contains: text(&request.key_contains),
+        customer_id: text(&request.customer_id),
+        parked: request.parked,
     })
 }
 

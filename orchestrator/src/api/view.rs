@@ -83,10 +83,18 @@ fn steps(definition: &Definition, state: &SagaState, log: &[LogEntry]) -> Vec<pb
                     .unwrap_or_default(),
                 error: records.last_error().unwrap_or_default(),
                 calls: calls(&records.records, ended),
-                next_attempt_at: None,
+                next_attempt_at: next_attempt_ms(index, state).map(timestamp),
             }
         })
         .collect()
+}
+
+/// When step `index`'s next call is due, while it waits for its retry.
+fn next_attempt_ms(index: usize, state: &SagaState) -> Option<i64> {
+    state
+        .pending()
+        .filter(|(step, _, progress)| *step == index && !progress.in_flight)
+        .and_then(|(_, _, progress)| progress.retry_at_ms)
 }
 
 /// pending, running, succeeded, failed, compensating or compensated.

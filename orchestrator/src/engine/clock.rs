@@ -44,9 +44,9 @@ impl Entropy {
             .to_string()
     }
 
-    /// A uniform draw from `0..=max`.
-    pub fn up_to(&self, max: u64) -> u64 {
-        self.with(|rng| rng.random_range(0..=max))
+    /// A uniform draw from `[0, 1]`: a retry's jitter.
+    pub fn jitter(&self) -> f64 {
+        self.with(|rng| rng.random_range(0.0..=1.0))
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {

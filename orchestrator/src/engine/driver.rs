@@ -6,6 +6,7 @@
 //! the log, where recovery finds it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use saga_definitions::machine::{
     self, Command, Context, Event, Policy, SagaScope, SagaState, SagaStatus,
@@ -15,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::Inner;
 use super::calls::Call;
+use super::clock::Entropy;
 use super::intervene::{self, Asked, Decided};
 use crate::definitions::Runnable;
 use crate::store::{SagaRecord, SagaWrite, StoreError};
@@ -57,13 +59,20 @@ impl LiveSaga {
 }
 
 impl LiveSaga {
-    /// What its transitions read besides its state, at `now_ms`.
-    pub fn context<'a>(&'a self, policy: &'a Policy, now_ms: i64) -> Context<'a> {
+    /// What its transitions read besides its state, at `now_ms`, with a fresh draw of
+    /// jitter from `entropy`.
+    pub fn context<'a>(
+        &'a self,
+        policy: &'a Policy,
+        now_ms: i64,
+        entropy: &Entropy,
+    ) -> Context<'a> {
         Context {
             now_ms,
             saga_started_ms: self.started_ms,
             policy,
             definition: self.runnable.definition(),
+            jitter: entropy.jitter(),
         }
     }
 
@@ -168,18 +177,9 @@ async fn perform(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Eve
             };
             Some(inner.participants.perform(call).await)
         }
-        Command::Backoff {
-            step,
-            attempt,
-            parked,
-        } => {
-            let backoff = inner
-                .backoff
-                .for_step(&saga.runnable.definition().steps[step].retry);
-            let delay = match parked {
-                false => backoff.delay(attempt, &inner.entropy),
-                true => backoff.parked_delay(&inner.entropy),
-            };
+        Command::Backoff { until_ms, .. } => {
+            let wait = until_ms.saturating_sub(inner.clock.now_ms());
+            let delay = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
             tokio::select! {
                 () = tokio::time::sleep(delay) => Some(Event::RetryDue),
                 () = inner.shutdown.cancelled() => None,
@@ -196,7 +196,7 @@ pub(super) async fn apply(
     event: &Event,
 ) -> Result<Option<Command>, Stopped> {
     let now_ms = inner.clock.now_ms();
-    let ctx = saga.context(&inner.policy, now_ms);
+    let ctx = saga.context(&inner.policy, now_ms, &inner.entropy);
     let transition = machine::transition(&saga.state, event, &ctx).map_err(|error| {
         tracing::error!(%error, "saga state machine refused the event; saga left for recovery");
         Stopped::Refused
@@ -250,7 +250,7 @@ async fn commit_until_durable(inner: &Inner, write: &SagaWrite<'_>) -> Result<()
             }
             Err(error) => {
                 tracing::warn!(%error, attempt, "saga log write failed, retrying");
-                let delay = inner.backoff.delay(attempt, &inner.entropy);
+                let delay = super::backoff::pause(&inner.policy.backoff, attempt, &inner.entropy);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = inner.shutdown.cancelled() => return Err(Stopped::Shutdown),

@@ -110,7 +110,7 @@ async fn ask_driver(
 /// applied before, is answered at once (`None`); otherwise the driver commits it.
 pub(super) fn decide(inner: &Inner, saga: &LiveSaga, asked: Asked) -> Option<Decided> {
     let now_ms = inner.clock.now_ms();
-    let ctx = saga.context(&inner.policy, now_ms);
+    let ctx = saga.context(&inner.policy, now_ms, &inner.entropy);
     let answer = match machine::intervene(&saga.state, &asked.intervention, &ctx) {
         Ok(Intervened::Apply(transition)) => {
             return Some(Decided {
@@ -166,6 +166,7 @@ impl Inner {
             saga_started_ms: record.created_at_ms,
             policy: &self.policy,
             definition: runnable.definition(),
+            jitter: self.entropy.jitter(),
         };
         let transition = match machine::intervene(&record.state, intervention, &ctx) {
             Ok(Intervened::Apply(transition)) => transition,

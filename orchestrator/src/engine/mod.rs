@@ -26,7 +26,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use backoff::Backoff;
 pub use calls::{Call, InvalidUrl, Participants, channel};
 pub use clock::{Clock, Entropy, SystemClock};
 pub use error::EngineError;
@@ -46,7 +45,6 @@ use intervene::Asked;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: Policy,
-    pub backoff: Backoff,
     /// Sagas driven at once; beyond it `start` answers `Overloaded`.
     pub max_in_flight: usize,
     /// This replica's name in the saga log; a restarted replica with the same name takes
@@ -99,7 +97,6 @@ struct Inner {
     clock: Arc<dyn Clock>,
     entropy: Entropy,
     policy: Policy,
-    backoff: Backoff,
     replica_id: String,
     lease_ms: i64,
     max_in_flight: usize,
@@ -130,7 +127,6 @@ impl Engine {
                 clock,
                 entropy,
                 policy: settings.policy,
-                backoff: settings.backoff,
                 lease_ms: i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX),
                 replica_id: settings.replica_id,
                 max_in_flight: settings.max_in_flight,
@@ -313,6 +309,7 @@ impl Fresh {
             saga_started_ms: now_ms,
             policy: &inner.policy,
             definition: start.runnable.definition(),
+            jitter: inner.entropy.jitter(),
         });
         Self {
             saga_id,

@@ -1,24 +1,38 @@
 //! The saga log's storage: a small interface the engine writes through, and its SQL
 //! implementation for SQLite and PostgreSQL.
 
-/// `SELECT <saga columns> FROM sagas` followed by the rest of a query, as a static string.
-/// The conditions of a [`SagaFilter`] and a listing's page, binding `$1`…`$7` (see
-/// `bind_filter!`): status, before the row, definition, created after, created before,
-/// unfinished and idle since, key pattern.
+/// The conditions of a [`SagaFilter`] and a listing's page in `sqlite`'s or `postgres`'s
+/// SQL, binding `$1`…`$9` (see `bind_filter!`): status, before the row, definition,
+/// created after, created before, unfinished and idle since, key pattern, the input's
+/// customer, parked (true or none). The last two read the JSON of the input and state.
 macro_rules! saga_filter {
-    () => {
+    (sqlite) => {
+        saga_filter!(
+            "($8 IS NULL OR json_extract(input, '$.customer_id') = $8) ",
+            "AND ($9 IS NULL OR json_extract(state, '$.position.progress.parked') = 1)"
+        )
+    };
+    (postgres) => {
+        saga_filter!(
+            "($8::text IS NULL OR (input::jsonb ->> 'customer_id') = $8) ",
+            "AND ($9::boolean IS NULL OR (state::jsonb #>> '{position,progress,parked}') = 'true')"
+        )
+    };
+    ($customer:literal, $parked:literal) => {
         concat!(
             "($1 IS NULL OR status = $1) AND ($2 IS NULL OR seq < $2) ",
             "AND ($3 IS NULL OR definition = $3) ",
             "AND ($4 IS NULL OR created_at_ms > $4) ",
             "AND ($5 IS NULL OR created_at_ms < $5) ",
             "AND ($6 IS NULL OR (updated_at_ms < $6 AND status IN ('RUNNING', 'COMPENSATING'))) ",
-            "AND ($7 IS NULL OR idempotency_key LIKE $7 ESCAPE '!')"
+            "AND ($7 IS NULL OR idempotency_key LIKE $7 ESCAPE '!') AND ",
+            $customer,
+            $parked
         )
     };
 }
 
-/// Binds `saga_filter!()`'s `$1`…`$7` to `query`: `status` (text or none), `before`
+/// Binds `saga_filter!()`'s `$1`…`$9` to `query`: `status` (text or none), `before`
 /// (a row or none), then the filter's own conditions with its key `pattern`.
 macro_rules! bind_filter {
     ($query:expr, $status:expr, $before:expr, $filter:expr, $pattern:expr) => {
@@ -30,9 +44,12 @@ macro_rules! bind_filter {
             .bind($filter.created_before_ms)
             .bind($filter.idle_since_ms)
             .bind($pattern.as_deref())
+            .bind($filter.customer_id.as_deref())
+            .bind($filter.parked.then_some(true))
     };
 }
 
+/// `SELECT <saga columns> FROM sagas` followed by the rest of a query, as a static string.
 macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
@@ -102,6 +119,10 @@ pub struct SagaFilter {
     pub idle_since_ms: Option<i64>,
     /// Holding this text in its idempotency key.
     pub key_contains: Option<String>,
+    /// Whose input's `customer_id` is this.
+    pub customer_id: Option<String>,
+    /// Only those whose current call is parked.
+    pub parked: bool,
 }
 
 impl SagaFilter {

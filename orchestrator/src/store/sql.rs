@@ -34,11 +34,11 @@ impl SqlStore {
         &self.db
     }
 
-    /// The sagas `sql` selects: `saga_filter!()`'s `$1`…`$7`, then changed at or after
-    /// `$8` (none: any time) and at most `$9` of them.
+    /// The sagas `sql` selects: `saga_filter!()`'s `$1`…`$9`, then changed at or after
+    /// `$10` (none: any time) and at most `$11` of them.
     async fn sagas_where(
         &self,
-        sql: &'static str,
+        sql: BySql,
         filter: &SagaFilter,
         before: Option<i64>,
         since_ms: Option<i64>,
@@ -47,6 +47,7 @@ impl SqlStore {
         let mut tx = self.db.begin_read().await?;
         let status = filter.status.map(SagaStatus::as_str);
         let key = filter.key_pattern();
+        let sql = sql.of(&tx);
         let sagas = on_backend!(&mut tx, conn => {
             let rows = bind_filter!(sqlx::query(sql), status, before, filter, key)
                 .bind(since_ms)
@@ -110,10 +111,9 @@ impl SagaStore for SqlStore {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        const NEWEST_FIRST: &str = concat!(
+        const NEWEST_FIRST: BySql = by_backend!(
             select_sagas!("WHERE "),
-            saga_filter!(),
-            " AND ($8 IS NULL OR updated_at_ms >= $8) ORDER BY seq DESC LIMIT $9"
+            " AND ($10 IS NULL OR updated_at_ms >= $10) ORDER BY seq DESC LIMIT $11"
         );
         self.sagas_where(NEWEST_FIRST, filter, before, None, limit)
             .await
@@ -125,10 +125,9 @@ impl SagaStore for SqlStore {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        const IN_CHANGE_ORDER: &str = concat!(
+        const IN_CHANGE_ORDER: BySql = by_backend!(
             select_sagas!("WHERE "),
-            saga_filter!(),
-            " AND ($8 IS NULL OR updated_at_ms >= $8) ORDER BY updated_at_ms, seq LIMIT $9"
+            " AND ($10 IS NULL OR updated_at_ms >= $10) ORDER BY updated_at_ms, seq LIMIT $11"
         );
         self.sagas_where(IN_CHANGE_ORDER, filter, None, Some(since_ms), limit)
             .await
@@ -136,13 +135,14 @@ impl SagaStore for SqlStore {
 
     async fn count(&self, filter: &SagaFilter) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
         let mut tx = self.db.begin_read().await?;
+        const BY_STATUS: BySql = by_backend!(
+            "SELECT status, COUNT(*) FROM sagas WHERE ",
+            " GROUP BY status"
+        );
         let key = filter.key_pattern();
+        let sql = BY_STATUS.of(&tx);
         let rows: Vec<(String, i64)> = on_backend!(&mut tx, conn => {
-            let query = sqlx::query_as(concat!(
-                "SELECT status, COUNT(*) FROM sagas WHERE ",
-                saga_filter!(),
-                " GROUP BY status"
-            ));
+            let query = sqlx::query_as(sql);
             // Every status, every row: otherwise a listing's conditions.
             bind_filter!(query, Option::<&str>::None, Option::<i64>::None, filter, key)
             .fetch_all(conn)
@@ -218,6 +218,34 @@ impl SagaStore for SqlStore {
         Ok(live)
     }
 }
+
+/// A statement in each backend's SQL.
+#[derive(Debug, Clone, Copy)]
+struct BySql {
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+impl BySql {
+    fn of(self, tx: &Tx) -> &'static str {
+        match tx {
+            Tx::Sqlite(_) => self.sqlite,
+            Tx::Postgres(_) => self.postgres,
+        }
+    }
+}
+
+/// `$head`, a [`SagaFilter`]'s conditions (`saga_filter!`), then `$tail`, in each
+/// backend's SQL.
+macro_rules! by_backend {
+    ($head:expr, $tail:literal) => {
+        BySql {
+            sqlite: concat!($head, saga_filter!(sqlite), $tail),
+            postgres: concat!($head, saga_filter!(postgres), $tail),
+        }
+    };
+}
+use by_backend;
 
 /// Renews, for `$1` ms from the database's time, the leases of the sagas `$2` holds
 /// among those `$3` lists (a JSON array, taken apart by each backend's own function).

@@ -12,6 +12,8 @@ use saga_definitions::machine::{Effect, LogRecord, Outcome, Position, SAGA_STEP,
 
 use crate::testing::{first_transition, order_input};
 
+mod listing;
+
 /// A fresh store of each available backend; the folder keeps the SQLite file alive.
 async fn stores() -> (tempfile::TempDir, Vec<Arc<dyn SagaStore>>) {
     let (dir, urls) = fresh_urls("log.db").await;
@@ -615,66 +617,5 @@ async fn a_page_of_sagas_and_its_feed_position_commit_together_or_not_at_all() {
         assert!(store.get("s2").await.expect("get").is_none());
         let position = store.hold_feed(feed("a")).await.expect("hold");
         assert_eq!(position.as_deref(), Some("p1"));
-    }
-}
-
-#[tokio::test]
-async fn lists_filter_by_definition_time_idleness_and_key_text_and_count_by_status() {
-    let (_dir, stores) = stores().await;
-    for store in stores {
-        let store = store.as_ref();
-        for i in 0..5 {
-            insert(store, &format!("s{i}"), &format!("key-{i}%"), &order("c")).await;
-        }
-        let listed = |filter: SagaFilter| async move {
-            let sagas = store.list(&filter, 10, None).await.expect("list");
-            sagas.len()
-        };
-        let with = |f: fn(&mut SagaFilter)| {
-            let mut filter = SagaFilter::default();
-            f(&mut filter);
-            filter
-        };
-        assert_eq!(
-            listed(with(|f| f.definition = Some("place-order".into()))).await,
-            5
-        );
-        assert_eq!(
-            listed(with(|f| f.definition = Some("other".into()))).await,
-            0
-        );
-        // Inserted at 10 ms, not changed since.
-        assert_eq!(listed(with(|f| f.created_after_ms = Some(9))).await, 5);
-        assert_eq!(listed(with(|f| f.created_after_ms = Some(10))).await, 0);
-        assert_eq!(listed(with(|f| f.created_before_ms = Some(11))).await, 5);
-        assert_eq!(listed(with(|f| f.idle_since_ms = Some(11))).await, 5);
-        assert_eq!(listed(with(|f| f.idle_since_ms = Some(10))).await, 0);
-        // The text is matched as it is: `%` and `_` are no wildcards.
-        assert_eq!(
-            listed(with(|f| f.key_contains = Some("y-3%".into()))).await,
-            1
-        );
-        assert_eq!(
-            listed(with(|f| f.key_contains = Some("key_".into()))).await,
-            0
-        );
-        assert_eq!(
-            listed(with(|f| f.key_contains = Some("%%".into()))).await,
-            0
-        );
-        let counts = store
-            .count(&with(|f| f.status = Some(SagaStatus::Completed)))
-            .await
-            .expect("count");
-        assert_eq!(
-            counts,
-            vec![(SagaStatus::Running, 5)],
-            "the status filter aside"
-        );
-        let none = store
-            .count(&with(|f| f.definition = Some("other".into())))
-            .await
-            .expect("count");
-        assert!(none.is_empty());
     }
 }

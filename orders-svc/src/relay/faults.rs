@@ -5,7 +5,7 @@
 //! duplicate window), `duplicate` publishes a second copy under a new message id (as a
 //! relay republishing after the window would: the consumer sees it twice), `delay=MS`
 //! holds the event back and publishes it after the rest of its round (reordered),
-//! `unavailable` publishes neither it nor the rest of its round, and `crash` exits the
+//! `unavailable` (or `refuse`) publishes neither it nor the rest of its round, and `crash` exits the
 //! process once the broker acked it, before it is marked published.
 
 use std::time::Duration;
@@ -51,7 +51,8 @@ impl Round {
                 Some(FaultKind::Duplicate) => Fate::Twice,
                 Some(FaultKind::Delay(by)) => Fate::Held(by),
                 Some(FaultKind::Crash) => Fate::CrashAfter,
-                Some(FaultKind::Unavailable) => {
+                // A refusal by the broker stops the round as an outage does.
+                Some(FaultKind::Unavailable | FaultKind::Refuse) => {
                     cut_short = true;
                     break;
                 }

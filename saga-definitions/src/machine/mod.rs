@@ -14,6 +14,7 @@
 //! refusal of one ends the saga FAILED. Operators' actions (retry, abort, resolve, skip)
 //! are decided here too, by [`intervene`].
 
+mod backoff;
 mod operator;
 mod scope;
 mod state;
@@ -25,6 +26,7 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use backoff::Backoff;
 pub use operator::{Action, Intervened, Intervention, Refused, intervene};
 pub use scope::SagaScope;
 pub use state::{Effect, Position, Progress, RefusedCall, SagaState, SagaStatus};

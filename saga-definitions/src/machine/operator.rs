@@ -129,6 +129,7 @@ fn retry(state: &SagaState, ctx: &Context) -> Result<Acted, Refused> {
             let progress = Progress {
                 attempt: progress.attempt + 1,
                 in_flight: true,
+                retry_at_ms: None,
                 ..progress
             };
             (step, operation, progress)

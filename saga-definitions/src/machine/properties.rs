@@ -13,6 +13,11 @@ use crate::model::{CallDef, Definition, Kind, MethodName, Retry, StepDef};
 use crate::template::Node;
 
 const RUNS: u64 = 3_000;
+const BACKOFF: Backoff = Backoff {
+    base_ms: 2,
+    max_ms: 40,
+    parked_ms: 100,
+};
 /// Attempts after which the generated world lets a call that never gives up succeed.
 const PATIENCE: u32 = 12;
 
@@ -74,6 +79,7 @@ fn every_generated_run_ends_undoing_what_it_did_in_reverse_and_nothing_twice() {
             step_time_limit_ms: 1_000_000,
             saga_timeout_ms: rng.random_bool(0.2).then(|| rng.random_range(0..50)),
             park_after_attempts: 5,
+            backoff: BACKOFF,
         };
         check_run(&d, &policy, &mut rng, seed, false);
     }
@@ -93,6 +99,7 @@ fn runs_with_operators_stepping_in_end_undoing_what_took_effect() {
             step_time_limit_ms: 1_000_000,
             saga_timeout_ms: None,
             park_after_attempts: 5,
+            backoff: BACKOFF,
         };
         check_run(&d, &policy, &mut rng, seed, true);
     }
@@ -107,25 +114,34 @@ fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64, opera
         sent: vec![false; n],
     };
     let mut now = 0;
-    let ctx = |now| Context {
+    let ctx = |now, jitter| Context {
         now_ms: now,
         saga_started_ms: 0,
         policy,
         definition: d,
+        jitter,
     };
-    let first = start(&ctx(now));
+    let first = start(&ctx(now, 0.0));
     let (mut state, mut command) = (first.state, first.command);
     let mut operator = Operator::default();
     for _ in 0..10_000 {
         now += rng.random_range(0..5);
         let steps_in = operators && (command.is_none() || rng.random_bool(0.05));
-        if steps_in && let Some(moved) = operator.act(&state, &mut world, &ctx(now), rng) {
+        let jitter = rng.random_range(0.0..=1.0);
+        if steps_in && let Some(moved) = operator.act(&state, &mut world, &ctx(now, jitter), rng) {
             (state, command) = (moved.state, moved.command);
             continue;
         }
         let Some(next) = command else { break };
         let event = match next {
-            Command::Backoff { .. } => Event::RetryDue,
+            Command::Backoff { until_ms, .. } => {
+                // The wait is over when the engine says so; sometimes a restart or an
+                // operator comes first.
+                if rng.random_bool(0.9) {
+                    now = now.max(until_ms);
+                }
+                Event::RetryDue
+            }
             Command::Send {
                 step,
                 operation,
@@ -136,8 +152,13 @@ fn check_run(d: &Definition, policy: &Policy, rng: &mut StdRng, seed: u64, opera
             true => Event::Resumed,
             false => event,
         };
-        let moved = transition(&state, &event, &ctx(now))
+        let moved = transition(&state, &event, &ctx(now, jitter))
             .unwrap_or_else(|e| panic!("seed {seed}: {e} in {state:?}"));
+        if let Some(Command::Backoff { until_ms, .. }) = moved.command {
+            let due = moved.state.pending().and_then(|(_, _, p)| p.retry_at_ms);
+            assert_eq!(due, Some(until_ms), "seed {seed}: the wait is the state's");
+            assert!(until_ms >= now, "seed {seed}: a retry due in the past");
+        }
         (state, command) = (moved.state, moved.command);
     }
     let status = state.status();

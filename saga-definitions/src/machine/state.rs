@@ -70,6 +70,9 @@ pub struct Progress {
     /// The step keeps failing and is retried at a slow pace; an operator should look.
     #[serde(default)]
     pub parked: bool,
+    /// While the step waits for its retry: when it is due (engine clock, ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_ms: Option<i64>,
 }
 
 impl Progress {
@@ -81,6 +84,7 @@ impl Progress {
             in_flight: true,
             maybe_applied: false,
             parked: false,
+            retry_at_ms: None,
         }
     }
 }

@@ -13,6 +13,11 @@ const POLICY: Policy = Policy {
     step_time_limit_ms: 10_000,
     saga_timeout_ms: Some(60_000),
     park_after_attempts: 10,
+    backoff: Backoff {
+        base_ms: 100,
+        max_ms: 1_000,
+        parked_ms: 60_000,
+    },
 };
 pub(super) const NOW: i64 = 1_000;
 
@@ -28,6 +33,7 @@ pub(super) fn ctx(definition: &Definition, now_ms: i64) -> Context<'_> {
         saga_started_ms: 0,
         policy: &POLICY,
         definition,
+        jitter: 0.5,
     }
 }
 
@@ -236,6 +242,39 @@ fn the_confirmation_and_compensations_never_give_up_and_park_when_stuck() {
         log.contains(&line("confirm_order", R, 9, "UNAVAILABLE: down")),
         "{log:?}"
     );
+}
+
+#[test]
+fn a_retry_is_due_after_its_backoff_and_a_parked_one_at_the_slow_pace() {
+    let d = place_order();
+    let due = |events: &[(Event, i64)], now: i64| {
+        let (_, state) = run(&d, events);
+        let failed = transition(&state, &transient(), &ctx(&d, now)).expect("legal");
+        let until = match failed.command {
+            Some(Command::Backoff { until_ms, .. }) => until_ms,
+            other => panic!("{other:?}"),
+        };
+        let kept = failed.state.pending().and_then(|(_, _, p)| p.retry_at_ms);
+        assert_eq!(kept, Some(until), "the state keeps the time of the retry");
+        until - now
+    };
+    // Attempt 1: half of 100 ms plus half of the other half (jitter 0.5).
+    assert_eq!(due(&[], NOW), 75);
+    // Attempt 2: the ceiling is 200 ms.
+    let once = [(transient(), NOW), (Event::RetryDue, NOW)];
+    assert_eq!(due(&once, NOW), 150);
+    // The confirmation's 10th attempt is parked: 60 s, jittered alike.
+    let mut parked = vec![
+        (ok(json!({"order_id": "o"})), NOW),
+        (ok(json!({"invoice_id": "i"})), NOW),
+    ];
+    for _ in 0..9 {
+        parked.extend([(transient(), NOW), (Event::RetryDue, NOW)]);
+    }
+    assert_eq!(due(&parked, NOW), 45_000);
+    let (_, resumed) = run(&d, &[(transient(), NOW), (Event::RetryDue, NOW)]);
+    let sent = resumed.pending().map(|(_, _, p)| p.retry_at_ms);
+    assert_eq!(sent, Some(None), "a call out has no retry time");
 }
 
 #[test]

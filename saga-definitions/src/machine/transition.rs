@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::backoff::Backoff;
 use super::state::{Effect, Position, Progress, SagaState, SagaStatus};
 use super::unhappy::{self, End};
 use crate::model::{Definition, Kind};
@@ -82,12 +83,12 @@ pub enum Command {
         operation: Operation,
         attempt: u32,
     },
-    /// Wait out the backoff after failed attempt `attempt` (the slow pace when
-    /// `parked`), then report `RetryDue`.
+    /// Wait until `until_ms` (engine clock), the time of the retry after failed attempt
+    /// `attempt`, then report `RetryDue`.
     Backoff {
         step: usize,
         attempt: u32,
-        parked: bool,
+        until_ms: i64,
     },
 }
 
@@ -171,6 +172,8 @@ pub struct Policy {
     pub saga_timeout_ms: Option<i64>,
     /// Steps that never give up are parked after this many attempts.
     pub park_after_attempts: u32,
+    /// The wait before each retry, which a step's own retry policy may override.
+    pub backoff: Backoff,
 }
 
 /// What a transition may read besides the state and the event.
@@ -181,6 +184,9 @@ pub struct Context<'a> {
     pub saga_started_ms: i64,
     pub policy: &'a Policy,
     pub definition: &'a Definition,
+    /// A draw from `[0, 1]` of the engine's seeded source: the jitter of a retry that
+    /// this transition schedules.
+    pub jitter: f64,
 }
 
 impl Context<'_> {
@@ -335,10 +341,11 @@ pub(super) fn to(state: SagaState, records: Vec<LogRecord>) -> Transition {
                 operation,
                 attempt: p.attempt,
             },
+            // A wait without a time (a state kept before it was) is over at once.
             false => Command::Backoff {
                 step,
                 attempt: p.attempt,
-                parked: p.parked,
+                until_ms: p.retry_at_ms.unwrap_or(i64::MIN),
             },
         });
     Transition {

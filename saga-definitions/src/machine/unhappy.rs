@@ -49,6 +49,12 @@ pub(super) fn failed(
         in_flight: false,
         maybe_applied,
         parked,
+        retry_at_ms: Some(ctx.now_ms.saturating_add(retry_delay_ms(
+            ctx,
+            step,
+            progress.attempt,
+            parked,
+        ))),
         ..progress
     });
     let detail = match parked {
@@ -112,6 +118,7 @@ pub(super) fn restart_call(
         in_flight: true,
         // A call cut off by a restart may have taken effect.
         maybe_applied: progress.maybe_applied || progress.in_flight,
+        retry_at_ms: None,
         ..progress
     });
     let log = vec![record(
@@ -230,6 +237,19 @@ fn gives_up(ctx: &Context, step: usize, operation: Operation) -> bool {
 /// and compensations never stop.
 fn stops_retrying(ctx: &Context, step: usize, operation: Operation) -> bool {
     operation == Operation::Action && ctx.definition.steps[step].kind == Kind::Compensatable
+}
+
+/// The wait before the retry of `step`'s call after failed attempt `attempt`.
+fn retry_delay_ms(ctx: &Context, step: usize, attempt: u32, parked: bool) -> i64 {
+    let backoff = ctx
+        .policy
+        .backoff
+        .for_step(&ctx.definition.steps[step].retry);
+    let delay = match parked {
+        true => backoff.parked_delay_ms(ctx.jitter),
+        false => backoff.delay_ms(attempt, ctx.jitter),
+    };
+    i64::try_from(delay).unwrap_or(i64::MAX)
 }
 
 fn out_of_retries(ctx: &Context, step: usize, progress: &Progress) -> bool {

@@ -123,7 +123,7 @@ impl Db {
             match Self::open(url, migrations).await {
                 Ok(db) => return Ok(db),
                 Err(error) if error.may_heal() && tokio::time::Instant::now() + pause < give_up => {
-                    tracing::warn!(error = %error_chain(&error), retry_in_ms = pause.as_millis(), "cannot open the database yet");
+                    tracing::warn!(error = %crate::telemetry::error_chain(&error), retry_in_ms = pause.as_millis(), "cannot open the database yet");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
@@ -183,18 +183,6 @@ impl Tx {
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }
-}
-
-/// `error` and its causes, for a log line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs the same statement code on the connection of whichever backend `tx` holds:

@@ -1,5 +1,6 @@
 //! Starting a participant: faults parsed under a logged seed (so a run replays), its
 //! database opened and migrated, its listener bound; and serving it until shutdown.
+//! Faults given as `@FILE` are read from the file, and again on every SIGHUP.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,13 @@ pub enum StartupError {
     /// The `--faults` spec does not parse; nothing was created.
     #[error("invalid --faults")]
     Faults(#[from] FaultSpecError),
+    /// The `--faults @FILE` file cannot be read; nothing was created.
+    #[error("cannot read the faults file {path}")]
+    FaultsFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The participant's database cannot be opened or migrated.
     #[error("cannot open the {service} database")]
     Database {
@@ -41,7 +49,7 @@ pub struct Flags<'a> {
     pub listen: &'a str,
     /// The database, `sqlite://PATH` or `postgres://…`.
     pub database_url: &'a str,
-    /// The `--faults` spec; empty: none.
+    /// The `--faults` spec; empty: none; `@FILE`: the spec in FILE, read again on SIGHUP.
     pub faults: &'a str,
     /// The seed of the fault draws; absent: taken from the clock and logged.
     pub fault_seed: Option<u64>,
@@ -57,6 +65,8 @@ pub struct Ready {
     local_addr: SocketAddr,
     db: Db,
     faults: Arc<Faults>,
+    /// The file the faults were read from, to read again on SIGHUP.
+    faults_file: Option<String>,
 }
 
 impl Ready {
@@ -83,9 +93,14 @@ impl Ready {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let seed = flags.fault_seed.unwrap_or_else(seed_from_clock);
-        let faults = Faults::parse(flags.faults, seed)?;
-        if !flags.faults.is_empty() {
-            tracing::info!(faults = %flags.faults, seed, "injecting faults");
+        let faults_file = flags.faults.strip_prefix('@').map(str::to_string);
+        let spec = match &faults_file {
+            Some(path) => read_faults(path)?,
+            None => flags.faults.to_string(),
+        };
+        let faults = Faults::parse(&spec, seed)?;
+        if !spec.trim().is_empty() {
+            tracing::info!(faults = %spec, seed, "injecting faults");
         }
         let db = Db::open_patiently(flags.database_url, migrations, flags.startup_timeout)
             .await
@@ -98,6 +113,7 @@ impl Ready {
             local_addr,
             db,
             faults: Arc::new(faults),
+            faults_file,
         })
     }
 
@@ -125,10 +141,49 @@ impl Ready {
         descriptors: &'static [u8],
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
+        if let Some(path) = self.faults_file {
+            tokio::spawn(reload_faults_on_sighup(path, self.faults, shutdown.clone()));
+        }
         let drain = crate::serve::DEFAULT_DRAIN;
         let served = crate::serve::serve(self.listener, routes, descriptors, shutdown, drain).await;
         self.db.close().await;
         served
+    }
+}
+
+fn read_faults(path: &str) -> Result<String, StartupError> {
+    std::fs::read_to_string(path).map_err(|source| StartupError::FaultsFile {
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// Puts the rules in `path` in force on every SIGHUP until `shutdown`; a file that
+/// cannot be read or parsed leaves the rules as they were, and says why in the log.
+async fn reload_faults_on_sighup(path: String, faults: Arc<Faults>, shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; the faults file is not read again");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            Some(()) = hangups.recv() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let replaced = read_faults(&path).and_then(|spec| {
+            faults.replace(&spec)?;
+            Ok(spec)
+        });
+        match replaced {
+            Ok(spec) => tracing::info!(faults = %spec, file = %path, "SIGHUP: faults replaced"),
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::error_chain(&error), file = %path, "SIGHUP: faults kept as they were")
+            }
+        }
     }
 }
 

@@ -22,11 +22,20 @@ pub(super) fn participant_launch(
     faults: &str,
     options: &ClusterOptions,
 ) -> Result<Launch> {
+    let faults = match options.changeable_faults {
+        true => {
+            let path = faults_path(dir.path(), binary);
+            std::fs::write(&path, faults)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            format!("@{}", path.display())
+        }
+        false => faults.to_string(),
+    };
     Ok(Launch {
         name: binary.name(),
         binary: binary.path()?,
         args: vec!["--database-url".into(), database.url()],
-        faults: faults.to_string(),
+        faults,
         fault_seed: options.fault_seed,
         log: log_path(dir.path(), binary),
     })
@@ -41,6 +50,11 @@ pub(super) async fn spawn_orchestrator(
     all.extend(args.iter().cloned());
     let log = log_path(dir.path(), Binary::Orchestrator);
     ServiceProcess::spawn(Binary::Orchestrator.name(), binary, &all, &log).await
+}
+
+/// The file a participant started with changeable faults reads them from.
+pub(super) fn faults_path(dir: &Path, binary: Binary) -> PathBuf {
+    dir.join(format!("{}.faults", binary.name()))
 }
 
 pub(super) fn log_path(dir: &Path, binary: Binary) -> PathBuf {

@@ -87,3 +87,28 @@ fn a_call_still_out_is_in_flight_unless_the_saga_ended() {
     assert_eq!(running[0].phase(), pb::StepPhase::Compensation);
     assert_eq!(calls(&records, true)[1].outcome, "interrupted");
 }
+
+#[test]
+fn a_skip_is_an_entry_of_its_own_after_the_call_it_cut_off() {
+    let log = [
+        entry(1, 10, Outcome::Started, 1, ""),
+        entry(2, 20, Outcome::RetryScheduled, 1, "Unavailable: down"),
+        entry(3, 30, Outcome::Skipped, 1, "skipped by ann"),
+    ];
+    let records: Vec<_> = log.iter().map(|e| (e, Operation::Action)).collect();
+    let waiting = calls(&records, true);
+    assert_eq!(
+        outcomes(&waiting),
+        [
+            (1, "retrying", "Unavailable", "Unavailable: down"),
+            (1, "skipped", "", "")
+        ]
+    );
+    assert_eq!(waiting[1].started_at, waiting[1].ended_at);
+    let in_flight = [log[0].clone(), entry(2, 20, Outcome::Skipped, 1, "")];
+    let records: Vec<_> = in_flight.iter().map(|e| (e, Operation::Action)).collect();
+    assert_eq!(
+        outcomes(&calls(&records, true)),
+        [(1, "interrupted", "", ""), (1, "skipped", "", "")]
+    );
+}

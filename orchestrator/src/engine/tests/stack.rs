@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use saga_definitions::machine::SagaStatus;
 
 use crate::definitions::{Definitions, ParticipantSchemas};
-use crate::engine::{Backoff, Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
+use crate::engine::{Engine, Entropy, Participants, SagaStart, Settings, SystemClock};
 use crate::store::{
     self, Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaFilter, SagaRecord,
     SagaStore, SagaWrite, StoreError,
@@ -120,11 +120,6 @@ impl Stack {
             Participants::connect(&services, 1, Duration::from_secs(2)).expect("participant urls");
         let settings = Settings {
             policy: policy(),
-            backoff: Backoff {
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(100),
-                parked: Duration::from_millis(500),
-            },
             max_in_flight,
             replica_id: replica_id.to_string(),
             lease,
