@@ -34,6 +34,7 @@ pub struct Skip {
     request_id: String,
 }
 
+/// RetrySaga.
 pub async fn retry(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
@@ -50,6 +51,7 @@ pub async fn retry(
     answer(saga.get_ref(), "saga.v1.Saga")
 }
 
+/// AbortSaga.
 pub async fn abort(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
@@ -66,6 +68,7 @@ pub async fn abort(
     answer(saga.get_ref(), "saga.v1.Saga")
 }
 
+/// ResolveSaga.
 pub async fn resolve(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
@@ -82,6 +85,7 @@ pub async fn resolve(
     answer(saga.get_ref(), "saga.v1.Saga")
 }
 
+/// SkipStep.
 pub async fn skip(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,

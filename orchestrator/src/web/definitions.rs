@@ -21,6 +21,7 @@ pub struct VersionQuery {
     version: u32,
 }
 
+/// ListDefinitions.
 pub async fn list(
     State(api): State<OrchestratorApi>,
     headers: HeaderMap,
@@ -31,6 +32,7 @@ pub async fn list(
     answer(listed.get_ref(), "saga.v1.ListDefinitionsResponse")
 }
 
+/// GetDefinition: the version a saga runs (the saga page labels its lanes with it).
 pub async fn get(
     State(api): State<OrchestratorApi>,
     Path(name): Path<String>,

@@ -50,6 +50,7 @@ pub struct SagasFilter {
     definition: String,
 }
 
+/// WatchSaga as events, from `from_seq` (or the browser's `Last-Event-ID`).
 pub async fn saga(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
@@ -69,6 +70,7 @@ pub async fn saga(
     }))
 }
 
+/// WatchSagas as events, for the list's live rows and counts.
 pub async fn sagas(
     State(api): State<OrchestratorApi>,
     headers: HeaderMap,

@@ -29,6 +29,7 @@ pub struct ListQuery {
     page_token: String,
 }
 
+/// ListSagas: a page of sagas, newest first, with the counts per status.
 pub async fn list(
     State(api): State<OrchestratorApi>,
     headers: HeaderMap,
@@ -50,6 +51,7 @@ pub async fn list(
     answer(listed.get_ref(), "saga.v1.ListSagasResponse")
 }
 
+/// GetSaga: one saga with its steps, calls and log.
 pub async fn get(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
