@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use tonic::Code;
 
 /// `--output`.
@@ -21,21 +20,6 @@ pub enum Output {
 pub const REFUSED: u8 = 1;
 pub const UNREACHABLE: u8 = 3;
 
-/// `message` (of the proto type `full_name`, e.g. `saga.v1.Saga`) as proto3 JSON, with
-/// the proto field names.
-pub fn json<M: prost::Message>(message: &M, full_name: &str) -> anyhow::Result<String> {
-    let pool = DescriptorPool::decode(saga_contracts::FILE_DESCRIPTOR_SET)?;
-    let descriptor = pool
-        .get_message_by_name(full_name)
-        .ok_or_else(|| anyhow::anyhow!("no message {full_name} in the contracts"))?;
-    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
-    let options = SerializeOptions::new().use_proto_field_name(true);
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::new(&mut out);
-    dynamic.serialize_with_options(&mut serializer, &options)?;
-    Ok(String::from_utf8(out)?)
-}
-
 /// Prints `message` as the `output` asks: `text` for people, or its JSON.
 pub fn print<M: prost::Message>(
     output: Output,
@@ -45,7 +29,7 @@ pub fn print<M: prost::Message>(
 ) -> anyhow::Result<()> {
     let line = match output {
         Output::Text => text(message),
-        Output::Json => json(message, full_name)?,
+        Output::Json => saga_contracts::json::to_json_string(message, full_name)?,
     };
     say(&line);
     Ok(())

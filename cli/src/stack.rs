@@ -33,6 +33,10 @@ pub struct UpArgs {
     /// Pause between two sweeps of `--invoice-trigger sync`.
     #[arg(long, default_value_t = 1_000)]
     sync_interval_ms: u64,
+    /// Where the orchestrator serves the operators' web page and `/metrics` (port 0 picks
+    /// a free port; `off`: no HTTP listener).
+    #[arg(long, env = "HTTP_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    http_listen: String,
 }
 
 /// How the orchestrator in `saga up` invoices orders placed directly.
@@ -54,6 +58,8 @@ pub struct DemoArgs {
 /// A running stack.
 struct Stack {
     orchestrator: SocketAddr,
+    /// The orchestrator's HTTP listener (the web page), when it has one.
+    http: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -71,16 +77,25 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         nats_url: args.nats_url,
         sync_interval_ms: args.sync_interval_ms,
     };
+    let http_listen = Some(args.http_listen).filter(|addr| addr != "off");
+    if http_listen.is_some() {
+        // Before anything is counted: what is counted without a recorder is lost.
+        service_kit::http::metrics();
+    }
     let stack = start(
         &args.data,
         args.listen.ip(),
         ports,
         args.max_invoice_cents,
         invoicing,
+        http_listen,
         shutdown,
     )
     .await?;
     println!("orchestrator listening on {}", stack.orchestrator);
+    if let Some(http) = stack.http {
+        println!("web page at http://{http}/");
+    }
     println!("saga logs in {}; Ctrl-C stops", args.data.display());
     stack.wait().await
 }
@@ -98,6 +113,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             nats_url: None,
             sync_interval_ms: 1_000,
         },
+        None,
         shutdown.clone(),
     )
     .await?;
@@ -120,6 +136,7 @@ async fn start(
     [orchestrator_port, orders_port, invoices_port]: [u16; 3],
     max_invoice_cents: i64,
     invoicing: Invoicing,
+    http_listen: Option<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Stack> {
     let db = |name: &str| format!("sqlite://{}", data.join(format!("{name}.db")).display());
@@ -148,10 +165,12 @@ async fn start(
     config.invoice_trigger = invoicing.trigger;
     config.nats_url = invoicing.nats_url;
     config.sync_interval_ms = invoicing.sync_interval_ms;
+    config.http_listen = http_listen;
     let orchestrator = orchestrator::startup::App::build(config)
         .await
         .context("starting the orchestrator")?;
     let orchestrator_addr = orchestrator.local_addr();
+    let http = orchestrator.http_addr();
     let (s1, s2, s3) = (shutdown.clone(), shutdown.clone(), shutdown.clone());
     let tasks = vec![
         tokio::spawn(async move { Ok(orders.run_until(s1).await?) }),
@@ -160,6 +179,7 @@ async fn start(
     ];
     Ok(Stack {
         orchestrator: orchestrator_addr,
+        http,
         shutdown,
         tasks,
     })

@@ -21,6 +21,9 @@ pub mod invoices {
     }
 }
 
+/// Contract messages as proto3 JSON.
+pub mod json;
+
 /// Every contract above (and the well-known types they import) as an encoded
 /// `google.protobuf.FileDescriptorSet`: served by reflection, read by dynamic messages.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/contracts.bin"));

@@ -16,8 +16,8 @@ pub struct Config {
     /// Address to serve gRPC on (port 0 picks a free port).
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50051")]
     pub listen: String,
-    /// Address to serve HTTP on (`GET /metrics`, Prometheus' text format; port 0 picks a
-    /// free port); absent: no HTTP listener.
+    /// Address to serve HTTP on (the operators' web page at `/`, and `GET /metrics` in
+    /// Prometheus' text format; port 0 picks a free port); absent: no HTTP listener.
     #[arg(long, env = "HTTP_LISTEN_ADDR")]
     pub http_listen: Option<String>,
     /// Where the saga log lives: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.

@@ -3,8 +3,9 @@
 //! completed steps when a later one fails for good.
 //!
 //! `saga_definitions::machine` decides (pure), `engine` acts (IO), `store` remembers,
-//! `definitions` registers and loads saga definitions, `api` talks gRPC, `upgrade` reads
-//! what releases before definitions stored.
+//! `definitions` registers and loads saga definitions, `api` talks gRPC, `web` serves the
+//! operators' page over that same API, `upgrade` reads what releases before definitions
+//! stored.
 
 pub mod api;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod invoicing;
 pub mod metrics;
 pub mod upgrade;
+pub mod web;
 
 pub mod startup;
 pub mod store;

@@ -49,7 +49,7 @@ const REGISTER_PAUSE: Duration = Duration::from_millis(200);
 /// A ready orchestrator: saga log open, listeners bound, nothing running yet.
 pub struct App {
     listener: TcpListener,
-    /// `--http-listen`'s (metrics), if asked for.
+    /// `--http-listen`'s (metrics and the web page), if asked for.
     http: Option<TcpListener>,
     engine: Engine,
     definitions: Definitions,
@@ -138,17 +138,18 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
+        let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
         if let Some(listener) = self.http {
             let stopping = shutdown.clone();
+            let page = crate::web::router(api.clone());
             tokio::spawn(async move {
-                if let Err(error) = service_kit::http::serve(listener, stopping).await {
+                if let Err(error) = service_kit::http::serve(listener, page, stopping).await {
                     tracing::error!(%error, "the HTTP listener failed");
                 }
             });
         }
         let (trigger, invoicing) = self.invoicing;
         invoicing.spawn(trigger, shutdown.clone());
-        let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
         let routes = Routes::new(api.into_service());
         // The server's drain and the engine's run side by side from the same signal, so
         // the process is gone within one --drain-timeout-ms of SIGTERM, not two.

@@ -1,5 +1,6 @@
 //! The HTTP listener beside a service's gRPC one (`--http-listen`): `GET /metrics`, the
-//! process's metrics in Prometheus' text format, recorded through the `metrics` facade.
+//! process's metrics in Prometheus' text format, recorded through the `metrics` facade,
+//! beside whatever else the service serves over HTTP (the orchestrator's web page).
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -34,8 +35,13 @@ pub fn announce(addr: SocketAddr) {
     println!("http listening on {addr}");
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+/// Serves `GET /metrics` and `routes` (a service's own pages; `Router::new()` for none)
+/// on `listener` until `shutdown`. `routes` must not serve `/metrics` itself.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let handle = metrics();
     let render = move || {
         let text = handle.as_ref().map(PrometheusHandle::render);
@@ -46,7 +52,7 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::i
             )
         }
     };
-    let app = Router::new().route("/metrics", get(render));
+    let app = Router::new().route("/metrics", get(render)).merge(routes);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

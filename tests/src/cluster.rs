@@ -359,6 +359,14 @@ impl Cluster {
         self.orchestrator.as_ref().map(ServiceProcess::url)
     }
 
+    /// The current orchestrator's HTTP listener (`--http-listen`, e.g. `127.0.0.1:0` given
+    /// through [`ClusterOptions::orchestrator_arg`]), while one runs with it.
+    pub fn orchestrator_http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.orchestrator
+            .as_ref()
+            .and_then(ServiceProcess::http_addr)
+    }
+
     /// `orders-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
     pub fn orders_url(&self) -> String {
         self.orders.url()

@@ -1,5 +1,6 @@
 //! One service process: spawned with its flags, ready once it prints `listening on
-//! IP:PORT`, stopped with SIGTERM (a clean stop) or SIGKILL (a crash).
+//! IP:PORT` (after `http listening on IP:PORT` when it serves HTTP too), stopped with
+//! SIGTERM (a clean stop) or SIGKILL (a crash).
 
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ pub struct ServiceProcess {
     name: String,
     child: Child,
     addr: SocketAddr,
+    /// The HTTP listener's address (`--http-listen`), when it announced one.
+    http_addr: Option<SocketAddr>,
     log: PathBuf,
     _stdout: TaskGuard,
 }
@@ -60,8 +63,8 @@ impl ServiceProcess {
         let stdout = child.stdout.take().context("stdout is not piped")?;
         let mut lines = BufReader::new(stdout).lines();
         let ready = timeout(READY_TIMEOUT, read_address(&mut lines)).await;
-        let addr = match ready {
-            Ok(Ok(addr)) => addr,
+        let (addr, http_addr) = match ready {
+            Ok(Ok(addresses)) => addresses,
             failed => {
                 let _ = child.start_kill();
                 let status = timeout(EXIT_TIMEOUT, child.wait()).await;
@@ -81,6 +84,7 @@ impl ServiceProcess {
             name: name.to_string(),
             child,
             addr,
+            http_addr,
             log: log.to_path_buf(),
             _stdout: TaskGuard(drain),
         })
@@ -89,6 +93,11 @@ impl ServiceProcess {
     /// The address the service announced.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the service's HTTP listener (`--http-listen`), if it has one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The service's `http://IP:PORT` URL for gRPC clients.
@@ -156,12 +165,23 @@ impl ServiceProcess {
     }
 }
 
-async fn read_address(lines: &mut Lines<BufReader<ChildStdout>>) -> Result<SocketAddr> {
+/// The gRPC address of the `listening on` line, and the HTTP one of an `http listening
+/// on` line before it (services print the HTTP line first).
+async fn read_address(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+) -> Result<(SocketAddr, Option<SocketAddr>)> {
+    let mut http = None;
     while let Some(line) = lines.next_line().await? {
-        if let Some(addr) = line.trim().strip_prefix("listening on ") {
-            return addr
-                .parse()
-                .with_context(|| format!("bad address in {line:?}"));
+        let line = line.trim();
+        if let Some(addr) = line.strip_prefix("http listening on ") {
+            let addr = addr.parse();
+            http = Some(addr.with_context(|| format!("bad address in {line:?}"))?);
+        } else if let Some(addr) = line.strip_prefix("listening on ") {
+            let addr = addr.parse();
+            return Ok((
+                addr.with_context(|| format!("bad address in {line:?}"))?,
+                http,
+            ));
         }
     }
     bail!("stdout closed before a `listening on` line (the process exited)")
