@@ -1,8 +1,9 @@
 //! The operators' web page in a real headless browser (Chromium through chromedriver)
 //! over a real stack: the list shows placed sagas; a running saga's page follows it to
 //! COMPLETED without a reload; a compensated saga's page draws its timeline with the
-//! compensation in its own lane; and a FAILED saga is resolved by clicking through its
-//! page. With `SAGA_SCREENSHOT_DIR` set, the compensated saga's page is saved there as
+//! compensation in its own lane; and, on every backend (on PostgreSQL through a second
+//! replica), a FAILED saga is resolved and a parked one retried and skipped by clicking
+//! through their pages. With `SAGA_SCREENSHOT_DIR` set, the compensated saga's page is saved there as
 //! `cockpit-saga.png` (the README's picture).
 
 mod browser;
@@ -10,13 +11,15 @@ mod page;
 mod stack;
 
 use anyhow::{Context, Result, bail, ensure};
-use saga_contracts::saga::v1::{SagaStatus, StepOutcome};
-use saga_tests::ClusterOptions;
+use saga_contracts::saga::v1::{Saga, SagaStatus, StepOutcome};
+use saga_tests::{Backend, ClusterOptions, on_every_backend};
 use serde_json::json;
 
 use browser::Browser;
 use page::{click, hover_text, text, type_into, wait_for};
-use stack::{LIMIT_CENTS, Paused, get, place, stack, wait_for_calls, wait_until_ended};
+use stack::{
+    LIMIT_CENTS, Paused, get, place, stack, wait_for_calls, wait_until_ended, wait_until_parked,
+};
 
 /// Set this to a folder to save the compensated saga's page as a PNG.
 const SCREENSHOT_ENV: &str = "SAGA_SCREENSHOT_DIR";
@@ -35,7 +38,7 @@ async fn the_web_page_shows_watches_and_repairs_sagas() -> Result<()> {
 
 async fn scenario(browser: &Browser) -> Result<()> {
     watching_and_compensating(browser).await?;
-    resolving_a_failed_saga(browser).await
+    on_every_backend(|backend| repairing_failed_and_parked_sagas(browser, backend)).await
 }
 
 /// (1) the list, (3) a live saga's page and (2) a compensated saga's page. invoices-svc
@@ -161,39 +164,111 @@ async fn watching_and_compensating(browser: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// (4) A saga whose compensation is refused for good ends FAILED; an operator resolves it
-/// on its page: Resolve, a reason in the confirmation, and the page shows RESOLVED.
-async fn resolving_a_failed_saga(browser: &Browser) -> Result<()> {
-    // cancel_order is refused for good: the compensation cannot finish.
-    let refuse = "CancelOrder:refuse:1";
-    let (cluster, web) = stack(ClusterOptions::default().orders_faults(refuse)).await?;
+/// (4) On every backend (on PostgreSQL through the page of a second replica, which
+/// reaches sagas it does not drive): a saga whose compensation is refused for good ends
+/// FAILED and is resolved on its page (Resolve, a reason in the confirmation); a saga
+/// whose confirmation keeps failing is found with the list's parked filter, tried again
+/// now, and skipped with the answer the operator got by hand.
+async fn repairing_failed_and_parked_sagas(browser: &Browser, backend: Backend) -> Result<()> {
+    let postgres = matches!(backend, Backend::Postgres { .. });
+    // cancel_order is refused for good; confirm_order keeps failing, parked at once.
+    let faults = "CancelOrder:refuse:1,ConfirmOrder:unavailable:1";
+    let options = ClusterOptions::default()
+        .backend(backend)
+        .orders_faults(faults)
+        .orchestrator_arg("--park-after-attempts=2")
+        .orchestrator_arg("--parked-retry-ms=600000");
+    let (cluster, web) = stack(options).await?;
+    let second = match postgres {
+        true => Some(cluster.another_orchestrator("web-replica").await?),
+        false => None,
+    };
+    let web = match &second {
+        Some(replica) => format!("http://{}", replica.http_addr().context("no HTTP")?),
+        None => web,
+    };
     let client = cluster.orchestrator();
     let failed = place(&client, "web-failed", 3 * LIMIT_CENTS, 0).await?;
     ensure!(failed.status() == SagaStatus::Failed, "{failed:#?}");
+    let parked = place(&client, "web-parked", 2_500, 1).await?;
+    wait_until_parked(&client, &parked.saga_id).await?;
     let b = &browser.client;
 
     b.goto(&format!("{web}/#/sagas/{}", failed.saga_id)).await?;
     wait_for(b, "#saga-status[data-status=FAILED]").await?;
     type_into(b, "#token", "operator-token").await?;
     click(b, "button[data-action=resolve]").await?;
-    wait_for(b, "dialog#confirm[open]").await?;
-    type_into(b, "#confirm-reason", "order cancelled by hand").await?;
-    click(b, "#confirm-ok").await?;
+    confirm(b, "order cancelled by hand").await?;
     wait_for(b, "#saga-status[data-status=RESOLVED]").await?;
     wait_for(b, "#log tr td .outcome-resolved").await?;
-
     let resolved = get(&client, &failed.saga_id).await?;
     ensure!(resolved.status() == SagaStatus::Resolved, "{resolved:#?}");
-    let record = resolved
-        .log
-        .iter()
-        .find(|e| e.step == "operator" && e.outcome() == StepOutcome::Resolved)
-        .context("no operator record in the log")?;
     ensure!(
-        record.detail.contains("order cancelled by hand"),
-        "the log keeps the reason: {record:?}"
+        operator_record(&resolved, StepOutcome::Resolved)?.contains("order cancelled by hand"),
+        "the log keeps the reason: {resolved:?}"
+    );
+
+    b.goto(&format!("{web}/#/")).await?;
+    click(b, "#filter-parked").await?;
+    let parked_row = row(&parked.saga_id, "RUNNING");
+    click(b, &format!("{parked_row} td.id a")).await?;
+    wait_for(b, "#saga-status[data-status=RUNNING]").await?;
+    let confirm_lane = "#timeline .lane[data-step=confirm_order][data-phase=action]";
+    wait_for(b, &format!("{confirm_lane} .next-attempt")).await?;
+    let tried = calls_of(&get(&client, &parked.saga_id).await?, "confirm_order");
+    click(b, "button[data-action=retry]").await?;
+    confirm(b, "orders-svc should be back").await?;
+    wait_for_calls(&client, &parked.saga_id, "confirm_order", tried + 1).await?;
+    click(b, "button[data-action=skip]").await?;
+    wait_for(b, "#confirm-step").await?;
+    ensure!(
+        text_value(b, "#confirm-step").await? == "confirm_order",
+        "the skip dialog offers the stuck step"
+    );
+    confirm(b, "confirmed by phone").await?;
+    wait_for(b, "#saga-status[data-status=COMPLETED]").await?;
+    wait_for(
+        b,
+        &lane("confirm_order", "action", "[data-outcome=skipped]"),
+    )
+    .await?;
+    let skipped = get(&client, &parked.saga_id).await?;
+    ensure!(
+        operator_record(&skipped, StepOutcome::Skipped)?.contains("confirmed by phone"),
+        "the log keeps the reason: {skipped:?}"
     );
     Ok(())
+}
+
+/// Fills the open confirmation with `reason` and confirms.
+async fn confirm(b: &fantoccini::Client, reason: &str) -> Result<()> {
+    wait_for(b, "dialog#confirm[open]").await?;
+    type_into(b, "#confirm-reason", reason).await?;
+    click(b, "#confirm-ok").await
+}
+
+/// The value of a form field.
+async fn text_value(b: &fantoccini::Client, css: &str) -> Result<String> {
+    let field = wait_for(b, css).await?;
+    Ok(field.prop("value").await?.unwrap_or_default())
+}
+
+/// The detail of the saga's operator record with `outcome`.
+fn operator_record(saga: &Saga, outcome: StepOutcome) -> Result<&str> {
+    let record = saga
+        .log
+        .iter()
+        .find(|e| e.step == "operator" && e.outcome() == outcome)
+        .context("no operator record in the log")?;
+    Ok(&record.detail)
+}
+
+/// How many calls the saga's `step` has made.
+fn calls_of(saga: &Saga, step: &str) -> usize {
+    saga.steps
+        .iter()
+        .find(|s| s.name == step)
+        .map_or(0, |s| s.calls.len())
 }
 
 /// The list's row of a saga in `status`.

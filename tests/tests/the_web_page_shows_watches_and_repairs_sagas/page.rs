@@ -32,10 +32,21 @@ pub async fn text(client: &Client, css: &str) -> Result<String> {
     Ok(wait_for(client, css).await?.text().await?)
 }
 
-/// Clicks the first element matching `css`, once there is one.
+/// Clicks the first element matching `css`, once there is one; an element the page
+/// replaced meanwhile (a live update drew it again) is looked for again.
 pub async fn click(client: &Client, css: &str) -> Result<()> {
-    wait_for(client, css).await?.click().await?;
-    Ok(())
+    let what = format!("a click on {css}");
+    eventually(PATIENCE, &what, || async move {
+        let element = wait_for(client, css).await?;
+        match element.click().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(error) if error.is_stale_element_reference() => {
+                Ok(Check::NotYet(format!("{error}")))
+            }
+            Err(error) => Err(error).with_context(|| format!("cannot click {css}")),
+        }
+    })
+    .await
 }
 
 /// Types `keys` into the first element matching `css`, once there is one.

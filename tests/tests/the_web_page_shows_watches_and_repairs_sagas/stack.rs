@@ -8,7 +8,7 @@ use saga_contracts::saga::v1::{GetSagaRequest, PlaceOrderRequest, Saga, SagaStat
 use saga_tests::poll::{Check, eventually};
 use saga_tests::requests::{item, order};
 use saga_tests::supervisor::Signaller;
-use saga_tests::{Backend, Cluster, ClusterOptions};
+use saga_tests::{Cluster, ClusterOptions};
 use tonic::transport::Channel;
 
 use crate::page::PATIENCE;
@@ -20,7 +20,6 @@ pub const LIMIT_CENTS: i64 = 100_000;
 pub async fn stack(options: ClusterOptions) -> Result<(Cluster, String)> {
     let cluster = Cluster::start(
         options
-            .backend(Backend::Sqlite)
             .max_invoice_cents(LIMIT_CENTS)
             .orchestrator_arg("--http-listen=127.0.0.1:0"),
     )
@@ -55,6 +54,18 @@ pub async fn wait_until_ended(client: &OrchestratorClient<Channel>, saga_id: &st
                 Check::NotYet(saga.status().as_str_name().to_string())
             }
             _ => Check::Done(saga),
+        })
+    })
+    .await
+}
+
+/// Waits until the saga's current call is parked.
+pub async fn wait_until_parked(client: &OrchestratorClient<Channel>, saga_id: &str) -> Result<()> {
+    eventually(PATIENCE, "the saga to be parked", || async {
+        let saga = get(client, saga_id).await?;
+        Ok(match saga.parked {
+            true => Check::Done(()),
+            false => Check::NotYet(saga.status().as_str_name().to_string()),
         })
     })
     .await
