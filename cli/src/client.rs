@@ -228,8 +228,7 @@ pub fn parse_item(text: &str) -> Result<pb::LineItem, String> {
 }
 
 fn parse_status(text: &str) -> Result<pb::SagaStatus, String> {
-    let name = format!("SAGA_STATUS_{}", text.to_ascii_uppercase());
-    pb::SagaStatus::from_str_name(&name).ok_or_else(|| format!("unknown status {text:?}"))
+    pb::SagaStatus::from_short_name(text).ok_or_else(|| format!("unknown status {text:?}"))
 }
 
 /// The local clock, for the ages in a listing.

@@ -11,6 +11,8 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use crate::output::Usage;
+
 pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
 /// Where the token is read from when neither `--token` nor `--token-file` says, under
 /// the user's configuration folder.
@@ -47,7 +49,7 @@ impl OrchestratorArgs {
     pub async fn connect(&self) -> anyhow::Result<Client> {
         let bearer = Bearer::new(self.token()?)?;
         let channel = Channel::from_shared(self.url.clone())
-            .with_context(|| format!("{:?} is not a URL", self.url))?
+            .map_err(|_| Usage(format!("--url {:?} is not a URL", self.url)))?
             .connect()
             .await
             .with_context(|| format!("cannot reach the orchestrator at {}", self.url))?;
@@ -69,9 +71,11 @@ impl OrchestratorArgs {
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(text.lines().next().map(|line| line.trim().to_string())),
             Err(error) if !given && error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => {
-                Err(error).with_context(|| format!("cannot read the token file {}", path.display()))
-            }
+            Err(error) => Err(Usage(format!(
+                "cannot read the token file {}: {error}",
+                path.display()
+            ))
+            .into()),
         }
     }
 }
@@ -93,7 +97,7 @@ impl Bearer {
             .filter(|t| !t.is_empty())
             .map(|t| format!("Bearer {t}").parse::<AsciiMetadataValue>())
             .transpose()
-            .map_err(|_| anyhow::anyhow!("the token holds characters a header cannot carry"))?;
+            .map_err(|_| Usage("the token holds characters a header cannot carry".into()))?;
         Ok(Self(value))
     }
 }

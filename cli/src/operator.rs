@@ -4,6 +4,7 @@
 //! The request id (`--request-id`, a fresh one by default) makes a repeated command
 //! harmless: the same id again changes nothing.
 
+use anyhow::Context;
 use saga_contracts::saga::v1 as pb;
 
 use crate::connection::OrchestratorArgs;
@@ -55,6 +56,13 @@ impl Why {
     }
 }
 
+/// What to say with a failed action: the id to send it again with, so that an action that
+/// may have been carried out (no answer came) is not carried out twice.
+fn repeat_with(request_id: &str) -> impl FnOnce() -> String + use<> {
+    let id = request_id.to_string();
+    move || format!("request {id} (to send it again, give --request-id {id})")
+}
+
 /// Which of the whole-saga actions.
 #[derive(Debug, Clone, Copy)]
 pub enum Act {
@@ -63,10 +71,12 @@ pub enum Act {
     Resolve,
 }
 
+/// Carries out `act` on the saga and prints the saga once it is durable.
 pub async fn act(act: Act, args: ActionArgs, output: Output) -> anyhow::Result<()> {
     let mut client = args.orchestrator.connect().await?;
     let (saga_id, reason, request_id) =
         (args.saga_id, args.why.reason.clone(), args.why.request_id());
+    let again = repeat_with(&request_id);
     let saga = match act {
         Act::Retry => {
             let request = pb::RetrySagaRequest {
@@ -74,7 +84,7 @@ pub async fn act(act: Act, args: ActionArgs, output: Output) -> anyhow::Result<(
                 reason,
                 request_id,
             };
-            client.retry_saga(request).await?
+            client.retry_saga(request).await
         }
         Act::Abort => {
             let request = pb::AbortSagaRequest {
@@ -82,7 +92,7 @@ pub async fn act(act: Act, args: ActionArgs, output: Output) -> anyhow::Result<(
                 reason,
                 request_id,
             };
-            client.abort_saga(request).await?
+            client.abort_saga(request).await
         }
         Act::Resolve => {
             let request = pb::ResolveSagaRequest {
@@ -90,21 +100,29 @@ pub async fn act(act: Act, args: ActionArgs, output: Output) -> anyhow::Result<(
                 reason,
                 request_id,
             };
-            client.resolve_saga(request).await?
+            client.resolve_saga(request).await
         }
-    };
+    }
+    .with_context(again)?;
     output::print(output, &saga.into_inner(), "saga.v1.Saga", render::saga)
 }
 
+/// Records the step's answer as given, and prints the saga once it is durable.
 pub async fn skip(args: SkipArgs, output: Output) -> anyhow::Result<()> {
     let mut client = args.orchestrator.connect().await?;
+    let request_id = args.why.request_id();
+    let again = repeat_with(&request_id);
     let request = pb::SkipStepRequest {
         saga_id: args.saga_id,
         step: args.step,
         output_json: args.output_json,
         reason: args.why.reason.clone(),
-        request_id: args.why.request_id(),
+        request_id,
     };
-    let saga = client.skip_step(request).await?.into_inner();
+    let saga = client
+        .skip_step(request)
+        .await
+        .with_context(again)?
+        .into_inner();
     output::print(output, &saga, "saga.v1.Saga", render::saga)
 }

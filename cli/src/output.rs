@@ -15,10 +15,16 @@ pub enum Output {
     Json,
 }
 
-/// The exit codes: done, refused (the orchestrator answered no), usage (clap's own),
-/// unreachable (no answer).
+/// The exit codes: done, refused (the orchestrator answered no), usage (clap's own, and
+/// [`Usage`]), unreachable (no answer, or no room for the request now: try again).
 pub const REFUSED: u8 = 1;
+pub const USAGE: u8 = 2;
 pub const UNREACHABLE: u8 = 3;
+
+/// A flag the command cannot use (a URL that is not one, a token file it cannot read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// Prints `message` as the `output` asks: `text` for people, or its JSON.
 pub fn print<M: prost::Message>(
@@ -47,14 +53,21 @@ fn say(line: &str) {
     }
 }
 
-/// The exit code of a failed command: unreachable when no answer came (a transport
-/// failure, UNAVAILABLE, DEADLINE_EXCEEDED), refused otherwise.
+/// The exit code of a failed command: usage for a flag it cannot use; unreachable when no
+/// answer came (a transport failure, UNAVAILABLE, DEADLINE_EXCEEDED) or the orchestrator
+/// had no room for it (RESOURCE_EXHAUSTED): worth trying again; refused otherwise.
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|cause| cause.is::<Usage>()) {
+        return ExitCode::from(USAGE);
+    }
     let unreachable = error.chain().any(|cause| {
         cause.is::<tonic::transport::Error>()
             || cause.downcast_ref::<tonic::Status>().is_some_and(|status| {
                 std::error::Error::source(status).is_some()
-                    || matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
+                    || matches!(
+                        status.code(),
+                        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted
+                    )
             })
     });
     ExitCode::from(if unreachable { UNREACHABLE } else { REFUSED })

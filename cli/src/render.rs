@@ -98,7 +98,7 @@ pub fn log_entry(entry: &pb::SagaLogEntry) -> String {
 
 fn status(value: i32) -> String {
     pb::SagaStatus::try_from(value)
-        .map(crate::table::status_name)
+        .map(|status| status.short_name().to_string())
         .unwrap_or_else(|_| value.to_string())
 }
 

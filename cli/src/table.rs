@@ -11,7 +11,7 @@ pub fn sagas(listed: &pb::ListSagasResponse, now_ms: i64) -> String {
     let mut table = table(["SAGA", "STATUS", "DEFINITION", "AGE", "STEP", "KEY"]);
     for saga in &listed.sagas {
         let created = millis(saga.created_at.as_ref()).unwrap_or(now_ms);
-        let mut status = status_name(saga.status());
+        let mut status = saga.status().short_name().to_string();
         if saga.parked {
             status.push_str(" (parked)");
         }
@@ -103,14 +103,6 @@ fn current_step(saga: &pb::Saga) -> String {
     }
 }
 
-/// `COMPLETED` for `SAGA_STATUS_COMPLETED`.
-pub fn status_name(status: pb::SagaStatus) -> String {
-    status
-        .as_str_name()
-        .trim_start_matches("SAGA_STATUS_")
-        .to_string()
-}
-
 fn status_colour(status: pb::SagaStatus, parked: bool) -> Color {
     match status {
         _ if parked => Color::Magenta,
@@ -146,7 +138,11 @@ fn age(ms: i64) -> String {
 
 /// A timestamp in milliseconds since the epoch.
 pub fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
-    at.map(|t| t.seconds * 1_000 + i64::from(t.nanos) / 1_000_000)
+    at.map(|t| {
+        t.seconds
+            .saturating_mul(1_000)
+            .saturating_add(i64::from(t.nanos) / 1_000_000)
+    })
 }
 
 #[cfg(test)]

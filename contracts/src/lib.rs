@@ -23,6 +23,7 @@ pub mod invoices {
 
 /// Contract messages as proto3 JSON.
 pub mod json;
+mod status;
 
 /// Every contract above (and the well-known types they import) as an encoded
 /// `google.protobuf.FileDescriptorSet`: served by reflection, read by dynamic messages.

@@ -1,6 +1,6 @@
 //! Failure injection, a feature of the participant services (`--faults SPEC`).
 //!
-//! A spec is comma-separated `Method:kind:probability` rules, e.g.
+//! A spec is `Method:kind:probability` rules separated by commas (or lines, in a file), e.g.
 //! `CreateInvoice:unavailable:0.3,*:delay=200:0.1`. `Method` is the RPC name or `*`.
 //! Kinds: `unavailable` (answer UNAVAILABLE, do nothing), `ambiguous` (commit the effect,
 //! then answer UNAVAILABLE), `refuse` (answer FAILED_PRECONDITION, do nothing: a definite
@@ -143,7 +143,7 @@ impl Faults {
 }
 
 fn parse_rules(spec: &str) -> Result<Vec<Rule>, FaultSpecError> {
-    spec.split(',')
+    spec.split([',', '\n'])
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(parse_rule)
@@ -228,6 +228,12 @@ mod tests {
             let err = Faults::parse(bad, 0).expect_err(bad);
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn rules_may_stand_one_per_line() {
+        let faults = Faults::parse("A:refuse:1\nB:unavailable:1\n", 0).expect("valid");
+        assert_eq!(faults.draw("B"), Some(FaultKind::Unavailable));
     }
 
     #[test]

@@ -9,6 +9,6 @@ use saga_definitions::machine::Backoff;
 use super::clock::Entropy;
 
 /// The wait before try `attempt + 1` of something that failed `attempt` times.
-pub fn pause(backoff: &Backoff, attempt: u32, entropy: &Entropy) -> Duration {
+pub fn delay(backoff: &Backoff, attempt: u32, entropy: &Entropy) -> Duration {
     Duration::from_millis(backoff.delay_ms(attempt, entropy.jitter()))
 }

@@ -177,7 +177,7 @@ async fn perform(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Eve
             };
             Some(inner.participants.perform(call).await)
         }
-        Command::Backoff { until_ms, .. } => {
+        Command::Wait { until_ms, .. } => {
             let wait = until_ms.saturating_sub(inner.clock.now_ms());
             let delay = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
             tokio::select! {
@@ -212,6 +212,10 @@ pub(super) async fn commit(
     transition: machine::Transition,
     now_ms: i64,
 ) -> Result<Option<Command>, Stopped> {
+    if transition.log.is_empty() && transition.state == saga.state {
+        // Nothing changed (a resumed saga still waiting for its retry): nothing to write.
+        return Ok(transition.command);
+    }
     let write = SagaWrite {
         saga_id: &saga.id,
         writer: &inner.replica_id,
@@ -250,7 +254,7 @@ async fn commit_until_durable(inner: &Inner, write: &SagaWrite<'_>) -> Result<()
             }
             Err(error) => {
                 tracing::warn!(%error, attempt, "saga log write failed, retrying");
-                let delay = super::backoff::pause(&inner.policy.backoff, attempt, &inner.entropy);
+                let delay = super::backoff::delay(&inner.policy.backoff, attempt, &inner.entropy);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = inner.shutdown.cancelled() => return Err(Stopped::Shutdown),

@@ -203,7 +203,7 @@ impl Inner {
 
     /// Sleeps the backoff of `attempt`; `false` when shutdown came first.
     async fn pause(&self, attempt: u32) -> bool {
-        let pause = super::backoff::pause(&self.policy.backoff, attempt, &self.entropy);
+        let pause = super::backoff::delay(&self.policy.backoff, attempt, &self.entropy);
         tokio::select! {
             () = tokio::time::sleep(pause) => true,
             () = self.shutdown.cancelled() => false,

@@ -8,7 +8,7 @@
 macro_rules! saga_filter {
     (sqlite) => {
         saga_filter!(
-            "($8 IS NULL OR json_extract(input, '$.customer_id') = $8) ",
+            "($8 IS NULL OR CAST(json_extract(input, '$.customer_id') AS TEXT) = $8) ",
             "AND ($9 IS NULL OR json_extract(state, '$.position.progress.parked') = 1)"
         )
     };

@@ -70,15 +70,7 @@ pub fn status_named(text: &str) -> Result<pb::SagaStatus, WebError> {
     if text.is_empty() {
         return Ok(pb::SagaStatus::Unspecified);
     }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SAGA_STATUS_") {
-        upper
-    } else {
-        format!("SAGA_STATUS_{upper}")
-    };
-    pb::SagaStatus::from_str_name(&name)
-        .filter(|status| *status != pb::SagaStatus::Unspecified)
-        .ok_or_else(|| {
+    pb::SagaStatus::from_short_name(text).ok_or_else(|| {
             WebError::bad_request(
                 "status",
                 format!(

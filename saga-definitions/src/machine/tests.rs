@@ -251,7 +251,7 @@ fn a_retry_is_due_after_its_backoff_and_a_parked_one_at_the_slow_pace() {
         let (_, state) = run(&d, events);
         let failed = transition(&state, &transient(), &ctx(&d, now)).expect("legal");
         let until = match failed.command {
-            Some(Command::Backoff { until_ms, .. }) => until_ms,
+            Some(Command::Wait { until_ms, .. }) => until_ms,
             other => panic!("{other:?}"),
         };
         let kept = failed.state.pending().and_then(|(_, _, p)| p.retry_at_ms);
@@ -358,6 +358,28 @@ fn a_restart_reissues_the_call_as_a_new_attempt_that_may_have_applied() {
         "the cut-off create may have applied"
     );
     assert_eq!(state.effects[0], Effect::Undone(None));
+}
+
+#[test]
+fn a_restart_leaves_a_waiting_call_waiting_until_its_time() {
+    let d = place_order();
+    let c = ctx(&d, NOW);
+    let waiting = transition(&start(&c).state, &transient(), &c).expect("legal");
+    let later = ctx(&d, NOW + 10);
+    let resumed = transition(&waiting.state, &Event::Resumed, &later).expect("legal");
+    assert_eq!(resumed.state, waiting.state, "nothing changes");
+    assert!(resumed.log.is_empty(), "nothing to write");
+    assert_eq!(resumed.command, waiting.command, "the same wait");
+    // A wait stored before its time was kept is over at once: the call is sent.
+    let mut untimed = waiting.state.clone();
+    if let Position::Forward { progress, .. } = &mut untimed.position {
+        progress.retry_at_ms = None;
+    }
+    let sent = transition(&untimed, &Event::Resumed, &later).expect("legal");
+    assert!(
+        matches!(sent.command, Some(Command::Send { attempt: 2, .. })),
+        "{sent:?}"
+    );
 }
 
 #[test]

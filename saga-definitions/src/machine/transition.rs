@@ -85,7 +85,7 @@ pub enum Command {
     },
     /// Wait until `until_ms` (engine clock), the time of the retry after failed attempt
     /// `attempt`, then report `RetryDue`.
-    Backoff {
+    Wait {
         step: usize,
         attempt: u32,
         until_ms: i64,
@@ -268,7 +268,7 @@ pub fn transition(
             unhappy::failed(state, event, *failure, detail, ctx)
         }
         (_, Event::RetryDue) => unhappy::retry_due(state, event, ctx),
-        (_, Event::Resumed) => unhappy::restart_call(state, event, true, RESUMED, ctx),
+        (_, Event::Resumed) => unhappy::resumed(state, event, ctx),
         _ => Err(invalid(state, event)),
     }
 }
@@ -342,7 +342,7 @@ pub(super) fn to(state: SagaState, records: Vec<LogRecord>) -> Transition {
                 attempt: p.attempt,
             },
             // A wait without a time (a state kept before it was) is over at once.
-            false => Command::Backoff {
+            false => Command::Wait {
                 step,
                 attempt: p.attempt,
                 until_ms: p.retry_at_ms.unwrap_or(i64::MIN),

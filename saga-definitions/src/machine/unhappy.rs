@@ -4,7 +4,7 @@
 use super::state::{Effect, Position, Progress, RefusedCall, SagaState};
 use super::transition::{
     Context, DEADLINE_PASSED, Event, Failure, InvalidTransition, LogRecord, Operation, Outcome,
-    Transition, invalid, record, saga_record, to,
+    RESUMED, Transition, invalid, record, saga_record, to,
 };
 use crate::model::Kind;
 
@@ -95,6 +95,22 @@ pub(super) fn retry_due(
             Ok(give_up(state, given_up, DEADLINE_PASSED, cause, ctx))
         }
         _ => restart_call(state, event, false, "", ctx),
+    }
+}
+
+/// After a restart (or a takeover): a call waiting for its retry keeps waiting until its
+/// time, and nothing is written; a call that was out (its outcome unknown), or a wait
+/// stored without a time, is sent again now.
+pub(super) fn resumed(
+    state: &SagaState,
+    event: &Event,
+    ctx: &Context,
+) -> Result<Transition, InvalidTransition> {
+    match state.pending() {
+        Some((_, _, progress)) if !progress.in_flight && progress.retry_at_ms.is_some() => {
+            Ok(to(state.clone(), Vec::new()))
+        }
+        _ => restart_call(state, event, true, RESUMED, ctx),
     }
 }
 

@@ -7,6 +7,7 @@
 //! otherwise be copied, and could drift, lives here.
 
 pub mod error;
+pub mod faults_file;
 pub mod startup;
 pub mod validate;
 

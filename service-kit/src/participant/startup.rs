@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
+use super::faults_file::FaultsFile;
 use crate::db::{Db, Migrations, OpenError};
 use crate::faults::{FaultSpecError, Faults};
 
@@ -19,7 +20,8 @@ pub enum StartupError {
     /// The `--faults` spec does not parse; nothing was created.
     #[error("invalid --faults")]
     Faults(#[from] FaultSpecError),
-    /// The `--faults @FILE` file cannot be read; nothing was created.
+    /// The `--faults @FILE` file cannot be read (or SIGHUP listened for); nothing was
+    /// created.
     #[error("cannot read the faults file {path}")]
     FaultsFile {
         path: String,
@@ -66,7 +68,7 @@ pub struct Ready {
     db: Db,
     faults: Arc<Faults>,
     /// The file the faults were read from, to read again on SIGHUP.
-    faults_file: Option<String>,
+    faults_file: Option<FaultsFile>,
 }
 
 impl Ready {
@@ -93,10 +95,9 @@ impl Ready {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let seed = flags.fault_seed.unwrap_or_else(seed_from_clock);
-        let faults_file = flags.faults.strip_prefix('@').map(str::to_string);
-        let spec = match &faults_file {
-            Some(path) => read_faults(path)?,
-            None => flags.faults.to_string(),
+        let (faults_file, spec) = match FaultsFile::open(flags.faults)? {
+            Some((file, spec)) => (Some(file), spec),
+            None => (None, flags.faults.to_string()),
         };
         let faults = Faults::parse(&spec, seed)?;
         if !spec.trim().is_empty() {
@@ -141,49 +142,13 @@ impl Ready {
         descriptors: &'static [u8],
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
-        if let Some(path) = self.faults_file {
-            tokio::spawn(reload_faults_on_sighup(path, self.faults, shutdown.clone()));
+        if let Some(file) = self.faults_file {
+            tokio::spawn(file.reload_on_sighup(self.faults, shutdown.clone()));
         }
         let drain = crate::serve::DEFAULT_DRAIN;
         let served = crate::serve::serve(self.listener, routes, descriptors, shutdown, drain).await;
         self.db.close().await;
         served
-    }
-}
-
-fn read_faults(path: &str) -> Result<String, StartupError> {
-    std::fs::read_to_string(path).map_err(|source| StartupError::FaultsFile {
-        path: path.to_string(),
-        source,
-    })
-}
-
-/// Puts the rules in `path` in force on every SIGHUP until `shutdown`; a file that
-/// cannot be read or parsed leaves the rules as they were, and says why in the log.
-async fn reload_faults_on_sighup(path: String, faults: Arc<Faults>, shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the faults file is not read again");
-            return;
-        }
-    };
-    loop {
-        tokio::select! {
-            Some(()) = hangups.recv() => {}
-            () = shutdown.cancelled() => return,
-        }
-        let replaced = read_faults(&path).and_then(|spec| {
-            faults.replace(&spec)?;
-            Ok(spec)
-        });
-        match replaced {
-            Ok(spec) => tracing::info!(faults = %spec, file = %path, "SIGHUP: faults replaced"),
-            Err(error) => {
-                tracing::error!(error = %crate::telemetry::error_chain(&error), file = %path, "SIGHUP: faults kept as they were")
-            }
-        }
     }
 }
 
