@@ -20,6 +20,11 @@ pub struct Config {
     /// Prometheus' text format; port 0 picks a free port); absent: no HTTP listener.
     #[arg(long, env = "HTTP_LISTEN_ADDR")]
     pub http_listen: Option<String>,
+    /// Host names the web page answers to besides IP literals and `localhost` (e.g. the
+    /// name operators type to reach it); a request for any other name is refused, so that
+    /// a foreign name pointed at this listener (DNS rebinding) cannot read or act on it.
+    #[arg(long, env = "HTTP_ALLOWED_HOSTS", value_delimiter = ',', value_parser = parse_host_name)]
+    pub http_allowed_hosts: Vec<String>,
     /// Where the saga log lives: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
@@ -202,6 +207,21 @@ fn parse_participant(text: &str) -> Result<ParticipantArg, String> {
     })
 }
 
+/// One `--http-allowed-hosts` name: a bare host name, without scheme, port or path.
+fn parse_host_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    match bare {
+        true => Ok(name.to_string()),
+        false => Err(format!(
+            "{text:?} is not a host name (give it without scheme, port or path)"
+        )),
+    }
+}
+
 /// A replica id unique to this process: the host name and 32 random bits.
 pub fn unique_replica_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -250,6 +270,23 @@ mod tests {
         ] {
             let parsed = Config::try_parse_from(["orchestrator", "--participant", bad]);
             assert!(parsed.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_names() {
+        let config = Config::parse_from([
+            "orchestrator",
+            "--http-allowed-hosts",
+            "saga.ops.example,orchestrator",
+        ]);
+        assert_eq!(
+            config.http_allowed_hosts,
+            ["saga.ops.example", "orchestrator"]
+        );
+        for bad in ["", "saga.example:8080", "http://saga.example", "a b"] {
+            let parsed = Config::try_parse_from(["orchestrator", "--http-allowed-hosts", bad]);
+            assert!(parsed.is_err(), "{bad:?}");
         }
     }
 

@@ -51,6 +51,8 @@ pub struct App {
     listener: TcpListener,
     /// `--http-listen`'s (metrics and the web page), if asked for.
     http: Option<TcpListener>,
+    /// `--http-allowed-hosts`, for the web page's guard.
+    http_allowed_hosts: Vec<String>,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -112,6 +114,7 @@ impl App {
         Ok(Self {
             listener,
             http,
+            http_allowed_hosts: config.http_allowed_hosts.clone(),
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -141,7 +144,7 @@ impl App {
         let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
         if let Some(listener) = self.http {
             let stopping = shutdown.clone();
-            let page = crate::web::router(api.clone());
+            let page = crate::web::router(api.clone(), &self.http_allowed_hosts);
             tokio::spawn(async move {
                 if let Err(error) = service_kit::http::serve(listener, page, stopping).await {
                     tracing::error!(%error, "the HTTP listener failed");

@@ -2,7 +2,7 @@
 // and its log. It follows the saga through the server-sent events of WatchSaga: each
 // record refetches the saga and redraws, without a reload, until the record that ends it.
 
-import { getJson } from './api.js';
+import { failureOf, follow, getJson } from './api.js';
 import { actionBar, enableFor } from './actions.js';
 import { TERMINAL, badge, clock, duration, el, enumName, millis, statusOf } from './format.js';
 import { drawTimeline } from './timeline.js';
@@ -15,7 +15,8 @@ export function showSaga(view, sagaId) {
   let events = null;
   let stopped = false;
   let lastSeq = 0;
-  let redial = null;
+  // What the watch's last break said, while the page shows it.
+  let broken = null;
 
   const status = el('span', { id: 'saga-status', 'data-status': '' });
   const live = el('span', { class: 'live', id: 'live', hidden: true }, 'live');
@@ -126,26 +127,31 @@ export function showSaga(view, sagaId) {
     if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 120);
   };
 
-  function follow() {
+  // Follows the saga's log until the record that ends it (the `end` event); a watch
+  // that is cut off or breaks is dialled again, resuming after the last record it sent.
+  function watch() {
     if (stopped) return;
-    events = new EventSource(`/api/sagas/${encodeURIComponent(sagaId)}/events?from_seq=${lastSeq}`);
     live.hidden = false;
-    events.addEventListener('open', () => live.classList.add('on'));
-    events.addEventListener('entry', soon);
-    events.addEventListener('end', () => { events.close(); live.hidden = true; refresh(); });
-    events.addEventListener('failure', (event) => {
-      events.close();
-      live.classList.remove('on');
-      const why = JSON.parse(event.data || '{}');
-      problem.textContent = `The watch stopped (${why.code}: ${why.message}); following again.`;
-      problem.hidden = false;
-      redial = setTimeout(() => { problem.hidden = true; refresh().then(follow); }, 2000);
-    });
-    events.addEventListener('error', () => {
-      live.classList.remove('on');
-      if (events.readyState === EventSource.CLOSED) {
-        redial = setTimeout(() => refresh().then(() => { if (running()) follow(); }), 3000);
-      }
+    let cutOff = null;
+    events = follow(() => `/api/sagas/${encodeURIComponent(sagaId)}/events?from_seq=${lastSeq}`, {
+      on: {
+        entry: soon,
+        end: () => { events.close(); live.hidden = true; refresh(); },
+        failure: (data) => { cutOff = failureOf(data); },
+      },
+      open: () => {
+        live.classList.add('on');
+        if (broken !== null && problem.textContent === broken) problem.hidden = true;
+        broken = null;
+      },
+      down: (error) => {
+        live.classList.remove('on');
+        broken = `The watch stopped (${cutOff || error}); following again.`;
+        cutOff = null;
+        problem.textContent = broken;
+        problem.hidden = false;
+      },
+      pause: 2000,
     });
   }
 
@@ -153,13 +159,12 @@ export function showSaga(view, sagaId) {
   const ticker = setInterval(() => { if (running()) { drawPicture(); } }, 250);
   const resized = () => drawPicture();
   window.addEventListener('resize', resized);
-  refresh().then(() => { if (saga && running()) follow(); });
+  refresh().then(() => { if (saga && running()) watch(); });
 
   return {
     stop() {
       stopped = true;
       clearInterval(ticker);
-      clearTimeout(redial);
       clearTimeout(pending);
       window.removeEventListener('resize', resized);
       if (events) events.close();

@@ -14,6 +14,8 @@ use super::call::{answer, bad_query, request};
 use super::error::WebError;
 use crate::api::OrchestratorApi;
 
+/// GetDefinition's query: which version the saga page draws its lanes from (the one
+/// its saga runs, not necessarily the latest).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VersionQuery {

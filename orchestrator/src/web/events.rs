@@ -36,6 +36,8 @@ const EVENT_BUFFER: usize = 16;
 /// browsers keep an idle watch open.
 pub type Events = Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
 
+/// WatchSaga's query: where a page that already drew the saga resumes, so that it is
+/// sent only the records it does not have.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FromSeq {
@@ -43,10 +45,14 @@ pub struct FromSeq {
     from_seq: u32,
 }
 
+/// WatchSagas' query: which sagas' records the list wants (empty: all), so that a
+/// filtered list is not woken by sagas it does not show.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SagasFilter {
+    /// A status name, as the list's filter takes it.
     status: String,
+    /// A definition's name.
     definition: String,
 }
 

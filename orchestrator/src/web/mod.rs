@@ -12,6 +12,9 @@
 //! | `POST /api/sagas/{id}/retry`, `/abort`, `/resolve` `{reason, request_id}` | RetrySaga, AbortSaga, ResolveSaga |
 //! | `POST /api/sagas/{id}/skip` `{step, output_json, reason, request_id}` | SkipStep |
 //! | `GET /api/definitions`, `GET /api/definitions/{name}?version=` | ListDefinitions, GetDefinition |
+//!
+//! Every route is behind the guard (`guard.rs`): a request to a host name not allowed, or a POST from
+//! another site, is refused 403.
 
 mod actions;
 mod assets;
@@ -19,17 +22,22 @@ mod call;
 mod definitions;
 mod error;
 mod events;
+mod guard;
 mod sagas;
 
 use axum::Router;
 use axum::http::Uri;
+use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::api::OrchestratorApi;
+/// Why a web request failed, and its HTTP answer.
 pub use error::WebError;
+use guard::AllowedHosts;
 
-/// The page and its API over `api`, to serve beside `/metrics`.
-pub fn router(api: OrchestratorApi) -> Router {
+/// The page and its API over `api`, to serve beside `/metrics`; they answer requests to
+/// IP literals, `localhost` and the `allowed_hosts` (`--http-allowed-hosts`) only.
+pub fn router(api: OrchestratorApi, allowed_hosts: &[String]) -> Router {
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{name}", get(assets::file))
@@ -45,6 +53,10 @@ pub fn router(api: OrchestratorApi) -> Router {
         .route("/api/definitions/{name}", get(definitions::get))
         .fallback(|uri: Uri| async move { WebError::NoRoute(uri.path().to_string()) })
         .with_state(api)
+        .layer(middleware::from_fn_with_state(
+            AllowedHosts::new(allowed_hosts),
+            guard::check,
+        ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The web API over a real orchestrator in this process (SQLite, no participant
-//! reachable): its files, its JSON answers, and bad requests answered 400 naming the
-//! field, never a panic.
+//! reachable): its files, its JSON answers, bad requests answered 400 naming the field
+//! (never a panic), and the guard refusing other sites and foreign host names.
 
 use std::net::SocketAddr;
 
@@ -26,12 +26,18 @@ impl Drop for Running {
 }
 
 async fn orchestrator() -> Running {
+    orchestrator_allowing(&[]).await
+}
+
+/// An orchestrator whose page also answers to the host names `allowed`.
+async fn orchestrator_allowing(allowed: &[&str]) -> Running {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = format!("sqlite://{}", dir.path().join("log.db").display());
     // Nothing listens on the discard port: no saga is started here.
     let nowhere = "http://127.0.0.1:9";
     let mut config = Config::local("127.0.0.1:0", &database, nowhere, nowhere);
     config.http_listen = Some("127.0.0.1:0".into());
+    config.http_allowed_hosts = allowed.iter().map(|name| name.to_string()).collect();
     let app = App::build(config).await.expect("the orchestrator starts");
     let http = app.http_addr().expect("an HTTP listener");
     let shutdown = CancellationToken::new();
@@ -50,8 +56,23 @@ async fn exchange(
     path: &str,
     body: Option<(&str, &str)>,
 ) -> (u16, String, String) {
+    let host = format!("Host: {addr}");
+    exchange_with(addr, method, path, &[&host], body).await
+}
+
+/// [`exchange`] with these header lines (`Name: value`) instead of the usual `Host`.
+async fn exchange_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    header_lines: &[&str],
+    body: Option<(&str, &str)>,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for line in header_lines {
+        request.push_str(&format!("{line}\r\n"));
+    }
     let (content_type, text) = body.unwrap_or(("", ""));
     if !content_type.is_empty() {
         request.push_str(&format!("Content-Type: {content_type}\r\n"));
@@ -158,4 +179,79 @@ async fn bad_requests_are_answered_400_naming_the_field() {
     }
     let (status, _, _) = exchange(running.http, "POST", resolve, Some(("text/plain", "{}"))).await;
     assert_eq!(status, 415, "a body that is not JSON by its type");
+}
+
+/// The status and `code` of a request with these header lines (a JSON body when `body`).
+async fn guarded(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    header_lines: &[&str],
+    body: Option<&str>,
+) -> (u16, String) {
+    let body = body.map(|text| ("application/json", text));
+    let (status, _, text) = exchange_with(addr, method, path, header_lines, body).await;
+    let answer: Value = serde_json::from_str(&text).unwrap_or_default();
+    let code = answer["code"].as_str().unwrap_or_default().to_string();
+    (status, code)
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_is_refused_and_one_from_the_page_goes_through() {
+    let running = orchestrator().await;
+    let addr = running.http;
+    let host = format!("Host: {addr}");
+    let own = format!("Origin: http://{addr}");
+    let resolve = "/api/sagas/s-1/resolve";
+    let body = Some(r#"{"reason": "r", "request_id": "q"}"#);
+    let refused = (403, "PERMISSION_DENIED".to_string());
+    // Through to the service, which does not know s-1.
+    let through = (404, "NOT_FOUND".to_string());
+    let cases: [(&[&str], _); 7] = [
+        (&[&host, "Origin: http://evil.example"], &refused),
+        (&[&host, "Origin: null"], &refused),
+        (&[&host, "Sec-Fetch-Site: cross-site"], &refused),
+        (&[&host, &own, "Sec-Fetch-Site: same-site"], &refused),
+        (&[&host, &own, "Sec-Fetch-Site: same-origin"], &through),
+        (&[&host, &own], &through),
+        (&[&host], &through),
+    ];
+    for (header_lines, expected) in cases {
+        let answer = guarded(addr, "POST", resolve, header_lines, body).await;
+        assert_eq!(&answer, expected, "{header_lines:?}");
+    }
+    let read = guarded(
+        addr,
+        "GET",
+        "/api/sagas",
+        &[&host, "Origin: http://evil.example"],
+        None,
+    )
+    .await;
+    assert_eq!(read.0, 200, "reading is not acting: {read:?}");
+}
+
+#[tokio::test]
+async fn only_ip_literals_localhost_and_allowed_names_reach_the_page() {
+    let running = orchestrator_allowing(&["saga.ops.example"]).await;
+    let addr = running.http;
+    let port = addr.port();
+    let cases = [
+        (format!("Host: {addr}"), 200),
+        (format!("Host: [::1]:{port}"), 200),
+        (format!("Host: localhost:{port}"), 200),
+        (format!("Host: SAGA.ops.example:{port}"), 200),
+        (format!("Host: rebound.example:{port}"), 403),
+        ("Host: ops.example".to_string(), 403),
+        (format!("Host: user@127.0.0.1:{port}"), 403),
+    ];
+    for (host, expected) in cases {
+        let (status, code) = guarded(addr, "GET", "/api/sagas", &[&host], None).await;
+        assert_eq!(status, expected, "{host}: {code}");
+    }
+    let foreign = format!("Host: rebound.example:{port}");
+    let (status, code) = guarded(addr, "GET", "/", &[&foreign], None).await;
+    assert_eq!((status, code.as_str()), (403, "PERMISSION_DENIED"));
+    let (status, _, _) = exchange_with(addr, "GET", "/metrics", &[&foreign], None).await;
+    assert_eq!(status, 200, "/metrics is not behind the guard");
 }

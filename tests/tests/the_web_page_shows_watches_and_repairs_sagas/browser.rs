@@ -20,6 +20,8 @@ use tokio::process::{Child, Command};
 /// Name other binaries than Debian's.
 const CHROMEDRIVER_ENV: &str = "SAGA_TEST_CHROMEDRIVER";
 const CHROMIUM_ENV: &str = "SAGA_TEST_CHROMIUM";
+/// Set (CI sets it) to fail rather than skip when the browser is not installed.
+const REQUIRE_ENV: &str = "SAGA_REQUIRE_BROWSER";
 /// How long chromedriver may take to listen, and the browser to start.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The window the page is drawn (and screenshotted) in.
@@ -34,12 +36,18 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium, or `None` (saying the test is
-    /// skipped) when either is not installed.
+    /// skipped) when either is not installed; an error instead with
+    /// `SAGA_REQUIRE_BROWSER` set, so that CI cannot pass without having run the test.
     pub async fn start() -> Result<Option<Self>> {
         let (Some(driver), Some(chromium)) = (
             installed(CHROMEDRIVER_ENV, "/usr/bin/chromedriver"),
             installed(CHROMIUM_ENV, "/usr/bin/chromium"),
         ) else {
+            if std::env::var_os(REQUIRE_ENV).is_some() {
+                bail!(
+                    "chromium or chromedriver not found (Debian: apt-get install chromium chromium-driver), and {REQUIRE_ENV} says the browser test must run"
+                );
+            }
             eprintln!(
                 "== chromium or chromedriver not found (Debian: apt-get install chromium chromium-driver): the browser test is SKIPPED"
             );
