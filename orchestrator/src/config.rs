@@ -25,6 +25,15 @@ pub struct Config {
     /// a foreign name pointed at this listener (DNS rebinding) cannot read or act on it.
     #[arg(long, env = "HTTP_ALLOWED_HOSTS", value_delimiter = ',', value_parser = parse_host_name)]
     pub http_allowed_hosts: Vec<String>,
+    /// Tokens, one `principal:role:token` a line (role `reader`, `operator` or `admin`),
+    /// read again on SIGHUP: operators' actions then need an operator's or admin's token,
+    /// registering a definition an admin's (`authorization: Bearer TOKEN`); absent: nobody
+    /// is asked.
+    #[arg(long, env = "AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// With `--auth-token-file`: reads (sagas, definitions, replicas) need a token too.
+    #[arg(long, env = "AUTH_READ", requires = "auth_token_file")]
+    pub auth_read: bool,
     /// Where the saga log lives: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,

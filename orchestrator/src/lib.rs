@@ -3,11 +3,12 @@
 //! completed steps when a later one fails for good.
 //!
 //! `saga_definitions::machine` decides (pure), `engine` acts (IO), `store` remembers,
-//! `definitions` registers and loads saga definitions, `api` talks gRPC, `web` serves the
-//! operators' page over that same API, `upgrade` reads what releases before definitions
-//! stored.
+//! `definitions` registers and loads saga definitions, `api` talks gRPC (letting through
+//! what `auth` allows), `web` serves the operators' page over that same API, `upgrade`
+//! reads what releases before definitions stored.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod definitions;
 pub mod dynamic;

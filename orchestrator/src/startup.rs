@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::api::OrchestratorApi;
+use crate::auth::{Access, TokenFileError};
 use crate::config::Config;
 use crate::definitions::{BUILT_IN, DefinitionError, Definitions, ParticipantSchemas, SchemaError};
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
@@ -35,6 +36,8 @@ pub enum StartupError {
     Schemas(#[from] SchemaError),
     #[error("cannot register the saga definitions")]
     Definitions(#[from] DefinitionError),
+    #[error(transparent)]
+    Tokens(#[from] TokenFileError),
     #[error("cannot read the definitions in {path}")]
     DefinitionsDir {
         path: String,
@@ -53,6 +56,8 @@ pub struct App {
     http: Option<TcpListener>,
     /// `--http-allowed-hosts`, for the web page's guard.
     http_allowed_hosts: Vec<String>,
+    /// Who may do what (`--auth-token-file`).
+    access: Access,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -61,6 +66,10 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let access = match &config.auth_token_file {
+            Some(path) => Access::from_file(path, config.auth_read)?,
+            None => Access::open(),
+        };
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
         let schemas = Arc::new(participant_schemas(&config)?);
@@ -115,6 +124,7 @@ impl App {
             listener,
             http,
             http_allowed_hosts: config.http_allowed_hosts.clone(),
+            access,
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -141,7 +151,12 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
-        let api = OrchestratorApi::new(self.engine.clone(), self.definitions.clone());
+        tokio::spawn(self.access.clone().reload_on_sighup(shutdown.clone()));
+        let api = OrchestratorApi::new(
+            self.engine.clone(),
+            self.definitions.clone(),
+            self.access.clone(),
+        );
         if let Some(listener) = self.http {
             let stopping = shutdown.clone();
             let page = crate::web::router(api.clone(), &self.http_allowed_hosts);

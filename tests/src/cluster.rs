@@ -193,6 +193,14 @@ impl Cluster {
         }
     }
 
+    /// Sends `signal` to the orchestrator (e.g. SIGHUP: read its token file again).
+    pub fn signal_orchestrator(&self, signal: Signal) -> Result<()> {
+        self.orchestrator
+            .as_ref()
+            .context("the orchestrator is not running")?
+            .signal(signal)
+    }
+
     /// Crashes the orchestrator with SIGKILL.
     pub async fn kill_orchestrator(&mut self) -> Result<ExitStatus> {
         let mut process = self

@@ -37,3 +37,51 @@ pub fn sample(page: &str, name: &str) -> Option<f64> {
                 .ok()
         })
 }
+
+/// An HTTP answer: its status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// `METHOD path` at `addr` with `headers` (`name: value` each) and a JSON `body` when
+/// given, whatever the status of the answer.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<&str>,
+) -> Result<Answer> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot reach {addr}"))?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for header in headers {
+        request.push_str(&format!("{header}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        request.push_str("\r\n");
+    }
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("not an HTTP answer: {answer:?}"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("no status in {head:?}"))?;
+    Ok(Answer {
+        status,
+        body: body.to_string(),
+    })
+}

@@ -2,6 +2,7 @@
 
 use tonic::Status;
 
+use crate::auth::Denied;
 use crate::definitions::DefinitionError;
 use crate::engine::EngineError;
 use crate::store::StoreError;
@@ -16,6 +17,9 @@ pub enum ApiError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// The caller may not make this call (no token, an unknown one, or too small a role).
+    #[error(transparent)]
+    Denied(#[from] Denied),
 }
 
 impl ApiError {
@@ -43,6 +47,8 @@ impl From<ApiError> for Status {
             ApiError::Definition(DefinitionError::Invalid(_)) => Status::invalid_argument(message),
             ApiError::Definition(DefinitionError::NotFound { .. }) => Status::not_found(message),
             ApiError::Definition(DefinitionError::Store(cause)) => store_status(cause),
+            ApiError::Denied(Denied::Unauthenticated(_)) => Status::unauthenticated(message),
+            ApiError::Denied(Denied::Forbidden { .. }) => Status::permission_denied(message),
         }
     }
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Access, Need, Principal};
 use crate::definitions::{Definitions, PLACE_ORDER_NAME};
 use crate::engine::{Engine, SagaStart};
 use crate::store::SagaRecord;
@@ -34,19 +35,30 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Answer this long before the caller's own deadline, so the answer still reaches it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 
-/// `saga.v1.Orchestrator` over the engine and the registered definitions.
+/// `saga.v1.Orchestrator` over the engine and the registered definitions, letting
+/// through what `access` allows.
 #[derive(Clone)]
 pub struct OrchestratorApi {
     engine: Engine,
     definitions: Definitions,
+    access: Access,
 }
 
 impl OrchestratorApi {
-    pub fn new(engine: Engine, definitions: Definitions) -> Self {
+    pub fn new(engine: Engine, definitions: Definitions, access: Access) -> Self {
         Self {
             engine,
             definitions,
+            access,
         }
+    }
+
+    /// Who sent `request`, if they may make a call that `need`s this; the one check every
+    /// protected call makes, whether it came over gRPC or from the web page.
+    fn allow<T>(&self, request: &Request<T>, need: Need) -> Result<Principal, ApiError> {
+        let principal = self.access.check(request.metadata(), need)?;
+        tracing::Span::current().record("principal", principal.0.as_str());
+        Ok(principal)
     }
 
     /// The gRPC service to mount.
@@ -130,11 +142,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::StartSagaResponse { saga: Some(saga) }))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
     async fn get_saga(
         &self,
         request: Request<pb::GetSagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
+        self.allow(&request, Need::Read)?;
         let saga_id = request.into_inner().saga_id;
         if saga_id.is_empty() {
             return Err(ApiError::invalid("saga_id", "must not be empty").into());
@@ -143,46 +156,59 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(self.view(saga).await))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
     async fn retry_saga(
         &self,
         request: Request<pb::RetrySagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
+        let principal = self.allow(&request, Need::Operate)?;
         let asked = request.into_inner().into();
-        Ok(Response::new(self.operate(asked, Action::Retry).await?))
+        Ok(Response::new(
+            self.operate(asked, Action::Retry, principal).await?,
+        ))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
     async fn abort_saga(
         &self,
         request: Request<pb::AbortSagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
+        let principal = self.allow(&request, Need::Operate)?;
         let asked = request.into_inner().into();
-        Ok(Response::new(self.operate(asked, Action::Abort).await?))
+        Ok(Response::new(
+            self.operate(asked, Action::Abort, principal).await?,
+        ))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
     async fn resolve_saga(
         &self,
         request: Request<pb::ResolveSagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
+        let principal = self.allow(&request, Need::Operate)?;
         let asked = request.into_inner().into();
-        Ok(Response::new(self.operate(asked, Action::Resolve).await?))
+        Ok(Response::new(
+            self.operate(asked, Action::Resolve, principal).await?,
+        ))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id, step = %request.get_ref().step))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id, step = %request.get_ref().step))]
     async fn skip_step(
         &self,
         request: Request<pb::SkipStepRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
-        Ok(Response::new(self.skip(request.into_inner()).await?))
+        let principal = self.allow(&request, Need::Operate)?;
+        Ok(Response::new(
+            self.skip(request.into_inner(), principal).await?,
+        ))
     }
 
-    #[tracing::instrument(skip_all, fields(saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
     async fn watch_saga(
         &self,
         request: Request<pb::WatchSagaRequest>,
     ) -> Result<Response<Self::WatchSagaStream>, Status> {
+        self.allow(&request, Need::Read)?;
         let request = request.into_inner();
         if request.saga_id.is_empty() {
             return Err(ApiError::invalid("saga_id", "must not be empty").into());
@@ -203,11 +229,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(ReceiverStream::new(records)))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty))]
     async fn watch_sagas(
         &self,
         request: Request<pb::WatchSagasRequest>,
     ) -> Result<Response<Self::WatchSagasStream>, Status> {
+        self.allow(&request, Need::Read)?;
         let request = request.into_inner();
         let filter = crate::store::SagaFilter {
             status: status_filter(request.status)?,
@@ -219,11 +246,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(ReceiverStream::new(events)))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty))]
     async fn list_sagas(
         &self,
         request: Request<pb::ListSagasRequest>,
     ) -> Result<Response<pb::ListSagasResponse>, Status> {
+        self.allow(&request, Need::Read)?;
         let request = request.into_inner();
         let filter = list_filter(&request)?;
         let before = service_kit::paging::decode_token(&request.page_token)
@@ -251,22 +279,24 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty))]
     async fn list_replicas(
         &self,
-        _request: Request<pb::ListReplicasRequest>,
+        request: Request<pb::ListReplicasRequest>,
     ) -> Result<Response<pb::ListReplicasResponse>, Status> {
+        self.allow(&request, Need::Read)?;
         let replicas = self.engine.replicas().await.map_err(ApiError::from)?;
         Ok(Response::new(pb::ListReplicasResponse {
             replicas: replicas.into_iter().map(replica_to_proto).collect(),
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(definition = tracing::field::Empty))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, definition = tracing::field::Empty))]
     async fn register_definition(
         &self,
         request: Request<pb::RegisterDefinitionRequest>,
     ) -> Result<Response<pb::RegisterDefinitionResponse>, Status> {
+        self.allow(&request, Need::Administer)?;
         let request = request.into_inner();
         let definition = request
             .definition
@@ -302,11 +332,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(definition = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, definition = %request.get_ref().name))]
     async fn get_definition(
         &self,
         request: Request<pb::GetDefinitionRequest>,
     ) -> Result<Response<pb::DefinitionInfo>, Status> {
+        self.allow(&request, Need::Read)?;
         let request = request.into_inner();
         if request.name.is_empty() {
             return Err(ApiError::invalid("name", "must not be empty").into());
@@ -320,11 +351,12 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(definition_to_proto(info)))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty))]
     async fn list_definitions(
         &self,
-        _request: Request<pb::ListDefinitionsRequest>,
+        request: Request<pb::ListDefinitionsRequest>,
     ) -> Result<Response<pb::ListDefinitionsResponse>, Status> {
+        self.allow(&request, Need::Read)?;
         let all = self.definitions.list().await.map_err(ApiError::from)?;
         Ok(Response::new(pb::ListDefinitionsResponse {
             definitions: all.into_iter().map(definition_to_proto).collect(),

@@ -6,9 +6,7 @@ use saga_contracts::saga::v1 as pb;
 use saga_definitions::machine::{Action, Intervention};
 
 use super::{ApiError, OrchestratorApi};
-
-/// Who asks while requests carry no authenticated principal.
-const ANONYMOUS: &str = "anonymous";
+use crate::auth::Principal;
 /// The longest reason and request id kept in the log.
 const MAX_REASON: usize = 1_000;
 const MAX_REQUEST_ID: usize = 128;
@@ -65,12 +63,18 @@ impl From<pb::ResolveSagaRequest> for Asked {
 }
 
 impl OrchestratorApi {
-    /// Carries out `action` as `asked` says; the saga once it is durable.
-    pub(super) async fn operate(&self, asked: Asked, action: Action) -> Result<pb::Saga, ApiError> {
+    /// Carries out `action` as `asked` says, in the name of `principal`; the saga once
+    /// it is durable.
+    pub(super) async fn operate(
+        &self,
+        asked: Asked,
+        action: Action,
+        principal: Principal,
+    ) -> Result<pb::Saga, ApiError> {
         let asked = asked.checked()?;
         let intervention = Intervention {
             action,
-            principal: ANONYMOUS.to_string(),
+            principal: principal.0,
             reason: asked.reason.trim().to_string(),
             request_id: asked.request_id,
         };
@@ -80,7 +84,11 @@ impl OrchestratorApi {
 
     /// The skip a request asks for, its step and output checked against the definition
     /// version the saga runs.
-    pub(super) async fn skip(&self, request: pb::SkipStepRequest) -> Result<pb::Saga, ApiError> {
+    pub(super) async fn skip(
+        &self,
+        request: pb::SkipStepRequest,
+        principal: Principal,
+    ) -> Result<pb::Saga, ApiError> {
         let asked = Asked {
             saga_id: request.saga_id,
             reason: request.reason,
@@ -110,6 +118,7 @@ impl OrchestratorApi {
         let output = runnable
             .answer_from_json(index, &request.output_json)
             .map_err(|reason| ApiError::invalid("output_json", reason))?;
-        self.operate(asked, Action::Skip { step, output }).await
+        self.operate(asked, Action::Skip { step, output }, principal)
+            .await
     }
 }
