@@ -201,6 +201,12 @@ fn line_item(index: usize, item: proto::LineItem) -> Result<LineItem, ApiError> 
     if item.sku.is_empty() {
         return Err(ApiError::invalid(field("sku"), "must not be empty"));
     }
+    if service_kit::text::has_control(&item.sku) {
+        return Err(ApiError::invalid(
+            field("sku"),
+            service_kit::text::CONTROL_CHARACTER,
+        ));
+    }
     if item.quantity == 0 {
         return Err(ApiError::invalid(field("quantity"), "must be positive"));
     }

@@ -1,8 +1,8 @@
 //! Plumbing shared by the orchestrator and the participant services, so the three do not
 //! drift apart: telemetry, shutdown, serving with health, the database (SQLite or
-//! PostgreSQL), the order events' broker (NATS JetStream), paging tokens, fault injection, the participant-side idempotency barrier,
-//! and what the participants share above that (their error, field validation and
-//! start-up).
+//! PostgreSQL), the order events' broker (NATS JetStream), paging tokens, fault
+//! injection, the participant-side idempotency barrier, the rule for ids' text, and what
+//! the participants share above that (their error, field validation and start-up).
 
 pub mod barrier;
 pub mod broker;
@@ -17,3 +17,4 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;

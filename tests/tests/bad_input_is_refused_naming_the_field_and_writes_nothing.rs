@@ -1,8 +1,12 @@
 //! Every kind of bad PlaceOrder input is INVALID_ARGUMENT with the offending field named,
-//! and nothing is written anywhere: no saga, no order, no invoice.
+//! and nothing is written anywhere: no saga, no order, no invoice. Ids and keys holding
+//! control characters are bad input too (they would forge log lines), at the orchestrator
+//! and at orders-svc's own PlaceOrder alike.
 
 use anyhow::Result;
+use saga_contracts::orders::v1 as orders;
 use saga_contracts::saga::v1::PlaceOrderRequest;
+use saga_tests::direct::placed;
 use saga_tests::requests::{item, small_order};
 use saga_tests::{Backend, Cluster, ClusterOptions, Counts, check_invariants, on_every_backend};
 use tonic::Code;
@@ -91,6 +95,21 @@ fn cases() -> Vec<Case> {
             edit: |r| r.idempotency_key = "é".repeat(65),
             field: "idempotency_key",
         },
+        Case {
+            name: "a key with a line break",
+            edit: |r| r.idempotency_key = "key\nINFO forged log line".into(),
+            field: "idempotency_key",
+        },
+        Case {
+            name: "a customer with a terminal escape",
+            edit: |r| r.customer_id = "bob\u{1b}[2J".into(),
+            field: "customer_id",
+        },
+        Case {
+            name: "a SKU with a NUL",
+            edit: |r| r.items[1].sku = "pear\0".into(),
+            field: "items[1].sku",
+        },
     ]
 }
 
@@ -121,6 +140,7 @@ async fn scenario(backend: Backend) -> Result<()> {
         ));
     }
     assert_eq!(outcomes, expected);
+    participants_refuse_control_characters(&cluster).await?;
 
     let summary = check_invariants(&cluster).await?;
     assert_eq!(
@@ -129,5 +149,40 @@ async fn scenario(backend: Backend) -> Result<()> {
         "nothing was written"
     );
     assert_eq!(summary.counts, Counts::default());
+    Ok(())
+}
+
+/// A change that spoils a request.
+type Edit = fn(&mut orders::PlaceOrderRequest);
+
+/// orders-svc refuses ids and keys with control characters in its own PlaceOrder and in
+/// the saga's calls, naming the field.
+async fn participants_refuse_control_characters(cluster: &Cluster) -> Result<()> {
+    let mut orders = cluster.orders();
+    let edits: [(&str, Edit); 3] = [
+        ("idempotency_key", |r| r.idempotency_key.push('\n')),
+        ("customer_id", |r| r.customer_id.push('\u{7}')),
+        ("items[0].sku", |r| r.items[0].sku.push('\r')),
+    ];
+    for (field, edit) in edits {
+        let mut request = placed("direct-bad", 1, 100);
+        edit(&mut request);
+        let refused = orders.place_order(request).await.map(|_| ());
+        let seen = refused.map_err(|s| (s.code(), s.message().contains(field)));
+        assert_eq!(seen, Err((Code::InvalidArgument, true)), "{field}");
+    }
+    let create = orders::CreateOrderRequest {
+        saga_id: "saga\u{1b}[31m".into(),
+        customer_id: "c".into(),
+        items: vec![orders::LineItem {
+            sku: "s".into(),
+            quantity: 1,
+            unit_price_cents: 1,
+        }],
+        currency: "EUR".into(),
+    };
+    let refused = orders.create_order(create).await.map(|_| ());
+    let seen = refused.map_err(|s| (s.code(), s.message().contains("saga_id")));
+    assert_eq!(seen, Err((Code::InvalidArgument, true)));
     Ok(())
 }

@@ -28,12 +28,7 @@ impl TryFrom<pb::PlaceOrderRequest> for PlaceOrder {
     type Error = ApiError;
 
     fn try_from(request: pb::PlaceOrderRequest) -> Result<Self, ApiError> {
-        if request.idempotency_key.len() > MAX_KEY_BYTES {
-            return Err(ApiError::invalid(
-                "idempotency_key",
-                "must be at most 128 bytes",
-            ));
-        }
+        check_key(&request.idempotency_key)?;
         let items = request
             .items
             .into_iter()
@@ -71,12 +66,7 @@ impl TryFrom<pb::StartSagaRequest> for StartSaga {
         if request.definition.is_empty() {
             return Err(ApiError::invalid("definition", "must not be empty"));
         }
-        if request.idempotency_key.len() > MAX_KEY_BYTES {
-            return Err(ApiError::invalid(
-                "idempotency_key",
-                "must be at most 128 bytes",
-            ));
-        }
+        check_key(&request.idempotency_key)?;
         let input = match request.input_json.trim() {
             "" => serde_json::Value::Object(serde_json::Map::new()),
             text => serde_json::from_str(text)
@@ -93,6 +83,24 @@ impl TryFrom<pb::StartSagaRequest> for StartSaga {
             wait: (request.wait_ms > 0).then(|| Duration::from_millis(request.wait_ms.into())),
         })
     }
+}
+
+/// An idempotency key: at most [`MAX_KEY_BYTES`], without control characters (empty:
+/// no deduplication).
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::invalid(
+            "idempotency_key",
+            "must be at most 128 bytes",
+        ));
+    }
+    if service_kit::text::has_control(key) {
+        return Err(ApiError::invalid(
+            "idempotency_key",
+            service_kit::text::CONTROL_CHARACTER,
+        ));
+    }
+    Ok(())
 }
 
 /// The status filter of `ListSagas`: `None` lists every status.

@@ -28,6 +28,16 @@ impl Asked {
         required("saga_id", &self.saga_id, MAX_REQUEST_ID)?;
         required("reason", &self.reason, MAX_REASON)?;
         required("request_id", &self.request_id, MAX_REQUEST_ID)?;
+        use service_kit::text::{CONTROL_CHARACTER, has_control, has_control_but_lines};
+        for (field, value) in [("saga_id", &self.saga_id), ("request_id", &self.request_id)] {
+            if has_control(value) {
+                return Err(ApiError::invalid(field, CONTROL_CHARACTER));
+            }
+        }
+        if has_control_but_lines(&self.reason) {
+            let reason = "must not hold control characters other than line breaks and tabs";
+            return Err(ApiError::invalid("reason", reason));
+        }
         Ok(self)
     }
 }

@@ -53,6 +53,9 @@ impl OrderRequest {
         if customer_id.len() > MAX_ID_BYTES {
             return Err(invalid("customer_id", "must be at most 128 bytes"));
         }
+        if service_kit::text::has_control(&customer_id) {
+            return Err(invalid("customer_id", service_kit::text::CONTROL_CHARACTER));
+        }
         if items.is_empty() {
             return Err(invalid("items", "must hold at least one line item"));
         }
@@ -106,6 +109,12 @@ fn check_item(i: usize, item: &LineItem) -> Result<i64, InvalidOrder> {
         return Err(invalid(
             format!("items[{i}].sku"),
             "must be at most 128 bytes",
+        ));
+    }
+    if service_kit::text::has_control(&item.sku) {
+        return Err(invalid(
+            format!("items[{i}].sku"),
+            service_kit::text::CONTROL_CHARACTER,
         ));
     }
     if item.quantity == 0 {

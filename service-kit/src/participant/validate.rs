@@ -12,10 +12,16 @@ pub fn saga_id(value: String) -> Result<String, ParticipantError> {
     bounded("saga_id", value, MAX_SAGA_ID_BYTES)
 }
 
-/// `value` of `field`, which must not be empty.
+/// `value` of `field`, an id: not empty, without control characters.
 pub fn required(field: &str, value: String) -> Result<String, ParticipantError> {
     if value.is_empty() {
         return Err(ParticipantError::invalid(field, "must not be empty"));
+    }
+    if crate::text::has_control(&value) {
+        return Err(ParticipantError::invalid(
+            field,
+            crate::text::CONTROL_CHARACTER,
+        ));
     }
     Ok(value)
 }
