@@ -34,6 +34,21 @@ pub struct Config {
     /// With `--auth-token-file`: reads (sagas, definitions, replicas) need a token too.
     #[arg(long, env = "AUTH_READ", requires = "auth_token_file")]
     pub auth_read: bool,
+    /// Largest gRPC request accepted, in bytes; a larger one is OUT_OF_RANGE.
+    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
+    pub max_request_bytes: usize,
+    /// Streams one client connection may have open at once (HTTP/2
+    /// SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, env = "MAX_STREAMS_PER_CONNECTION", default_value_t = 1024)]
+    pub max_streams_per_connection: u32,
+    /// Watches (WatchSaga, WatchSagas) one client connection may have open at once; one
+    /// more is RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_WATCHERS_PER_CONNECTION", default_value_t = 64)]
+    pub max_watchers_per_connection: usize,
+    /// Operators' actions (retry, abort, resolve, skip) one principal may make a minute;
+    /// one more is RESOURCE_EXHAUSTED (0: no limit).
+    #[arg(long, env = "OPERATOR_ACTIONS_PER_MINUTE", default_value_t = 120)]
+    pub operator_actions_per_minute: u32,
     /// Where the saga log lives: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,

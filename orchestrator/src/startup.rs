@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::api::OrchestratorApi;
+use crate::api::{Limits, OrchestratorApi};
 use crate::auth::{Access, TokenFileError};
 use crate::config::Config;
 use crate::definitions::{BUILT_IN, DefinitionError, Definitions, ParticipantSchemas, SchemaError};
@@ -58,6 +58,10 @@ pub struct App {
     http_allowed_hosts: Vec<String>,
     /// Who may do what (`--auth-token-file`).
     access: Access,
+    /// The limits against abuse: the API's, the request size and streams per connection.
+    limits: Limits,
+    max_request_bytes: usize,
+    max_streams_per_connection: u32,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -125,6 +129,12 @@ impl App {
             http,
             http_allowed_hosts: config.http_allowed_hosts.clone(),
             access,
+            limits: Limits::new(
+                config.max_watchers_per_connection,
+                config.operator_actions_per_minute,
+            ),
+            max_request_bytes: config.max_request_bytes,
+            max_streams_per_connection: config.max_streams_per_connection,
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -156,6 +166,7 @@ impl App {
             self.engine.clone(),
             self.definitions.clone(),
             self.access.clone(),
+            self.limits.clone(),
         );
         if let Some(listener) = self.http {
             let stopping = shutdown.clone();
@@ -168,7 +179,7 @@ impl App {
         }
         let (trigger, invoicing) = self.invoicing;
         invoicing.spawn(trigger, shutdown.clone());
-        let routes = Routes::new(api.into_service());
+        let routes = Routes::new(api.into_service(self.max_request_bytes));
         // The server's drain and the engine's run side by side from the same signal, so
         // the process is gone within one --drain-timeout-ms of SIGTERM, not two.
         let engine = self.engine.clone();
@@ -184,6 +195,7 @@ impl App {
             saga_contracts::FILE_DESCRIPTOR_SET,
             shutdown,
             self.drain,
+            Some(self.max_streams_per_connection),
         );
         let (served, ()) = tokio::join!(serving, draining);
         served?;

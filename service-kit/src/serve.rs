@@ -27,13 +27,15 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 /// and `v1alpha`, over `descriptors`, the encoded `FileDescriptorSet` of the routes'
 /// services) on `listener` until `shutdown` is cancelled. Health turns NOT_SERVING
 /// first, then in-flight RPCs get up to `drain` to finish; a client that keeps its
-/// connection open (paused, or cut off) cannot hold the process past that.
+/// connection open (paused, or cut off) cannot hold the process past that. A connection
+/// may have at most `max_streams` streams open at once (`None`: no limit).
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     descriptors: &'static [u8],
     shutdown: CancellationToken,
     drain: Duration,
+    max_streams: Option<u32>,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
@@ -47,6 +49,7 @@ pub async fn serve(
             .await;
     };
     let server = tonic::transport::Server::builder()
+        .max_concurrent_streams(max_streams)
         .add_routes(with_reflection(routes.add_service(health), descriptors))
         .serve_with_incoming_shutdown(incoming(listener), stop);
     let drain_over = async move {

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// The caller may not make this call (no token, an unknown one, or too small a role).
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// The caller is over a limit (watchers of a connection, actions of a principal).
+    #[error("{0}")]
+    Exhausted(String),
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl From<ApiError> for Status {
             ApiError::Definition(DefinitionError::Store(cause)) => store_status(cause),
             ApiError::Denied(Denied::Unauthenticated(_)) => Status::unauthenticated(message),
             ApiError::Denied(Denied::Forbidden { .. }) => Status::permission_denied(message),
+            ApiError::Exhausted(_) => Status::resource_exhausted(message),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod attempts;
 mod convert;
 mod error;
+mod limits;
 mod operator;
 mod order;
 mod view;
@@ -27,6 +28,7 @@ use convert::{
     status_filter,
 };
 pub use error::ApiError;
+pub use limits::Limits;
 use saga_definitions::machine::Action;
 
 /// The longest a `PlaceOrder` or `StartSaga` waits for its saga, whatever the caller
@@ -42,15 +44,25 @@ pub struct OrchestratorApi {
     engine: Engine,
     definitions: Definitions,
     access: Access,
+    limits: Limits,
 }
 
 impl OrchestratorApi {
-    pub fn new(engine: Engine, definitions: Definitions, access: Access) -> Self {
+    pub fn new(engine: Engine, definitions: Definitions, access: Access, limits: Limits) -> Self {
         Self {
             engine,
             definitions,
             access,
+            limits,
         }
+    }
+
+    /// Like [`OrchestratorApi::allow`] for an operator's action, which also counts against
+    /// the principal's actions a minute.
+    fn allow_action<T>(&self, request: &Request<T>) -> Result<Principal, ApiError> {
+        let principal = self.allow(request, Need::Operate)?;
+        self.limits.action(&principal)?;
+        Ok(principal)
     }
 
     /// Who sent `request`, if they may make a call that `need`s this; the one check every
@@ -61,9 +73,14 @@ impl OrchestratorApi {
         Ok(principal)
     }
 
-    /// The gRPC service to mount.
-    pub fn into_service(self) -> pb::orchestrator_server::OrchestratorServer<Self> {
+    /// The gRPC service to mount, refusing requests over `max_request_bytes` (OUT_OF_RANGE,
+    /// before anything of them is read further).
+    pub fn into_service(
+        self,
+        max_request_bytes: usize,
+    ) -> pb::orchestrator_server::OrchestratorServer<Self> {
         pb::orchestrator_server::OrchestratorServer::new(self)
+            .max_decoding_message_size(max_request_bytes)
     }
 
     /// Starts the saga and waits for it as the caller asked.
@@ -161,7 +178,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         &self,
         request: Request<pb::RetrySagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
-        let principal = self.allow(&request, Need::Operate)?;
+        let principal = self.allow_action(&request)?;
         let asked = request.into_inner().into();
         Ok(Response::new(
             self.operate(asked, Action::Retry, principal).await?,
@@ -173,7 +190,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         &self,
         request: Request<pb::AbortSagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
-        let principal = self.allow(&request, Need::Operate)?;
+        let principal = self.allow_action(&request)?;
         let asked = request.into_inner().into();
         Ok(Response::new(
             self.operate(asked, Action::Abort, principal).await?,
@@ -185,7 +202,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         &self,
         request: Request<pb::ResolveSagaRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
-        let principal = self.allow(&request, Need::Operate)?;
+        let principal = self.allow_action(&request)?;
         let asked = request.into_inner().into();
         Ok(Response::new(
             self.operate(asked, Action::Resolve, principal).await?,
@@ -197,7 +214,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         &self,
         request: Request<pb::SkipStepRequest>,
     ) -> Result<Response<pb::Saga>, Status> {
-        let principal = self.allow(&request, Need::Operate)?;
+        let principal = self.allow_action(&request)?;
         Ok(Response::new(
             self.skip(request.into_inner(), principal).await?,
         ))
@@ -209,6 +226,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         request: Request<pb::WatchSagaRequest>,
     ) -> Result<Response<Self::WatchSagaStream>, Status> {
         self.allow(&request, Need::Read)?;
+        let pass = self.limits.watcher(request.remote_addr())?;
         let request = request.into_inner();
         if request.saga_id.is_empty() {
             return Err(ApiError::invalid("saga_id", "must not be empty").into());
@@ -220,12 +238,11 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             .await
             .map_err(ApiError::from)?;
         let (sink, records) = mpsc::channel(watch::WATCH_BUFFER);
-        tokio::spawn(watch::follow(
-            self.engine.clone(),
-            saga,
-            request.from_seq,
-            sink,
-        ));
+        let follow = watch::follow(self.engine.clone(), saga, request.from_seq, sink);
+        tokio::spawn(async move {
+            follow.await;
+            drop(pass);
+        });
         Ok(Response::new(ReceiverStream::new(records)))
     }
 
@@ -235,6 +252,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         request: Request<pb::WatchSagasRequest>,
     ) -> Result<Response<Self::WatchSagasStream>, Status> {
         self.allow(&request, Need::Read)?;
+        let pass = self.limits.watcher(request.remote_addr())?;
         let request = request.into_inner();
         let filter = crate::store::SagaFilter {
             status: status_filter(request.status)?,
@@ -242,7 +260,11 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
             ..Default::default()
         };
         let (sink, events) = mpsc::channel(watch::WATCH_BUFFER);
-        tokio::spawn(self.clone().follow_all(filter, sink));
+        let follow = self.clone().follow_all(filter, sink);
+        tokio::spawn(async move {
+            follow.await;
+            drop(pass);
+        });
         Ok(Response::new(ReceiverStream::new(events)))
     }
 

@@ -146,7 +146,8 @@ impl Ready {
             tokio::spawn(file.reload_on_sighup(self.faults, shutdown.clone()));
         }
         let drain = crate::serve::DEFAULT_DRAIN;
-        let served = crate::serve::serve(self.listener, routes, descriptors, shutdown, drain).await;
+        let served =
+            crate::serve::serve(self.listener, routes, descriptors, shutdown, drain, None).await;
         self.db.close().await;
         served
     }
