@@ -17,6 +17,10 @@ pub struct Config {
     /// Address to serve gRPC on; port 0 picks a free port.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50054")]
     pub listen: String,
+    /// Address to serve HTTP on (`GET /metrics`, Prometheus' text format; port 0 picks a
+    /// free port); absent: no HTTP listener.
+    #[arg(long, env = "HTTP_LISTEN_ADDR")]
+    pub http_listen: Option<String>,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("inventory"))]
     pub database_url: String,
@@ -42,6 +46,7 @@ impl Config {
     pub(crate) fn flags(&self) -> Flags<'_> {
         Flags {
             listen: &self.listen,
+            http_listen: self.http_listen.as_deref(),
             database_url: &self.database_url,
             faults: &self.faults,
             fault_seed: self.fault_seed,

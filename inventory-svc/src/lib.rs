@@ -46,6 +46,11 @@ impl App {
         self.0.local_addr()
     }
 
+    /// The HTTP listener's address (`--http-listen`: metrics), if there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.0.http_addr()
+    }
+
     /// Serves until `shutdown` is cancelled, lets in-flight RPCs finish, then closes the
     /// database.
     pub async fn run_until(

@@ -18,6 +18,10 @@ pub struct Config {
     /// Address to serve gRPC on; port 0 picks a free port.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50053")]
     pub listen: String,
+    /// Address to serve HTTP on (`GET /metrics`, Prometheus' text format; port 0 picks a
+    /// free port); absent: no HTTP listener.
+    #[arg(long, env = "HTTP_LISTEN_ADDR")]
+    pub http_listen: Option<String>,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("invoices"))]
     pub database_url: String,
@@ -43,6 +47,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:50053".to_string(),
+            http_listen: None,
             database_url: service_kit::db::default_url("invoices"),
             faults: String::new(),
             fault_seed: None,
@@ -57,6 +62,7 @@ impl Config {
     pub(crate) fn flags(&self) -> Flags<'_> {
         Flags {
             listen: &self.listen,
+            http_listen: self.http_listen.as_deref(),
             database_url: &self.database_url,
             faults: &self.faults,
             fault_seed: self.fault_seed,

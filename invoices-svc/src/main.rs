@@ -8,7 +8,15 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     service_kit::telemetry::init();
     let shutdown = service_kit::shutdown::on_signal()?;
+    if config.http_listen.is_some() {
+        // Before anything is counted: what is counted without a recorder is lost.
+        service_kit::http::metrics();
+    }
     let app = App::build(config).await?;
+    // Before the gRPC line, which tells whoever waits that everything is up.
+    if let Some(addr) = app.http_addr() {
+        service_kit::http::announce(addr);
+    }
     service_kit::serve::announce(app.local_addr());
     app.run_until(shutdown).await?;
     Ok(())

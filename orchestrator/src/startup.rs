@@ -123,6 +123,10 @@ impl App {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
+        if config.http_listen.is_some() {
+            // The recorder first: what is described or counted without one is lost.
+            service_kit::http::metrics();
+        }
         crate::metrics::describe();
         Ok(Self {
             listener,

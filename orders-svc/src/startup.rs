@@ -60,6 +60,11 @@ impl App {
         self.ready.local_addr()
     }
 
+    /// The HTTP listener's address (`--http-listen`: metrics), if there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.ready.http_addr()
+    }
+
     /// Serves until `shutdown` is cancelled, lets in-flight RPCs finish, then closes the
     /// database.
     pub async fn run_until(

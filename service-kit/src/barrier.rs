@@ -78,14 +78,27 @@ pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
     let records = records(tx, step.saga_id, step.op, counterpart.unwrap_or(step.op)).await?;
     let answer_of = |op: &str| records.iter().find(|(o, _)| o == op).map(|(_, r)| r);
     if let Some(first) = answer_of(step.op) {
+        count_hit("repeat");
         return Ok(Entry::Repeat(first.clone().unwrap_or_default()));
     }
     let counterpart_seen = counterpart.is_some_and(|op| answer_of(op).is_some());
-    Ok(match (step.role, counterpart_seen) {
+    let entry = match (step.role, counterpart_seen) {
         (Role::Action { .. }, true) => Entry::AlreadyCompensated,
         (Role::Compensation { .. }, false) => Entry::NothingToUndo,
         _ => Entry::First,
-    })
+    };
+    match &entry {
+        Entry::AlreadyCompensated => count_hit("late_action"),
+        Entry::NothingToUndo => count_hit("tombstone"),
+        Entry::First | Entry::Repeat(_) => {}
+    }
+    Ok(entry)
+}
+
+/// Counts a call the barrier answered without its effect (a transaction that is then
+/// retried alone after its group's commit failed counts twice).
+fn count_hit(hit: &'static str) {
+    metrics::counter!(crate::metrics::BARRIER_HITS, "hit" => hit).increment(1);
 }
 
 /// Records `step` with its answer, to be returned to every repeat (or, for a

@@ -19,6 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tonic::Status;
 
+use crate::metrics::{FAULTS, REQUESTS};
+
 /// Exit code of a process that crashed on purpose.
 pub const CRASH_EXIT_CODE: i32 = 86;
 
@@ -31,6 +33,20 @@ pub enum FaultKind {
     Delay(Duration),
     Crash,
     Duplicate,
+}
+
+impl FaultKind {
+    /// The kind as a spec names it (`delay` without its time).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Unavailable => "unavailable",
+            FaultKind::Ambiguous => "ambiguous",
+            FaultKind::Refuse => "refuse",
+            FaultKind::Delay(_) => "delay",
+            FaultKind::Crash => "crash",
+            FaultKind::Duplicate => "duplicate",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,12 +126,31 @@ impl Faults {
     }
 
     /// Runs `effect` (the whole RPC, including its commit) under the fault drawn for
-    /// `method`.
+    /// `method`; every participant RPC goes through here, so it is also where each is
+    /// counted (`participant_requests_total` by method and code, and the faults injected).
     pub async fn around<T, F>(&self, method: &str, effect: F) -> Result<T, Status>
     where
         F: Future<Output = Result<T, Status>>,
     {
-        match self.draw(method) {
+        let answer = self.inject(method, effect).await;
+        let code = answer
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
+        let code = crate::metrics::code_name(code);
+        metrics::counter!(REQUESTS, "method" => method.to_string(), "code" => code).increment(1);
+        answer
+    }
+
+    async fn inject<T, F>(&self, method: &str, effect: F) -> Result<T, Status>
+    where
+        F: Future<Output = Result<T, Status>>,
+    {
+        let fault = self.draw(method);
+        if let Some(kind) = fault {
+            let kind = kind.name();
+            metrics::counter!(FAULTS, "method" => method.to_string(), "kind" => kind).increment(1);
+        }
+        match fault {
             None | Some(FaultKind::Duplicate) => effect.await,
             Some(FaultKind::Unavailable) => {
                 tracing::warn!(method, "injected fault: unavailable");

@@ -8,19 +8,20 @@ use std::sync::OnceLock;
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The content type of the Prometheus text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The process's recorder, installed by the first caller; `None` when another recorder
-/// was installed first (the metrics then go there).
+/// The process's recorder, installed by the first caller (histograms in seconds and of
+/// batch sizes with the buckets of [`crate::metrics`]); `None` when another recorder was
+/// installed first (the metrics then go there). Install it before describing metrics.
 pub fn metrics() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        .get_or_init(|| match install() {
             Ok(handle) => Some(handle),
             Err(error) => {
                 tracing::warn!(%error, "cannot install the metrics recorder");
@@ -28,6 +29,16 @@ pub fn metrics() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    use crate::metrics::{BATCH_BUCKETS, COMMIT_BATCH, SECONDS_BUCKETS};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(COMMIT_BATCH.into()), &BATCH_BUCKETS)?
+        .install_recorder()?;
+    crate::metrics::describe();
+    Ok(handle)
 }
 
 /// Prints the `http listening on IP:PORT` line that scripts and tests wait for.

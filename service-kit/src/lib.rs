@@ -9,6 +9,7 @@ pub mod broker;
 pub mod db;
 pub mod faults;
 pub mod http;
+pub mod metrics;
 pub mod paging;
 pub mod participant;
 pub mod saga_call;

@@ -375,6 +375,16 @@ impl Cluster {
             .and_then(ServiceProcess::http_addr)
     }
 
+    /// Where `participant` (`orders-svc` or `invoices-svc`) serves its metrics, when the
+    /// cluster was started with them.
+    pub fn participant_http_addr(&self, participant: Binary) -> Option<std::net::SocketAddr> {
+        match participant {
+            Binary::OrdersSvc => self.orders.http_addr(),
+            Binary::InvoicesSvc => self.invoices.http_addr(),
+            _ => None,
+        }
+    }
+
     /// `orders-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
     pub fn orders_url(&self) -> String {
         self.orders.url()

@@ -85,3 +85,28 @@ pub async fn send(
         body: body.to_string(),
     })
 }
+
+/// The value of the sample `name` whose labels are exactly `labels` (in any order; values
+/// without commas) in a Prometheus text page, if present.
+pub fn sample_of(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    wanted.sort();
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let mut found: Vec<String> = match rest {
+                "" => Vec::new(),
+                rest => rest.split(',').map(str::to_string).collect(),
+            };
+            found.sort();
+            (found == wanted).then(|| value.trim().parse().ok())?
+        })
+}

@@ -40,6 +40,8 @@ pub struct ClusterOptions {
     /// The participants read their faults from a file, so that
     /// [`Cluster::set_faults`](crate::Cluster::set_faults) can change them while they run.
     pub changeable_faults: bool,
+    /// Every service serves its metrics on an HTTP port of its own (`--http-listen`).
+    pub metrics: bool,
 }
 
 impl Default for ClusterOptions {
@@ -61,11 +63,20 @@ impl Default for ClusterOptions {
             nats_url: None,
             databases_from: None,
             changeable_faults: false,
+            metrics: false,
         }
     }
 }
 
 impl ClusterOptions {
+    /// Every service serves `GET /metrics` (`--http-listen` on a free port).
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self.orchestrator_args
+            .push("--http-listen=127.0.0.1:0".into());
+        self
+    }
+
     /// Let the test change the participants' faults while they run.
     pub fn changeable_faults(mut self) -> Self {
         self.changeable_faults = true;

@@ -76,6 +76,7 @@ type Exits = Arc<Mutex<Vec<ExitStatus>>>;
 pub struct Participant {
     name: &'static str,
     addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     exits: Exits,
     /// The current generation's process id (0 while none runs).
     pid: Arc<AtomicI32>,
@@ -88,6 +89,7 @@ impl Participant {
     pub async fn start(launch: Launch, supervised: bool) -> Result<Self> {
         let process = launch.spawn("127.0.0.1:0", 0).await?;
         let addr = process.addr();
+        let http_addr = process.http_addr();
         let exits = Exits::default();
         let pid = Arc::new(AtomicI32::new(0));
         let (stop, stopped) = oneshot::channel();
@@ -101,6 +103,7 @@ impl Participant {
         Ok(Self {
             name: launch.name,
             addr,
+            http_addr,
             exits,
             pid,
             stop: Some(stop),
@@ -111,6 +114,12 @@ impl Participant {
     /// The address the participant keeps across restarts.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The first process's HTTP listener (`--http-listen`: metrics), if it has one (a
+    /// restarted process listens on another port).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The service's `http://IP:PORT` URL for gRPC clients.

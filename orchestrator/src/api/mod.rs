@@ -94,8 +94,11 @@ impl OrchestratorApi {
         if let Some(timeout) = grpc_timeout(metadata) {
             wait = wait.min(timeout.saturating_sub(DEADLINE_MARGIN));
         }
-        let saga = self.engine.start(start, Instant::now() + wait).await?;
-        Ok(self.view(saga).await)
+        let started = self.engine.start(start, Instant::now() + wait).await;
+        if let Err(crate::engine::EngineError::Overloaded) = &started {
+            metrics::counter!(crate::metrics::STARTS_REFUSED).increment(1);
+        }
+        Ok(self.view(started?).await)
     }
 
     /// The saga as clients see it, with its steps by the names of the definition version

@@ -15,6 +15,7 @@ use super::classify::classify;
 use super::pool::Pool;
 use crate::definitions::Runnable;
 use crate::dynamic::{self, CallMetadata};
+use crate::metrics;
 
 /// A participant URL that is not a valid endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +76,31 @@ impl Participants {
             operation = call.operation.as_str(),
             attempt = call.attempt
         );
-        match self.dispatch(call).instrument(span).await {
-            Ok(output) => Event::Succeeded { output },
+        let started = std::time::Instant::now();
+        let answer = self.dispatch(call).instrument(span).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let definition = call.runnable.name();
+        let observed =
+            |outcome| metrics::call_made(definition, &step.name, call.operation, outcome, seconds);
+        match answer {
+            Ok(output) => {
+                observed("succeeded");
+                Event::Succeeded { output }
+            }
             Err(status) => {
                 let failure = classify(&status);
                 if failure == Failure::Transient {
+                    observed("transient");
+                    let code = service_kit::metrics::code_name(status.code());
+                    let labels = [
+                        ("definition", definition.to_string()),
+                        ("step", step.name.clone()),
+                        ("code", code.to_string()),
+                    ];
+                    ::metrics::counter!(metrics::RETRIES, &labels).increment(1);
                     tracing::warn!(saga.id = call.scope.saga_id, step = %step.name, attempt = call.attempt, code = ?status.code(), "call failed, will retry");
+                } else {
+                    observed("refused");
                 }
                 Event::CallFailed {
                     failure,

@@ -109,6 +109,7 @@ pub(super) async fn drive(
     mut driving: super::Driving,
 ) {
     let mut stopped = None;
+    driving.mark(&saga.state);
     while let Some(next) = command.take() {
         let moved = match carry_out(&inner, &saga, next, &mut driving.asked).await {
             Turn::Event(event) => apply(&inner, &mut saga, &event).await,
@@ -119,6 +120,7 @@ pub(super) async fn drive(
             Ok(next) => command = next,
             Err(why) => stopped = Some(why),
         }
+        driving.mark(&saga.state);
     }
     drop((driving, slot));
     if stopped == Some(Stopped::Fenced) {
@@ -228,6 +230,8 @@ pub(super) async fn commit(
     };
     commit_until_durable(inner, &write).await?;
     let status = transition.state.status();
+    let age_ms = now_ms - saga.started_ms;
+    crate::metrics::saga_moved(saga.runnable.name(), saga.state.status(), status, age_ms);
     tracing::info!(
         state = transition.state.name(),
         status = status.as_str(),
@@ -249,6 +253,7 @@ async fn commit_until_durable(inner: &Inner, write: &SagaWrite<'_>) -> Result<()
         match inner.store.commit(write).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Fenced(_)) => {
+                metrics::counter!(crate::metrics::FENCED).increment(1);
                 tracing::warn!("saga changed by another writer; no longer driving it");
                 return Err(Stopped::Fenced);
             }

@@ -190,9 +190,18 @@ impl Inner {
         };
         match self.store.commit(&write).await {
             Ok(()) => {}
-            Err(StoreError::Fenced(_)) => return Ok(Tried::Again),
+            Err(StoreError::Fenced(_)) => {
+                metrics::counter!(crate::metrics::FENCED).increment(1);
+                return Ok(Tried::Again);
+            }
             Err(error) => return Err(error.into()),
         }
+        if record.owner != self.replica_id {
+            metrics::counter!(crate::metrics::CLAIMS, "kind" => "operator").increment(1);
+        }
+        let (from, to) = (record.state.status(), transition.state.status());
+        let age_ms = now_ms - record.created_at_ms;
+        crate::metrics::saga_moved(&record.definition, from, to, age_ms);
         if let Some(command) = transition.command {
             let taken = SagaRecord {
                 state: transition.state,

@@ -18,6 +18,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -348,6 +349,8 @@ impl Inner {
             first,
         } = fresh;
         tracing::info!(saga.id = %saga_id, idempotency_key = %key, definition = start.runnable.name(), "saga accepted");
+        let definition = start.runnable.name().to_string();
+        metrics::counter!(crate::metrics::STARTED, "definition" => definition).increment(1);
         let saga = LiveSaga {
             id: saga_id,
             key,
@@ -372,6 +375,8 @@ impl Inner {
 struct Handle {
     status: watch::Receiver<SagaStatus>,
     asked: mpsc::Sender<Asked>,
+    /// Its current call is parked (for the gauge of parked sagas).
+    parked: Arc<AtomicBool>,
 }
 
 /// Operators' requests waiting for a driver, at most.
@@ -387,6 +392,15 @@ pub(super) struct Driving {
     /// Operators' requests for this saga; those left when the driver stops are dropped
     /// unanswered, and their callers ask again.
     asked: mpsc::Receiver<Asked>,
+    parked: Arc<AtomicBool>,
+}
+
+impl Driving {
+    /// Notes whether the saga, as `state` says, waits with a parked call.
+    pub(super) fn mark(&self, state: &machine::SagaState) {
+        let parked = state.pending().is_some_and(|(_, _, p)| p.parked);
+        self.parked.store(parked, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Driving {
@@ -442,6 +456,17 @@ impl Inner {
         self.live_map().keys().cloned().collect()
     }
 
+    /// Sets the gauges of the sagas this process drives, and of those parked.
+    fn gauge(&self) {
+        let live = self.live_map();
+        let parked = live
+            .values()
+            .filter(|h| h.parked.load(Ordering::Relaxed))
+            .count();
+        metrics::gauge!(crate::metrics::IN_FLIGHT).set(live.len() as f64);
+        metrics::gauge!(crate::metrics::PARKED).set(parked as f64);
+    }
+
     /// Registers the driver of `saga`, until the returned guard is dropped; `None` when
     /// this process already drives it, in which case no second driver may start.
     fn remember(
@@ -454,15 +479,18 @@ impl Inner {
             Entry::Vacant(slot) => {
                 let status = status.subscribe();
                 let (asked, mailbox) = mpsc::channel(MAILBOX);
+                let parked = Arc::new(AtomicBool::new(false));
                 slot.insert(Handle {
                     status: status.clone(),
                     asked,
+                    parked: parked.clone(),
                 });
                 Some(Driving {
                     inner: self.clone(),
                     saga_id: saga_id.to_string(),
                     status,
                     asked: mailbox,
+                    parked,
                 })
             }
         }

@@ -72,6 +72,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
             replica_id: &inner.replica_id,
             number,
         };
+        inner.gauge();
         let driven = inner.driven();
         let driven: Vec<&str> = driven.iter().map(String::as_str).collect();
         match inner
@@ -141,6 +142,12 @@ impl Inner {
                 .await?;
             let batch = claimed.len();
             total += batch;
+            let kind = match which {
+                Claim::AtStart => "start",
+                Claim::OwnExpired => "own",
+                Claim::Expired | Claim::ExpiredSaga(_) => "expired",
+            };
+            metrics::counter!(crate::metrics::CLAIMS, "kind" => kind).increment(batch as u64);
             for record in claimed {
                 self.resume(record);
             }

@@ -1,11 +1,14 @@
 //! The loop of a group writer: batches of waiting jobs, each run in a task of its own so
-//! that a panic in one batch (a bug) costs that batch and not the writer. Without it a
+//! that a panic in one batch (a bug) costs that batch and not the writer. Each batch's
+//! size and time go to the metrics `db_commit_batch_size` and `db_commit_duration_seconds`. Without it a
 //! panicking writer would drop its queue, and every later write would fail or, retried
 //! as if the database were down, hang.
 
 use std::future::Future;
 
 use tokio::sync::mpsc;
+
+use crate::metrics::{COMMIT_BATCH, COMMIT_SECONDS};
 
 /// Takes the jobs waiting in `queue`, up to `max_batch` at a time, and runs each batch
 /// with `run`, one batch after another, until every sender is gone. A batch that panics
@@ -21,8 +24,12 @@ where
     let mut batch = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut batch, max_batch).await > 0 {
         let size = batch.len();
+        let started = std::time::Instant::now();
         match tokio::spawn(run(std::mem::take(&mut batch))).await {
-            Ok(()) => {}
+            Ok(()) => {
+                metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+                metrics::histogram!(COMMIT_BATCH).record(size as f64);
+            }
             Err(error) if error.is_panic() => {
                 tracing::error!(%error, writes = size, "a group writer's batch panicked; its writes were not committed, the writer goes on");
             }

@@ -49,6 +49,8 @@ pub enum StartupError {
 pub struct Flags<'a> {
     /// The address to serve on (`--listen`); port 0 picks a free port.
     pub listen: &'a str,
+    /// The address to serve `GET /metrics` on (`--http-listen`), if any.
+    pub http_listen: Option<&'a str>,
     /// The database, `sqlite://PATH` or `postgres://…`.
     pub database_url: &'a str,
     /// The `--faults` spec; empty: none; `@FILE`: the spec in FILE, read again on SIGHUP.
@@ -65,6 +67,8 @@ pub struct Flags<'a> {
 pub struct Ready {
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// `--http-listen`'s (metrics), if asked for.
+    http: Option<(TcpListener, SocketAddr)>,
     db: Db,
     faults: Arc<Faults>,
     /// The file the faults were read from, to read again on SIGHUP.
@@ -103,6 +107,10 @@ impl Ready {
         if !spec.trim().is_empty() {
             tracing::info!(faults = %spec, seed, "injecting faults");
         }
+        let http = match flags.http_listen {
+            Some(addr) => Some(bind_http(addr).await?),
+            None => None,
+        };
         let db = Db::open_patiently(flags.database_url, migrations, flags.startup_timeout)
             .await
             .map_err(|source| StartupError::Database { service, source })?;
@@ -112,6 +120,7 @@ impl Ready {
         Ok(Self {
             listener,
             local_addr,
+            http,
             db,
             faults: Arc::new(faults),
             faults_file,
@@ -121,6 +130,11 @@ impl Ready {
     /// The address actually bound (the real port when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The HTTP listener's address (`--http-listen`), if there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The participant's database, for building its gRPC service.
@@ -145,12 +159,31 @@ impl Ready {
         if let Some(file) = self.faults_file {
             tokio::spawn(file.reload_on_sighup(self.faults, shutdown.clone()));
         }
+        if let Some((listener, _)) = self.http {
+            let stopping = shutdown.clone();
+            tokio::spawn(async move {
+                let routes = axum::Router::new();
+                if let Err(error) = crate::http::serve(listener, routes, stopping).await {
+                    tracing::error!(%error, "the HTTP listener failed");
+                }
+            });
+        }
         let drain = crate::serve::DEFAULT_DRAIN;
         let served =
             crate::serve::serve(self.listener, routes, descriptors, shutdown, drain, None).await;
         self.db.close().await;
         served
     }
+}
+
+async fn bind_http(addr: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let failed = |source| StartupError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = crate::serve::bind(addr).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
+    Ok((listener, bound))
 }
 
 fn cannot_listen(flags: Flags<'_>, source: std::io::Error) -> StartupError {
@@ -185,6 +218,7 @@ mod tests {
     fn flags<'a>(database_url: &'a str, faults: &'a str) -> Flags<'a> {
         Flags {
             listen: "127.0.0.1:0",
+            http_listen: None,
             database_url,
             faults,
             fault_seed: Some(7),

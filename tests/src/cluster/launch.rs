@@ -31,10 +31,14 @@ pub(super) fn participant_launch(
         }
         false => faults.to_string(),
     };
+    let mut args = vec!["--database-url".into(), database.url()];
+    if options.metrics {
+        args.push("--http-listen=127.0.0.1:0".into());
+    }
     Ok(Launch {
         name: binary.name(),
         binary: binary.path()?,
-        args: vec!["--database-url".into(), database.url()],
+        args,
         faults,
         fault_seed: options.fault_seed,
         log: log_path(dir.path(), binary),
