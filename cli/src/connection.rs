@@ -33,6 +33,9 @@ pub struct OrchestratorArgs {
     /// ~/.config/saga/token, when it exists].
     #[arg(long, env = "SAGA_TOKEN_FILE", conflicts_with = "token", global = true)]
     token_file: Option<PathBuf>,
+    /// TLS towards an `https://` orchestrator.
+    #[command(flatten)]
+    tls: service_kit::tls::ClientTls,
 }
 
 impl OrchestratorArgs {
@@ -42,14 +45,25 @@ impl OrchestratorArgs {
             url: url.to_string(),
             token: std::env::var("SAGA_TOKEN").ok(),
             token_file: None,
+            tls: service_kit::tls::ClientTls::default(),
         }
     }
 
     /// Connects to the orchestrator at `--url`.
     pub async fn connect(&self) -> anyhow::Result<Client> {
         let bearer = Bearer::new(self.token()?)?;
-        let channel = Channel::from_shared(self.url.clone())
-            .map_err(|_| Usage(format!("--url {:?} is not a URL", self.url)))?
+        let mut endpoint = Channel::from_shared(self.url.clone())
+            .map_err(|_| Usage(format!("--url {:?} is not a URL", self.url)))?;
+        let tls = self
+            .tls
+            .config()
+            .map_err(|e| Usage(service_kit::telemetry::error_chain(&e)))?;
+        if let Some(tls) = tls.filter(|_| self.url.starts_with("https://")) {
+            endpoint = endpoint
+                .tls_config(tls)
+                .context("cannot use the TLS flags")?;
+        }
+        let channel = endpoint
             .connect()
             .await
             .with_context(|| format!("cannot reach the orchestrator at {}", self.url))?;

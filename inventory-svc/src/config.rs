@@ -21,6 +21,8 @@ pub struct Config {
     /// free port); absent: no HTTP listener.
     #[arg(long, env = "HTTP_LISTEN_ADDR")]
     pub http_listen: Option<String>,
+    #[command(flatten)]
+    pub tls: service_kit::tls::ServerTls,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("inventory"))]
     pub database_url: String,
@@ -47,6 +49,7 @@ impl Config {
         Flags {
             listen: &self.listen,
             http_listen: self.http_listen.as_deref(),
+            tls: &self.tls,
             database_url: &self.database_url,
             faults: &self.faults,
             fault_seed: self.fault_seed,

@@ -20,6 +20,12 @@ pub struct Config {
     /// Prometheus' text format; port 0 picks a free port); absent: no HTTP listener.
     #[arg(long, env = "HTTP_LISTEN_ADDR")]
     pub http_listen: Option<String>,
+    /// TLS on the gRPC listener.
+    #[command(flatten)]
+    pub tls: service_kit::tls::ServerTls,
+    /// TLS towards the participants (`https://` URLs).
+    #[command(flatten)]
+    pub participant_tls: service_kit::tls::ClientTls,
     /// Host names the web page answers to besides IP literals and `localhost` (e.g. the
     /// name operators type to reach it); a request for any other name is refused, so that
     /// a foreign name pointed at this listener (DNS rebinding) cannot read or act on it.

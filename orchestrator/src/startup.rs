@@ -32,6 +32,8 @@ pub enum StartupError {
     },
     #[error("gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
+    #[error("invalid TLS flags")]
+    Tls(#[from] service_kit::tls::TlsError),
     #[error("cannot use the participants' schemas")]
     Schemas(#[from] SchemaError),
     #[error("cannot register the saga definitions")]
@@ -62,6 +64,8 @@ pub struct App {
     limits: Limits,
     max_request_bytes: usize,
     max_streams_per_connection: u32,
+    /// TLS on the gRPC listener, if asked for.
+    tls: Option<tonic::transport::ServerTlsConfig>,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -76,7 +80,9 @@ impl App {
         };
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
-        let schemas = Arc::new(participant_schemas(&config)?);
+        let server_tls = config.tls.config()?;
+        let client_tls = config.participant_tls.config()?;
+        let schemas = Arc::new(participant_schemas(&config, client_tls.as_ref())?);
         // Fetched in the background: a participant that hangs must not hold up the
         // start, and a definition registered before needs no schema to be found again.
         tokio::spawn({
@@ -93,6 +99,7 @@ impl App {
             &config.participant_urls(),
             usize::from(config.participant_connections),
             Duration::from_millis(config.call_timeout_ms),
+            client_tls.as_ref(),
         )?;
         let seed = config.seed.unwrap_or_else(seed_from_clock);
         let replica_id = config
@@ -111,7 +118,10 @@ impl App {
         let invoicing = Invoicing {
             engine: engine.clone(),
             definitions: definitions.clone(),
-            orders: OrdersClient::new(crate::engine::channel(&config.orders_url)?),
+            orders: OrdersClient::new(crate::engine::channel(
+                &config.orders_url,
+                client_tls.as_ref(),
+            )?),
             feeds: store,
             nats_url: config.nats_url.clone(),
             holder: format!("{replica_id}/{}", uuid::Uuid::new_v4().simple()),
@@ -139,6 +149,7 @@ impl App {
             ),
             max_request_bytes: config.max_request_bytes,
             max_streams_per_connection: config.max_streams_per_connection,
+            tls: server_tls,
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -193,14 +204,13 @@ impl App {
             stopping.cancelled().await;
             engine.drain(drain).await;
         };
-        let serving = service_kit::serve::serve(
-            self.listener,
-            routes,
-            saga_contracts::FILE_DESCRIPTOR_SET,
-            shutdown,
-            self.drain,
-            Some(self.max_streams_per_connection),
-        );
+        let serving = service_kit::serve::Serving {
+            descriptors: saga_contracts::FILE_DESCRIPTOR_SET,
+            drain: self.drain,
+            max_streams: Some(self.max_streams_per_connection),
+            tls: self.tls,
+        };
+        let serving = service_kit::serve::serve(self.listener, routes, serving, shutdown);
         let (served, ()) = tokio::join!(serving, draining);
         served?;
         tracing::info!("orchestrator stopped");
@@ -218,7 +228,10 @@ async fn bind(addr: &str) -> Result<TcpListener, StartupError> {
 }
 
 /// The built-in participants, the `--participant`s and the `--descriptor-set`s.
-fn participant_schemas(config: &Config) -> Result<ParticipantSchemas, SchemaError> {
+fn participant_schemas(
+    config: &Config,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<ParticipantSchemas, SchemaError> {
     let participants: Vec<(String, String)> = config
         .participant_urls()
         .into_iter()
@@ -235,7 +248,7 @@ fn participant_schemas(config: &Config) -> Result<ParticipantSchemas, SchemaErro
             Ok((path.display().to_string(), bytes))
         })
         .collect::<Result<Vec<_>, SchemaError>>()?;
-    ParticipantSchemas::new(true, &participants, &sets)
+    ParticipantSchemas::new(true, &participants, &sets, tls)
 }
 
 /// Runs `register` until it is done, retrying while the database is unreachable, until

@@ -19,6 +19,8 @@ pub struct Config {
     /// free port); absent: no HTTP listener.
     #[arg(long, env = "HTTP_LISTEN_ADDR")]
     pub http_listen: Option<String>,
+    #[command(flatten)]
+    pub tls: service_kit::tls::ServerTls,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("orders"))]
     pub database_url: String,
@@ -46,6 +48,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:50052".to_string(),
             http_listen: None,
+            tls: service_kit::tls::ServerTls::default(),
             database_url: service_kit::db::default_url("orders"),
             faults: String::new(),
             fault_seed: None,
@@ -61,6 +64,7 @@ impl Config {
         Flags {
             listen: &self.listen,
             http_listen: self.http_listen.as_deref(),
+            tls: &self.tls,
             database_url: &self.database_url,
             faults: &self.faults,
             fault_seed: self.fault_seed,

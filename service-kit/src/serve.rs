@@ -23,20 +23,36 @@ pub fn announce(addr: SocketAddr) {
 /// How long a stopping service waits for in-flight RPCs and open connections by default.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 
+/// How a service is served besides its routes.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The encoded `FileDescriptorSet` of the routes' services, for reflection.
+    pub descriptors: &'static [u8],
+    /// How long in-flight RPCs may take to finish once stopping.
+    pub drain: Duration,
+    /// Streams a connection may have open at once (`None`: no limit).
+    pub max_streams: Option<u32>,
+    /// TLS (`None`: plain connections).
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+}
+
 /// Serves `routes` plus `grpc.health.v1` and server reflection (`grpc.reflection.v1`
-/// and `v1alpha`, over `descriptors`, the encoded `FileDescriptorSet` of the routes'
-/// services) on `listener` until `shutdown` is cancelled. Health turns NOT_SERVING
+/// and `v1alpha`, over the `serving` descriptors) on `listener`, with the `serving`
+/// limits and TLS, until `shutdown` is cancelled. Health turns NOT_SERVING
 /// first, then in-flight RPCs get up to `drain` to finish; a client that keeps its
-/// connection open (paused, or cut off) cannot hold the process past that. A connection
-/// may have at most `max_streams` streams open at once (`None`: no limit).
+/// connection open (paused, or cut off) cannot hold the process past that.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
-    descriptors: &'static [u8],
+    serving: Serving,
     shutdown: CancellationToken,
-    drain: Duration,
-    max_streams: Option<u32>,
 ) -> Result<(), tonic::transport::Error> {
+    let Serving {
+        descriptors,
+        drain,
+        max_streams,
+        tls,
+    } = serving;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::Serving)
@@ -48,8 +64,11 @@ pub async fn serve(
             .set_service_status("", ServingStatus::NotServing)
             .await;
     };
-    let server = tonic::transport::Server::builder()
-        .max_concurrent_streams(max_streams)
+    let mut builder = tonic::transport::Server::builder().max_concurrent_streams(max_streams);
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .add_routes(with_reflection(routes.add_service(health), descriptors))
         .serve_with_incoming_shutdown(incoming(listener), stop);
     let drain_over = async move {

@@ -25,7 +25,9 @@ use crate::supervisor::Participant;
 
 mod launch;
 
-use launch::{channel, faults_path, log_path, participant_launch, spawn_orchestrator};
+use launch::{
+    channel, faults_path, log_path, orchestrator_tls_args, participant_launch, spawn_orchestrator,
+};
 
 /// Per-call deadline of the test's own clients (PlaceOrder may wait for a whole saga).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +50,8 @@ pub struct Cluster {
     orchestrator_database: Database,
     dir: TempDir,
     log_tails_on_drop: bool,
+    /// The clients' TLS, when the cluster runs mutual TLS.
+    tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl Cluster {
@@ -96,6 +100,14 @@ impl Cluster {
         }
         let invoices = Participant::start(invoices_launch, options.supervise_participants).await?;
         let orchestrator_database = database(Binary::Orchestrator).await?;
+        let tls = match &options.tls {
+            Some(files) => Some(files.client(true)?),
+            None => None,
+        };
+        let url = |http: String| match &tls {
+            Some(_) => http.replacen("http://", "https://", 1),
+            None => http,
+        };
         // A fixed name: a restarted orchestrator takes its own sagas back at once.
         let mut orchestrator_args = vec![
             "--replica-id".into(),
@@ -103,9 +115,9 @@ impl Cluster {
             "--database-url".into(),
             orchestrator_database.url(),
             "--orders-url".into(),
-            orders.url(),
+            url(orders.url()),
             "--invoices-url".into(),
-            invoices.url(),
+            url(invoices.url()),
             "--call-timeout-ms".into(),
             options.call_timeout_ms.to_string(),
             "--max-attempts".into(),
@@ -118,17 +130,20 @@ impl Cluster {
             options.seed.to_string(),
         ];
         orchestrator_args.extend(nats);
+        orchestrator_args.extend(options.tls.iter().flat_map(orchestrator_tls_args));
         orchestrator_args.extend(options.orchestrator_args.iter().cloned());
         let orchestrator_binary = Binary::Orchestrator.path()?;
         let orchestrator =
             spawn_orchestrator(&dir, &orchestrator_binary, &orchestrator_args).await?;
+        let client = |http: String| channel(&url(http), tls.as_ref());
         Ok(Self {
-            orchestrator_client: OrchestratorClient::new(channel(&orchestrator.url())?),
+            orchestrator_client: OrchestratorClient::new(client(orchestrator.url())?),
             orchestrator: Some(orchestrator),
             orchestrator_binary,
             orchestrator_args,
-            orders_client: OrdersClient::new(channel(&orders.url())?),
-            invoices_client: InvoicesClient::new(channel(&invoices.url())?),
+            orders_client: OrdersClient::new(client(orders.url())?),
+            invoices_client: InvoicesClient::new(client(invoices.url())?),
+            tls,
             orders,
             invoices,
             backend: options.backend,
@@ -244,7 +259,8 @@ impl Cluster {
             &self.orchestrator_args,
         )
         .await?;
-        self.orchestrator_client = OrchestratorClient::new(channel(&process.url())?);
+        let url = self.url_of(process.url());
+        self.orchestrator_client = OrchestratorClient::new(channel(&url, self.tls.as_ref())?);
         self.orchestrator = Some(process);
         Ok(())
     }
@@ -362,9 +378,19 @@ impl Drop for Cluster {
 /// Addresses of the services, for clients that open their own connections (the benchmark
 /// spreads its calls over several).
 impl Cluster {
-    /// The current orchestrator's `http://IP:PORT` URL, while one runs.
+    /// `http_url` as the services are reached: `https://` when the cluster runs TLS.
+    fn url_of(&self, http_url: String) -> String {
+        match &self.tls {
+            Some(_) => http_url.replacen("http://", "https://", 1),
+            None => http_url,
+        }
+    }
+
+    /// The current orchestrator's `http://IP:PORT` URL (`https://` with TLS), while one
+    /// runs.
     pub fn orchestrator_url(&self) -> Option<String> {
-        self.orchestrator.as_ref().map(ServiceProcess::url)
+        let url = self.orchestrator.as_ref().map(ServiceProcess::url)?;
+        Some(self.url_of(url))
     }
 
     /// The current orchestrator's HTTP listener (`--http-listen`, e.g. `127.0.0.1:0` given
@@ -387,12 +413,12 @@ impl Cluster {
 
     /// `orders-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
     pub fn orders_url(&self) -> String {
-        self.orders.url()
+        self.url_of(self.orders.url())
     }
 
     /// `invoices-svc`'s `http://IP:PORT` URL (kept across supervised restarts).
     pub fn invoices_url(&self) -> String {
-        self.invoices.url()
+        self.url_of(self.invoices.url())
     }
 }
 

@@ -30,6 +30,7 @@ pub mod requests;
 pub mod saga_log;
 pub mod stock;
 pub mod supervisor;
+pub mod tls;
 
 pub use backend::{Backend, on_every_backend};
 pub use cluster::Cluster;

@@ -42,6 +42,8 @@ pub struct ClusterOptions {
     pub changeable_faults: bool,
     /// Every service serves its metrics on an HTTP port of its own (`--http-listen`).
     pub metrics: bool,
+    /// Every gRPC connection is mutual TLS with these files' certificates.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ClusterOptions {
@@ -64,6 +66,7 @@ impl Default for ClusterOptions {
             databases_from: None,
             changeable_faults: false,
             metrics: false,
+            tls: None,
         }
     }
 }
@@ -74,6 +77,12 @@ impl ClusterOptions {
         self.metrics = true;
         self.orchestrator_args
             .push("--http-listen=127.0.0.1:0".into());
+        self
+    }
+
+    /// Mutual TLS between every service and client, with `files`' certificates.
+    pub fn tls(mut self, files: crate::tls::TlsFiles) -> Self {
+        self.tls = Some(files);
         self
     }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use prost_reflect::{DescriptorPool, FileDescriptor, MethodDescriptor};
 use prost_types::FileDescriptorSet;
 use saga_definitions::{Checked, MethodName, Schemas};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::dynamic::reflection::{self, ReflectionError};
 
@@ -48,15 +48,17 @@ pub struct ParticipantSchemas {
 impl ParticipantSchemas {
     /// The built-in participants only, from the contracts the orchestrator ships with.
     pub fn built_in() -> Result<Self, SchemaError> {
-        Self::new(true, &[], &[])
+        Self::new(true, &[], &[], None)
     }
 
     /// The built-in participants (when `built_in`), the `participants` (service, URL),
-    /// and the schemas of `descriptor_sets` (path, bytes).
+    /// and the schemas of `descriptor_sets` (path, bytes); reflection over `tls` for
+    /// `https://` URLs.
     pub fn new(
         built_in: bool,
         participants: &[(String, String)],
         descriptor_sets: &[(String, Vec<u8>)],
+        tls: Option<&tonic::transport::ClientTlsConfig>,
     ) -> Result<Self, SchemaError> {
         let mut services = BTreeMap::new();
         let mut pools = Vec::new();
@@ -71,13 +73,10 @@ impl ParticipantSchemas {
             pools.push(decode(path, bytes)?);
         }
         for (service, url) in participants {
-            let channel = Endpoint::from_shared(url.clone())
-                .map_err(|e| SchemaError::Url {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?
-                .connect_timeout(std::time::Duration::from_secs(2))
-                .connect_lazy();
+            let channel = crate::engine::channel(url, tls).map_err(|e| SchemaError::Url {
+                url: url.clone(),
+                reason: service_kit::telemetry::error_chain(&e),
+            })?;
             services.insert(service.clone(), Some(channel));
         }
         Ok(Self {

@@ -158,7 +158,8 @@ async fn orders_svc() -> (tempfile::TempDir, tokio_util::sync::DropGuard, String
 async fn a_participants_schema_comes_by_reflection_once_it_answers() {
     let (_dir, _orders, url) = orders_svc().await;
     let participants = [("orders.v1.Orders".to_string(), url)];
-    let schemas = Arc::new(ParticipantSchemas::new(false, &participants, &[]).expect("schemas"));
+    let schemas =
+        Arc::new(ParticipantSchemas::new(false, &participants, &[], None).expect("schemas"));
     let before = saga_definitions::check(&orders_only(), schemas.as_ref());
     let problems = before.expect_err("nothing fetched yet");
     assert!(
@@ -188,10 +189,11 @@ async fn a_descriptor_set_stands_in_for_a_participant_without_reflection() {
         "contracts.bin".to_string(),
         saga_contracts::FILE_DESCRIPTOR_SET.to_vec(),
     )];
-    let schemas = Arc::new(ParticipantSchemas::new(false, &participants, &sets).expect("schemas"));
+    let schemas =
+        Arc::new(ParticipantSchemas::new(false, &participants, &sets, None).expect("schemas"));
     schemas.refresh().await;
     let checked = saga_definitions::check(&orders_only(), schemas.as_ref());
     assert!(checked.is_ok(), "{:?}", checked.err());
-    let bad = ParticipantSchemas::new(false, &[], &[("junk".to_string(), b"junk".to_vec())]);
+    let bad = ParticipantSchemas::new(false, &[], &[("junk".to_string(), b"junk".to_vec())], None);
     assert!(matches!(bad, Err(SchemaError::Decode { .. })), "{bad:?}");
 }

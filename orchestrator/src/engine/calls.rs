@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use saga_definitions::machine::{Event, Failure, Operation, SagaScope};
 use saga_definitions::request;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tracing::Instrument;
 
 use super::classify::classify;
@@ -51,11 +51,12 @@ impl Participants {
         services: &[(String, String)],
         connections: usize,
         call_timeout: Duration,
+        tls: Option<&ClientTlsConfig>,
     ) -> Result<Self, InvalidUrl> {
         let mut pools = HashMap::new();
         for (service, url) in services {
             let channels = (0..connections.max(1))
-                .map(|_| channel(url))
+                .map(|_| channel(url, tls))
                 .collect::<Result<Vec<_>, _>>()?;
             pools.insert(service.clone(), Pool::new(channels, |c| c));
         }
@@ -146,12 +147,17 @@ impl Participants {
     }
 }
 
-/// A channel to the participant at `url`, connected on first use.
-pub fn channel(url: &str) -> Result<Channel, InvalidUrl> {
-    let endpoint = Endpoint::from_shared(url.to_string()).map_err(|source| InvalidUrl {
+/// A channel to the participant at `url`, connected on first use; over TLS with `tls`
+/// for an `https://` URL.
+pub fn channel(url: &str, tls: Option<&ClientTlsConfig>) -> Result<Channel, InvalidUrl> {
+    let invalid = |source| InvalidUrl {
         url: url.to_string(),
         source,
-    })?;
+    };
+    let mut endpoint = Endpoint::from_shared(url.to_string()).map_err(invalid)?;
+    if let Some(tls) = tls.filter(|_| url.starts_with("https://")) {
+        endpoint = endpoint.tls_config(tls.clone()).map_err(invalid)?;
+    }
     Ok(endpoint
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)

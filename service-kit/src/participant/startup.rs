@@ -20,6 +20,9 @@ pub enum StartupError {
     /// The `--faults` spec does not parse; nothing was created.
     #[error("invalid --faults")]
     Faults(#[from] FaultSpecError),
+    /// The TLS files cannot be read, or are given by halves; nothing was created.
+    #[error("invalid TLS flags")]
+    Tls(#[from] crate::tls::TlsError),
     /// The `--faults @FILE` file cannot be read (or SIGHUP listened for); nothing was
     /// created.
     #[error("cannot read the faults file {path}")]
@@ -51,6 +54,8 @@ pub struct Flags<'a> {
     pub listen: &'a str,
     /// The address to serve `GET /metrics` on (`--http-listen`), if any.
     pub http_listen: Option<&'a str>,
+    /// TLS on the gRPC listener (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub tls: &'a crate::tls::ServerTls,
     /// The database, `sqlite://PATH` or `postgres://…`.
     pub database_url: &'a str,
     /// The `--faults` spec; empty: none; `@FILE`: the spec in FILE, read again on SIGHUP.
@@ -69,6 +74,7 @@ pub struct Ready {
     local_addr: SocketAddr,
     /// `--http-listen`'s (metrics), if asked for.
     http: Option<(TcpListener, SocketAddr)>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     db: Db,
     faults: Arc<Faults>,
     /// The file the faults were read from, to read again on SIGHUP.
@@ -98,6 +104,7 @@ impl Ready {
         flags: Flags<'_>,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
+        let tls = flags.tls.config()?;
         let seed = flags.fault_seed.unwrap_or_else(seed_from_clock);
         let (faults_file, spec) = match FaultsFile::open(flags.faults)? {
             Some((file, spec)) => (Some(file), spec),
@@ -121,6 +128,7 @@ impl Ready {
             listener,
             local_addr,
             http,
+            tls,
             db,
             faults: Arc::new(faults),
             faults_file,
@@ -168,9 +176,13 @@ impl Ready {
                 }
             });
         }
-        let drain = crate::serve::DEFAULT_DRAIN;
-        let served =
-            crate::serve::serve(self.listener, routes, descriptors, shutdown, drain, None).await;
+        let serving = crate::serve::Serving {
+            descriptors,
+            drain: crate::serve::DEFAULT_DRAIN,
+            max_streams: None,
+            tls: self.tls,
+        };
+        let served = crate::serve::serve(self.listener, routes, serving, shutdown).await;
         self.db.close().await;
         served
     }
@@ -210,6 +222,12 @@ mod tests {
     /// Names the PostgreSQL server of the tests, e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
     const POSTGRES_ENV: &str = "SAGA_TEST_POSTGRES_URL";
 
+    static NO_TLS: crate::tls::ServerTls = crate::tls::ServerTls {
+        cert: None,
+        key: None,
+        client_ca: None,
+    };
+
     const NO_SCHEMA: &Migrations = &Migrations {
         sqlite: Migrator::DEFAULT,
         postgres: Migrator::DEFAULT,
@@ -219,6 +237,7 @@ mod tests {
         Flags {
             listen: "127.0.0.1:0",
             http_listen: None,
+            tls: &NO_TLS,
             database_url,
             faults,
             fault_seed: Some(7),

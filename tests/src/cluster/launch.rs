@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tempfile::TempDir;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::CLIENT_TIMEOUT;
 use crate::backend::Database;
@@ -34,6 +34,12 @@ pub(super) fn participant_launch(
     let mut args = vec!["--database-url".into(), database.url()];
     if options.metrics {
         args.push("--http-listen=127.0.0.1:0".into());
+    }
+    if let Some(tls) = &options.tls {
+        let flag = |name: &str, path: &Path| format!("--{name}={}", path.display());
+        args.push(flag("tls-cert", &tls.server_cert));
+        args.push(flag("tls-key", &tls.server_key));
+        args.push(flag("tls-client-ca", &tls.ca));
     }
     Ok(Launch {
         name: binary.name(),
@@ -65,9 +71,27 @@ pub(super) fn log_path(dir: &Path, binary: Binary) -> PathBuf {
     dir.join(format!("{}.log", binary.name()))
 }
 
-pub(super) fn channel(url: &str) -> Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("bad url {url}"))?
+/// The orchestrator's TLS flags: its own server certificate, and mutual TLS towards the
+/// participants.
+pub(super) fn orchestrator_tls_args(tls: &crate::tls::TlsFiles) -> Vec<String> {
+    let flag = |name: &str, path: &Path| format!("--{name}={}", path.display());
+    vec![
+        flag("tls-cert", &tls.server_cert),
+        flag("tls-key", &tls.server_key),
+        flag("tls-ca", &tls.ca),
+        flag("tls-client-cert", &tls.client_cert),
+        flag("tls-client-key", &tls.client_key),
+    ]
+}
+
+/// A client channel to `url`: over TLS (`https://`) with `tls`.
+pub(super) fn channel(url: &str, tls: Option<&ClientTlsConfig>) -> Result<Channel> {
+    let mut endpoint =
+        Endpoint::from_shared(url.to_string()).with_context(|| format!("bad url {url}"))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone())?;
+    }
+    Ok(endpoint
         .connect_timeout(Duration::from_secs(5))
         .timeout(CLIENT_TIMEOUT)
         .connect_lazy())

@@ -116,8 +116,8 @@ impl Stack {
                 self.invoices_url.clone(),
             ),
         ];
-        let participants =
-            Participants::connect(&services, 1, Duration::from_secs(2)).expect("participant urls");
+        let participants = Participants::connect(&services, 1, Duration::from_secs(2), None)
+            .expect("participant urls");
         let settings = Settings {
             policy: policy(),
             max_in_flight,
