@@ -65,7 +65,7 @@ struct Stack {
 }
 
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    service_kit::telemetry::init();
+    service_kit::telemetry::init_text();
     let shutdown = service_kit::shutdown::on_signal()?;
     let ports = [
         args.listen.port(),

@@ -23,6 +23,8 @@ pub struct Config {
     pub http_listen: Option<String>,
     #[command(flatten)]
     pub tls: service_kit::tls::ServerTls,
+    #[command(flatten)]
+    pub telemetry: service_kit::telemetry::TelemetryArgs,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("inventory"))]
     pub database_url: String,

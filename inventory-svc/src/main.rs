@@ -6,7 +6,7 @@ use inventory_svc::{App, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    service_kit::telemetry::init();
+    let telemetry = service_kit::telemetry::init(&config.telemetry, "inventory-svc")?;
     let shutdown = service_kit::shutdown::on_signal()?;
     if config.http_listen.is_some() {
         // Before anything is counted: what is counted without a recorder is lost.
@@ -18,6 +18,8 @@ async fn main() -> anyhow::Result<()> {
         service_kit::http::announce(addr);
     }
     service_kit::serve::announce(app.local_addr());
-    app.run_until(shutdown).await?;
+    let served = app.run_until(shutdown).await;
+    telemetry.flush().await;
+    served?;
     Ok(())
 }

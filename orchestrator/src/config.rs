@@ -23,6 +23,8 @@ pub struct Config {
     /// TLS on the gRPC listener.
     #[command(flatten)]
     pub tls: service_kit::tls::ServerTls,
+    #[command(flatten)]
+    pub telemetry: service_kit::telemetry::TelemetryArgs,
     /// TLS towards the participants (`https://` URLs).
     #[command(flatten)]
     pub participant_tls: service_kit::tls::ClientTls,

@@ -21,6 +21,8 @@ pub struct Config {
     pub http_listen: Option<String>,
     #[command(flatten)]
     pub tls: service_kit::tls::ServerTls,
+    #[command(flatten)]
+    pub telemetry: service_kit::telemetry::TelemetryArgs,
     /// The database, `sqlite://PATH` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value_t = service_kit::db::default_url("orders"))]
     pub database_url: String,
@@ -49,6 +51,7 @@ impl Default for Config {
             listen: "127.0.0.1:50052".to_string(),
             http_listen: None,
             tls: service_kit::tls::ServerTls::default(),
+            telemetry: service_kit::telemetry::TelemetryArgs::default(),
             database_url: service_kit::db::default_url("orders"),
             faults: String::new(),
             fault_seed: None,

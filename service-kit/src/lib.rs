@@ -20,3 +20,4 @@ pub mod telemetry;
 pub mod testing;
 pub mod text;
 pub mod tls;
+pub mod trace_context;

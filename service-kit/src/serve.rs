@@ -69,6 +69,7 @@ pub async fn serve(
         builder = builder.tls_config(tls)?;
     }
     let server = builder
+        .layer(crate::trace_context::ServerSpans)
         .add_routes(with_reflection(routes.add_service(health), descriptors))
         .serve_with_incoming_shutdown(incoming(listener), stop);
     let drain_over = async move {

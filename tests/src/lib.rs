@@ -17,6 +17,7 @@ pub mod backend;
 pub mod binaries;
 pub mod chaos;
 pub mod cluster;
+pub mod collector;
 pub mod direct;
 pub mod http;
 pub mod invariants;

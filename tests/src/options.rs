@@ -44,6 +44,8 @@ pub struct ClusterOptions {
     pub metrics: bool,
     /// Every gRPC connection is mutual TLS with these files' certificates.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Every service exports its traces to this OTLP collector (`--otlp-endpoint`).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for ClusterOptions {
@@ -67,6 +69,7 @@ impl Default for ClusterOptions {
             changeable_faults: false,
             metrics: false,
             tls: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -77,6 +80,15 @@ impl ClusterOptions {
         self.metrics = true;
         self.orchestrator_args
             .push("--http-listen=127.0.0.1:0".into());
+        self
+    }
+
+    /// Every service exports its traces to the OTLP collector at `endpoint`.
+    pub fn otlp(mut self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        self.orchestrator_args
+            .push(format!("--otlp-endpoint={endpoint}"));
+        self.otlp_endpoint = Some(endpoint);
         self
     }
 

@@ -109,7 +109,7 @@ impl OrchestratorApi {
             .runnable(&record.definition, record.definition_version)
             .await;
         if let Err(error) = &runnable {
-            tracing::warn!(saga.id = %record.saga_id, %error, "saga shown without its definition");
+            tracing::warn!(saga_id = %record.saga_id, %error, "saga shown without its definition");
         }
         let definition = runnable.as_ref().ok().map(|r| r.definition());
         view::saga_to_proto(record, definition)
@@ -162,7 +162,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::StartSagaResponse { saga: Some(saga) }))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
     async fn get_saga(
         &self,
         request: Request<pb::GetSagaRequest>,
@@ -176,7 +176,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(self.view(saga).await))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
     async fn retry_saga(
         &self,
         request: Request<pb::RetrySagaRequest>,
@@ -188,7 +188,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
     async fn abort_saga(
         &self,
         request: Request<pb::AbortSagaRequest>,
@@ -200,7 +200,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
     async fn resolve_saga(
         &self,
         request: Request<pb::ResolveSagaRequest>,
@@ -212,7 +212,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id, step = %request.get_ref().step))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id, step = %request.get_ref().step))]
     async fn skip_step(
         &self,
         request: Request<pb::SkipStepRequest>,
@@ -223,7 +223,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga.id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
     async fn watch_saga(
         &self,
         request: Request<pb::WatchSagaRequest>,

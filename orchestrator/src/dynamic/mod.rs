@@ -29,6 +29,7 @@ pub async fn call(
     let mut request = tonic::Request::new(request);
     request.set_timeout(timeout);
     metadata.apply(request.metadata_mut())?;
+    service_kit::trace_context::inject(&tracing::Span::current(), request.metadata_mut());
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await

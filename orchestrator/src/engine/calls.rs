@@ -42,6 +42,8 @@ pub struct Call<'a> {
     pub step: usize,
     pub operation: Operation,
     pub attempt: u32,
+    /// The saga's trace, which the call's span joins.
+    pub trace_context: &'a str,
 }
 
 impl Participants {
@@ -72,11 +74,14 @@ impl Participants {
         let step = &call.runnable.definition().steps[call.step];
         let span = tracing::info_span!(
             "call",
-            saga.id = call.scope.saga_id,
+            saga_id = call.scope.saga_id,
             step = %step.name,
             operation = call.operation.as_str(),
-            attempt = call.attempt
+            attempt = call.attempt,
+            otel.kind = "client",
+            trace_id = tracing::field::Empty
         );
+        service_kit::trace_context::adopt(&span, call.trace_context);
         let started = std::time::Instant::now();
         let answer = self.dispatch(call).instrument(span).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -99,7 +104,7 @@ impl Participants {
                         ("code", code.to_string()),
                     ];
                     ::metrics::counter!(metrics::RETRIES, &labels).increment(1);
-                    tracing::warn!(saga.id = call.scope.saga_id, step = %step.name, attempt = call.attempt, code = ?status.code(), "call failed, will retry");
+                    tracing::warn!(saga_id = call.scope.saga_id, step = %step.name, attempt = call.attempt, code = ?status.code(), "call failed, will retry");
                 } else {
                     observed("refused");
                 }

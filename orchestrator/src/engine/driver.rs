@@ -13,6 +13,7 @@ use saga_definitions::machine::{
 };
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tracing::Instrument;
 
 use super::Inner;
 use super::calls::Call;
@@ -34,6 +35,8 @@ pub(super) struct LiveSaga {
     pub log_len: u32,
     /// When the saga was accepted; its deadline counts from here.
     pub started_ms: i64,
+    /// The trace its calls join (the `traceparent` of the call that started it).
+    pub trace_context: String,
     pub status: watch::Sender<SagaStatus>,
 }
 
@@ -53,6 +56,7 @@ impl LiveSaga {
             version: record.version,
             log_len: record.log_len,
             started_ms: record.created_at_ms,
+            trace_context: record.trace_context,
             status,
         }
     }
@@ -176,6 +180,7 @@ async fn perform(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Eve
                 step,
                 operation,
                 attempt,
+                trace_context: &saga.trace_context,
             };
             Some(inner.participants.perform(call).await)
         }
@@ -190,9 +195,24 @@ async fn perform(inner: &Inner, saga: &LiveSaga, command: Command) -> Option<Eve
     }
 }
 
-/// Decides and commits the transition for `event`; returns the next command.
-#[tracing::instrument(skip_all, fields(saga.id = %saga.id, event = event.name()))]
+/// Decides and commits the transition for `event`; returns the next command. Its span
+/// (saga, event, step, and the saga's trace) is in the saga's trace.
 pub(super) async fn apply(
+    inner: &Inner,
+    saga: &mut LiveSaga,
+    event: &Event,
+) -> Result<Option<Command>, Stopped> {
+    let definition = saga.runnable.definition();
+    let step = saga
+        .state
+        .pending()
+        .map_or("", |(s, _, _)| definition.steps[s].name.as_str());
+    let span = tracing::info_span!("apply", saga_id = %saga.id, event = event.name(), step, trace_id = tracing::field::Empty);
+    service_kit::trace_context::adopt(&span, &saga.trace_context);
+    decide_and_commit(inner, saga, event).instrument(span).await
+}
+
+async fn decide_and_commit(
     inner: &Inner,
     saga: &mut LiveSaga,
     event: &Event,

@@ -51,7 +51,7 @@ pub(in crate::engine) enum Tried {
 impl Engine {
     /// Carries out an operator's request on the saga and answers it once the request is
     /// durable (or was applied before under the same request id).
-    #[tracing::instrument(skip_all, fields(saga.id = saga_id, action = intervention.action.name()))]
+    #[tracing::instrument(skip_all, fields(saga_id = saga_id, action = intervention.action.name()))]
     pub async fn intervene(
         &self,
         saga_id: &str,

@@ -26,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 pub use calls::{Call, InvalidUrl, Participants, channel};
 pub use clock::{Clock, Entropy, SystemClock};
@@ -159,7 +160,8 @@ impl Engine {
         }
         // Its own task: a caller that gives up cannot cut the start of a saga in two
         // (committed but never driven).
-        let start = tokio::spawn(start_saga(self.inner.clone(), start));
+        let start = start_saga(self.inner.clone(), start).instrument(tracing::Span::current());
+        let start = tokio::spawn(start);
         start.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
@@ -298,6 +300,8 @@ struct Fresh {
     key: String,
     now_ms: i64,
     first: machine::Transition,
+    /// The caller's trace context, which the saga's steps join.
+    trace_context: String,
 }
 
 impl Fresh {
@@ -317,6 +321,7 @@ impl Fresh {
             key,
             now_ms,
             first,
+            trace_context: service_kit::trace_context::current(),
         }
     }
 
@@ -331,6 +336,7 @@ impl Fresh {
             state: &self.first.state,
             log: &self.first.log,
             now_ms: self.now_ms,
+            trace_context: &self.trace_context,
             lease: Lease {
                 owner: &inner.replica_id,
                 ms: inner.lease_ms,
@@ -347,8 +353,9 @@ impl Inner {
             key,
             now_ms,
             first,
+            trace_context,
         } = fresh;
-        tracing::info!(saga.id = %saga_id, idempotency_key = %key, definition = start.runnable.name(), "saga accepted");
+        tracing::info!(saga_id = %saga_id, idempotency_key = %key, definition = start.runnable.name(), "saga accepted");
         let definition = start.runnable.name().to_string();
         metrics::counter!(crate::metrics::STARTED, "definition" => definition).increment(1);
         let saga = LiveSaga {
@@ -360,6 +367,7 @@ impl Inner {
             version: 1,
             log_len: u32::try_from(first.log.len()).unwrap_or(u32::MAX),
             started_ms: now_ms,
+            trace_context,
             status: watch::channel(SagaStatus::Running).0,
         };
         // Another caller with the key may have found the saga and taken it up already.
@@ -438,10 +446,10 @@ impl Inner {
             return Ok(saga_id);
         }
         if existing.owner == self.replica_id {
-            tracing::info!(saga.id = %saga_id, "saga of ours not driven; taking it up");
+            tracing::info!(saga_id = %saga_id, "saga of ours not driven; taking it up");
             self.resume(existing);
         } else if self.claim_and_resume(Claim::ExpiredSaga(&saga_id)).await? > 0 {
-            tracing::info!(saga.id = %saga_id, owner = %existing.owner, "took over the saga of a retried key: its lease had expired");
+            tracing::info!(saga_id = %saga_id, owner = %existing.owner, "took over the saga of a retried key: its lease had expired");
         }
         Ok(saga_id)
     }

@@ -174,12 +174,12 @@ impl Inner {
             Ok(Some(record))
                 if record.owner == self.replica_id && !record.state.status().is_terminal() =>
             {
-                tracing::info!(saga.id = saga_id, "saga still ours; resuming from the log");
+                tracing::info!(saga_id = saga_id, "saga still ours; resuming from the log");
                 self.resume(record);
             }
             Ok(_) => {}
             Err(error) => {
-                tracing::warn!(saga.id = saga_id, %error, "cannot re-read fenced saga; it is claimed again once its lease expires")
+                tracing::warn!(saga_id = saga_id, %error, "cannot re-read fenced saga; it is claimed again once its lease expires")
             }
         }
     }
@@ -195,13 +195,13 @@ impl Inner {
                 Ok(runnable) => return Some(runnable),
                 Err(DefinitionError::Store(crate::store::StoreError::Unavailable(error))) => {
                     attempt += 1;
-                    tracing::warn!(saga.id = %record.saga_id, %error, attempt, "cannot read the saga's definition yet; retrying");
+                    tracing::warn!(saga_id = %record.saga_id, %error, attempt, "cannot read the saga's definition yet; retrying");
                     if !self.pause(attempt).await {
                         return None;
                     }
                 }
                 Err(error) => {
-                    tracing::error!(saga.id = %record.saga_id, definition = %name, version, %error, "cannot drive the saga: its definition version cannot be used");
+                    tracing::error!(saga_id = %record.saga_id, definition = %name, version, %error, "cannot drive the saga: its definition version cannot be used");
                     return None;
                 }
             }
@@ -228,7 +228,7 @@ impl Inner {
     pub(super) fn take_up(self: &Arc<Self>, record: SagaRecord, first: Option<Command>) {
         let status = watch::channel(record.state.status()).0;
         let Some(driving) = self.remember(&record.saga_id, &status) else {
-            tracing::debug!(saga.id = %record.saga_id, "already driven by this process");
+            tracing::debug!(saga_id = %record.saga_id, "already driven by this process");
             return;
         };
         let inner = self.clone();

@@ -35,6 +35,7 @@ async fn orphans(store: &dyn SagaStore, n: usize) {
             state: &start.state,
             log: &start.log,
             now_ms: 1,
+            trace_context: "",
             lease: Lease {
                 owner: "dead",
                 ms: -60_000,

@@ -223,6 +223,7 @@ struct OwnedNew {
     state: SagaState,
     log: Vec<LogRecord>,
     now_ms: i64,
+    trace_context: String,
     owner: String,
     lease_ms: i64,
 }
@@ -238,6 +239,7 @@ impl From<&NewSaga<'_>> for OwnedNew {
             state: new.state.clone(),
             log: new.log.to_vec(),
             now_ms: new.now_ms,
+            trace_context: new.trace_context.to_string(),
             owner: new.lease.owner.to_string(),
             lease_ms: new.lease.ms,
         }
@@ -255,6 +257,7 @@ impl OwnedNew {
             state: &self.state,
             log: &self.log,
             now_ms: self.now_ms,
+            trace_context: &self.trace_context,
             lease: Lease {
                 owner: &self.owner,
                 ms: self.lease_ms,

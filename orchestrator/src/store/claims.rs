@@ -214,7 +214,7 @@ macro_rules! take_over {
              WHERE seq IN (",
             $ids,
             ") RETURNING seq, saga_id, idempotency_key, definition, definition_version, input, state, ",
-            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms"
+            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms, trace_context"
         )
     };
 }

@@ -54,7 +54,8 @@ macro_rules! select_sagas {
     ($rest:literal) => {
         concat!(
             "SELECT seq, saga_id, idempotency_key, definition, definition_version, input, state, ",
-            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms FROM sagas ",
+            "version, log_len, owner, lease_until_ms, created_at_ms, updated_at_ms, trace_context ",
+            "FROM sagas ",
             $rest
         )
     };
@@ -166,6 +167,8 @@ pub struct SagaRecord {
     pub lease_until_ms: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The trace context (`traceparent`) of the call that started it; empty: none.
+    pub trace_context: String,
     /// Filled by [`SagaStore::get`]; empty in lists.
     pub log: Vec<LogEntry>,
 }
@@ -181,6 +184,8 @@ pub struct NewSaga<'a> {
     pub state: &'a SagaState,
     pub log: &'a [LogRecord],
     pub now_ms: i64,
+    /// The trace context (`traceparent`) of the call that starts it; empty: none.
+    pub trace_context: &'a str,
     /// The replica that will drive the saga, and until when it holds it.
     pub lease: Lease<'a>,
 }

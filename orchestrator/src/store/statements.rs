@@ -58,6 +58,7 @@ pub(super) fn saga_from_row(row: &impl RowExt) -> Result<SagaRecord, StoreError>
         lease_until_ms: row.int("lease_until_ms")?,
         created_at_ms: row.int("created_at_ms")?,
         updated_at_ms: row.int("updated_at_ms")?,
+        trace_context: row.text("trace_context")?,
         log: Vec::new(),
     })
 }

@@ -69,6 +69,7 @@ async fn insert_owned(
         state: &start.state,
         log: &start.log,
         now_ms: 10,
+        trace_context: "",
         lease,
     };
     store.insert(&new).await.expect("insert")
@@ -599,6 +600,7 @@ async fn a_page_of_sagas_and_its_feed_position_commit_together_or_not_at_all() {
             state: &start.state,
             log: &start.log,
             now_ms: 10,
+            trace_context: "",
             lease: lease("a", FRESH),
         };
         let rows = [row("s1", "k1"), row("s2", "k0")];

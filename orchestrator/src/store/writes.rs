@@ -42,7 +42,7 @@ pub(super) async fn insert_sagas(
 ) -> Result<HashSet<String>, StoreError> {
     const HEAD: &str = "INSERT INTO sagas (saga_id, idempotency_key, definition,
         definition_version, input, state, status, version, log_len, created_at_ms,
-        updated_at_ms, owner, lease_until_ms) VALUES ";
+        updated_at_ms, trace_context, owner, lease_until_ms) VALUES ";
     const TAIL: &str = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING saga_id";
     // The lease, the last column, counts from the database's time.
     let lease_from = match tx {
@@ -55,7 +55,7 @@ pub(super) async fn insert_sagas(
             .iter()
             .map(|new| Ok((to_json(new.input)?, to_json(new.state)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let sql = values_sql(HEAD, 13, chunk.len(), lease_from, TAIL);
+        let sql = values_sql(HEAD, 14, chunk.len(), lease_from, TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (new, (input, state)) in chunk.iter().zip(&json) {
@@ -71,6 +71,7 @@ pub(super) async fn insert_sagas(
                     .bind(count(new.log.len()))
                     .bind(new.now_ms)
                     .bind(new.now_ms)
+                    .bind(new.trace_context)
                     .bind(new.lease.owner)
                     .bind(new.lease.ms);
             }

@@ -104,9 +104,9 @@ fn count_other(line: &str, mine: &mut ReplicaFigures) {
     }
 }
 
-/// The saga id a line names (`saga.id=…`), if any.
+/// The saga id a line names (`saga_id=…`), if any.
 fn saga_id(line: &str) -> Option<&str> {
-    let at = line.find("saga.id=")? + "saga.id=".len();
+    let at = line.find("saga_id=")? + "saga_id=".len();
     let rest = &line[at..];
     let end = rest
         .find(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
@@ -129,14 +129,14 @@ mod tests {
     use super::*;
 
     const A: &str = "\
-2026-01-01T00:00:00.000001Z  INFO orchestrator::engine: saga accepted saga.id=0190-aa idempotency_key=k1
-2026-01-01T00:00:00.000002Z  INFO apply{saga.id=0190-aa event=OrderCreated}: orchestrator::engine::driver: saga moved state=x status=RUNNING
-2026-01-01T00:00:03.000000Z  WARN apply{saga.id=0190-aa event=InvoiceIssued}: orchestrator::engine::driver: saga changed by another writer; no longer driving it
+2026-01-01T00:00:00.000001Z  INFO orchestrator::engine: saga accepted saga_id=0190-aa idempotency_key=k1
+2026-01-01T00:00:00.000002Z  INFO apply{saga_id=0190-aa event=OrderCreated}: orchestrator::engine::driver: saga moved state=x status=RUNNING
+2026-01-01T00:00:03.000000Z  WARN apply{saga_id=0190-aa event=InvoiceIssued}: orchestrator::engine::driver: saga changed by another writer; no longer driving it
 2026-01-01T00:00:03.100000Z  WARN orchestrator::engine::ownership: cannot renew leases; other replicas may take sagas over error=x";
     const B: &str = "\
 2026-01-01T00:00:02.000000Z  INFO orchestrator::engine::ownership: resuming unfinished sagas count=2
-2026-01-01T00:00:02.000100Z  INFO apply{saga.id=0190-aa event=Resumed}: orchestrator::engine::driver: saga moved state=y status=RUNNING
-2026-01-01T00:00:02.000200Z  INFO apply{saga.id=0190-bb event=Resumed}: orchestrator::engine::driver: saga moved state=y status=RUNNING";
+2026-01-01T00:00:02.000100Z  INFO apply{saga_id=0190-aa event=Resumed}: orchestrator::engine::driver: saga moved state=y status=RUNNING
+2026-01-01T00:00:02.000200Z  INFO apply{saga_id=0190-bb event=Resumed}: orchestrator::engine::driver: saga moved state=y status=RUNNING";
 
     #[test]
     fn counts_what_each_replica_did_and_the_handovers() {

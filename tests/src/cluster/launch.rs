@@ -35,6 +35,9 @@ pub(super) fn participant_launch(
     if options.metrics {
         args.push("--http-listen=127.0.0.1:0".into());
     }
+    if let Some(endpoint) = &options.otlp_endpoint {
+        args.push(format!("--otlp-endpoint={endpoint}"));
+    }
     if let Some(tls) = &options.tls {
         let flag = |name: &str, path: &Path| format!("--{name}={}", path.display());
         args.push(flag("tls-cert", &tls.server_cert));
