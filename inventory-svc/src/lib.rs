@@ -60,6 +60,9 @@ impl App {
         let Self(ready) = self;
         let api = api::InventoryApi::new(ready.db().clone(), ready.faults(), config::MAX_QUANTITY);
         let routes = Routes::new(proto::inventory_server::InventoryServer::new(api));
-        ready.serve(routes, FILE_DESCRIPTOR_SET, shutdown).await
+        let name = <proto::inventory_server::InventoryServer<api::InventoryApi> as tonic::server::NamedService>::NAME;
+        ready
+            .serve(name, routes, FILE_DESCRIPTOR_SET, shutdown)
+            .await
     }
 }

@@ -82,6 +82,7 @@ impl App {
         let served = self
             .ready
             .serve(
+                <InvoicesServer<InvoicesApi> as tonic::server::NamedService>::NAME,
                 Routes::new(InvoicesServer::new(api)),
                 FILE_DESCRIPTOR_SET,
                 shutdown,

@@ -16,6 +16,7 @@ use crate::definitions::{BUILT_IN, DefinitionError, Definitions, ParticipantSche
 use crate::engine::{Engine, Entropy, InvalidUrl, Participants, SystemClock};
 use crate::invoicing::{Invoicing, Trigger};
 use saga_contracts::orders::v1::orders_client::OrdersClient;
+use saga_contracts::saga::v1::orchestrator_server::OrchestratorServer;
 
 /// Why the orchestrator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,8 @@ pub struct App {
     max_streams_per_connection: u32,
     /// TLS on the gRPC listener, if asked for.
     tls: Option<tonic::transport::ServerTlsConfig>,
+    /// The saga log's database, whose answering health reports.
+    database: service_kit::db::Db,
     engine: Engine,
     definitions: Definitions,
     invoicing: (Trigger, Invoicing),
@@ -80,6 +83,7 @@ impl App {
         };
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
+        let database = store.database().clone();
         let server_tls = config.tls.config()?;
         let client_tls = config.participant_tls.config()?;
         let schemas = Arc::new(participant_schemas(&config, client_tls.as_ref())?);
@@ -150,6 +154,7 @@ impl App {
             max_request_bytes: config.max_request_bytes,
             max_streams_per_connection: config.max_streams_per_connection,
             tls: server_tls,
+            database,
             engine,
             definitions,
             invoicing: (config.invoice_trigger, invoicing),
@@ -205,6 +210,8 @@ impl App {
             engine.drain(drain).await;
         };
         let serving = service_kit::serve::Serving {
+            service: <OrchestratorServer<OrchestratorApi> as tonic::server::NamedService>::NAME,
+            database: Some(self.database.clone()),
             descriptors: saga_contracts::FILE_DESCRIPTOR_SET,
             drain: self.drain,
             max_streams: Some(self.max_streams_per_connection),

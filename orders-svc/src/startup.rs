@@ -86,6 +86,7 @@ impl App {
         let api = OrdersApi::new(ready.db().clone(), writer, ready.faults(), committed);
         let served = ready
             .serve(
+                <OrdersServer<OrdersApi> as tonic::server::NamedService>::NAME,
                 Routes::new(OrdersServer::new(api)),
                 FILE_DESCRIPTOR_SET,
                 shutdown,

@@ -26,6 +26,12 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 /// How a service is served besides its routes.
 #[derive(Debug, Clone)]
 pub struct Serving {
+    /// The gRPC service health reports on by name (e.g. `saga.v1.Orchestrator`), beside
+    /// the server as a whole (`""`).
+    pub service: &'static str,
+    /// The database the service cannot work without: while it does not answer, health
+    /// says NOT_SERVING.
+    pub database: Option<crate::db::Db>,
     /// The encoded `FileDescriptorSet` of the routes' services, for reflection.
     pub descriptors: &'static [u8],
     /// How long in-flight RPCs may take to finish once stopping.
@@ -48,21 +54,26 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let Serving {
+        service,
+        database,
         descriptors,
         drain,
         max_streams,
         tls,
     } = serving;
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status("", ServingStatus::Serving)
-        .await;
+    let health_of = Health {
+        reporter,
+        names: ["", service],
+    };
+    health_of.set(ServingStatus::Serving).await;
     let stopping = shutdown.clone();
     let stop = async move {
-        stopping.cancelled().await;
-        reporter
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        match database {
+            Some(db) => health_of.follow(&db, &stopping).await,
+            None => stopping.cancelled().await,
+        }
+        health_of.set(ServingStatus::NotServing).await;
     };
     let mut builder = tonic::transport::Server::builder().max_concurrent_streams(max_streams);
     if let Some(tls) = tls {
@@ -81,6 +92,45 @@ pub async fn serve(
         () = drain_over => {
             tracing::warn!(?drain, "drain time over; closing the connections still open");
             Ok(())
+        }
+    }
+}
+
+/// How often health asks the database whether it answers.
+const HEALTH_PROBE: Duration = Duration::from_secs(1);
+
+/// The health of the server as a whole and of its service, by name.
+struct Health {
+    reporter: tonic_health::server::HealthReporter,
+    names: [&'static str; 2],
+}
+
+impl Health {
+    async fn set(&self, status: ServingStatus) {
+        for name in self.names {
+            self.reporter.set_service_status(name, status).await;
+        }
+    }
+
+    /// Says SERVING while `db` answers and NOT_SERVING while it does not, until `stop`.
+    async fn follow(&self, db: &crate::db::Db, stop: &CancellationToken) {
+        let mut serving = true;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(HEALTH_PROBE) => {}
+                () = stop.cancelled() => return,
+            }
+            let answers = db.ping(HEALTH_PROBE).await;
+            if answers != serving {
+                serving = answers;
+                let status = if answers {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                tracing::warn!(database_answers = answers, "health: {status:?}");
+                self.set(status).await;
+            }
         }
     }
 }
@@ -107,3 +157,6 @@ fn with_reflection(routes: Routes, descriptors: &'static [u8]) -> Routes {
 fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
+
+#[cfg(test)]
+mod tests;

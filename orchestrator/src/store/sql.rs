@@ -34,6 +34,11 @@ impl SqlStore {
         &self.db
     }
 
+    /// The database, for health to ask whether it answers.
+    pub fn database(&self) -> &Db {
+        &self.db
+    }
+
     /// The sagas `sql` selects: `saga_filter!()`'s `$1`…`$9`, then changed at or after
     /// `$10` (none: any time) and at most `$11` of them.
     async fn sagas_where(

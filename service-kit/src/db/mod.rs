@@ -158,6 +158,19 @@ impl Db {
         })
     }
 
+    /// Whether the database answers a trivial query within `within`.
+    pub async fn ping(&self, within: std::time::Duration) -> bool {
+        let answered = async {
+            match self {
+                Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+                Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            }
+        };
+        tokio::time::timeout(within, answered)
+            .await
+            .unwrap_or(false)
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {

@@ -155,11 +155,12 @@ impl Ready {
         Arc::clone(&self.faults)
     }
 
-    /// Serves `routes` (plus health, and reflection over `descriptors`: see
-    /// [`crate::serve::serve`]) until `shutdown` is cancelled, lets in-flight RPCs
-    /// finish, then closes the database.
+    /// Serves `routes` (the gRPC service `service`, plus health, and reflection over
+    /// `descriptors`: see [`crate::serve::serve`]) until `shutdown` is cancelled, lets
+    /// in-flight RPCs finish, then closes the database.
     pub async fn serve(
         self,
+        service: &'static str,
         routes: Routes,
         descriptors: &'static [u8],
         shutdown: CancellationToken,
@@ -177,6 +178,8 @@ impl Ready {
             });
         }
         let serving = crate::serve::Serving {
+            service,
+            database: Some(self.db.clone()),
             descriptors,
             drain: crate::serve::DEFAULT_DRAIN,
             max_streams: None,
