@@ -93,6 +93,14 @@ pub struct Config {
     /// floor).
     #[arg(long, value_enum, default_value_t = Flow::PlaceOrder)]
     pub definition: Flow,
+    /// Every service serves its metrics (`--http-listen` on a free port), to measure
+    /// what recording them costs.
+    #[arg(long)]
+    pub metrics: bool,
+    /// Every service exports its traces (`--otlp-endpoint`) to a collector in this
+    /// process, to measure what tracing costs.
+    #[arg(long)]
+    pub traces: bool,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -64,7 +64,9 @@ pub fn init(args: &TelemetryArgs, service: &'static str) -> Result<Telemetry, Te
     };
     let traces = provider.as_ref().map(|provider| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service))
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_filter(our_spans())
     });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match args.log_format {
@@ -89,6 +91,22 @@ pub fn init(args: &TelemetryArgs, service: &'static str) -> Result<Telemetry, Te
 /// Logs as text, no traces: for tools and in-process tests.
 pub fn init_text() {
     let _ = init(&TelemetryArgs::default(), "saga");
+}
+
+/// The spans traces carry: this workspace's, at `info` and above. The libraries below
+/// (hyper, h2, tonic, sqlx) open spans of their own at finer levels by the dozen per call;
+/// exporting them would cost more than the calls.
+fn our_spans() -> tracing_subscriber::filter::Targets {
+    const OURS: [&str; 5] = [
+        "orchestrator",
+        "orders_svc",
+        "invoices_svc",
+        "inventory_svc",
+        "service_kit",
+    ];
+    OURS.iter().fold(tracing_subscriber::filter::Targets::new(), |targets, crate_name| {
+        targets.with_target(*crate_name, tracing::Level::INFO)
+    })
 }
 
 fn provider(endpoint: &str, service: &'static str) -> Result<SdkTracerProvider, TelemetryError> {

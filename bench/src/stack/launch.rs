@@ -123,6 +123,7 @@ type Services = (
 
 /// Spawns both participants, then the orchestrators one after the other.
 async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Result<Services> {
+    let telemetry = telemetry_args(config).await?;
     let url = |binary: Binary| match databases {
         Some(dbs) => match binary {
             Binary::Orchestrator => dbs.orchestrator.clone(),
@@ -139,7 +140,7 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
         Ok(Launch {
             name: binary.name(),
             binary: binary.path()?,
-            args: vec!["--database-url".into(), url(binary)],
+            args: [vec!["--database-url".into(), url(binary)], telemetry.clone()].concat(),
             faults: config.faults.clone(),
             fault_seed: config.seed,
             log: dir.join(format!("{}.log", binary.name())),
@@ -166,10 +167,25 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
             replica,
         );
         args.extend(inventory.as_ref().map(saga_tests::stock::participant_arg));
+        args.extend(telemetry.iter().cloned());
         let log = dir.join(format!("orchestrator-{replica}.log"));
         orchestrators.push(ServiceProcess::spawn("orchestrator", &binary, &args, &log).await?);
     }
     Ok((orders, invoices, inventory, orchestrators))
+}
+
+/// The flags that turn on each service's metrics (`--metrics`) and traces (`--traces`,
+/// exported to a collector started here).
+async fn telemetry_args(config: &Config) -> Result<Vec<String>> {
+    let mut args = Vec::new();
+    if config.metrics {
+        args.push("--http-listen=127.0.0.1:0".to_string());
+    }
+    if config.traces {
+        let (_collector, endpoint) = saga_tests::collector::Collector::start().await?;
+        args.push(format!("--otlp-endpoint={endpoint}"));
+    }
+    Ok(args)
 }
 
 fn orchestrator_args(
