@@ -104,9 +104,10 @@ fn our_spans() -> tracing_subscriber::filter::Targets {
         "inventory_svc",
         "service_kit",
     ];
-    OURS.iter().fold(tracing_subscriber::filter::Targets::new(), |targets, crate_name| {
-        targets.with_target(*crate_name, tracing::Level::INFO)
-    })
+    OURS.iter().fold(
+        tracing_subscriber::filter::Targets::new(),
+        |targets, crate_name| targets.with_target(*crate_name, tracing::Level::INFO),
+    )
 }
 
 fn provider(endpoint: &str, service: &'static str) -> Result<SdkTracerProvider, TelemetryError> {

@@ -140,7 +140,11 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
         Ok(Launch {
             name: binary.name(),
             binary: binary.path()?,
-            args: [vec!["--database-url".into(), url(binary)], telemetry.clone()].concat(),
+            args: [
+                vec!["--database-url".into(), url(binary)],
+                telemetry.clone(),
+            ]
+            .concat(),
             faults: config.faults.clone(),
             fault_seed: config.seed,
             log: dir.join(format!("{}.log", binary.name())),
