@@ -58,7 +58,9 @@ impl OrchestratorArgs {
             .tls
             .config()
             .map_err(|e| Usage(service_kit::telemetry::error_chain(&e)))?;
-        if let Some(tls) = tls.filter(|_| self.url.starts_with("https://")) {
+        service_kit::tls::check_scheme(&self.url, tls.as_ref())
+            .map_err(|e| Usage(e.to_string()))?;
+        if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)
                 .context("cannot use the TLS flags")?;

@@ -36,7 +36,7 @@ impl InventoryApi {
 
 #[tonic::async_trait]
 impl proto::inventory_server::Inventory for InventoryApi {
-    #[tracing::instrument(skip_all, fields(saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.get_ref().saga_id))]
     async fn reserve(
         &self,
         request: Request<proto::ReserveRequest>,
@@ -72,7 +72,7 @@ impl proto::inventory_server::Inventory for InventoryApi {
         Ok(Response::new(answer))
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.get_ref().saga_id))]
     async fn release(
         &self,
         request: Request<proto::ReleaseRequest>,

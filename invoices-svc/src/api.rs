@@ -39,7 +39,7 @@ impl InvoicesApi {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.saga_id, order.id = %request.order_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id, order.id = ?request.order_id))]
     async fn create(&self, request: proto::CreateInvoiceRequest) -> Result<proto::Invoice, Status> {
         let new = NewInvoice::try_from(request)?;
         self.faults
@@ -49,7 +49,7 @@ impl InvoicesApi {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.saga_id, invoice.id = %request.invoice_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id, invoice.id = ?request.invoice_id))]
     async fn void(
         &self,
         request: proto::VoidInvoiceRequest,
@@ -62,7 +62,7 @@ impl InvoicesApi {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(invoice.id = %request.invoice_id))]
+    #[tracing::instrument(skip_all, fields(invoice.id = ?request.invoice_id))]
     async fn get(&self, request: proto::GetInvoiceRequest) -> Result<proto::Invoice, Status> {
         let invoice_id = convert::invoice_id(request)?;
         self.faults

@@ -117,6 +117,9 @@ pub fn call_made(
     outcome: &'static str,
     seconds: f64,
 ) {
+    if !service_kit::http::recording() {
+        return;
+    }
     let labels = [
         ("definition", definition.to_string()),
         ("step", step.to_string()),
@@ -124,4 +127,17 @@ pub fn call_made(
         ("outcome", outcome.to_string()),
     ];
     metrics::histogram!(CALL_SECONDS, &labels).record(seconds);
+}
+
+/// A call that failed transiently with `code`.
+pub fn call_retried(definition: &str, step: &str, code: tonic::Code) {
+    if !service_kit::http::recording() {
+        return;
+    }
+    let labels = [
+        ("definition", definition.to_string()),
+        ("step", step.to_string()),
+        ("code", service_kit::metrics::code_name(code).to_string()),
+    ];
+    metrics::counter!(RETRIES, &labels).increment(1);
 }

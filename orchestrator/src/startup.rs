@@ -41,6 +41,11 @@ pub enum StartupError {
     Definitions(#[from] DefinitionError),
     #[error(transparent)]
     Tokens(#[from] TokenFileError),
+    #[error("cannot listen for SIGHUP")]
+    Signals {
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read the definitions in {path}")]
     DefinitionsDir {
         path: String,
@@ -61,6 +66,8 @@ pub struct App {
     http_allowed_hosts: Vec<String>,
     /// Who may do what (`--auth-token-file`).
     access: Access,
+    /// SIGHUP, listened for from the start: the token file is read again on it.
+    hangups: tokio::signal::unix::Signal,
     /// The limits against abuse: the API's, the request size and streams per connection.
     limits: Limits,
     max_request_bytes: usize,
@@ -81,11 +88,16 @@ impl App {
             Some(path) => Access::from_file(path, config.auth_read)?,
             None => Access::open(),
         };
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|source| StartupError::Signals { source })?;
         let patience = Duration::from_millis(config.startup_timeout_ms);
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
         let database = store.database().clone();
         let server_tls = config.tls.config()?;
         let client_tls = config.participant_tls.config()?;
+        for (_, url) in config.participant_urls() {
+            service_kit::tls::check_scheme(&url, client_tls.as_ref())?;
+        }
         let schemas = Arc::new(participant_schemas(&config, client_tls.as_ref())?);
         // Fetched in the background: a participant that hangs must not hold up the
         // start, and a definition registered before needs no schema to be found again.
@@ -147,6 +159,7 @@ impl App {
             http,
             http_allowed_hosts: config.http_allowed_hosts.clone(),
             access,
+            hangups,
             limits: Limits::new(
                 config.max_watchers_per_connection,
                 config.operator_actions_per_minute,
@@ -181,7 +194,11 @@ impl App {
             () = shutdown.cancelled() => {}
         }
         self.engine.spawn_ownership();
-        tokio::spawn(self.access.clone().reload_on_sighup(shutdown.clone()));
+        tokio::spawn(
+            self.access
+                .clone()
+                .reload_on_sighup(self.hangups, shutdown.clone()),
+        );
         let api = OrchestratorApi::new(
             self.engine.clone(),
             self.definitions.clone(),

@@ -57,7 +57,7 @@ impl OrdersApi {
         answer
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.saga_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id))]
     async fn create(&self, request: proto::CreateOrderRequest) -> Result<proto::Order, Status> {
         let new = NewOrder::try_from(request)?;
         self.faults
@@ -67,7 +67,7 @@ impl OrdersApi {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.saga_id, order.id = %request.order_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id, order.id = ?request.order_id))]
     async fn confirm(&self, request: proto::ConfirmOrderRequest) -> Result<proto::Order, Status> {
         let confirm = ConfirmOrder::try_from(request)?;
         self.faults
@@ -77,7 +77,7 @@ impl OrdersApi {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.saga_id, order.id = %request.order_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id, order.id = ?request.order_id))]
     async fn cancel(
         &self,
         request: proto::CancelOrderRequest,
@@ -90,7 +90,7 @@ impl OrdersApi {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(order.id = %request.order_id))]
+    #[tracing::instrument(skip_all, fields(order.id = ?request.order_id))]
     async fn get(&self, request: proto::GetOrderRequest) -> Result<proto::Order, Status> {
         let order_id = convert::order_id(request)?;
         self.faults
@@ -118,7 +118,7 @@ impl OrdersApi {
 impl Orders for OrdersApi {
     type WatchOrderEventsStream = ReceiverStream<Result<proto::OrderEvent, Status>>;
 
-    #[tracing::instrument(skip_all, fields(key = %request.get_ref().idempotency_key))]
+    #[tracing::instrument(skip_all, fields(key = ?request.get_ref().idempotency_key))]
     async fn place_order(
         &self,
         request: Request<proto::PlaceOrderRequest>,
@@ -128,7 +128,7 @@ impl Orders for OrdersApi {
         self.emitting("PlaceOrder", placed).await.map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id))]
+    #[tracing::instrument(skip_all, fields(order.id = ?request.get_ref().order_id))]
     async fn update_order(
         &self,
         request: Request<proto::UpdateOrderRequest>,
@@ -140,7 +140,7 @@ impl Orders for OrdersApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id))]
+    #[tracing::instrument(skip_all, fields(order.id = ?request.get_ref().order_id))]
     async fn withdraw_order(
         &self,
         request: Request<proto::WithdrawOrderRequest>,
@@ -152,7 +152,7 @@ impl Orders for OrdersApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.get_ref().saga_id, order.id = %request.get_ref().order_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.get_ref().saga_id, order.id = ?request.get_ref().order_id))]
     async fn begin_invoicing(
         &self,
         request: Request<proto::BeginInvoicingRequest>,
@@ -164,7 +164,7 @@ impl Orders for OrdersApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(saga_id = %request.get_ref().saga_id, order.id = %request.get_ref().order_id))]
+    #[tracing::instrument(skip_all, fields(saga_id = ?request.get_ref().saga_id, order.id = ?request.get_ref().order_id))]
     async fn reject_order(
         &self,
         request: Request<proto::RejectOrderRequest>,

@@ -15,11 +15,19 @@ use tokio_util::sync::CancellationToken;
 /// The content type of the Prometheus text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The process's recorder, once installed.
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Whether this process records metrics (a recorder was installed): the hot paths skip
+/// building the labels of metrics nobody would read.
+pub fn recording() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
+}
+
 /// The process's recorder, installed by the first caller (histograms in seconds and of
 /// batch sizes with the buckets of [`crate::metrics`]); `None` when another recorder was
 /// installed first (the metrics then go there). Install it before describing metrics.
 pub fn metrics() -> Option<PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| match install() {
             Ok(handle) => Some(handle),
@@ -64,6 +72,9 @@ pub async fn serve(
         }
     };
     let app = Router::new().route("/metrics", get(render)).merge(routes);
+    // Each request knows its peer's address (`ConnectInfo`): the web page counts a
+    // browser's watches by it.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -9,7 +9,8 @@ use metrics::{Unit, describe_counter, describe_histogram};
 pub const COMMIT_SECONDS: &str = "db_commit_duration_seconds";
 /// Writes that shared one such commit.
 pub const COMMIT_BATCH: &str = "db_commit_batch_size";
-/// A participant's requests by `method` and gRPC `code` (`OK` for none).
+/// A participant's requests by `method` and gRPC `code` (`OK` for none): those that got
+/// past decoding and validation (a malformed request is refused before).
 pub const REQUESTS: &str = "participant_requests_total";
 /// Faults a participant injected, by `method` and `kind`.
 pub const FAULTS: &str = "participant_faults_injected_total";

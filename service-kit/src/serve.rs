@@ -98,6 +98,9 @@ pub async fn serve(
 
 /// How often health asks the database whether it answers.
 const HEALTH_PROBE: Duration = Duration::from_secs(1);
+/// Unanswered asks in a row before health says NOT_SERVING: a busy database that is slow
+/// to answer once must not have a load balancer drain the replica.
+const HEALTH_MISSES: u32 = 3;
 
 /// The health of the server as a whole and of its service, by name.
 struct Health {
@@ -112,21 +115,26 @@ impl Health {
         }
     }
 
-    /// Says SERVING while `db` answers and NOT_SERVING while it does not, until `stop`.
+    /// Says SERVING while `db` answers and NOT_SERVING once it has not answered
+    /// [`HEALTH_MISSES`] times in a row, until `stop`.
     async fn follow(&self, db: &crate::db::Db, stop: &CancellationToken) {
         let mut serving = true;
+        let mut misses = 0;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(HEALTH_PROBE) => {}
+            let answers = tokio::select! {
+                answers = async {
+                    tokio::time::sleep(HEALTH_PROBE).await;
+                    db.ping(HEALTH_PROBE).await
+                } => answers,
                 () = stop.cancelled() => return,
-            }
-            let answers = db.ping(HEALTH_PROBE).await;
-            if answers != serving {
-                serving = answers;
-                let status = if answers {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
+            };
+            misses = if answers { 0 } else { misses + 1 };
+            let healthy = misses < HEALTH_MISSES;
+            if healthy != serving {
+                serving = healthy;
+                let status = match healthy {
+                    true => ServingStatus::Serving,
+                    false => ServingStatus::NotServing,
                 };
                 tracing::warn!(database_answers = answers, "health: {status:?}");
                 self.set(status).await;

@@ -23,7 +23,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum LogFormat {
     #[default]
     Text,
-    /// One JSON object a line: the event's fields, and its innermost span's as `span`.
+    /// One JSON object a line: the event's fields, its innermost span's as `span`, and
+    /// every open span's, outermost first, as `spans`.
     Json,
 }
 
@@ -39,7 +40,7 @@ pub struct TelemetryArgs {
     pub otlp_endpoint: Option<String>,
 }
 
-/// The exporter of this process's traces, flushed when it is dropped.
+/// The exporter of this process's traces; [`Telemetry::flush`] sends its last spans.
 #[derive(Debug, Default)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -64,6 +65,7 @@ pub fn init(args: &TelemetryArgs, service: &'static str) -> Result<Telemetry, Te
     };
     let traces = provider.as_ref().map(|provider| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        crate::trace_context::enable();
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service))
             .with_filter(our_spans())
@@ -77,7 +79,7 @@ pub fn init(args: &TelemetryArgs, service: &'static str) -> Result<Telemetry, Te
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .with_writer(std::io::stderr)
             .boxed(),
     };

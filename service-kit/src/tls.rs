@@ -18,6 +18,24 @@ pub enum TlsError {
     },
     #[error("{0} is given without {1}")]
     Half(&'static str, &'static str),
+    /// A URL whose scheme does not match the TLS flags: plain text where TLS was asked
+    /// for, or `https://` without a CA to verify it against.
+    #[error("{url}: {why}")]
+    Scheme { url: String, why: &'static str },
+}
+
+/// Whether `url` may be reached with the client TLS `tls` (as [`ClientTls::config`] made
+/// it): `https://` needs it, and with it nothing goes in plain text.
+pub fn check_scheme(url: &str, tls: Option<&ClientTlsConfig>) -> Result<(), TlsError> {
+    let why = match (url.starts_with("https://"), tls.is_some()) {
+        (true, false) => "an https:// URL needs --tls-ca to verify the server against",
+        (false, true) => "not https:// while TLS flags are given: it would go in plain text",
+        _ => return Ok(()),
+    };
+    Err(TlsError::Scheme {
+        url: url.to_string(),
+        why,
+    })
 }
 
 /// A server's TLS, as its flags give it.
@@ -94,10 +112,14 @@ pub struct ClientTls {
 
 impl ClientTls {
     /// The client's TLS configuration for `https://` URLs, or `None` when no flag is given
-    /// (the system's roots then apply to `https://` URLs).
+    /// (then only `http://` URLs can be reached). Servers are verified against `--tls-ca`
+    /// alone, so it is required with the other two.
     pub fn config(&self) -> Result<Option<ClientTlsConfig>, TlsError> {
         if self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
             return Ok(None);
+        }
+        if self.ca.is_none() {
+            return Err(TlsError::Half("--tls-client-cert", "--tls-ca"));
         }
         let mut config = ClientTlsConfig::new();
         if let Some(ca) = &self.ca {
@@ -151,8 +173,13 @@ mod tests {
         };
         assert!(matches!(
             client.config(),
-            Err(TlsError::Half("--tls-client-key", _))
+            Err(TlsError::Half(_, "--tls-ca"))
         ));
+        assert!(check_scheme("https://a:1", None).is_err());
+        assert!(check_scheme("http://a:1", None).is_ok());
+        let tls = Some(ClientTlsConfig::new());
+        assert!(check_scheme("http://a:1", tls.as_ref()).is_err());
+        assert!(check_scheme("https://a:1", tls.as_ref()).is_ok());
         assert!(matches!(ServerTls::default().config(), Ok(None)));
         assert!(matches!(ClientTls::default().config(), Ok(None)));
         let unreadable = ClientTls {

@@ -42,7 +42,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let span = match path.starts_with("/grpc.") {
+        let span = match !enabled() || path.starts_with("/grpc.") {
             true => tracing::Span::none(),
             false => {
                 let span = tracing::info_span!("grpc", otel.name = %path, otel.kind = "server", trace_id = tracing::field::Empty);
@@ -58,10 +58,31 @@ where
     }
 }
 
+/// Whether spans are exported (`--otlp-endpoint`): without, they have no context.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says that spans are exported from now on (the telemetry's start does).
+pub fn enable() {
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether spans are exported.
+pub fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The current span's context as text (a `traceparent`; empty without an exporter).
 pub fn current() -> String {
+    of(&tracing::Span::current())
+}
+
+/// `span`'s context as text (a `traceparent`; empty without an exporter).
+pub fn of(span: &tracing::Span) -> String {
+    if !enabled() {
+        return String::new();
+    }
     let mut carrier = TextCarrier::default();
-    let context = tracing::Span::current().context();
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut carrier));
     carrier.0
 }
@@ -69,7 +90,7 @@ pub fn current() -> String {
 /// Makes `span` a child of the context kept as `text` (see [`current`]), if it names
 /// one, and records its trace id.
 pub fn adopt(span: &tracing::Span, text: &str) {
-    if text.is_empty() {
+    if text.is_empty() || !enabled() {
         return;
     }
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
@@ -81,6 +102,9 @@ pub fn adopt(span: &tracing::Span, text: &str) {
 
 /// Writes `span`'s context into `metadata`, for the callee's server span to join.
 pub fn inject(span: &tracing::Span, metadata: &mut MetadataMap) {
+    if !enabled() {
+        return;
+    }
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&context, &mut MetadataInjector(metadata))

@@ -51,8 +51,9 @@ impl Limits {
         }
     }
 
-    /// Room for one more watcher on the connection from `peer` (none: in process, not
-    /// counted); the returned pass holds it until dropped.
+    /// Room for one more watcher on the connection from `peer` (the web page names a
+    /// browser by its address with port 0; none: in process, not counted); the returned
+    /// pass holds it until dropped.
     pub fn watcher(&self, peer: Option<SocketAddr>) -> Result<WatcherPass, ApiError> {
         self.watchers.enter(peer)
     }

@@ -121,7 +121,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
     type WatchSagaStream = ReceiverStream<Result<pb::SagaLogEntry, Status>>;
     type WatchSagasStream = ReceiverStream<Result<pb::SagaEvent, Status>>;
 
-    #[tracing::instrument(skip_all, fields(idempotency_key = %request.get_ref().idempotency_key))]
+    #[tracing::instrument(skip_all, fields(idempotency_key = ?request.get_ref().idempotency_key))]
     async fn place_order(
         &self,
         request: Request<pb::PlaceOrderRequest>,
@@ -142,7 +142,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::PlaceOrderResponse { saga: Some(saga) }))
     }
 
-    #[tracing::instrument(skip_all, fields(definition = %request.get_ref().definition, idempotency_key = %request.get_ref().idempotency_key))]
+    #[tracing::instrument(skip_all, fields(definition = ?request.get_ref().definition, idempotency_key = ?request.get_ref().idempotency_key))]
     async fn start_saga(
         &self,
         request: Request<pb::StartSagaRequest>,
@@ -162,7 +162,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(pb::StartSagaResponse { saga: Some(saga) }))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id))]
     async fn get_saga(
         &self,
         request: Request<pb::GetSagaRequest>,
@@ -176,7 +176,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         Ok(Response::new(self.view(saga).await))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id))]
     async fn retry_saga(
         &self,
         request: Request<pb::RetrySagaRequest>,
@@ -188,7 +188,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id))]
     async fn abort_saga(
         &self,
         request: Request<pb::AbortSagaRequest>,
@@ -200,7 +200,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id))]
     async fn resolve_saga(
         &self,
         request: Request<pb::ResolveSagaRequest>,
@@ -212,7 +212,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id, step = %request.get_ref().step))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id, step = ?request.get_ref().step))]
     async fn skip_step(
         &self,
         request: Request<pb::SkipStepRequest>,
@@ -223,7 +223,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = %request.get_ref().saga_id))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, saga_id = ?request.get_ref().saga_id))]
     async fn watch_saga(
         &self,
         request: Request<pb::WatchSagaRequest>,
@@ -326,7 +326,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         let definition = request
             .definition
             .ok_or_else(|| ApiError::invalid("definition", "must be given"))?;
-        tracing::Span::current().record("definition", definition.name.as_str());
+        tracing::Span::current().record("definition", tracing::field::debug(&definition.name));
         if request.validate_only {
             let problems = self.definitions.validate(&definition).await;
             return Ok(Response::new(pb::RegisterDefinitionResponse {
@@ -357,7 +357,7 @@ impl pb::orchestrator_server::Orchestrator for OrchestratorApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, definition = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(principal = tracing::field::Empty, definition = ?request.get_ref().name))]
     async fn get_definition(
         &self,
         request: Request<pb::GetDefinitionRequest>,

@@ -174,22 +174,20 @@ impl Access {
         Ok(Principal(principal.to_string()))
     }
 
-    /// Reads the token file again on every SIGHUP until `shutdown`.
-    pub async fn reload_on_sighup(self, shutdown: CancellationToken) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Some(checked) = self.checked else {
-            return;
-        };
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGHUP; the token file is not read again");
-                return;
-            }
-        };
+    /// Reads the token file again on every SIGHUP of `hangups` (listened for from the
+    /// start, so that an early one never ends the process) until `shutdown`; without a
+    /// token file, a SIGHUP does nothing.
+    pub async fn reload_on_sighup(
+        self,
+        mut hangups: tokio::signal::unix::Signal,
+        shutdown: CancellationToken,
+    ) {
         loop {
             tokio::select! {
-                Some(()) = hangups.recv() => checked.reload(),
+                Some(()) = hangups.recv() => match &self.checked {
+                    Some(checked) => checked.reload(),
+                    None => tracing::info!("SIGHUP: no token file to read again"),
+                },
                 () = shutdown.cancelled() => return,
             }
         }

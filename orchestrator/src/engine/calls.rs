@@ -97,13 +97,7 @@ impl Participants {
                 let failure = classify(&status);
                 if failure == Failure::Transient {
                     observed("transient");
-                    let code = service_kit::metrics::code_name(status.code());
-                    let labels = [
-                        ("definition", definition.to_string()),
-                        ("step", step.name.clone()),
-                        ("code", code.to_string()),
-                    ];
-                    ::metrics::counter!(metrics::RETRIES, &labels).increment(1);
+                    metrics::call_retried(definition, &step.name, status.code());
                     tracing::warn!(saga_id = call.scope.saga_id, step = %step.name, attempt = call.attempt, code = ?status.code(), "call failed, will retry");
                 } else {
                     observed("refused");
@@ -160,7 +154,7 @@ pub fn channel(url: &str, tls: Option<&ClientTlsConfig>) -> Result<Channel, Inva
         source,
     };
     let mut endpoint = Endpoint::from_shared(url.to_string()).map_err(invalid)?;
-    if let Some(tls) = tls.filter(|_| url.starts_with("https://")) {
+    if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls.clone()).map_err(invalid)?;
     }
     Ok(endpoint

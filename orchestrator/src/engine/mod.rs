@@ -294,6 +294,17 @@ async fn start_saga(inner: Arc<Inner>, start: SagaStart) -> Result<String, Engin
     Ok(saga_id)
 }
 
+/// The trace a new saga joins: its caller's, or (a saga the sweep or an event starts,
+/// with no caller's trace) one of its own, rooted in a `saga` span.
+fn trace_of(saga_id: &str) -> String {
+    let caller = service_kit::trace_context::current();
+    if !caller.is_empty() || !service_kit::trace_context::enabled() {
+        return caller;
+    }
+    let root = tracing::info_span!(parent: None, "saga", saga_id = %saga_id);
+    service_kit::trace_context::of(&root)
+}
+
 /// A saga about to be inserted: its new id, its key and its first transition.
 struct Fresh {
     saga_id: String,
@@ -308,6 +319,7 @@ impl Fresh {
     fn new(inner: &Inner, start: &SagaStart) -> Self {
         let now_ms = inner.clock.now_ms();
         let saga_id = inner.entropy.new_id(now_ms);
+        let trace_context = trace_of(&saga_id);
         let key = start.key.clone().unwrap_or_else(|| saga_id.clone());
         let first = machine::start(&Context {
             now_ms,
@@ -321,7 +333,7 @@ impl Fresh {
             key,
             now_ms,
             first,
-            trace_context: service_kit::trace_context::current(),
+            trace_context,
         }
     }
 

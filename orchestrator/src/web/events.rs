@@ -11,9 +11,10 @@
 //! ends with a `failure` event `{code, message}` instead.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use saga_contracts::saga::v1 as pb;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
+use tonic::transport::server::TcpConnectInfo;
 
 use super::call::{bad_query, request};
 use super::error::{WebError, grpc_to_http};
@@ -60,13 +62,14 @@ pub struct SagasFilter {
 pub async fn saga(
     State(api): State<OrchestratorApi>,
     Path(saga_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<FromSeq>, QueryRejection>,
 ) -> Result<Events, WebError> {
     let Query(FromSeq { from_seq }) = query.map_err(bad_query)?;
     let from_seq = last_event_id(&headers)?.unwrap_or(from_seq);
     let message = pb::WatchSagaRequest { saga_id, from_seq };
-    let records = api.watch_saga(request(&headers, message)?).await?;
+    let records = api.watch_saga(watch(&headers, peer, message)?).await?;
     Ok(forward(records.into_inner(), true, |entry| {
         let data = saga_contracts::json::to_json_string(&entry, "saga.v1.SagaLogEntry")?;
         Ok(Event::default()
@@ -79,6 +82,7 @@ pub async fn saga(
 /// WatchSagas as events, for the list's live rows and counts.
 pub async fn sagas(
     State(api): State<OrchestratorApi>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<SagasFilter>, QueryRejection>,
 ) -> Result<Events, WebError> {
@@ -87,11 +91,28 @@ pub async fn sagas(
         status: status_named(&filter.status)?.into(),
         definition: filter.definition,
     };
-    let events = api.watch_sagas(request(&headers, message)?).await?;
+    let events = api.watch_sagas(watch(&headers, peer, message)?).await?;
     Ok(forward(events.into_inner(), false, |event| {
         let data = saga_contracts::json::to_json_string(&event, "saga.v1.SagaEvent")?;
         Ok(Event::default().event("saga").data(data))
     }))
+}
+
+/// A watch's request, counted against the watches of the browser's address: each of a
+/// browser's event streams has a connection of its own (HTTP/1.1), so its address
+/// without the port stands for the browser.
+fn watch<T>(
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    message: T,
+) -> Result<tonic::Request<T>, WebError> {
+    let mut request = request(headers, message)?;
+    let browser = SocketAddr::new(peer.ip(), 0);
+    request.extensions_mut().insert(TcpConnectInfo {
+        local_addr: None,
+        remote_addr: Some(browser),
+    });
+    Ok(request)
 }
 
 /// The seq a reconnecting browser last received, if it says.
