@@ -74,6 +74,8 @@ pub struct App {
     max_streams_per_connection: u32,
     /// TLS on the gRPC listener, if asked for.
     tls: Option<tonic::transport::ServerTlsConfig>,
+    /// TLS on the HTTP listener, from the same flags.
+    http_tls: Option<service_kit::tls::HttpTls>,
     /// The saga log's database, whose answering health reports.
     database: service_kit::db::Db,
     engine: Engine,
@@ -94,6 +96,7 @@ impl App {
         let store = crate::store::open(&config.database_url, config.max_batch, patience).await?;
         let database = store.database().clone();
         let server_tls = config.tls.config()?;
+        let http_tls = config.tls.http_config()?;
         let client_tls = config.participant_tls.config()?;
         for (_, url) in config.participant_urls() {
             service_kit::tls::check_scheme(&url, client_tls.as_ref())?;
@@ -167,6 +170,7 @@ impl App {
             max_request_bytes: config.max_request_bytes,
             max_streams_per_connection: config.max_streams_per_connection,
             tls: server_tls,
+            http_tls,
             database,
             engine,
             definitions,
@@ -206,10 +210,10 @@ impl App {
             self.limits.clone(),
         );
         if let Some(listener) = self.http {
-            let stopping = shutdown.clone();
+            let (stopping, tls) = (shutdown.clone(), self.http_tls.clone());
             let page = crate::web::router(api.clone(), &self.http_allowed_hosts);
             tokio::spawn(async move {
-                if let Err(error) = service_kit::http::serve(listener, page, stopping).await {
+                if let Err(error) = service_kit::http::serve(listener, page, tls, stopping).await {
                     tracing::error!(%error, "the HTTP listener failed");
                 }
             });

@@ -1,9 +1,15 @@
 //! TLS for every gRPC listener and client, from PEM files: a server presents
 //! `--tls-cert`/`--tls-key` and, given `--tls-client-ca`, requires a client certificate
 //! that CA signed (mutual TLS); a client verifies servers against `--tls-ca` and, given
-//! `--tls-client-cert`/`--tls-client-key`, presents a certificate of its own.
+//! `--tls-client-cert`/`--tls-client-key`, presents a certificate of its own. The HTTP
+//! listener (`--http-listen`) serves TLS from the same flags (see [`ServerTls::http_config`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
@@ -16,6 +22,10 @@ pub enum TlsError {
         #[source]
         source: std::io::Error,
     },
+    /// A PEM file whose contents rustls refuses (no certificate, a key that does not
+    /// match, an unusable CA).
+    #[error("{path}: {why}")]
+    Pem { path: String, why: String },
     #[error("{0} is given without {1}")]
     Half(&'static str, &'static str),
     /// A URL whose scheme does not match the TLS flags: plain text where TLS was asked
@@ -37,6 +47,9 @@ pub fn check_scheme(url: &str, tls: Option<&ClientTlsConfig>) -> Result<(), TlsE
         why,
     })
 }
+
+/// The HTTP listener's TLS (rustls' own configuration: tonic's is for gRPC only).
+pub type HttpTls = Arc<rustls::ServerConfig>;
 
 /// A server's TLS, as its flags give it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
@@ -83,6 +96,64 @@ impl ServerTls {
             config = config.client_ca_root(Certificate::from_pem(read(ca)?));
         }
         Ok(Some(config))
+    }
+
+    /// The HTTP listener's TLS from the same flags, or `None` for plain HTTP: the same
+    /// certificate, and with `--tls-client-ca` the same demand for a client certificate
+    /// (a Prometheus scraper presents one; a browser must have it installed). HTTP/1.1 only.
+    pub fn http_config(&self) -> Result<Option<HttpTls>, TlsError> {
+        if self.config()?.is_none() {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Ok(None);
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| pem_error(cert, error))?;
+        let builder = match &self.client_ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca_cert in certificates(ca)? {
+                    roots.add(ca_cert).map_err(|error| pem_error(ca, error))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|error| pem_error(ca, error))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let key_der =
+            PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|error| pem_error(key, error))?;
+        let mut config = builder
+            .with_single_cert(certificates(cert)?, key_der)
+            .map_err(|error| pem_error(key, error))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Some(Arc::new(config)))
+    }
+}
+
+/// The certificates of a PEM file, at least one.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(path)?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| pem_error(path, error))?;
+    if certificates.is_empty() {
+        return Err(pem_error(path, "no certificate in it"));
+    }
+    Ok(certificates)
+}
+
+fn pem_error(path: &Path, why: impl std::fmt::Display) -> TlsError {
+    TlsError::Pem {
+        path: path.display().to_string(),
+        why: why.to_string(),
     }
 }
 
@@ -187,5 +258,24 @@ mod tests {
             ..ClientTls::default()
         };
         assert!(matches!(unreadable.config(), Err(TlsError::Read { .. })));
+    }
+
+    #[test]
+    fn a_pem_file_without_a_certificate_is_refused_naming_it() -> Result<(), std::io::Error> {
+        let dir = tempfile::tempdir()?;
+        let garbage = dir.path().join("cert.pem");
+        std::fs::write(&garbage, "not a certificate")?;
+        let server = ServerTls {
+            cert: Some(garbage.clone()),
+            key: Some(garbage),
+            client_ca: None,
+        };
+        let refused = server.http_config();
+        assert!(
+            matches!(&refused, Err(TlsError::Pem { path, .. }) if path.ends_with("cert.pem")),
+            "{refused:?}"
+        );
+        assert!(matches!(ServerTls::default().http_config(), Ok(None)));
+        Ok(())
     }
 }

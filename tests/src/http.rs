@@ -3,14 +3,23 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The body of `GET path` at `addr`, which must answer 200.
 pub async fn get(addr: SocketAddr, path: &str) -> Result<String> {
-    let mut stream = TcpStream::connect(addr)
+    let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot reach {addr}"))?;
+    get_over(stream, addr, path).await
+}
+
+/// The body of `GET path` over `stream` (e.g. a TLS stream) to `addr`, which must answer 200.
+pub async fn get_over(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<String> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut answer = String::new();

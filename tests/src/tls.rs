@@ -1,10 +1,15 @@
 //! Certificates for the TLS tests, made on the spot (rcgen): a CA, a server certificate
 //! it signed for `localhost` and 127.0.0.1, and client certificates, as PEM files.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 /// The PEM files of one CA and what it signed.
@@ -60,5 +65,34 @@ impl TlsFiles {
             config = config.identity(Identity::from_pem(cert, key));
         }
         Ok(config)
+    }
+
+    /// The body of `GET path` over HTTPS at `addr`, trusting this CA and presenting the
+    /// client certificate when `identify`; the server must answer 200.
+    pub async fn https_get(&self, addr: SocketAddr, path: &str, identify: bool) -> Result<String> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.ca)? {
+            roots.add(cert?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let config = match identify {
+            true => {
+                let chain = CertificateDer::pem_file_iter(&self.client_cert)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                builder
+                    .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(&self.client_key)?)?
+            }
+            false => builder.with_no_client_auth(),
+        };
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tls = connector
+            .connect(ServerName::from(addr.ip()), tcp)
+            .await
+            .with_context(|| format!("TLS handshake with {addr}"))?;
+        crate::http::get_over(tls, addr, path).await
     }
 }

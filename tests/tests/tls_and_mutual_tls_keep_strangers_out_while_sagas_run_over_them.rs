@@ -2,13 +2,16 @@
 //! orchestrator verifies the participants against the CA and presents its client
 //! certificate, the participants require one), while strangers are kept out: a plain
 //! client is refused by a TLS server, a client without a certificate by a participant
-//! that requires one, and a certificate another CA signed likewise.
+//! that requires one, and a certificate another CA signed likewise. The HTTP listeners
+//! (metrics, the web page) serve TLS from the same flags, the participants' only to
+//! clients with a certificate.
 
 use anyhow::{Context, Result, ensure};
 use saga_contracts::orders::v1::GetOrderRequest;
 use saga_contracts::orders::v1::orders_client::OrdersClient;
 use saga_contracts::saga::v1::orchestrator_client::OrchestratorClient;
 use saga_contracts::saga::v1::{ListSagasRequest, SagaStatus};
+use saga_tests::binaries::Binary;
 use saga_tests::requests::small_order;
 use saga_tests::tls::TlsFiles;
 use saga_tests::{Cluster, ClusterOptions};
@@ -19,7 +22,8 @@ async fn tls_and_mutual_tls_keep_strangers_out_while_sagas_run_over_them() -> Re
     let dir = tempfile::tempdir()?;
     let ours = TlsFiles::generate(dir.path(), "ours")?;
     let theirs = TlsFiles::generate(dir.path(), "theirs")?;
-    let cluster = Cluster::start(ClusterOptions::default().tls(ours.clone())).await?;
+    let options = ClusterOptions::default().tls(ours.clone()).metrics();
+    let cluster = Cluster::start(options).await?;
 
     let placed = cluster
         .orchestrator()
@@ -67,6 +71,33 @@ async fn tls_and_mutual_tls_keep_strangers_out_while_sagas_run_over_them() -> Re
             .is_some_and(|e| e.contains("NotFound") || e.contains("not found")),
         "our client certificate was not let in: {answer:?}"
     );
+    https_listeners_keep_strangers_out(&cluster, &ours).await
+}
+
+/// The HTTP listeners over TLS: plain HTTP is refused; the orchestrator's page and metrics
+/// answer a client that trusts the CA; a participant's, only one that presents our
+/// client certificate.
+async fn https_listeners_keep_strangers_out(cluster: &Cluster, ours: &TlsFiles) -> Result<()> {
+    let page = cluster
+        .orchestrator_http_addr()
+        .context("no HTTP listener")?;
+    let answer = saga_tests::http::get(page, "/metrics").await;
+    ensure!(answer.is_err(), "plain HTTP was served: {answer:?}");
+    let metrics = ours.https_get(page, "/metrics", false).await?;
+    ensure!(metrics.contains("saga_sagas_started_total"), "{metrics}");
+    let index = ours.https_get(page, "/", false).await?;
+    ensure!(index.contains("<html"), "{index}");
+
+    let orders = cluster
+        .participant_http_addr(Binary::OrdersSvc)
+        .context("no orders-svc HTTP listener")?;
+    let answer = ours.https_get(orders, "/metrics", false).await;
+    ensure!(
+        answer.is_err(),
+        "a participant's metrics were served without a client certificate: {answer:?}"
+    );
+    let metrics = ours.https_get(orders, "/metrics", true).await?;
+    ensure!(metrics.contains("participant_requests_total"), "{metrics}");
     Ok(())
 }
 

@@ -75,6 +75,7 @@ pub struct Ready {
     /// `--http-listen`'s (metrics), if asked for.
     http: Option<(TcpListener, SocketAddr)>,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    http_tls: Option<crate::tls::HttpTls>,
     db: Db,
     faults: Arc<Faults>,
     /// The file the faults were read from, to read again on SIGHUP.
@@ -105,6 +106,7 @@ impl Ready {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let tls = flags.tls.config()?;
+        let http_tls = flags.tls.http_config()?;
         let seed = flags.fault_seed.unwrap_or_else(seed_from_clock);
         let (faults_file, spec) = match FaultsFile::open(flags.faults)? {
             Some((file, spec)) => (Some(file), spec),
@@ -129,6 +131,7 @@ impl Ready {
             local_addr,
             http,
             tls,
+            http_tls,
             db,
             faults: Arc::new(faults),
             faults_file,
@@ -169,10 +172,10 @@ impl Ready {
             tokio::spawn(file.reload_on_sighup(self.faults, shutdown.clone()));
         }
         if let Some((listener, _)) = self.http {
-            let stopping = shutdown.clone();
+            let (stopping, tls) = (shutdown.clone(), self.http_tls);
             tokio::spawn(async move {
                 let routes = axum::Router::new();
-                if let Err(error) = crate::http::serve(listener, routes, stopping).await {
+                if let Err(error) = crate::http::serve(listener, routes, tls, stopping).await {
                     tracing::error!(%error, "the HTTP listener failed");
                 }
             });

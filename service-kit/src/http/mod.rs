@@ -1,15 +1,20 @@
 //! The HTTP listener beside a service's gRPC one (`--http-listen`): `GET /metrics`, the
 //! process's metrics in Prometheus' text format, recorded through the `metrics` facade,
-//! beside whatever else the service serves over HTTP (the orchestrator's web page).
+//! beside whatever else the service serves over HTTP (the orchestrator's web page), in
+//! plain HTTP or over TLS from the gRPC listener's flags.
+
+mod listener;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use crate::tls::HttpTls;
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// The content type of the Prometheus text format.
@@ -55,10 +60,12 @@ pub fn announce(addr: SocketAddr) {
 }
 
 /// Serves `GET /metrics` and `routes` (a service's own pages; `Router::new()` for none)
-/// on `listener` until `shutdown`. `routes` must not serve `/metrics` itself.
+/// on `listener`, over TLS when `tls` is given, until `shutdown`. `routes` must not serve
+/// `/metrics` itself.
 pub async fn serve(
     listener: TcpListener,
     routes: Router,
+    tls: Option<HttpTls>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let handle = metrics();
@@ -74,8 +81,29 @@ pub async fn serve(
     let app = Router::new().route("/metrics", get(render)).merge(routes);
     // Each request knows its peer's address (`ConnectInfo`): the web page counts a
     // browser's watches by it.
+    // (`tap_io` also gives any listener axum's `ConnectInfo` for its address type.)
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let stopped = shutdown.cancelled_owned();
+    match tls {
+        Some(config) => {
+            let listener = listener::TlsListener::new(listener, config)?
+                .tap_io(|tls| no_delay(tls.get_ref().0));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        None => {
+            let listener = listener.tap_io(|tcp| no_delay(tcp));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+    }
+}
+
+/// Small answers go out at once rather than waiting for more to send.
+fn no_delay(tcp: &TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
 }
