@@ -4,7 +4,7 @@
 
 use prost::Message;
 use saga_contracts::invoices::v1 as proto;
-use service_kit::barrier::{self, Entry, Role, Step};
+use service_kit::barrier::{self, Entry, Step, StepKind};
 use service_kit::db::{Db, GroupWriter, Tx};
 use service_kit::paging;
 use tracing::info;
@@ -38,7 +38,7 @@ async fn create_invoice_in(
     let step = Step {
         saga_id: &saga_id,
         op: CREATE_INVOICE,
-        role: Role::Action {
+        kind: StepKind::Action {
             undone_by: Some(VOID_INVOICE),
         },
     };
@@ -83,7 +83,7 @@ async fn void_invoice_in(
     let step = Step {
         saga_id: &void.saga_id,
         op: VOID_INVOICE,
-        role: Role::Compensation {
+        kind: StepKind::Compensation {
             undoes: CREATE_INVOICE,
         },
     };

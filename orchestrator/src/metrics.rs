@@ -16,7 +16,9 @@ pub const SWEPT_ORDERS: &str = "saga_sync_orders_total";
 /// Sagas accepted, by `definition`.
 pub const STARTED: &str = "saga_sagas_started_total";
 /// Sagas that reached an end, by `definition` and `status` (`completed`, `compensated`,
-/// `failed`, `resolved`: a FAILED saga later resolved counts under both).
+/// `failed`, `resolved`: a FAILED saga later resolved counts under both). Counted by the
+/// replica whose commit ended it, once it knows the commit is durable: an end whose
+/// commit answer was lost (the database cut mid-reply) is not counted.
 pub const ENDED: &str = "saga_sagas_ended_total";
 /// From acceptance to that end, by `definition` and `status`.
 pub const SAGA_SECONDS: &str = "saga_saga_duration_seconds";

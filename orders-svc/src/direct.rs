@@ -9,7 +9,7 @@
 
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
-use service_kit::barrier::{self, Entry, Role, Step};
+use service_kit::barrier::{self, Entry, Step, StepKind};
 use service_kit::db::{self, GroupWriter, Tx};
 use tracing::info;
 
@@ -127,7 +127,7 @@ async fn begin_invoicing_in(tx: &mut Tx, invoicing: Invoicing) -> Result<proto::
     let step = Step {
         saga_id: &invoicing.saga_id,
         op: BEGIN_INVOICING,
-        role: Role::Action {
+        kind: StepKind::Action {
             undone_by: Some(REJECT_ORDER),
         },
     };
@@ -166,7 +166,7 @@ async fn reject_order_in(
     let step = Step {
         saga_id: &invoicing.saga_id,
         op: REJECT_ORDER,
-        role: Role::Compensation {
+        kind: StepKind::Compensation {
             undoes: BEGIN_INVOICING,
         },
     };

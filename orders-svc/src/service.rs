@@ -4,7 +4,7 @@
 
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
-use service_kit::barrier::{self, Entry, Role, Step};
+use service_kit::barrier::{self, Entry, Step, StepKind};
 use service_kit::db::{Db, GroupWriter, Tx};
 use service_kit::paging;
 use tracing::info;
@@ -36,7 +36,7 @@ async fn create_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, Api
     let step = Step {
         saga_id: &saga_id,
         op: CREATE_ORDER,
-        role: Role::Action {
+        kind: StepKind::Action {
             undone_by: Some(CANCEL_ORDER),
         },
     };
@@ -73,7 +73,7 @@ async fn confirm_order_in(tx: &mut Tx, confirm: ConfirmOrder) -> Result<proto::O
     let step = Step {
         saga_id: &confirm.saga_id,
         op: CONFIRM_ORDER,
-        role: Role::Action { undone_by: None },
+        kind: StepKind::Action { undone_by: None },
     };
     match barrier::enter(&mut *tx, &step).await? {
         Entry::Repeat(first) => Ok(proto::Order::decode(first.as_slice())?),
@@ -143,7 +143,7 @@ async fn cancel_order_in(
     let step = Step {
         saga_id: &cancel.saga_id,
         op: CANCEL_ORDER,
-        role: Role::Compensation {
+        kind: StepKind::Compensation {
             undoes: CREATE_ORDER,
         },
     };

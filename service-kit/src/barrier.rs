@@ -38,7 +38,7 @@ use crate::on_backend;
 /// What a step is to the saga: an action (maybe undone by a compensation) or the
 /// compensation of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role<'a> {
+pub enum StepKind<'a> {
     Action { undone_by: Option<&'a str> },
     Compensation { undoes: &'a str },
 }
@@ -50,7 +50,7 @@ pub enum Role<'a> {
 pub struct Step<'a> {
     pub saga_id: &'a str,
     pub op: &'a str,
-    pub role: Role<'a>,
+    pub kind: StepKind<'a>,
 }
 
 /// What the participant must do with a call.
@@ -71,9 +71,9 @@ pub enum Entry {
 /// and says what to do. Nothing is written until [`finish`].
 pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
     queue_behind_the_saga(tx, step.saga_id).await?;
-    let counterpart = match step.role {
-        Role::Action { undone_by } => undone_by,
-        Role::Compensation { undoes } => Some(undoes),
+    let counterpart = match step.kind {
+        StepKind::Action { undone_by } => undone_by,
+        StepKind::Compensation { undoes } => Some(undoes),
     };
     let records = records(tx, step.saga_id, step.op, counterpart.unwrap_or(step.op)).await?;
     let answer_of = |op: &str| records.iter().find(|(o, _)| o == op).map(|(_, r)| r);
@@ -82,9 +82,9 @@ pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
         return Ok(Entry::Repeat(first.clone().unwrap_or_default()));
     }
     let counterpart_seen = counterpart.is_some_and(|op| answer_of(op).is_some());
-    let entry = match (step.role, counterpart_seen) {
-        (Role::Action { .. }, true) => Entry::AlreadyCompensated,
-        (Role::Compensation { .. }, false) => Entry::NothingToUndo,
+    let entry = match (step.kind, counterpart_seen) {
+        (StepKind::Action { .. }, true) => Entry::AlreadyCompensated,
+        (StepKind::Compensation { .. }, false) => Entry::NothingToUndo,
         _ => Entry::First,
     };
     match &entry {

@@ -8,14 +8,14 @@ use crate::testing::{databases, orders_migrations};
 const CREATE: Step = Step {
     saga_id: "s1",
     op: "create",
-    role: Role::Action {
+    kind: StepKind::Action {
         undone_by: Some("cancel"),
     },
 };
 const CANCEL: Step = Step {
     saga_id: "s1",
     op: "cancel",
-    role: Role::Compensation { undoes: "create" },
+    kind: StepKind::Compensation { undoes: "create" },
 };
 
 /// One call through the barrier, committed, with `answer` recorded when it takes effect.

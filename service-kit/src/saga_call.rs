@@ -14,7 +14,7 @@
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use crate::barrier::{Role, Step};
+use crate::barrier::{Step, StepKind};
 
 /// Which half of a step a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,14 +80,14 @@ impl SagaCall {
             Operation::Action => Step {
                 saga_id: &self.saga_id,
                 op: &self.action_op,
-                role: Role::Action {
+                kind: StepKind::Action {
                     undone_by: Some(&self.compensation_op),
                 },
             },
             Operation::Compensation => Step {
                 saga_id: &self.saga_id,
                 op: &self.compensation_op,
-                role: Role::Compensation {
+                kind: StepKind::Compensation {
                     undoes: &self.action_op,
                 },
             },
@@ -123,8 +123,8 @@ mod tests {
             ("s-1", "reserve_stock:compensation")
         );
         assert_eq!(
-            step.role,
-            Role::Compensation {
+            step.kind,
+            StepKind::Compensation {
                 undoes: "reserve_stock:action"
             }
         );

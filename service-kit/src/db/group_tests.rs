@@ -1,14 +1,14 @@
 //! Group commit: concurrent requests share commits, and a failing one is undone alone.
 
 use super::*;
-use crate::barrier::{self, Entry, Role, Step};
+use crate::barrier::{self, Entry, Step, StepKind};
 use crate::testing::{databases, orders_migrations};
 
 fn step(saga_id: &str) -> Step<'_> {
     Step {
         saga_id,
         op: "create",
-        role: Role::Action { undone_by: None },
+        kind: StepKind::Action { undone_by: None },
     }
 }
 
