@@ -120,6 +120,14 @@ pub struct Config {
     /// Sagas driven at once; beyond it PlaceOrder answers RESOURCE_EXHAUSTED.
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 10_000)]
     pub max_in_flight: usize,
+    /// Sagas making calls at once; the others queue for a place in arrival order (a saga
+    /// waiting for a retry holds none).
+    #[arg(long, env = "MAX_WORKING_SAGAS", default_value_t = 256)]
+    pub max_working_sagas: usize,
+    /// A new saga is refused RESOURCE_EXHAUSTED, at once and with nothing written, when
+    /// it would queue longer than this (or than its caller's deadline) for its place.
+    #[arg(long, env = "MAX_QUEUE_DELAY_MS", default_value_t = 100)]
+    pub max_queue_delay_ms: u64,
     /// Most saga-log writes of concurrent sagas that share one commit (group commit).
     #[arg(long, env = "MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
@@ -173,6 +181,8 @@ impl Config {
                 },
             },
             max_in_flight: self.max_in_flight.max(1),
+            max_working: self.max_working_sagas.max(1),
+            max_queue_delay: Duration::from_millis(self.max_queue_delay_ms),
             replica_id,
             lease: Duration::from_millis(self.lease_ms.max(30)),
         }

@@ -91,10 +91,14 @@ impl OrchestratorApi {
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<pb::Saga, ApiError> {
         let mut wait = wait.unwrap_or(MAX_WAIT).min(MAX_WAIT);
-        if let Some(timeout) = grpc_timeout(metadata) {
-            wait = wait.min(timeout.saturating_sub(DEADLINE_MARGIN));
+        let patience = grpc_timeout(metadata).map(|t| t.saturating_sub(DEADLINE_MARGIN));
+        if let Some(patience) = patience {
+            wait = wait.min(patience);
         }
-        let started = self.engine.start(start, Instant::now() + wait).await;
+        let started = self
+            .engine
+            .start(start, Instant::now() + wait, patience)
+            .await;
         if let Err(crate::engine::EngineError::Overloaded) = &started {
             metrics::counter!(crate::metrics::STARTS_REFUSED).increment(1);
         }

@@ -109,13 +109,16 @@ pub(super) async fn drive(
     inner: Arc<Inner>,
     mut saga: LiveSaga,
     mut command: Option<Command>,
-    slot: OwnedSemaphorePermit,
+    seat: Seat,
     mut driving: super::Driving,
 ) {
+    let Seat { slot, ticket } = seat;
+    let mut place = Place { held: None, ticket };
     let mut stopped = None;
     driving.mark(&saga.state);
     while let Some(next) = command.take() {
-        let moved = match carry_out(&inner, &saga, next, &mut driving.asked).await {
+        let turn = carry_out(&inner, &saga, next, &mut place, &mut driving.asked).await;
+        let moved = match turn {
             Turn::Event(event) => apply(&inner, &mut saga, &event).await,
             Turn::Asked(decided) => intervene::commit(&inner, &mut saga, decided).await,
             Turn::Shutdown => break,
@@ -126,10 +129,24 @@ pub(super) async fn drive(
         }
         driving.mark(&saga.state);
     }
-    drop((driving, slot));
+    drop((driving, slot, place));
     if stopped == Some(Stopped::Fenced) {
         inner.take_back_if_still_mine(&saga.id).await;
     }
+}
+
+/// What a driver holds for its saga: its slot among the sagas this process drives, and
+/// its admission ticket (a new saga admitted by the queue's length).
+pub(super) struct Seat {
+    pub slot: OwnedSemaphorePermit,
+    pub ticket: Option<super::admission::Queued>,
+}
+
+/// A saga's place among the sagas making calls (see `admission`), while it has one.
+struct Place {
+    held: Option<OwnedSemaphorePermit>,
+    /// In the queue since its admission, until its first place.
+    ticket: Option<super::admission::Queued>,
 }
 
 /// What ended the wait for a command.
@@ -142,14 +159,30 @@ enum Turn {
 }
 
 /// Carries out one command, answering operators' requests meanwhile: one that changes
-/// the saga cuts the command short.
+/// the saga cuts the command short. A call is made with a `place` (queued for when the
+/// saga has none); a wait for a retry gives the place up.
 async fn carry_out(
     inner: &Inner,
     saga: &LiveSaga,
     command: Command,
+    place: &mut Place,
     mailbox: &mut mpsc::Receiver<Asked>,
 ) -> Turn {
-    let work = perform(inner, saga, command);
+    if let Command::Wait { .. } = command {
+        place.held = None;
+    }
+    let work = async move {
+        if let Command::Send { .. } = command
+            && place.held.is_none()
+        {
+            let entering = inner.admission.enter(place.ticket.take());
+            tokio::select! {
+                entered = entering => place.held = Some(entered?),
+                () = inner.shutdown.cancelled() => return None,
+            }
+        }
+        perform(inner, saga, command).await
+    };
     tokio::pin!(work);
     loop {
         tokio::select! {

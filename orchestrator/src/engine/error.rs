@@ -8,8 +8,9 @@ pub enum EngineError {
     /// The caller reused an idempotency key for a different order.
     #[error("idempotency key already used by saga {saga_id} for a different order")]
     KeyReused { saga_id: String },
-    /// Too many sagas in flight; the caller should retry later.
-    #[error("too many sagas in flight")]
+    /// Too many sagas in flight, or a queue for a place longer than the saga may wait;
+    /// the caller should retry later.
+    #[error("overloaded: too many sagas in flight or queued; retry later")]
     Overloaded,
     #[error("saga {0} not found")]
     NotFound(String),

@@ -2,6 +2,7 @@
 //! the participants, commits every transition to the saga log before acting on it, and
 //! resumes unfinished sagas after a restart.
 
+mod admission;
 mod backoff;
 mod calls;
 mod classify;
@@ -49,6 +50,11 @@ pub struct Settings {
     pub policy: Policy,
     /// Sagas driven at once; beyond it `start` answers `Overloaded`.
     pub max_in_flight: usize,
+    /// Sagas making calls at once (see [`admission`]).
+    pub max_working: usize,
+    /// The longest a new saga may expect to queue for its place before `start` answers
+    /// `Overloaded` instead.
+    pub max_queue_delay: Duration,
     /// This replica's name in the saga log; a restarted replica with the same name takes
     /// its own unfinished sagas back at once.
     pub replica_id: String,
@@ -108,6 +114,8 @@ struct Inner {
     /// and its driver's mailbox, for operators' requests.
     live: Mutex<HashMap<String, Handle>>,
     slots: Arc<Semaphore>,
+    /// The places of the sagas making calls, and the queue for them.
+    admission: admission::Admission,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -135,6 +143,10 @@ impl Engine {
                 incarnation: tokio::sync::OnceCell::new(),
                 live: Mutex::new(HashMap::new()),
                 slots: Arc::new(Semaphore::new(settings.max_in_flight)),
+                admission: admission::Admission::new(
+                    settings.max_working,
+                    settings.max_queue_delay,
+                ),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
@@ -143,24 +155,46 @@ impl Engine {
 
     /// Starts a saga (or finds the one its key already started) and waits until it ends
     /// or `deadline` passes; returns its state then.
+    /// A client's saga is refused `Overloaded` when it would queue longer than
+    /// `--max-queue-delay-ms`, or than `patience` (its caller's deadline), for its place.
     pub async fn start(
         &self,
         start: SagaStart,
         deadline: Instant,
+        patience: Option<Duration>,
     ) -> Result<SagaRecord, EngineError> {
-        let saga_id = self.accept(start).await?;
+        let saga_id = self.accept_within(start, Some(patience)).await?;
         self.wait_for(&saga_id, deadline).await
     }
 
     /// Starts the saga (or finds the one its key started) and answers its id once it is
-    /// durably accepted, without waiting for it to run.
+    /// durably accepted, without waiting for it to run; however long it must queue (an
+    /// order event is not refused for the queue: it waits its turn).
     pub async fn accept(&self, start: SagaStart) -> Result<String, EngineError> {
+        self.accept_within(start, None).await
+    }
+
+    /// [`Engine::accept`], refusing the saga when `admit` is given and the queue for a
+    /// place is longer than it allows.
+    async fn accept_within(
+        &self,
+        start: SagaStart,
+        admit: Option<Option<Duration>>,
+    ) -> Result<String, EngineError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
+        let ticket = match admit {
+            Some(patience) => {
+                let ticket = self.inner.admission.admit(patience);
+                Some(ticket.ok_or(EngineError::Overloaded)?)
+            }
+            None => None,
+        };
         // Its own task: a caller that gives up cannot cut the start of a saga in two
         // (committed but never driven).
-        let start = start_saga(self.inner.clone(), start).instrument(tracing::Span::current());
+        let start = start_saga(self.inner.clone(), start, ticket);
+        let start = start.instrument(tracing::Span::current());
         let start = tokio::spawn(start);
         start.await.map_err(|_| EngineError::ShuttingDown)?
     }
@@ -279,7 +313,11 @@ impl Engine {
 
 /// Inserts the saga (or finds the one holding the key) and starts its driver; returns
 /// the saga's id.
-async fn start_saga(inner: Arc<Inner>, start: SagaStart) -> Result<String, EngineError> {
+async fn start_saga(
+    inner: Arc<Inner>,
+    start: SagaStart,
+    ticket: Option<admission::Queued>,
+) -> Result<String, EngineError> {
     let fresh = Fresh::new(&inner, &start);
     let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
         let existing = inner.store.get_by_key(&fresh.key).await?;
@@ -290,7 +328,7 @@ async fn start_saga(inner: Arc<Inner>, start: SagaStart) -> Result<String, Engin
         return inner.existing(*existing, &start).await;
     }
     let saga_id = fresh.saga_id.clone();
-    inner.drive_fresh(fresh, start, slot);
+    inner.drive_fresh(fresh, start, slot, ticket);
     Ok(saga_id)
 }
 
@@ -359,7 +397,15 @@ impl Fresh {
 
 impl Inner {
     /// Starts driving a saga just inserted, in `slot`.
-    fn drive_fresh(self: &Arc<Self>, fresh: Fresh, start: SagaStart, slot: OwnedSemaphorePermit) {
+    /// Starts driving a saga just inserted, in `slot`, queued for its first place since
+    /// its admission (`ticket`) if it was admitted.
+    fn drive_fresh(
+        self: &Arc<Self>,
+        fresh: Fresh,
+        start: SagaStart,
+        slot: OwnedSemaphorePermit,
+        ticket: Option<admission::Queued>,
+    ) {
         let Fresh {
             saga_id,
             key,
@@ -384,7 +430,8 @@ impl Inner {
         };
         // Another caller with the key may have found the saga and taken it up already.
         if let Some(driving) = self.remember(&saga.id, &saga.status) {
-            let driver = driver::drive(self.clone(), saga, first.command, slot, driving);
+            let seat = driver::Seat { slot, ticket };
+            let driver = driver::drive(self.clone(), saga, first.command, seat, driving);
             self.tasks.spawn(driver);
         }
     }

@@ -245,7 +245,10 @@ impl Inner {
                 None => driver::apply(&inner, &mut saga, &Event::Resumed).await,
             };
             match moved {
-                Ok(command) => driver::drive(inner, saga, command, slot, driving).await,
+                Ok(command) => {
+                    let seat = driver::Seat { slot, ticket: None };
+                    driver::drive(inner, saga, command, seat, driving).await
+                }
                 Err(why) => {
                     drop((driving, slot));
                     if why == driver::Stopped::Fenced {

@@ -37,7 +37,7 @@ impl Engine {
                 Inserted::New => {
                     ids.push(fresh.saga_id.clone());
                     if let Some(slot) = slots.split(1) {
-                        inner.drive_fresh(fresh, start, slot);
+                        inner.drive_fresh(fresh, start, slot, None);
                     }
                 }
                 // The page is committed: a key held otherwise is reported, not failed on.

@@ -52,7 +52,7 @@ async fn a_saga_whose_insert_reply_was_lost_completes_when_its_key_is_retried_on
         let a = stack.replica(store.clone(), "a", LEASE);
         let b = stack.replica(stack.store().await, "b", LEASE);
         place_losing_the_insert(&store, &a, &stack.log_url).await;
-        let retried = b.start(order(Some("k1"), "c1"), deadline()).await;
+        let retried = b.start(order(Some("k1"), "c1"), deadline(), None).await;
         let saga = retried.expect("the retry answers");
         assert_eq!(
             saga.state.status(),
@@ -98,7 +98,7 @@ async fn a_saga_whose_fenced_write_cannot_be_read_back_is_claimed_again_and_driv
     for stack in stacks_with_order_faults("*:delay=300:1").await {
         let store = stack.store().await;
         let a = stack.replica(store.clone(), "a", LEASE);
-        let placed = a.start(order(Some("k1"), "c1"), Instant::now()).await;
+        let placed = a.start(order(Some("k1"), "c1"), Instant::now(), None).await;
         assert!(placed.is_ok(), "{}: {placed:?}", stack.log_url);
         store.lose_reads(1);
         // A claim under a's own incarnation (as one whose reply was lost) takes it.
@@ -127,7 +127,9 @@ async fn a_saga_the_successors_start_skipped_while_its_predecessor_held_it_is_cl
         }
         let store = stack.store().await;
         let old = stack.replica(store.clone(), "a", LEASE);
-        let placed = old.start(order(Some("k1"), "c1"), Instant::now()).await;
+        let placed = old
+            .start(order(Some("k1"), "c1"), Instant::now(), None)
+            .await;
         let saga_id = placed.expect("placed").saga_id;
         let mut holder = sqlx::PgConnection::connect(&stack.log_url)
             .await
@@ -197,7 +199,9 @@ async fn a_replica_claims_no_more_sagas_than_it_has_room_to_drive() {
 /// commits, the caller is told it failed.
 async fn place_losing_the_insert(store: &LossyStore, replica: &Engine, log_url: &str) {
     store.lose_inserts(1);
-    let lost = replica.start(order(Some("k1"), "c1"), deadline()).await;
+    let lost = replica
+        .start(order(Some("k1"), "c1"), deadline(), None)
+        .await;
     assert!(lost.is_err(), "{log_url}: the insert's reply was lost");
 }
 
@@ -209,13 +213,13 @@ fn deadline() -> Instant {
 async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_registers() {
     for stack in stacks().await {
         let old = stack.replica(stack.store().await, "a", LEASE);
-        let first = old.start(order(Some("k1"), "c1"), deadline()).await;
+        let first = old.start(order(Some("k1"), "c1"), deadline(), None).await;
         assert!(first.is_ok(), "{}: {first:?}", stack.log_url);
         let new = stack.replica(stack.store().await, "a", LEASE);
         new.resume_own().await;
         let deadline = deadline();
         let refused = loop {
-            let placed = old.start(order(None, "c2"), deadline).await;
+            let placed = old.start(order(None, "c2"), deadline, None).await;
             if matches!(placed, Err(EngineError::ShuttingDown)) || Instant::now() >= deadline {
                 break placed;
             }
@@ -226,7 +230,7 @@ async fn an_older_process_under_a_replica_id_stops_driving_once_a_newer_one_regi
             "{}: {refused:?}",
             stack.log_url
         );
-        let placed = new.start(order(Some("k3"), "c3"), deadline).await;
+        let placed = new.start(order(Some("k3"), "c3"), deadline, None).await;
         let saga = placed.expect("the newer process drives");
         assert_eq!(saga.state.status(), SagaStatus::Completed);
     }
@@ -240,4 +244,52 @@ async fn incarnation_of(store: &dyn SagaStore, replica_id: &str) -> i64 {
         .find(|r| r.replica_id == replica_id)
         .map(|r| r.incarnation)
         .expect("the replica registered")
+}
+
+#[tokio::test]
+async fn sagas_that_would_queue_too_long_for_a_place_are_refused_and_write_nothing() {
+    // Slow participants and one place: the queue grows at once.
+    for stack in stacks_with_order_faults("*:delay=150:1").await {
+        let store = stack.store().await;
+        let engine = stack.replica_with(store.clone(), "a", LEASE, |settings| {
+            settings.max_working = 1;
+        });
+        let mut starts = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let (engine, key) = (engine.clone(), format!("k{i}"));
+            starts.spawn(async move {
+                let placed = engine.start(order(Some(&key), "c"), deadline(), None).await;
+                (key, placed)
+            });
+        }
+        let (mut completed, mut refused) = (0, 0);
+        while let Some(joined) = starts.join_next().await {
+            let (key, placed) = joined.expect("the start's task");
+            match placed {
+                Ok(saga) => {
+                    assert_eq!(saga.state.status(), SagaStatus::Completed, "{key}");
+                    completed += 1;
+                }
+                Err(EngineError::Overloaded) => {
+                    let stored = store.get_by_key(&key).await.expect("get by key");
+                    assert!(
+                        stored.is_none(),
+                        "{}: refused {key} was written",
+                        stack.log_url
+                    );
+                    refused += 1;
+                }
+                Err(error) => panic!("{}: {key}: {error}", stack.log_url),
+            }
+        }
+        assert!(
+            completed > 0 && refused > 0,
+            "{completed} completed, {refused} refused"
+        );
+        let again = engine
+            .start(order(Some("k-after"), "c"), deadline(), None)
+            .await;
+        let saga = again.expect("admitted once the queue drained");
+        assert_eq!(saga.state.status(), SagaStatus::Completed);
+    }
 }

@@ -109,6 +109,19 @@ impl Stack {
         lease: Duration,
         max_in_flight: usize,
     ) -> Engine {
+        self.replica_with(store, replica_id, lease, |s| {
+            s.max_in_flight = max_in_flight
+        })
+    }
+
+    /// [`Stack::replica`] with its settings changed by `tune`.
+    pub fn replica_with(
+        &self,
+        store: Arc<LossyStore>,
+        replica_id: &str,
+        lease: Duration,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Engine {
         let services = [
             ("orders.v1.Orders".to_string(), self.orders_url.clone()),
             (
@@ -118,12 +131,15 @@ impl Stack {
         ];
         let participants = Participants::connect(&services, 1, Duration::from_secs(2), None)
             .expect("participant urls");
-        let settings = Settings {
+        let mut settings = Settings {
             policy: policy(),
-            max_in_flight,
+            max_in_flight: 10_000,
+            max_working: 256,
+            max_queue_delay: Duration::from_secs(1),
             replica_id: replica_id.to_string(),
             lease,
         };
+        tune(&mut settings);
         let definitions = store.definitions.clone();
         let engine = Engine::new(
             store,
