@@ -101,6 +101,14 @@ pub struct Config {
     /// process, to measure what tracing costs.
     #[arg(long)]
     pub traces: bool,
+    /// One more flag for every orchestrator started here, as `--name=value` (repeat it),
+    /// e.g. `--orchestrator-flag=--max-working-sagas=64`.
+    #[arg(
+        long = "orchestrator-flag",
+        value_name = "FLAG",
+        allow_hyphen_values = true
+    )]
+    pub orchestrator_flags: Vec<String>,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

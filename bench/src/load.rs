@@ -28,6 +28,8 @@ pub trait Operation: Send + Sync + 'static {
 pub struct Tally {
     /// Latency of every answered call.
     pub latency: Recorder,
+    /// Latency of every failed call (under overload: how soon a refusal came).
+    pub error_latency: Recorder,
     outcomes: Mutex<Outcomes>,
     done: AtomicU64,
 }
@@ -37,15 +39,17 @@ impl Tally {
     pub fn new() -> Result<Self> {
         Ok(Self {
             latency: Recorder::new()?,
+            error_latency: Recorder::new()?,
             outcomes: Mutex::default(),
             done: AtomicU64::new(0),
         })
     }
 
-    /// Counts one finished call and, when it was answered, its latency.
+    /// Counts one finished call and its latency, apart for the failed ones.
     pub fn record(&self, outcome: &Outcome, latency: Duration) {
-        if outcome.answered() {
-            self.latency.record(latency);
+        match outcome.answered() {
+            true => self.latency.record(latency),
+            false => self.error_latency.record(latency),
         }
         self.outcomes
             .lock()

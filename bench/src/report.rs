@@ -55,6 +55,8 @@ pub struct Phase {
     pub sagas_per_s: f64,
     /// Of the answered calls.
     pub latency: Latency,
+    /// Of the failed calls (refusals under overload, among others).
+    pub error_latency: Latency,
     pub outcomes: Outcomes,
     /// CPU seconds per ended saga, by process (only the processes started here, and
     /// this one).
@@ -94,6 +96,7 @@ impl Phase {
                 0.0
             },
             latency: tally.latency.summary(),
+            error_latency: tally.error_latency.summary(),
             cpu_s_per_saga: usage
                 .processes
                 .iter()

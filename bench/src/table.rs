@@ -46,6 +46,18 @@ impl Report {
             };
             rows.add(label, cell(&self.saga), floor.map(cell), ratio);
         }
+        if self.saga.error_latency.count > 0 {
+            let cell = |p: &Phase| {
+                let l = &p.error_latency;
+                format!("{} · {:.2} / {:.2}", l.count, l.p50_ms, l.p99_ms)
+            };
+            rows.add(
+                "failed calls · p50 / p99 ms",
+                cell(&self.saga),
+                floor.map(cell),
+                None,
+            );
+        }
         for name in self.saga.cpu_s_per_saga.keys() {
             let cell = |p: &Phase| p.cpu_s_per_saga.get(name).map(|s| format!("{:.6}", s));
             let label = format!("cpu s/saga {name}");

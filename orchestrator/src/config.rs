@@ -122,11 +122,11 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Sagas making calls at once; the others queue for a place in arrival order (a saga
     /// waiting for a retry holds none).
-    #[arg(long, env = "MAX_WORKING_SAGAS", default_value_t = 256)]
+    #[arg(long, env = "MAX_WORKING_SAGAS", default_value_t = 128)]
     pub max_working_sagas: usize,
     /// A new saga is refused RESOURCE_EXHAUSTED, at once and with nothing written, when
     /// it would queue longer than this (or than its caller's deadline) for its place.
-    #[arg(long, env = "MAX_QUEUE_DELAY_MS", default_value_t = 100)]
+    #[arg(long, env = "MAX_QUEUE_DELAY_MS", default_value_t = 50)]
     pub max_queue_delay_ms: u64,
     /// Most saga-log writes of concurrent sagas that share one commit (group commit).
     #[arg(long, env = "MAX_BATCH", default_value_t = 256)]

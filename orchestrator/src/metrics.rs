@@ -26,6 +26,8 @@ pub const SAGA_SECONDS: &str = "saga_saga_duration_seconds";
 pub const IN_FLIGHT: &str = "saga_sagas_in_flight";
 /// Of those, the ones whose current call is parked.
 pub const PARKED: &str = "saga_sagas_parked";
+/// Sagas waiting for a place among those making calls (see `--max-working-sagas`).
+pub const QUEUED: &str = "saga_sagas_queued";
 /// Calls to participants, by `definition`, `step`, `operation` and `outcome`
 /// (`succeeded`, `transient`, `refused`).
 pub const CALL_SECONDS: &str = "saga_step_call_duration_seconds";
@@ -75,6 +77,11 @@ pub fn describe() {
         PARKED,
         Unit::Count,
         "Sagas this process drives whose current call is parked."
+    );
+    describe_gauge!(
+        QUEUED,
+        Unit::Count,
+        "Sagas waiting for a place among those making calls."
     );
     describe_histogram!(
         CALL_SECONDS,

@@ -172,6 +172,7 @@ async fn spawn(config: &Config, dir: &Path, databases: Option<&Databases>) -> Re
         );
         args.extend(inventory.as_ref().map(saga_tests::stock::participant_arg));
         args.extend(telemetry.iter().cloned());
+        args.extend(config.orchestrator_flags.iter().cloned());
         let log = dir.join(format!("orchestrator-{replica}.log"));
         orchestrators.push(ServiceProcess::spawn("orchestrator", &binary, &args, &log).await?);
     }

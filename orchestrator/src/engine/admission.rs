@@ -88,14 +88,22 @@ pub(super) struct Queued(Arc<AtomicUsize>);
 
 impl Queued {
     fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
+        let queued = count.fetch_add(1, Ordering::Relaxed) + 1;
+        gauge(queued);
         Self(Arc::clone(count))
     }
 }
 
 impl Drop for Queued {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let queued = self.0.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        gauge(queued);
+    }
+}
+
+fn gauge(queued: usize) {
+    if service_kit::http::recording() {
+        metrics::gauge!(crate::metrics::QUEUED).set(queued as f64);
     }
 }
 
