@@ -1,10 +1,10 @@
 //! Where a started stack keeps its data: the backend, and SQLite's durability setting.
 
 use clap::ValueEnum;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where the saga log lives in a stack the benchmark starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// A SQLite file per service in a fresh temporary folder.
@@ -24,7 +24,7 @@ impl std::fmt::Display for Backend {
 
 /// SQLite's `synchronous` setting, passed to every service as `?synchronous=` on its
 /// database URL (the services' own parameter; FULL is their default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSync {
     /// An fsync per commit: an answered call survives a power loss.

@@ -1,12 +1,12 @@
 //! What the matrix keeps of each run (the figures the table and plot show), and the
 //! medians of a cell's runs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::Report;
 
 /// One run's figures (latencies in ms, CPU in ms per ended saga).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {
     pub sagas_per_s: f64,
     pub p50_ms: f64,
@@ -32,7 +32,7 @@ pub struct RunFigures {
 }
 
 /// Medians of a cell's runs (each figure on its own), and how many runs passed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Medians {
     pub runs: usize,
     pub passed: usize,

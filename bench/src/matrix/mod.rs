@@ -3,7 +3,6 @@
 //! short runs per cell in rounds, their medians written as a markdown table, an SVG plot
 //! and the raw JSON.
 
-mod axis;
 mod figures;
 mod markdown;
 mod plan;
@@ -15,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::figures::{Medians, RunFigures, load_average};
 use self::plan::Cell;
@@ -62,7 +61,7 @@ pub struct MatrixConfig {
 }
 
 /// A cell and what its runs measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellResult {
     pub cell: Cell,
     pub medians: Medians,
@@ -72,7 +71,7 @@ pub struct CellResult {
 }
 
 /// Everything the matrix wrote, for `matrix.json` and the markdown header.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Matrix {
     pub started_unix_s: u64,
     pub elapsed_s: f64,
@@ -175,7 +174,7 @@ fn write(config: &MatrixConfig, matrix: &Matrix) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = [
         ("matrix.md", markdown::render(matrix)),
-        ("matrix.svg", svg::render(matrix)),
+        ("matrix.svg", svg::render(matrix)?),
         (
             "matrix.json",
             serde_json::to_string_pretty(matrix).context("cannot encode the matrix")?,

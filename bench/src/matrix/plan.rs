@@ -3,13 +3,13 @@
 //! a few concurrencies; and the flags of a cell's run.
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{MatrixConfig, parse_run};
 use crate::config::{Backend, Config, SqliteSync};
 
 /// One setting of the matrix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub backend: Backend,
     /// SQLite's `synchronous` (FULL on PostgreSQL cells, where it means nothing).

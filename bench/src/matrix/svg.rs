@@ -1,25 +1,38 @@
-//! The matrix as an SVG drawn by hand: throughput and p99 (log scale) against concurrency
-//! per backend and compensating share, the direct floor dotted beside them, and
-//! throughput against PostgreSQL replicas (durable settings only).
+//! The matrix as an SVG drawn with plotters: throughput and p99 (log scale) against
+//! concurrency per backend and compensating share, the direct floor dotted beside them,
+//! and throughput against PostgreSQL replicas (durable settings only).
 
-use std::fmt::Write as _;
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordusize;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
 
 use super::{CellResult, Matrix};
 use crate::config::Backend;
 use crate::matrix::figures::Medians;
 
-const PANEL_W: f64 = 330.0;
-const PANEL_H: f64 = 270.0;
-const LEFT: f64 = 70.0;
-const GAP: f64 = 75.0;
-const TOP: f64 = 60.0;
+const WIDTH: u32 = 1_200;
+const HEIGHT: u32 = 440;
+/// The height of the legend under the panels.
+const LEGEND: u32 = 60;
+const FONT: &str = "sans-serif";
+
+/// How a series' line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
 
 /// One line of a panel: points at category indexes.
 #[derive(Debug, Clone)]
 struct Series {
     label: String,
-    color: &'static str,
-    dash: &'static str,
+    color: RGBColor,
+    dash: Dash,
     points: Vec<(usize, f64)>,
 }
 
@@ -34,7 +47,7 @@ struct Panel {
 }
 
 /// The whole `matrix.svg`.
-pub fn render(matrix: &Matrix) -> String {
+pub fn render(matrix: &Matrix) -> Result<String> {
     // The durable cells only; the relaxed SQLite ones are in the table.
     let durable: Vec<CellResult> = matrix
         .cells
@@ -43,27 +56,28 @@ pub fn render(matrix: &Matrix) -> String {
         .cloned()
         .collect();
     let panels = panels(&durable);
-    let width = LEFT + 3.0 * PANEL_W + 2.0 * GAP + 30.0;
-    let height = TOP + PANEL_H + 140.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r#"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">saga-bench matrix: medians of {} runs per cell, {} s per phase, {} CPUs</text>"#,
+    let title = format!(
+        "saga-bench matrix: medians of {} runs per cell, {} s per phase, {} CPUs",
         matrix.runs_per_cell, matrix.duration_s, matrix.cpus
     );
-    for (i, panel) in panels.iter().enumerate() {
-        #[allow(clippy::cast_precision_loss)]
-        let x0 = LEFT + i as f64 * (PANEL_W + GAP);
-        draw(&mut out, panel, x0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let root = root.titled(&title, (FONT, 16)).map_err(plot_error)?;
+        let (charts, legend_area) = root.split_vertically(HEIGHT - LEGEND - 30);
+        let areas = charts.split_evenly((1, panels.len().max(1)));
+        for (panel, area) in panels.iter().zip(&areas) {
+            draw(area, panel)?;
+        }
+        legend(&legend_area, &panels)?;
+        root.present().map_err(plot_error)?;
     }
-    legend(&mut out, &panels, TOP + PANEL_H + 60.0);
-    out.push_str("</svg>\n");
-    out
+    Ok(svg)
+}
+
+fn plot_error(error: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("cannot draw the matrix: {error}")
 }
 
 fn panels(cells: &[CellResult]) -> Vec<Panel> {
@@ -100,13 +114,13 @@ fn panels(cells: &[CellResult]) -> Vec<Panel> {
                     .collect(),
             };
             let label = format!("{backend} {:.0} % compensating", share * 100.0);
-            let dash = if k == 0 { "" } else { "7 4" };
+            let dash = if k == 0 { Dash::Solid } else { Dash::Dashed };
             throughput.push(line(|m| m.sagas_per_s, dash, label.clone()));
             p99.push(line(|m| m.p99_ms, dash, label));
             if k == 0 {
                 let label = format!("{backend} direct floor");
-                throughput.push(line(|m| m.floor_sagas_per_s, "2 3", label.clone()));
-                p99.push(line(|m| m.floor_p99_ms, "2 3", label));
+                throughput.push(line(|m| m.floor_sagas_per_s, Dash::Dotted, label.clone()));
+                p99.push(line(|m| m.floor_p99_ms, Dash::Dotted, label));
             }
         }
     }
@@ -160,126 +174,155 @@ fn replica_panel(cells: &[CellResult]) -> Panel {
             .collect(),
         y_log: false,
         series: vec![
-            line(|m| m.sagas_per_s, "", "postgres 0 % compensating"),
-            line(|m| m.floor_sagas_per_s, "2 3", "postgres direct floor"),
+            line(|m| m.sagas_per_s, Dash::Solid, "postgres 0 % compensating"),
+            line(
+                |m| m.floor_sagas_per_s,
+                Dash::Dotted,
+                "postgres direct floor",
+            ),
         ],
     }
 }
 
-fn color(backend: Backend) -> &'static str {
+fn color(backend: Backend) -> RGBColor {
     match backend {
-        Backend::Sqlite => "#1f77b4",
-        Backend::Postgres => "#d62728",
+        Backend::Sqlite => RGBColor(0x1f, 0x77, 0xb4),
+        Backend::Postgres => RGBColor(0xd6, 0x27, 0x28),
     }
 }
 
-fn draw(out: &mut String, panel: &Panel, x0: f64) {
+/// Draws `panel` in `area`.
+fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<()> {
     let values: Vec<f64> = panel
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .filter(|v| v.is_finite() && (!panel.y_log || *v > 0.0))
         .collect();
-    let axis = super::axis::Axis::fit(&values, panel.y_log);
-    let bottom = TOP + PANEL_H;
-    let _ = writeln!(
-        out,
-        r#"<text x="{x0}" y="{}" font-weight="bold">{}</text>"#,
-        TOP - 12.0,
-        escape(&panel.title)
-    );
-    for (value, label) in axis.ticks() {
-        let y = bottom - axis.fraction(value) * PANEL_H;
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x0}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
-            x0 + PANEL_W,
-            x0 - 6.0,
-            y + 4.0
-        );
-    }
-    let n = panel.x_labels.len().max(1);
-    #[allow(clippy::cast_precision_loss)]
-    let x_at = |i: usize| x0 + PANEL_W * (i as f64 + 0.5) / n as f64;
-    for (i, label) in panel.x_labels.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            x_at(i),
-            bottom + 18.0,
-            escape(label)
-        );
-    }
-    let _ = writeln!(
-        out,
-        r##"<text x="{:.1}" y="{}" text-anchor="middle" fill="#444">{}</text>"##,
-        x0 + PANEL_W / 2.0,
-        bottom + 36.0,
-        panel.x_title
-    );
-    let _ = writeln!(
-        out,
-        r##"<rect x="{x0}" y="{TOP}" width="{PANEL_W}" height="{PANEL_H}" fill="none" stroke="#888"/>"##
-    );
-    for series in &panel.series {
-        let points: Vec<(f64, f64)> = series
-            .points
-            .iter()
-            .filter(|(_, v)| v.is_finite() && (!panel.y_log || *v > 0.0))
-            .map(|&(i, v)| (x_at(i), bottom - axis.fraction(v) * PANEL_H))
-            .collect();
-        if points.is_empty() {
-            continue;
-        }
-        let path: Vec<String> = points
-            .iter()
-            .map(|(x, y)| format!("{x:.1},{y:.1}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-dasharray="{}"/>"#,
-            path.join(" "),
-            series.color,
-            series.dash
-        );
-        for (x, y) in points {
-            let _ = writeln!(
-                out,
-                r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}"/>"#,
-                series.color
-            );
-        }
+    let high = values.iter().copied().fold(0.0, f64::max);
+    // One segment per label (a segmented range holds its end too).
+    let x = (0..panel.x_labels.len().saturating_sub(1)).into_segmented();
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&panel.title, (FONT, 13))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55);
+    if panel.y_log {
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let (low, high) = match low.is_finite() {
+            true => (low / 1.5, high * 1.5),
+            false => (1.0, 10.0),
+        };
+        let chart = builder
+            .build_cartesian_2d(x, (low..high).log_scale())
+            .map_err(plot_error)?;
+        plot(chart, panel)
+    } else {
+        let high = if high > 0.0 { high * 1.1 } else { 1.0 };
+        let chart = builder
+            .build_cartesian_2d(x, 0.0..high)
+            .map_err(plot_error)?;
+        plot(chart, panel)
     }
 }
 
-fn legend(out: &mut String, panels: &[Panel], top: f64) {
+/// The axes and the lines of `panel` on `chart`.
+fn plot<DB, Y>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<SegmentedCoord<RangedCoordusize>, Y>>,
+    panel: &Panel,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let label = |x: &SegmentValue<usize>| match x {
+        SegmentValue::CenterOf(i) => panel.x_labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(panel.x_labels.len().max(1))
+        .x_label_formatter(&label)
+        .x_desc(panel.x_title)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(plot_error)?;
+    for series in &panel.series {
+        let points: Vec<(SegmentValue<usize>, f64)> = series
+            .points
+            .iter()
+            .filter(|(_, v)| v.is_finite() && (!panel.y_log || *v > 0.0))
+            .map(|&(i, v)| (SegmentValue::CenterOf(i), v))
+            .collect();
+        let style = series.color.stroke_width(2);
+        match series.dash {
+            Dash::Solid => chart.draw_series(LineSeries::new(points.clone(), style)),
+            Dash::Dashed => chart.draw_series(DashedLineSeries::new(points.clone(), 7, 4, style)),
+            Dash::Dotted => chart.draw_series(DashedLineSeries::new(points.clone(), 2, 3, style)),
+        }
+        .map_err(plot_error)?;
+        let dots = points
+            .into_iter()
+            .map(|point| Circle::new(point, 3, series.color.filled()));
+        chart.draw_series(dots).map_err(plot_error)?;
+    }
+    Ok(())
+}
+
+/// Each series once, three to a row.
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panels: &[Panel]) -> Result<()> {
     let mut seen: Vec<&Series> = Vec::new();
     for series in panels.iter().flat_map(|p| &p.series) {
         if !seen.iter().any(|s| s.label == series.label) {
             seen.push(series);
         }
     }
+    let column = i32::try_from(WIDTH / 3).unwrap_or(400);
     for (i, series) in seen.iter().enumerate() {
-        #[allow(clippy::cast_precision_loss)]
-        let (x, y) = (
-            LEFT + (i % 3) as f64 * (PANEL_W + GAP),
-            top + (i / 3) as f64 * 20.0,
-        );
-        let _ = writeln!(
-            out,
-            r#"<line x1="{x}" x2="{}" y1="{y}" y2="{y}" stroke="{}" stroke-width="2" stroke-dasharray="{}"/><text x="{}" y="{}">{}</text>"#,
-            x + 30.0,
-            series.color,
-            series.dash,
-            x + 38.0,
-            y + 4.0,
-            escape(&series.label)
-        );
+        let i = i32::try_from(i).unwrap_or(0);
+        let (x, y) = (70 + (i % 3) * column, 15 + (i / 3) * 20);
+        let style = series.color.stroke_width(2);
+        let line = [(x, y), (x + 30, y)];
+        match series.dash {
+            Dash::Solid => area.draw(&PathElement::new(line, style)),
+            Dash::Dashed => area.draw(&DashedPathElement::new(line, 7, 4, style)),
+            Dash::Dotted => area.draw(&DashedPathElement::new(line, 2, 3, style)),
+        }
+        .map_err(plot_error)?;
+        let text = Text::new(series.label.clone(), (x + 38, y - 7), (FONT, 12));
+        area.draw(&text).map_err(plot_error)?;
     }
+    Ok(())
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The matrix of the last committed run (`bench/results/matrix.json`), drawn again:
+    /// set `SAGA_BENCH_REDRAW=1` to write the plot next to it.
+    #[test]
+    fn the_committed_matrix_is_drawn_with_every_panel_and_series() -> Result<()> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+        let json = std::fs::read_to_string(dir.join("matrix.json"))?;
+        let matrix: Matrix = serde_json::from_str(&json)?;
+        let svg = render(&matrix)?;
+        for text in [
+            "saga-bench matrix",
+            "throughput (ended sagas/s)",
+            "p99 latency (ms, log scale)",
+            "sqlite 0 % compensating",
+            "sqlite direct floor",
+            "concurrency",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        if std::env::var_os("SAGA_BENCH_REDRAW").is_some() {
+            std::fs::write(dir.join("matrix.svg"), &svg)?;
+        }
+        Ok(())
+    }
 }
