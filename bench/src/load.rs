@@ -107,7 +107,11 @@ pub async fn drive<O: Operation>(
     result.map(|()| started.elapsed())
 }
 
-/// `concurrency` workers, each starting its next call when the last one ends.
+/// How long a closed-loop worker waits after a refusal (RESOURCE_EXHAUSTED).
+const REFUSED_PAUSE: Duration = Duration::from_millis(20);
+
+/// `concurrency` workers, each starting its next call when the last one ends (or a
+/// moment after, when it was refused).
 async fn closed<O: Operation>(
     operation: Arc<O>,
     concurrency: u32,
@@ -129,6 +133,11 @@ async fn closed<O: Operation>(
                 let started = Instant::now();
                 let outcome = operation.call(n).await;
                 tally.record(&outcome, started.elapsed());
+                if outcome.refused() {
+                    // As a client's retry policy would: a refused worker that called
+                    // again at once would only spin, spending the CPU being measured.
+                    tokio::time::sleep(REFUSED_PAUSE).await;
+                }
             }
         });
     }

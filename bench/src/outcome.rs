@@ -36,6 +36,11 @@ impl Outcome {
         Outcome::Error(format!("{:?}", status.code()))
     }
 
+    /// Whether the call was refused for overload (RESOURCE_EXHAUSTED).
+    pub fn refused(&self) -> bool {
+        matches!(self, Outcome::Error(code) if code == "ResourceExhausted")
+    }
+
     /// Whether the call was answered (the calls whose latency is recorded).
     pub fn answered(&self) -> bool {
         !matches!(self, Outcome::Error(_))

@@ -225,7 +225,15 @@ fn a_tiny_matrix_writes_its_table_plot_and_figures() {
     assert!(table.contains("## Targets"), "{table}");
     let svg = read("matrix.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert_eq!(svg.matches("<polyline").count(), 6, "{svg}");
+    // The durable cells' series (0 % and 50 % compensating, the floor), a dot per point.
+    for label in [
+        "sqlite 0 % compensating",
+        "sqlite 50 % compensating",
+        "sqlite direct floor",
+    ] {
+        assert!(svg.contains(label), "{label} missing: {svg}");
+    }
+    assert!(svg.matches("<circle").count() >= 4, "{svg}");
     let figures: Value = serde_json::from_str(&read("matrix.json")).expect("json");
     let cells = figures["cells"].as_array().expect("cells");
     assert_eq!(cells.len(), 5);

@@ -122,7 +122,7 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Sagas making calls at once; the others queue for a place in arrival order (a saga
     /// waiting for a retry holds none).
-    #[arg(long, env = "MAX_WORKING_SAGAS", default_value_t = 128)]
+    #[arg(long, env = "MAX_WORKING_SAGAS", default_value_t = 256)]
     pub max_working_sagas: usize,
     /// A new saga is refused RESOURCE_EXHAUSTED, at once and with nothing written, when
     /// it would queue longer than this (or than its caller's deadline) for its place.

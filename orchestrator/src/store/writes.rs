@@ -3,7 +3,9 @@
 //! its log records one multi-row INSERT. A batch so costs a few statements (round trips
 //! on PostgreSQL, hand-offs to the SQLite connection's thread) however many sagas it
 //! holds. Rows go in chunks of a power of two, so each statement has one of a few
-//! shapes and stays in the prepared-statement cache.
+//! shapes and stays in the prepared-statement cache. On SQLite the placeholders are
+//! anonymous (`?`): sqlx asks SQLite the name of every parameter it binds, a linear search
+//! through the statement's named ones, so `$n` would cost time quadratic in the rows.
 
 use std::collections::HashSet;
 
@@ -55,7 +57,7 @@ pub(super) async fn insert_sagas(
             .iter()
             .map(|new| Ok((to_json(new.input)?, to_json(new.state)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let sql = values_sql(HEAD, 14, chunk.len(), lease_from, TAIL);
+        let sql = values_sql(numbered(tx), HEAD, 14, chunk.len(), lease_from, TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (new, (input, state)) in chunk.iter().zip(&json) {
@@ -115,7 +117,7 @@ pub(super) async fn update_sagas(
             .iter()
             .map(|w| to_json(w.state))
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = values_sql(head, 8, chunk.len(), "", TAIL);
+        let sql = values_sql(numbered(tx), head, 8, chunk.len(), "", TAIL);
         let ids: Vec<String> = on_backend!(tx, conn => {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (w, state) in chunk.iter().zip(&states) {
@@ -149,7 +151,7 @@ pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(
         })
         .collect();
     for chunk in chunks(&rows) {
-        let sql = values_sql(HEAD, 11, chunk.len(), "", "");
+        let sql = values_sql(numbered(tx), HEAD, 11, chunk.len(), "", "");
         on_backend!(tx, conn => {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (seq, a, r) in chunk {
@@ -186,9 +188,22 @@ fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// `head`, then `rows` tuples of `width` placeholders numbered from `$1` (the last of
-/// each after `last_prefix`, an SQL expression's start), then `tail`.
-fn values_sql(head: &str, width: usize, rows: usize, last_prefix: &str, tail: &str) -> String {
+/// Whether `tx`'s placeholders are numbered (`$n`, PostgreSQL) or anonymous (`?`, SQLite).
+fn numbered(tx: &Tx) -> bool {
+    matches!(tx, Tx::Postgres(_))
+}
+
+/// `head`, then `rows` tuples of `width` placeholders in the order of the values bound
+/// (`$1`, `$2`, … when `numbered`, else `?`; the last of each after `last_prefix`, an SQL
+/// expression's start), then `tail`.
+fn values_sql(
+    numbered: bool,
+    head: &str,
+    width: usize,
+    rows: usize,
+    last_prefix: &str,
+    tail: &str,
+) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5);
     sql.push_str(head);
     for row in 0..rows {
@@ -200,8 +215,13 @@ fn values_sql(head: &str, width: usize, rows: usize, last_prefix: &str, tail: &s
             if column + 1 == width {
                 sql.push_str(last_prefix);
             }
-            sql.push('$');
-            sql.push_str(&(row * width + column + 1).to_string());
+            match numbered {
+                true => {
+                    sql.push('$');
+                    sql.push_str(&(row * width + column + 1).to_string());
+                }
+                false => sql.push('?'),
+            }
         }
         sql.push(')');
     }
@@ -230,10 +250,14 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_number_across_rows() {
+    fn placeholders_number_across_rows_or_go_in_order() {
         assert_eq!(
-            values_sql("INSERT INTO t VALUES ", 2, 2, "7 + ", " RETURNING x"),
+            values_sql(true, "INSERT INTO t VALUES ", 2, 2, "7 + ", " RETURNING x"),
             "INSERT INTO t VALUES ($1, 7 + $2), ($3, 7 + $4) RETURNING x"
+        );
+        assert_eq!(
+            values_sql(false, "INSERT INTO t VALUES ", 2, 2, "7 + ", ""),
+            "INSERT INTO t VALUES (?, 7 + ?), (?, 7 + ?)"
         );
     }
 }
