@@ -76,19 +76,25 @@ pub struct ServerTls {
 }
 
 impl ServerTls {
+    /// The certificate and key files, or `None` for plain connections; flags given by
+    /// halves are refused.
+    fn files(&self) -> Result<Option<(&Path, &Path)>, TlsError> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) if self.client_ca.is_some() => Err(TlsError::Half(
+                "--tls-client-ca",
+                "--tls-cert and --tls-key",
+            )),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(TlsError::Half("--tls-cert", "--tls-key")),
+            (None, Some(_)) => Err(TlsError::Half("--tls-key", "--tls-cert")),
+        }
+    }
+
     /// The server's TLS configuration, or `None` for plain connections.
     pub fn config(&self) -> Result<Option<ServerTlsConfig>, TlsError> {
-        let (cert, key) = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => (cert, key),
-            (None, None) if self.client_ca.is_some() => {
-                return Err(TlsError::Half(
-                    "--tls-client-ca",
-                    "--tls-cert and --tls-key",
-                ));
-            }
-            (None, None) => return Ok(None),
-            (Some(_), None) => return Err(TlsError::Half("--tls-cert", "--tls-key")),
-            (None, Some(_)) => return Err(TlsError::Half("--tls-key", "--tls-cert")),
+        let Some((cert, key)) = self.files()? else {
+            return Ok(None);
         };
         let mut config =
             ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
@@ -102,10 +108,7 @@ impl ServerTls {
     /// certificate, and with `--tls-client-ca` the same demand for a client certificate
     /// (a Prometheus scraper presents one; a browser must have it installed). HTTP/1.1 only.
     pub fn http_config(&self) -> Result<Option<HttpTls>, TlsError> {
-        if self.config()?.is_none() {
-            return Ok(None);
-        }
-        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+        let Some((cert, key)) = self.files()? else {
             return Ok(None);
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -189,13 +192,10 @@ impl ClientTls {
         if self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
             return Ok(None);
         }
-        if self.ca.is_none() {
+        let Some(ca) = &self.ca else {
             return Err(TlsError::Half("--tls-client-cert", "--tls-ca"));
-        }
-        let mut config = ClientTlsConfig::new();
-        if let Some(ca) = &self.ca {
-            config = config.ca_certificate(Certificate::from_pem(read(ca)?));
-        }
+        };
+        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)?));
         match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 config = config.identity(Identity::from_pem(read(cert)?, read(key)?));

@@ -257,17 +257,17 @@ where
             .filter(|(_, v)| v.is_finite() && (!panel.y_log || *v > 0.0))
             .map(|&(i, v)| (SegmentValue::CenterOf(i), v))
             .collect();
+        let dots = points
+            .iter()
+            .map(|point| Circle::new(point.clone(), 3, series.color.filled()));
+        chart.draw_series(dots).map_err(plot_error)?;
         let style = series.color.stroke_width(2);
         match series.dash {
-            Dash::Solid => chart.draw_series(LineSeries::new(points.clone(), style)),
-            Dash::Dashed => chart.draw_series(DashedLineSeries::new(points.clone(), 7, 4, style)),
-            Dash::Dotted => chart.draw_series(DashedLineSeries::new(points.clone(), 2, 3, style)),
+            Dash::Solid => chart.draw_series(LineSeries::new(points, style)),
+            Dash::Dashed => chart.draw_series(DashedLineSeries::new(points, 7, 4, style)),
+            Dash::Dotted => chart.draw_series(DashedLineSeries::new(points, 2, 3, style)),
         }
         .map_err(plot_error)?;
-        let dots = points
-            .into_iter()
-            .map(|point| Circle::new(point, 3, series.color.filled()));
-        chart.draw_series(dots).map_err(plot_error)?;
     }
     Ok(())
 }

@@ -163,7 +163,13 @@ impl Engine {
         deadline: Instant,
         patience: Option<Duration>,
     ) -> Result<SagaRecord, EngineError> {
-        let saga_id = self.accept_within(start, Some(patience)).await?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let ticket = self.inner.admission.admit(patience);
+        let saga_id = self
+            .accept_with(start, Some(ticket.ok_or(EngineError::Overloaded)?))
+            .await?;
         self.wait_for(&saga_id, deadline).await
     }
 
@@ -171,26 +177,19 @@ impl Engine {
     /// durably accepted, without waiting for it to run; however long it must queue (an
     /// order event is not refused for the queue: it waits its turn).
     pub async fn accept(&self, start: SagaStart) -> Result<String, EngineError> {
-        self.accept_within(start, None).await
+        self.accept_with(start, None).await
     }
 
-    /// [`Engine::accept`], refusing the saga when `admit` is given and the queue for a
-    /// place is longer than it allows.
-    async fn accept_within(
+    /// [`Engine::accept`] for a saga queued for its place since its admission (`ticket`),
+    /// if it was admitted.
+    async fn accept_with(
         &self,
         start: SagaStart,
-        admit: Option<Option<Duration>>,
+        ticket: Option<admission::Queued>,
     ) -> Result<String, EngineError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        let ticket = match admit {
-            Some(patience) => {
-                let ticket = self.inner.admission.admit(patience);
-                Some(ticket.ok_or(EngineError::Overloaded)?)
-            }
-            None => None,
-        };
         // Its own task: a caller that gives up cannot cut the start of a saga in two
         // (committed but never driven).
         let start = start_saga(self.inner.clone(), start, ticket);
