@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use service_kit::db::{Db, GroupWriter};
+use service_kit::db::Db;
 use service_kit::faults::Faults;
 use service_kit::participant::{ParticipantError, validate};
 use service_kit::saga_call::SagaCall;
 use tonic::{Request, Response, Status};
 
 use crate::proto;
-use crate::service::{self, Release, Reserve};
+use crate::service::{self, InventoryPlan, Release, Reserve, Writer};
 
 /// Most requests whose writes share one commit.
 const MAX_BATCH: usize = 256;
@@ -19,7 +19,7 @@ const MAX_SKU_BYTES: usize = 64;
 /// `inventory.v1.Inventory` over one database.
 #[derive(Debug, Clone)]
 pub struct InventoryApi {
-    writer: GroupWriter,
+    writer: Writer,
     faults: Arc<Faults>,
     max_quantity: u32,
 }
@@ -27,7 +27,7 @@ pub struct InventoryApi {
 impl InventoryApi {
     pub fn new(db: Db, faults: Arc<Faults>, max_quantity: u32) -> Self {
         Self {
-            writer: GroupWriter::start(db, MAX_BATCH),
+            writer: Writer::with_plan(db, MAX_BATCH, InventoryPlan),
             faults,
             max_quantity,
         }

@@ -1,5 +1,6 @@
 //! A stock-reservation participant for the tests: `inventory.v1.Inventory` with `Reserve`
-//! and `Release`, each idempotent per saga through the `service_kit::barrier`, serving
+//! and `Release`, each idempotent per saga through the `service_kit::barrier` and decided
+//! a batch at a time (`service_kit::write_plan`), serving
 //! server reflection. The orchestrator has no generated code for it: it is what a team's
 //! own service looks like to a saga definition.
 

@@ -5,38 +5,34 @@ use std::sync::Arc;
 
 use saga_contracts::invoices::v1 as proto;
 use saga_contracts::invoices::v1::invoices_server::Invoices;
-use service_kit::db::{Db, GroupWriter};
-
-/// Most requests whose writes share one commit.
-const MAX_BATCH: usize = 256;
+use service_kit::db::Db;
 use service_kit::faults::Faults;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::domain::{InvoiceFilter, NewInvoice, VoidInvoice};
+use crate::plan::{InvoicesPlan, Writer};
 use crate::service;
+
+/// Most requests whose writes share one commit.
+const MAX_BATCH: usize = 256;
 
 /// The `invoices.v1.Invoices` service over one database.
 #[derive(Debug, Clone)]
 pub struct InvoicesApi {
     db: Db,
     /// Write transactions of concurrent requests share commits (group commit).
-    writer: GroupWriter,
+    writer: Writer,
     faults: Arc<Faults>,
-    max_invoice_cents: i64,
 }
 
 impl InvoicesApi {
     /// Serves `db`, injecting `faults` into every RPC and refusing invoices over
     /// `max_invoice_cents`.
     pub fn new(db: Db, faults: Arc<Faults>, max_invoice_cents: i64) -> Self {
-        let writer = GroupWriter::start(db.clone(), MAX_BATCH);
-        Self {
-            db,
-            writer,
-            faults,
-            max_invoice_cents,
-        }
+        let plan = InvoicesPlan { max_invoice_cents };
+        let writer = Writer::with_plan(db.clone(), MAX_BATCH, plan);
+        Self { db, writer, faults }
     }
 
     #[tracing::instrument(skip_all, fields(saga_id = ?request.saga_id, order.id = ?request.order_id))]
@@ -44,7 +40,7 @@ impl InvoicesApi {
         let new = NewInvoice::try_from(request)?;
         self.faults
             .around("CreateInvoice", async {
-                Ok(service::create_invoice(&self.writer, new, self.max_invoice_cents).await?)
+                Ok(service::create_invoice(&self.writer, new).await?)
             })
             .await
     }

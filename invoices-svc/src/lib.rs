@@ -2,14 +2,16 @@
 //! idempotent per saga through the `service_kit::barrier`.
 //!
 //! Rooms: [`config`] (flags), [`startup`] ([`App`]), [`api`] (the gRPC edge),
-//! [`convert`] (validation and wire conversions), [`service`] (the operations, one write
-//! transaction each), [`store`] (sqlx), [`domain`] (the types), [`error`] ([`ApiError`]).
+//! [`convert`] (validation and wire conversions), [`service`] (the operations) and
+//! [`plan`] (how a batch of them is decided and written together), [`store`] (sqlx),
+//! [`domain`] (the types), [`error`] ([`ApiError`]).
 
 pub mod api;
 pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod plan;
 pub mod service;
 pub mod startup;
 pub mod store;

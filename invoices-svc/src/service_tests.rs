@@ -4,8 +4,17 @@
 use saga_contracts::invoices::v1 as proto;
 
 use super::*;
+use crate::domain::InvoiceStatus;
+use crate::plan::InvoicesPlan;
 
 const LIMIT: i64 = 1_000;
+
+fn writer(db: &Db) -> Writer {
+    let plan = InvoicesPlan {
+        max_invoice_cents: LIMIT,
+    };
+    Writer::with_plan(db.clone(), 8, plan)
+}
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
     service_kit::testing::databases(&crate::startup::MIGRATIONS).await
@@ -29,10 +38,10 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 async fn an_invoice_over_the_limit_is_refused_and_recorded_nowhere() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
-        let over = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT + 1), LIMIT).await;
+        let writer = writer(&db);
+        let over = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT + 1)).await;
         assert_eq!(code(over), tonic::Code::FailedPrecondition);
-        let at_limit = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT), LIMIT)
+        let at_limit = create_invoice(&writer, new_invoice("s-1", "o-1", LIMIT))
             .await
             .expect("a retry within the limit goes through");
         assert_eq!(at_limit.status(), proto::InvoiceStatus::Issued);
@@ -43,11 +52,11 @@ async fn an_invoice_over_the_limit_is_refused_and_recorded_nowhere() {
 async fn a_repeated_create_replays_the_first_invoice() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
-        let first = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT)
+        let writer = writer(&db);
+        let first = create_invoice(&writer, new_invoice("s-1", "o-1", 10))
             .await
             .expect("create");
-        let again = create_invoice(&writer, new_invoice("s-1", "o-1", 20), LIMIT)
+        let again = create_invoice(&writer, new_invoice("s-1", "o-1", 20))
             .await
             .expect("repeat");
         assert_eq!(again, first);
@@ -62,8 +71,8 @@ async fn a_repeated_create_replays_the_first_invoice() {
 async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
-        let issued = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT)
+        let writer = writer(&db);
+        let issued = create_invoice(&writer, new_invoice("s-1", "o-1", 10))
             .await
             .expect("create");
         let wrong = VoidInvoice {
@@ -92,14 +101,14 @@ async fn a_void_after_create_voids_and_refuses_another_invoice_id() {
 async fn a_void_before_create_leaves_a_tombstone_that_refuses_the_create() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = writer(&db);
         let void = VoidInvoice {
             saga_id: "s-1".into(),
             invoice_id: None,
         };
         let tombstone = void_invoice(&writer, void).await.expect("void");
         assert_eq!(tombstone, proto::VoidInvoiceResponse { invoice: None });
-        let late = create_invoice(&writer, new_invoice("s-1", "o-1", 10), LIMIT).await;
+        let late = create_invoice(&writer, new_invoice("s-1", "o-1", 10)).await;
         assert_eq!(code(late), tonic::Code::FailedPrecondition);
     }
 }
@@ -108,11 +117,11 @@ async fn a_void_before_create_leaves_a_tombstone_that_refuses_the_create() {
 async fn listings_filter_and_page_in_creation_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = writer(&db);
         let mut created = Vec::new();
         for i in 0..5 {
             let order = if i % 2 == 0 { "o-even" } else { "o-odd" };
-            let invoice = create_invoice(&writer, new_invoice(&format!("s-{i}"), order, 10), LIMIT)
+            let invoice = create_invoice(&writer, new_invoice(&format!("s-{i}"), order, 10))
                 .await
                 .expect("create");
             created.push(invoice);

@@ -3,6 +3,7 @@
 
 use service_kit::db::{self, RowExt, Tx};
 use service_kit::on_backend;
+use sqlx::AssertSqlSafe;
 
 use crate::domain::{Invoice, InvoiceFilter, InvoiceStatus};
 
@@ -25,45 +26,84 @@ macro_rules! select_invoices {
     };
 }
 
-/// Inserts a new invoice.
-pub async fn insert_invoice(tx: &mut Tx, invoice: &Invoice) -> Result<(), sqlx::Error> {
-    let now_ms = db::now_ms();
-    on_backend!(tx, conn => sqlx::query(
+/// Inserts new invoices, in one statement.
+pub async fn insert_invoices(tx: &mut Tx, invoices: &[&Invoice]) -> Result<(), sqlx::Error> {
+    if invoices.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO invoices (invoice_id, saga_id, order_id, customer_id, amount_cents,
                                currency, status, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-    )
-    .bind(&invoice.invoice_id)
-    .bind(&invoice.saga_id)
-    .bind(&invoice.order_id)
-    .bind(&invoice.customer_id)
-    .bind(invoice.amount_cents)
-    .bind(&invoice.currency)
-    .bind(invoice.status.as_str())
-    .bind(now_ms)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+         VALUES {}",
+        db::placeholder_rows(tx, 9, invoices.len(), 1)
+    );
+    let now_ms = db::now_ms();
+    on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for invoice in invoices {
+            query = query
+                .bind(&invoice.invoice_id)
+                .bind(&invoice.saga_id)
+                .bind(&invoice.order_id)
+                .bind(&invoice.customer_id)
+                .bind(invoice.amount_cents)
+                .bind(&invoice.currency)
+                .bind(invoice.status.as_str())
+                .bind(now_ms)
+                .bind(now_ms);
+        }
+        query.execute(conn).await.map(|_| ())
+    })
 }
 
-/// Moves an invoice to `status`.
+/// Moves the invoices `invoice_ids` to `status`, in one statement.
 pub async fn set_status(
     tx: &mut Tx,
-    invoice_id: &str,
+    invoice_ids: &[&str],
     status: InvoiceStatus,
 ) -> Result<(), sqlx::Error> {
+    if invoice_ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE invoices SET status = {}, updated_at_ms = {} WHERE invoice_id IN ({})",
+        db::placeholder(tx, 1),
+        db::placeholder(tx, 2),
+        db::placeholder_list(tx, invoice_ids.len(), 3)
+    );
     let now_ms = db::now_ms();
-    on_backend!(tx, conn => sqlx::query(
-        "UPDATE invoices SET status = $1, updated_at_ms = $2 WHERE invoice_id = $3",
-    )
-    .bind(status.as_str())
-    .bind(now_ms)
-    .bind(invoice_id)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+    on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(status.as_str())
+            .bind(now_ms);
+        for invoice_id in invoice_ids {
+            query = query.bind(*invoice_id);
+        }
+        query.execute(conn).await.map(|_| ())
+    })
+}
+
+/// The invoices the sagas `saga_ids` issued (at most one each).
+pub async fn invoices_by_sagas(
+    tx: &mut Tx,
+    saga_ids: &[&str],
+) -> Result<Vec<Invoice>, sqlx::Error> {
+    if saga_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{} WHERE saga_id IN ({})",
+        select_invoices!(),
+        db::placeholder_list(tx, saga_ids.len(), 1)
+    );
+    on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for saga_id in saga_ids {
+            query = query.bind(*saga_id);
+        }
+        let rows = query.fetch_all(conn).await?;
+        rows.iter().map(invoice_from_row).collect()
+    })
 }
 
 /// The invoice with id `invoice_id`, if any.
@@ -71,17 +111,6 @@ pub async fn invoice_by_id(tx: &mut Tx, invoice_id: &str) -> Result<Option<Invoi
     on_backend!(tx, conn => {
         let row = sqlx::query(select_invoices!("WHERE invoice_id = $1"))
             .bind(invoice_id)
-            .fetch_optional(conn)
-            .await?;
-        row.as_ref().map(invoice_from_row).transpose()
-    })
-}
-
-/// The invoice the saga `saga_id` issued, if any (at most one per saga).
-pub async fn invoice_by_saga(tx: &mut Tx, saga_id: &str) -> Result<Option<Invoice>, sqlx::Error> {
-    on_backend!(tx, conn => {
-        let row = sqlx::query(select_invoices!("WHERE saga_id = $1"))
-            .bind(saga_id)
             .fetch_optional(conn)
             .await?;
         row.as_ref().map(invoice_from_row).transpose()

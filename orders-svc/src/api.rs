@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use saga_contracts::orders::v1 as proto;
 use saga_contracts::orders::v1::orders_server::Orders;
-use service_kit::db::{Db, GroupWriter};
+use service_kit::db::Db;
 use service_kit::faults::Faults;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::domain::{CancelOrder, ConfirmOrder, Invoicing, NewOrder, OrderFilter, UpdateOrder};
+use crate::plan::Writer;
 use crate::{direct, service, watch};
 
 /// Most requests whose writes share one commit.
@@ -25,7 +26,7 @@ const STREAM_BUFFER: usize = 256;
 pub struct OrdersApi {
     db: Db,
     /// Write transactions of concurrent requests share commits (group commit).
-    writer: GroupWriter,
+    writer: Writer,
     faults: Arc<Faults>,
     /// Told after every write that committed an outbox event, to wake the streams.
     committed: Arc<Notify>,
@@ -34,7 +35,7 @@ pub struct OrdersApi {
 impl OrdersApi {
     /// Serves `db`, writing through `writer`, injecting `faults` into every RPC; tells
     /// `committed` after each write that committed an outbox event.
-    pub fn new(db: Db, writer: GroupWriter, faults: Arc<Faults>, committed: Arc<Notify>) -> Self {
+    pub fn new(db: Db, writer: Writer, faults: Arc<Faults>, committed: Arc<Notify>) -> Self {
         Self {
             db,
             writer,

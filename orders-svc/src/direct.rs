@@ -10,13 +10,15 @@
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::barrier::{self, Entry, Step, StepKind};
-use service_kit::db::{self, GroupWriter, Tx};
+use service_kit::db::{self, Tx};
+use service_kit::write_plan::Records;
 use tracing::info;
 
 use crate::domain::{
     ConfirmOrder, EventType, Invoicing, NewOrder, Order, OrderStatus, Origin, PlacedAs, UpdateOrder,
 };
 use crate::error::ApiError;
+use crate::plan::{self, Writer};
 use crate::{outbox, store};
 
 const BEGIN_INVOICING: &str = "begin_invoicing";
@@ -24,7 +26,7 @@ const REJECT_ORDER: &str = "reject_order";
 
 /// Places a PENDING order and its `order-created` event, or answers the order a repeat
 /// of the same request placed.
-pub async fn place_order(writer: &GroupWriter, new: NewOrder) -> Result<proto::Order, ApiError> {
+pub async fn place_order(writer: &Writer, new: NewOrder) -> Result<proto::Order, ApiError> {
     writer
         .write(move |tx| Box::pin(place_order_in(tx, new)))
         .await
@@ -51,10 +53,7 @@ async fn place_order_in(tx: &mut Tx, new: NewOrder) -> Result<proto::Order, ApiE
 }
 
 /// Replaces the items of a PENDING order placed directly and emits `order-updated`.
-pub async fn update_order(
-    writer: &GroupWriter,
-    update: UpdateOrder,
-) -> Result<proto::Order, ApiError> {
+pub async fn update_order(writer: &Writer, update: UpdateOrder) -> Result<proto::Order, ApiError> {
     writer
         .write(move |tx| Box::pin(update_order_in(tx, update)))
         .await
@@ -90,10 +89,7 @@ async fn update_order_in(tx: &mut Tx, update: UpdateOrder) -> Result<proto::Orde
 
 /// Cancels a PENDING order placed directly, for its customer, and emits
 /// `order-cancelled`; a repeat answers the cancelled order.
-pub async fn withdraw_order(
-    writer: &GroupWriter,
-    order_id: String,
-) -> Result<proto::Order, ApiError> {
+pub async fn withdraw_order(writer: &Writer, order_id: String) -> Result<proto::Order, ApiError> {
     writer
         .write(move |tx| Box::pin(withdraw_order_in(tx, order_id)))
         .await
@@ -115,7 +111,7 @@ async fn withdraw_order_in(tx: &mut Tx, order_id: String) -> Result<proto::Order
 
 /// The first step of an invoicing saga: the order, if PENDING at the saga's version.
 pub async fn begin_invoicing(
-    writer: &GroupWriter,
+    writer: &Writer,
     invoicing: Invoicing,
 ) -> Result<proto::Order, ApiError> {
     writer
@@ -151,7 +147,7 @@ async fn begin_invoicing_in(tx: &mut Tx, invoicing: Invoicing) -> Result<proto::
 /// version (its invoice was refused, or the saga could not begin), leaves it alone if it
 /// changed since.
 pub async fn reject_order(
-    writer: &GroupWriter,
+    writer: &Writer,
     invoicing: Invoicing,
 ) -> Result<proto::RejectOrderResponse, ApiError> {
     writer
@@ -203,18 +199,18 @@ async fn order_if_any(tx: &mut Tx, order_id: &str) -> Result<Option<Order>, ApiE
     }
 }
 
-/// Confirms an order placed directly for the saga that began invoicing it, at the
+/// An order placed directly, confirmed for the saga that began invoicing it, at the
 /// version it invoiced; refused once the order changed, was cancelled, or another saga
-/// confirmed it.
-pub async fn confirm(
-    tx: &mut Tx,
+/// confirmed it. `records` are the barrier's records of the saga.
+pub(crate) fn confirmed(
+    records: &Records,
     confirm: &ConfirmOrder,
-    mut order: Order,
+    order: &Order,
 ) -> Result<Order, ApiError> {
     let version = confirm.version.ok_or_else(|| {
         ApiError::invalid("version", "must be given for an order placed directly")
     })?;
-    if !barrier::recorded(&mut *tx, &confirm.saga_id, BEGIN_INVOICING).await? {
+    if !records.recorded(&confirm.saga_id, BEGIN_INVOICING) {
         return Err(ApiError::Refused(format!(
             "the saga did not begin invoicing order {:?}",
             order.order_id
@@ -223,18 +219,15 @@ pub async fn confirm(
     if order.status == OrderStatus::Confirmed
         && order.confirmed_by.as_ref() == Some(&confirm.saga_id)
     {
-        return Ok(order);
+        return Ok(order.clone());
     }
-    pending(&order, "confirmed")?;
-    at_version(&order, version)?;
-    leave_pending(
-        tx,
-        &mut order,
+    pending(order, "confirmed")?;
+    at_version(order, version)?;
+    Ok(plan::left_pending(
+        order,
         OrderStatus::Confirmed,
         Some(&confirm.saga_id),
-    )
-    .await?;
-    Ok(order)
+    ))
 }
 
 /// The order `order_id`, which must have been placed directly.
@@ -279,7 +272,7 @@ fn at_version(order: &Order, version: u64) -> Result<(), ApiError> {
 /// Moves the PENDING `order` to `status` (confirmed by `confirmed_by`, for an order
 /// placed directly), and `order` with it; refused when a concurrent write (another
 /// orders-svc on the same database) changed it first: the call's retry reads it anew.
-pub(crate) async fn leave_pending(
+async fn leave_pending(
     tx: &mut Tx,
     order: &mut Order,
     status: OrderStatus,

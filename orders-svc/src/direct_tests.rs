@@ -6,6 +6,7 @@ use service_kit::db::Db;
 
 use super::*;
 use crate::domain::{After, LineItem, Lines, OrderFilter};
+use crate::plan::OrdersPlan;
 use crate::service::{confirm_order, list_orders};
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
@@ -57,7 +58,7 @@ async fn events(db: &Db) -> Vec<(String, i32, u64)> {
 }
 
 /// Places `key` and has saga `saga_id` begin invoicing it.
-async fn placed_and_begun(writer: &GroupWriter, key: &str, saga_id: &str) -> proto::Order {
+async fn placed_and_begun(writer: &Writer, key: &str, saga_id: &str) -> proto::Order {
     let order = place_order(writer, placed(key, 100)).await.expect("place");
     let begun = begin_invoicing(writer, invoicing(saga_id, &order)).await;
     assert_eq!(begun.expect("begin"), order);
@@ -75,7 +76,7 @@ const CANCELLED: i32 = proto::OrderStatus::Cancelled as i32;
 async fn a_repeated_place_answers_its_order_and_another_request_under_the_key_is_refused() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = place_order(&writer, placed("k1", 100))
             .await
             .expect("place");
@@ -98,7 +99,7 @@ async fn a_repeated_place_answers_its_order_and_another_request_under_the_key_is
 async fn an_invoicing_saga_confirms_the_version_it_began_and_no_other_saga_does() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = place_order(&writer, placed("k1", 100))
             .await
             .expect("place");
@@ -120,7 +121,7 @@ async fn an_invoicing_saga_confirms_the_version_it_began_and_no_other_saga_does(
 async fn a_change_while_invoicing_refuses_the_confirmation_and_the_rejection_keeps_the_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = placed_and_begun(&writer, "k1", "s-1").await;
         let update = UpdateOrder {
             order_id: order.order_id.clone(),
@@ -161,7 +162,7 @@ async fn a_change_while_invoicing_refuses_the_confirmation_and_the_rejection_kee
 async fn a_rejection_at_the_sagas_version_cancels_even_before_its_begin_and_refuses_a_late_one() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = placed_and_begun(&writer, "k1", "s-1").await;
         let rejected = reject_order(&writer, invoicing("s-1", &order))
             .await
@@ -198,7 +199,7 @@ async fn a_rejection_at_the_sagas_version_cancels_even_before_its_begin_and_refu
 async fn a_listing_by_change_pages_the_pending_orders_placed_directly_in_change_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let mut orders = Vec::new();
         for key in ["k1", "k2", "k3"] {
             orders.push(place_order(&writer, placed(key, 100)).await.expect("place"));

@@ -3,8 +3,8 @@
 //! clients directly, each change committed with its event in an outbox.
 //!
 //! Rooms: [`config`] (flags), [`startup`] ([`App`]), [`api`] (the gRPC edge),
-//! [`convert`] (validation and wire conversions), [`service`] (the saga operations, one
-//! write transaction each), [`direct`] (orders placed directly and their invoicing
+//! [`convert`] (validation and wire conversions), [`service`] (the saga operations) and
+//! [`plan`] (how a batch of them is decided and written together), [`direct`] (orders placed directly and their invoicing
 //! sagas' steps), [`outbox`], [`watch`] and [`relay`] (the events: stored, streamed, published), [`store`]
 //! (sqlx), [`domain`] (the types), [`error`] ([`ApiError`]).
 
@@ -15,6 +15,7 @@ pub mod direct;
 pub mod domain;
 pub mod error;
 pub mod outbox;
+pub mod plan;
 pub mod relay;
 pub mod service;
 pub mod startup;

@@ -4,7 +4,8 @@
 use saga_contracts::orders::v1 as proto;
 
 use super::*;
-use crate::domain::{After, LineItem, Origin};
+use crate::domain::{After, LineItem, OrderStatus, Origin};
+use crate::plan::OrdersPlan;
 
 async fn databases() -> (tempfile::TempDir, Vec<Db>) {
     service_kit::testing::databases(&crate::startup::MIGRATIONS).await
@@ -32,7 +33,7 @@ fn code(result: Result<impl std::fmt::Debug, ApiError>) -> tonic::Code {
 async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
@@ -79,7 +80,7 @@ async fn confirming_another_sagas_order_is_refused_and_recorded_nowhere() {
 async fn a_cancelled_order_cannot_be_confirmed() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
@@ -119,7 +120,7 @@ async fn a_cancelled_order_cannot_be_confirmed() {
 async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeeds() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let order = create_order(&writer, new_order("s-1", "c"))
             .await
             .expect("create");
@@ -147,7 +148,7 @@ async fn a_cancel_naming_another_order_is_refused_and_a_correct_one_then_succeed
 async fn listings_filter_and_page_in_creation_order() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         let mut created = Vec::new();
         for i in 0..5 {
             let customer = if i % 2 == 0 { "even" } else { "odd" };
@@ -190,7 +191,7 @@ async fn listings_filter_and_page_in_creation_order() {
 async fn a_confirm_racing_a_cancel_lets_exactly_one_through() {
     let (_dir, dbs) = databases().await;
     for db in dbs {
-        let writer = GroupWriter::start(db.clone(), 8);
+        let writer = Writer::with_plan(db.clone(), 8, OrdersPlan);
         for i in 0..8 {
             let saga_id = format!("s-{i}");
             let order = create_order(&writer, new_order(&saga_id, "c"))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use saga_contracts::FILE_DESCRIPTOR_SET;
 use saga_contracts::orders::v1::orders_server::OrdersServer;
-use service_kit::db::{GroupWriter, Migrations};
+use service_kit::db::Migrations;
 use service_kit::participant::Ready;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -14,6 +14,7 @@ use tonic::service::Routes;
 
 use crate::api::{self, OrdersApi};
 use crate::config::Config;
+use crate::plan::{OrdersPlan, Writer};
 use crate::relay;
 
 pub use service_kit::participant::StartupError;
@@ -74,7 +75,7 @@ impl App {
         let Self { ready, nats_url } = self;
         tracing::info!(addr = %ready.local_addr(), "orders participant serving");
         let committed = Arc::new(Notify::new());
-        let writer = GroupWriter::start(ready.db().clone(), api::MAX_BATCH);
+        let writer = Writer::with_plan(ready.db().clone(), api::MAX_BATCH, OrdersPlan);
         if let Some(url) = nats_url {
             let outbox = relay::Outbox {
                 db: ready.db().clone(),

@@ -1,8 +1,9 @@
 //! The orders table, in sqlx: one function per statement, each run inside the caller's
 //! transaction on either backend (SQLite or PostgreSQL) with the same SQL.
 
-use service_kit::db::{RowExt, Tx};
+use service_kit::db::{self, RowExt, Tx};
 use service_kit::on_backend;
+use sqlx::AssertSqlSafe;
 
 use crate::domain::{After, LineItem, Lines, Order, OrderFilter, OrderStatus, Origin, PlacedAs};
 
@@ -38,41 +39,80 @@ macro_rules! select_orders {
 
 /// Inserts a new order; one placed directly keeps the request it was placed as.
 pub async fn insert_order(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
-    let items = json(&order.items)?;
-    let (saga_id, key) = match &order.origin {
-        Origin::Saga(saga_id) => (Some(saga_id), None),
-        Origin::Direct(key) => (None, Some(key)),
-    };
-    let placed_as = key
-        .map(|_| {
-            json(&PlacedAs {
-                customer_id: order.customer_id.clone(),
-                items: order.items.clone(),
-                currency: order.currency.clone(),
-            })
-        })
-        .transpose()?;
-    on_backend!(tx, conn => sqlx::query(
+    insert_orders(tx, &[order]).await
+}
+
+/// Inserts new orders, in one statement.
+pub async fn insert_orders(tx: &mut Tx, orders: &[&Order]) -> Result<(), sqlx::Error> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let rows = orders
+        .iter()
+        .map(|order| Inserted::of(order))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
         "INSERT INTO orders (order_id, saga_id, idempotency_key, placed_as, customer_id, items,
-                             total_cents, currency, status, version, created_at_ms,
-                             updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-    )
-    .bind(&order.order_id)
-    .bind(saga_id)
-    .bind(key)
-    .bind(placed_as)
-    .bind(&order.customer_id)
-    .bind(&items)
-    .bind(order.total_cents)
-    .bind(&order.currency)
-    .bind(order.status.as_str())
-    .bind(stored_version(order.version)?)
-    .bind(order.updated_at_ms)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+                             total_cents, currency, status, version, confirmed_by,
+                             created_at_ms, updated_at_ms)
+         VALUES {}",
+        db::placeholder_rows(tx, 13, rows.len(), 1)
+    );
+    on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for row in &rows {
+            let order = row.order;
+            query = query
+                .bind(&order.order_id)
+                .bind(order.creating_saga())
+                .bind(row.key)
+                .bind(row.placed_as.as_deref())
+                .bind(&order.customer_id)
+                .bind(&row.items)
+                .bind(order.total_cents)
+                .bind(&order.currency)
+                .bind(order.status.as_str())
+                .bind(row.version)
+                .bind(order.confirmed_by.as_deref())
+                .bind(order.updated_at_ms)
+                .bind(order.updated_at_ms);
+        }
+        query.execute(conn).await.map(|_| ())
+    })
+}
+
+/// An order as its row is inserted.
+struct Inserted<'a> {
+    order: &'a Order,
+    key: Option<&'a str>,
+    placed_as: Option<String>,
+    items: String,
+    version: i64,
+}
+
+impl<'a> Inserted<'a> {
+    fn of(order: &'a Order) -> Result<Self, sqlx::Error> {
+        let key = match &order.origin {
+            Origin::Saga(_) => None,
+            Origin::Direct(key) => Some(key.as_str()),
+        };
+        let placed_as = key
+            .map(|_| {
+                json(&PlacedAs {
+                    customer_id: order.customer_id.clone(),
+                    items: order.items.clone(),
+                    currency: order.currency.clone(),
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            order,
+            key,
+            placed_as,
+            items: json(&order.items)?,
+            version: stored_version(order.version)?,
+        })
+    }
 }
 
 /// Replaces the items and total of `order_id`, PENDING at `version`, raising its version;
@@ -113,19 +153,85 @@ pub async fn leave_pending(
     confirmed_by: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on_backend!(tx, conn => sqlx::query(
-        "UPDATE orders SET status = $1, confirmed_by = $2, updated_at_ms = $3
-         WHERE order_id = $4 AND status = 'PENDING' AND version = $5",
-    )
-    .bind(status.as_str())
-    .bind(confirmed_by)
-    .bind(now_ms)
-    .bind(order_id)
-    .bind(stored_version(version)?)
-    .execute(conn)
-    .await?
-    .rows_affected());
-    Ok(changed == 1)
+    let leave = Leave {
+        order_id,
+        version,
+        status,
+        confirmed_by,
+        updated_at_ms: now_ms,
+    };
+    Ok(leave_pending_all(tx, &[leave]).await? == 1)
+}
+
+/// One order to move out of PENDING.
+#[derive(Debug, Clone, Copy)]
+pub struct Leave<'a> {
+    pub order_id: &'a str,
+    /// The version it must still be PENDING at.
+    pub version: u64,
+    pub status: OrderStatus,
+    pub confirmed_by: Option<&'a str>,
+    pub updated_at_ms: i64,
+}
+
+/// Moves each order of `leaves` out of PENDING, in one statement; how many moved (one
+/// that is no longer PENDING at its version, changed by a concurrent write, does not).
+pub async fn leave_pending_all(tx: &mut Tx, leaves: &[Leave<'_>]) -> Result<u64, sqlx::Error> {
+    if leaves.is_empty() {
+        return Ok(0);
+    }
+    let versions = leaves
+        .iter()
+        .map(|leave| stored_version(leave.version))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A VALUES list's columns are column1, column2, … on both backends.
+    let sql = format!(
+        "UPDATE orders SET status = v.column2, confirmed_by = v.column3,
+                           updated_at_ms = v.column4
+         FROM (VALUES {}) AS v
+         WHERE orders.order_id = v.column1 AND orders.status = 'PENDING'
+           AND orders.version = v.column5",
+        db::placeholder_rows(tx, 5, leaves.len(), 1)
+    );
+    Ok(on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for (leave, version) in leaves.iter().zip(&versions) {
+            query = query
+                .bind(leave.order_id)
+                .bind(leave.status.as_str())
+                .bind(leave.confirmed_by)
+                .bind(leave.updated_at_ms)
+                .bind(version);
+        }
+        query.execute(conn).await?.rows_affected()
+    }))
+}
+
+/// The orders whose id is one of `ids` or whose creating saga is one of `sagas`.
+pub async fn orders_by_ids_or_sagas(
+    tx: &mut Tx,
+    ids: &[&str],
+    sagas: &[&str],
+) -> Result<Vec<Order>, sqlx::Error> {
+    let sql = format!(
+        "{} WHERE order_id IN ({}) OR saga_id IN ({})",
+        select_orders!(),
+        db::placeholder_list(tx, ids.len().max(1), 1),
+        db::placeholder_list(tx, sagas.len().max(1), ids.len().max(1) + 1),
+    );
+    // An empty list matches nothing: NULL is no one's id.
+    let (none, no_ids) = ([None::<&str>], ids.is_empty());
+    on_backend!(tx, conn => {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for id in ids.iter().map(|id| Some(*id)).chain(none.into_iter().filter(|_| no_ids)) {
+            query = query.bind(id);
+        }
+        for saga in sagas.iter().map(|s| Some(*s)).chain(none.into_iter().filter(|_| sagas.is_empty())) {
+            query = query.bind(saga);
+        }
+        let rows = query.fetch_all(conn).await?;
+        rows.iter().map(order_from_row).collect()
+    })
 }
 
 /// The order placed under idempotency key `key`, and the request it was placed as.

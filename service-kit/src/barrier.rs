@@ -71,28 +71,47 @@ pub enum Entry {
 /// and says what to do. Nothing is written until [`finish`].
 pub async fn enter(tx: &mut Tx, step: &Step<'_>) -> Result<Entry, sqlx::Error> {
     queue_behind_the_saga(tx, step.saga_id).await?;
-    let counterpart = match step.kind {
+    let counterpart = counterpart(step).unwrap_or(step.op);
+    let records = records(tx, step.saga_id, step.op, counterpart).await?;
+    let entry = entry_of(step, &records);
+    count(&entry);
+    Ok(entry)
+}
+
+/// The operation that undoes `step`, or that `step` undoes.
+fn counterpart<'a>(step: &Step<'a>) -> Option<&'a str> {
+    match step.kind {
         StepKind::Action { undone_by } => undone_by,
         StepKind::Compensation { undoes } => Some(undoes),
-    };
-    let records = records(tx, step.saga_id, step.op, counterpart.unwrap_or(step.op)).await?;
+    }
+}
+
+/// One saga's records at this participant: each operation's name and recorded answer.
+pub type Record = (String, Option<Vec<u8>>);
+
+/// What to do with `step`, given its saga's records (at least those of its operation and
+/// of its counterpart): the barrier's whole rule, without IO.
+pub fn entry_of(step: &Step<'_>, records: &[Record]) -> Entry {
     let answer_of = |op: &str| records.iter().find(|(o, _)| o == op).map(|(_, r)| r);
     if let Some(first) = answer_of(step.op) {
-        count_hit("repeat");
-        return Ok(Entry::Repeat(first.clone().unwrap_or_default()));
+        return Entry::Repeat(first.clone().unwrap_or_default());
     }
-    let counterpart_seen = counterpart.is_some_and(|op| answer_of(op).is_some());
-    let entry = match (step.kind, counterpart_seen) {
+    let counterpart_seen = counterpart(step).is_some_and(|op| answer_of(op).is_some());
+    match (step.kind, counterpart_seen) {
         (StepKind::Action { .. }, true) => Entry::AlreadyCompensated,
         (StepKind::Compensation { .. }, false) => Entry::NothingToUndo,
         _ => Entry::First,
-    };
-    match &entry {
+    }
+}
+
+/// Counts `entry` when the barrier answers it without the call's effect.
+pub(crate) fn count(entry: &Entry) {
+    match entry {
+        Entry::Repeat(_) => count_hit("repeat"),
         Entry::AlreadyCompensated => count_hit("late_action"),
         Entry::NothingToUndo => count_hit("tombstone"),
-        Entry::First | Entry::Repeat(_) => {}
+        Entry::First => {}
     }
-    Ok(entry)
 }
 
 /// Counts a call the barrier answered without its effect (a transaction that is then
@@ -140,7 +159,7 @@ async fn queue_behind_the_saga(tx: &mut Tx, saga_id: &str) -> Result<(), sqlx::E
 
 /// The saga's lock: a 64-bit FNV-1a hash of its id, the same in every process and Rust
 /// version, so replicas sharing a database agree. Two sagas that share a key only queue.
-fn lock_key(saga_id: &str) -> i64 {
+pub(crate) fn lock_key(saga_id: &str) -> i64 {
     let hash = saga_id
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
@@ -156,7 +175,7 @@ async fn records(
     saga_id: &str,
     op: &str,
     other: &str,
-) -> Result<Vec<(String, Option<Vec<u8>>)>, sqlx::Error> {
+) -> Result<Vec<Record>, sqlx::Error> {
     on_backend!(tx, conn => {
         let rows = sqlx::query(
             "SELECT op, response FROM saga_barrier WHERE saga_id = $1 AND op IN ($2, $3)",

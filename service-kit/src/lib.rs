@@ -21,3 +21,4 @@ pub mod testing;
 pub mod text;
 pub mod tls;
 pub mod trace_context;
+pub mod write_plan;

@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::plan::Writer;
 use async_nats::jetstream::{self, message::PublishMessage};
 use prost::Message;
 use saga_contracts::orders::v1 as proto;
 use service_kit::broker::{self, EVENTS_PREFIX};
-use service_kit::db::{Db, GroupWriter};
+use service_kit::db::Db;
 use service_kit::faults::{CRASH_EXIT_CODE, Faults};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +43,7 @@ pub const REPUBLISH_BOUND: Duration =
 #[derive(Debug, Clone)]
 pub struct Outbox {
     pub db: Db,
-    pub writer: GroupWriter,
+    pub writer: Writer,
     pub faults: Arc<Faults>,
 }
 
@@ -205,7 +206,7 @@ async fn unpublished(db: &Db) -> Result<Vec<proto::OrderEvent>, sqlx::Error> {
     Ok(events)
 }
 
-async fn mark(writer: &GroupWriter, acked: Vec<u64>) -> Result<(), sqlx::Error> {
+async fn mark(writer: &Writer, acked: Vec<u64>) -> Result<(), sqlx::Error> {
     if acked.is_empty() {
         return Ok(());
     }

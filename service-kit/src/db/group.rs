@@ -7,13 +7,17 @@
 //! commits into one. A lone request is committed at once: batches form only while a
 //! commit is under way.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, Tx};
+use crate::barrier::{Entry, Step};
 use crate::on_backend;
+use crate::write_plan::{self, Records, WritePlan};
 
 /// A boxed future borrowing the transaction, as request bodies return.
 pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
@@ -29,22 +33,54 @@ struct Ran {
 }
 
 /// A request body, type-erased; given `Err` when it cannot run at all.
-type Job = Box<dyn for<'t> FnOnce(Result<&'t mut Tx, String>) -> TxFuture<'t, Ran> + Send>;
+type Body = Box<dyn for<'t> FnOnce(Result<&'t mut Tx, String>) -> TxFuture<'t, Ran> + Send>;
 
-/// The handle request handlers send their write transactions through.
-#[derive(Debug, Clone)]
-pub struct GroupWriter {
-    jobs: mpsc::Sender<Job>,
+/// What a planned call is answered with: its encoded answer.
+type Reply<P> = oneshot::Sender<Result<Vec<u8>, <P as WritePlan>::Error>>;
+
+/// A request: a body of code, or a call of the writer's plan.
+enum Job<P: WritePlan> {
+    Body(Body),
+    Planned(P::Request, Reply<P>),
+}
+
+/// The handle request handlers send their write transactions through; `P` is the plan
+/// that decides a batch's planned calls together ([`NoPlan`] when there is none).
+pub struct GroupWriter<P: WritePlan = NoPlan> {
+    jobs: mpsc::Sender<Job<P>>,
+}
+
+impl<P: WritePlan> Clone for GroupWriter<P> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<P: WritePlan> std::fmt::Debug for GroupWriter<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupWriter").finish_non_exhaustive()
+    }
 }
 
 impl GroupWriter {
     /// Starts the writer task on `db`; up to `max_batch` requests share one commit. It
     /// ends when the last handle is dropped. Must be called inside a tokio runtime.
     pub fn start(db: Db, max_batch: usize) -> Self {
+        Self::with_plan(db, max_batch, NoPlan)
+    }
+}
+
+impl<P: WritePlan> GroupWriter<P> {
+    /// [`GroupWriter::start`], with `plan` deciding the calls sent through
+    /// [`GroupWriter::planned`] a batch at a time.
+    pub fn with_plan(db: Db, max_batch: usize, plan: P) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let plan = Arc::new(plan);
         tokio::spawn(super::run_batches(queue, max_batch, move |batch| {
-            let db = db.clone();
-            async move { commit_batch(&db, batch).await }
+            let (db, plan) = (db.clone(), plan.clone());
+            async move { commit_batch(&db, &*plan, batch).await }
         }));
         Self { jobs }
     }
@@ -59,7 +95,7 @@ impl GroupWriter {
         F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, Result<T, E>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |tx| {
+        let body: Body = Box::new(move |tx| {
             Box::pin(async move {
                 let result = match tx {
                     Ok(tx) => body(tx).await,
@@ -74,49 +110,76 @@ impl GroupWriter {
                 Ran { keep, answer }
             })
         });
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| E::from(storage_error("the writer stopped".into())))?;
+        self.send(Job::Body(body)).await?;
         answer
             .await
             .map_err(|_| E::from(storage_error("the writer stopped".into())))?
     }
+
+    /// Has the plan decide `request` together with the batch it joins and returns its
+    /// encoded answer once the batch has committed.
+    pub async fn planned(&self, request: P::Request) -> Result<Vec<u8>, P::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Planned(request, reply)).await?;
+        answer
+            .await
+            .map_err(|_| P::Error::from(storage_error("the writer stopped".into())))?
+    }
+
+    async fn send<E: From<sqlx::Error>>(&self, job: Job<P>) -> Result<(), E> {
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| E::from(storage_error("the writer stopped".into())))
+    }
 }
 
-/// Runs every job of the batch under its own savepoint, commits, then answers them all.
-async fn commit_batch(db: &Db, mut jobs: Vec<Job>) {
-    let mut tx = match db.begin_write().await {
-        Ok(tx) => tx,
-        Err(error) => return fail_all(jobs, error.to_string()).await,
-    };
-    if jobs.len() == 1
-        && let Some(job) = jobs.pop()
-    {
-        return commit_alone(tx, job).await;
-    }
-    let total = jobs.len();
-    let mut ran = Vec::with_capacity(total);
-    let mut broken = savepoint(&mut tx, OPEN).await.err();
-    let mut jobs = jobs.into_iter();
-    if broken.is_none() {
-        for job in jobs.by_ref() {
-            let done = job(Ok(&mut tx)).await;
-            let last = ran.len() + 1 == total;
-            let end = match (done.keep, last) {
-                // COMMIT releases the last savepoint.
-                (true, true) => Ok(()),
-                (true, false) => savepoint(&mut tx, NEXT).await,
-                (false, true) => savepoint(&mut tx, UNDO).await,
-                (false, false) => savepoint(&mut tx, UNDO_NEXT).await,
-            };
-            ran.push(done);
-            if let Err(error) = end {
-                broken = Some(error);
-                break;
+/// Runs the batch's planned calls, then every body under its own savepoint, commits,
+/// then answers them all.
+async fn commit_batch<P: WritePlan>(db: &Db, plan: &P, jobs: Vec<Job<P>>) {
+    let (mut bodies, mut requests, mut replies) = (Vec::new(), Vec::new(), Vec::new());
+    for job in jobs {
+        match job {
+            Job::Body(body) => bodies.push(body),
+            Job::Planned(request, reply) => {
+                requests.push(request);
+                replies.push(reply);
             }
         }
     }
+    let mut tx = match db.begin_write().await {
+        Ok(tx) => tx,
+        Err(error) => {
+            fail_replies::<P>(replies, &error.to_string());
+            return fail_all(bodies, error.to_string()).await;
+        }
+    };
+    let mut planned = Vec::new();
+    if !requests.is_empty() {
+        match write_plan::run(plan, &mut tx, requests).await {
+            Ok(outcomes) => planned = outcomes,
+            Err(error) => {
+                // A failed statement spoils the transaction (PostgreSQL refuses every
+                // later one): the planned calls fail, the bodies run in one of their own.
+                let _ = tx.rollback().await;
+                tracing::error!(%error, requests = replies.len(), "a write plan failed");
+                fail_replies::<P>(replies, &error.to_string());
+                return Box::pin(commit_batch::<P>(
+                    db,
+                    plan,
+                    bodies.into_iter().map(Job::Body).collect(),
+                ))
+                .await;
+            }
+        }
+    }
+    if planned.is_empty()
+        && bodies.len() == 1
+        && let Some(body) = bodies.pop()
+    {
+        return commit_alone(tx, body).await;
+    }
+    let (ran, broken, left) = run_bodies(&mut tx, bodies).await;
     let committed = match broken {
         Some(error) => {
             let _ = tx.rollback().await;
@@ -125,17 +188,61 @@ async fn commit_batch(db: &Db, mut jobs: Vec<Job>) {
         None => tx.commit().await.map_err(|error| error.to_string()),
     };
     if let Err(error) = &committed {
-        tracing::error!(%error, requests = ran.len(), "group commit failed");
+        tracing::error!(%error, requests = ran.len() + planned.len(), "group commit failed");
+    }
+    for (outcome, reply) in planned.into_iter().zip(replies) {
+        let answer = match &committed {
+            Ok(()) => outcome,
+            Err(cause) => Err(P::Error::from(storage_error(cause.clone()))),
+        };
+        let _ = reply.send(answer);
     }
     for done in ran {
         (done.answer)(committed.clone());
     }
-    fail_all(jobs.collect(), "the batch transaction failed".into()).await;
+    fail_all(left, "the batch transaction failed".into()).await;
+}
+
+/// Runs each body under its own savepoint, in `tx`: what they reported, the error that
+/// broke the transaction if one did, and the bodies that did not run because of it.
+async fn run_bodies(tx: &mut Tx, bodies: Vec<Body>) -> (Vec<Ran>, Option<sqlx::Error>, Vec<Body>) {
+    let total = bodies.len();
+    let mut ran = Vec::with_capacity(total);
+    if total == 0 {
+        return (ran, None, Vec::new());
+    }
+    let mut broken = savepoint(tx, OPEN).await.err();
+    let mut bodies = bodies.into_iter();
+    if broken.is_none() {
+        for body in bodies.by_ref() {
+            let done = body(Ok(&mut *tx)).await;
+            let last = ran.len() + 1 == total;
+            let end = match (done.keep, last) {
+                // COMMIT releases the last savepoint.
+                (true, true) => Ok(()),
+                (true, false) => savepoint(tx, NEXT).await,
+                (false, true) => savepoint(tx, UNDO).await,
+                (false, false) => savepoint(tx, UNDO_NEXT).await,
+            };
+            ran.push(done);
+            if let Err(error) = end {
+                broken = Some(error);
+                break;
+            }
+        }
+    }
+    (ran, broken, bodies.collect())
+}
+
+fn fail_replies<P: WritePlan>(replies: Vec<Reply<P>>, cause: &str) {
+    for reply in replies {
+        let _ = reply.send(Err(P::Error::from(storage_error(cause.to_string()))));
+    }
 }
 
 /// A lone job needs no savepoint: its transaction is its own, kept or rolled back.
-async fn commit_alone(mut tx: Tx, job: Job) {
-    let done = job(Ok(&mut tx)).await;
+async fn commit_alone(mut tx: Tx, body: Body) {
+    let done = body(Ok(&mut tx)).await;
     let committed = match done.keep {
         true => tx.commit().await.map_err(|error| error.to_string()),
         // The job's own error is its answer; nothing of it was kept.
@@ -164,13 +271,49 @@ async fn savepoint(tx: &mut Tx, statements: &'static str) -> Result<(), sqlx::Er
     on_backend!(tx, conn => sqlx::raw_sql(statements).execute(conn).await.map(|_| ()))
 }
 
-async fn fail_all(jobs: Vec<Job>, cause: String) {
-    for job in jobs {
-        let ran = job(Err(cause.clone())).await;
+async fn fail_all(bodies: Vec<Body>, cause: String) {
+    for body in bodies {
+        let ran = body(Err(cause.clone())).await;
         (ran.answer)(Err(cause.clone()));
     }
 }
 
 fn storage_error(cause: String) -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::other(cause))
+}
+
+/// The plan of a writer that has none: no call can be planned.
+#[derive(Debug)]
+pub struct NoPlan;
+
+impl WritePlan for NoPlan {
+    type Request = Infallible;
+    type Error = sqlx::Error;
+    type View = ();
+
+    fn step(request: &Infallible) -> Step<'_> {
+        match *request {}
+    }
+
+    fn read<'t>(
+        &'t self,
+        _: &'t mut Tx,
+        _: &'t [Infallible],
+    ) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn decide(
+        &self,
+        _: &mut (),
+        _: &Records,
+        request: Infallible,
+        _: Entry,
+    ) -> Result<Vec<u8>, sqlx::Error> {
+        match request {}
+    }
+
+    fn write<'t>(&'t self, _: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
 }

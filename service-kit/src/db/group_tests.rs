@@ -3,6 +3,7 @@
 use super::*;
 use crate::barrier::{self, Entry, Step, StepKind};
 use crate::testing::{databases, orders_migrations};
+use crate::write_plan::{Records, WritePlan};
 
 fn step(saga_id: &str) -> Step<'_> {
     Step {
@@ -107,5 +108,80 @@ async fn a_request_body_that_panics_fails_its_request_and_the_writer_goes_on() {
             .write(move |tx| Box::pin(record(tx, id, false)))
             .await;
         assert!(next.is_ok(), "the writer still serves: {next:?}");
+    }
+}
+
+/// A plan that only records its calls: a call is its saga id, answered with it; the
+/// saga `refused` is refused.
+struct Recording;
+
+impl WritePlan for Recording {
+    type Request = String;
+    type Error = sqlx::Error;
+    type View = ();
+
+    fn step(saga_id: &String) -> Step<'_> {
+        step(saga_id)
+    }
+
+    fn read<'t>(&'t self, _: &'t mut Tx, _: &'t [String]) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn decide(
+        &self,
+        _: &mut (),
+        _: &Records,
+        saga_id: String,
+        entry: Entry,
+    ) -> Result<Vec<u8>, sqlx::Error> {
+        assert_eq!(entry, Entry::First, "repeats never reach the plan");
+        match saga_id.as_str() {
+            "refused" => Err(sqlx::Error::RowNotFound),
+            _ => Ok(saga_id.into_bytes()),
+        }
+    }
+
+    fn write<'t>(&'t self, _: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn planned_calls_and_bodies_share_batches_and_a_refused_call_records_nothing() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let writer = GroupWriter::with_plan(db.clone(), 64, Recording);
+        let calls = (0..40).map(|i| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let id = match i {
+                    12 => "refused".to_string(),
+                    _ => format!("s{i}"),
+                };
+                match i % 2 {
+                    0 => writer.planned(id).await.map(|_| ()),
+                    _ => {
+                        writer
+                            .write(move |tx| Box::pin(record(tx, id, false)))
+                            .await
+                    }
+                }
+            })
+        });
+        for (i, call) in calls.enumerate() {
+            let answered = call.await.expect("join");
+            assert_eq!(answered.is_ok(), i != 12, "s{i}: {answered:?}");
+        }
+        for i in (0..40).filter(|i| *i != 12) {
+            let id = format!("s{i}");
+            let again = writer.planned(id.clone()).await.expect("a repeat");
+            assert_eq!(again, id.into_bytes(), "the first answer, replayed");
+        }
+        let refused = writer
+            .write(|tx| Box::pin(async move { barrier::enter(tx, &step("refused")).await }))
+            .await
+            .expect("read back");
+        assert_eq!(refused, Entry::First, "the refused call left nothing");
     }
 }

@@ -6,6 +6,7 @@ mod batches;
 mod group;
 #[cfg(test)]
 mod group_tests;
+mod placeholders;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -16,7 +17,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use batches::run_batches;
-pub use group::{GroupWriter, TxFuture};
+pub use group::{GroupWriter, NoPlan, TxFuture};
+pub use placeholders::{list as placeholder_list, one as placeholder, rows as placeholder_rows};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
 pub use sqlite::{begin_write, default_url, open_sqlite};
