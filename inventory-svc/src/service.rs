@@ -67,10 +67,11 @@ pub async fn release(
 #[derive(Debug)]
 pub struct InventoryPlan;
 
-/// A batch's reservations, by saga, and what it changed.
+/// A batch's reservations, in the order it met them, and what it changed.
 #[derive(Debug, Default)]
 pub struct View {
-    by_saga: HashMap<String, Slot>,
+    slots: Vec<Slot>,
+    by_saga: HashMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -128,7 +129,7 @@ impl WritePlan for InventoryPlan {
 
     fn write<'t>(&'t self, tx: &'t mut Tx, view: View) -> TxFuture<'t, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            let slots = view.by_saga.values();
+            let slots = view.slots.iter();
             let reserved: Vec<&proto::Reservation> = slots
                 .clone()
                 .filter(|slot| slot.reserved_here)
@@ -146,12 +147,18 @@ impl WritePlan for InventoryPlan {
 
 impl View {
     fn add(&mut self, reservation: proto::Reservation, reserved_here: bool) {
-        let slot = Slot {
+        self.by_saga
+            .insert(reservation.saga_id.clone(), self.slots.len());
+        self.slots.push(Slot {
             reservation,
             reserved_here,
             released_here: false,
-        };
-        self.by_saga.insert(slot.reservation.saga_id.clone(), slot);
+        });
+    }
+
+    fn of_saga(&mut self, saga_id: &str) -> Option<&mut Slot> {
+        let slot = *self.by_saga.get(saga_id)?;
+        self.slots.get_mut(slot)
     }
 }
 
@@ -165,7 +172,7 @@ fn reserve_in(
             "the saga's reservation was already released".to_string(),
         ));
     }
-    if let Some(held) = view.by_saga.get(&reserve.saga_id) {
+    if let Some(held) = view.of_saga(&reserve.saga_id) {
         return Err(ParticipantError::Refused(format!(
             "the saga already holds reservation {:?}",
             held.reservation.reservation_id
@@ -189,7 +196,7 @@ fn reserve_in(
 fn release_in(view: &mut View, release: &Release, entry: Entry) -> Vec<u8> {
     let slot = match entry {
         Entry::NothingToUndo => None,
-        _ => view.by_saga.get_mut(&release.saga_id),
+        _ => view.of_saga(&release.saga_id),
     };
     let reservation = slot.map(|slot| {
         if let Some(named) = release

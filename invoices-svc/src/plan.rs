@@ -37,10 +37,12 @@ pub struct InvoicesPlan {
     pub max_invoice_cents: i64,
 }
 
-/// A batch's invoices, by saga: those it read and those it issued, and what changed.
+/// A batch's invoices, in the order it met them (so that new ones are numbered in arrival
+/// order): those it read and those it issued, and what changed.
 #[derive(Debug, Default)]
 pub struct View {
-    by_saga: HashMap<String, Slot>,
+    slots: Vec<Slot>,
+    by_saga: HashMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -111,15 +113,15 @@ impl WritePlan for InvoicesPlan {
     fn write<'t>(&'t self, tx: &'t mut Tx, view: View) -> TxFuture<'t, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let issued: Vec<&Invoice> = view
-                .by_saga
-                .values()
+                .slots
+                .iter()
                 .filter(|slot| slot.issued_here)
                 .map(|slot| &slot.invoice)
                 .collect();
             store::insert_invoices(tx, &issued).await?;
             let voided: Vec<&str> = view
-                .by_saga
-                .values()
+                .slots
+                .iter()
                 .filter(|slot| slot.voided_here && !slot.issued_here)
                 .map(|slot| slot.invoice.invoice_id.as_str())
                 .collect();
@@ -130,12 +132,18 @@ impl WritePlan for InvoicesPlan {
 
 impl View {
     fn add(&mut self, invoice: Invoice, issued_here: bool) {
-        let slot = Slot {
+        self.by_saga
+            .insert(invoice.saga_id.clone(), self.slots.len());
+        self.slots.push(Slot {
             invoice,
             issued_here,
             voided_here: false,
-        };
-        self.by_saga.insert(slot.invoice.saga_id.clone(), slot);
+        });
+    }
+
+    fn of_saga(&mut self, saga_id: &str) -> Option<&mut Slot> {
+        let slot = *self.by_saga.get(saga_id)?;
+        self.slots.get_mut(slot)
     }
 }
 
@@ -172,8 +180,7 @@ fn void_invoice(view: &mut View, void: &VoidInvoice, entry: Entry) -> Result<Vec
         return Ok(proto::VoidInvoiceResponse { invoice: None }.encode_to_vec());
     }
     let slot = view
-        .by_saga
-        .get_mut(&void.saga_id)
+        .of_saga(&void.saga_id)
         .ok_or_else(|| ApiError::NotFound {
             what: "invoice of saga",
             id: void.saga_id.clone(),

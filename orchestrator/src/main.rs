@@ -4,6 +4,9 @@ use clap::Parser;
 use orchestrator::config::Config;
 use orchestrator::startup::App;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();

@@ -146,8 +146,14 @@ async fn a_saga_the_successors_start_skipped_while_its_predecessor_held_it_is_cl
             .await
             .expect("lock the row");
         let new = stack.replica(stack.store().await, "a", LEASE);
-        new.resume_own().await;
-        lock.rollback().await.expect("release the row");
+        // The successor starts while the row is held; the lock goes after a while
+        // whatever the successor waits for (the predecessor's renewal may queue behind
+        // the row, and the successor's registration behind that renewal).
+        let release = async {
+            tokio::time::sleep(LEASE).await;
+            lock.rollback().await.expect("release the row");
+        };
+        tokio::join!(new.resume_own(), release);
         // The old process finds itself superseded and stops: nobody renews the saga it
         // held, and the new one claims it once its lease has passed.
         let unfinished = unfinished_after(store.as_ref(), PATIENCE).await;

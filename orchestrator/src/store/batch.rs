@@ -11,7 +11,7 @@
 use service_kit::db::{Db, Tx};
 use tokio::sync::{mpsc, oneshot};
 
-use super::statements::{SagaKey, select_saga};
+use super::statements::select_saga_by_key;
 use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
 use super::{FeedLease, Inserted, Lease, NewSaga, SagaWrite, StoreError};
 use saga_definitions::machine::{LogRecord, SagaState};
@@ -167,7 +167,7 @@ pub(super) async fn insert_page(
 
 /// The saga that holds `key`, which an insert found taken.
 async fn holder(tx: &mut Tx, key: &str) -> Result<Inserted, StoreError> {
-    let existing = select_saga(tx, SagaKey::Key(key)).await?;
+    let existing = select_saga_by_key(tx, key).await?;
     let existing = existing.ok_or_else(|| StoreError::Corrupt(format!("key {key} vanished")))?;
     Ok(Inserted::Existing(Box::new(existing)))
 }

@@ -6,7 +6,7 @@ use service_kit::db::{Db, Migrations, Tx};
 use service_kit::on_backend;
 
 use super::batch::GroupCommitter;
-use super::statements::{SagaKey, saga_from_row, select_log, select_saga};
+use super::statements::{saga_from_row, select_saga_by_key, select_saga_with_log};
 use super::{
     Claim, FeedLease, Incarnation, Inserted, NewSaga, ReplicaRecord, SagaFilter, SagaRecord,
     SagaStore, SagaWrite, StoreError,
@@ -94,18 +94,12 @@ impl SagaStore for SqlStore {
     }
 
     async fn get(&self, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let Some(mut saga) = select_saga(&mut tx, SagaKey::Id(saga_id)).await? else {
-            return Ok(None);
-        };
-        saga.log = select_log(&mut tx, saga_id).await?;
-        tx.commit().await?;
-        Ok(Some(saga))
+        select_saga_with_log(&self.db, saga_id).await
     }
 
     async fn get_by_key(&self, key: &str) -> Result<Option<SagaRecord>, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        let saga = select_saga(&mut tx, SagaKey::Key(key)).await?;
+        let saga = select_saga_by_key(&mut tx, key).await?;
         tx.commit().await?;
         Ok(saga)
     }
