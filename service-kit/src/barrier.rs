@@ -31,6 +31,9 @@
 //! transaction ends), so concurrent repeats queue behind the first instead of racing it,
 //! an action and its compensation always see each other's record, and what the call
 //! reads of the saga's own state stays true until it commits.
+//!
+//! Or decide the calls of a batch together, with one read and one write per table for
+//! all of them: [`crate::write_plan`], which applies the same rule ([`entry_of`]).
 
 use crate::db::{self, RowExt, Tx};
 use crate::on_backend;

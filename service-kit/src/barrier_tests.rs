@@ -197,3 +197,31 @@ async fn a_create_racing_its_cancel_is_undone_or_refused_whatever_the_default_is
         assert!(allowed, "{id}: {outcome:?}");
     }
 }
+
+#[test]
+fn the_rule_without_io_answers_every_combination_of_records() {
+    let record = |op: &str, answer: &[u8]| (op.to_string(), Some(answer.to_vec()));
+    assert_eq!(entry_of(&CREATE, &[]), Entry::First);
+    assert_eq!(entry_of(&CANCEL, &[]), Entry::NothingToUndo);
+    assert_eq!(
+        entry_of(&CREATE, &[record("create", b"first")]),
+        Entry::Repeat(b"first".to_vec())
+    );
+    assert_eq!(
+        entry_of(&CANCEL, &[record("create", b"made")]),
+        Entry::First
+    );
+    assert_eq!(
+        entry_of(&CREATE, &[record("cancel", b"tombstone")]),
+        Entry::AlreadyCompensated
+    );
+    assert_eq!(
+        entry_of(
+            &CANCEL,
+            &[record("create", b"made"), record("cancel", b"undone")]
+        ),
+        Entry::Repeat(b"undone".to_vec())
+    );
+    let other_saga_op = [record("confirm", b"x")];
+    assert_eq!(entry_of(&CREATE, &other_saga_op), Entry::First);
+}

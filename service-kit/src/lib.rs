@@ -1,7 +1,8 @@
 //! Plumbing shared by the orchestrator and the participant services, so the three do not
 //! drift apart: telemetry, shutdown, serving with health, the database (SQLite or
 //! PostgreSQL), the order events' broker (NATS JetStream), paging tokens, fault
-//! injection, the participant-side idempotency barrier, the rule for ids' text, and what
+//! injection, the participant-side idempotency barrier and write plans, the rule for ids'
+//! text, and what
 //! the participants share above that (their error, field validation and start-up).
 
 pub mod barrier;

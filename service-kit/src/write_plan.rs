@@ -15,6 +15,7 @@
 //! the barrier records, which the caller decodes as the type it expects.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use sqlx::AssertSqlSafe;
 
@@ -190,4 +191,40 @@ async fn insert_records(
         }
         query.execute(conn).await.map(|_| ())
     })
+}
+
+/// The plan of a writer that has none: no call can be planned.
+#[derive(Debug)]
+pub struct NoPlan;
+
+impl WritePlan for NoPlan {
+    type Request = Infallible;
+    type Error = sqlx::Error;
+    type View = ();
+
+    fn step(request: &Infallible) -> Step<'_> {
+        match *request {}
+    }
+
+    fn read<'t>(
+        &'t self,
+        _: &'t mut Tx,
+        _: &'t [Infallible],
+    ) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn decide(
+        &self,
+        _: &mut (),
+        _: &Records,
+        request: Infallible,
+        _: Entry,
+    ) -> Result<Vec<u8>, sqlx::Error> {
+        match request {}
+    }
+
+    fn write<'t>(&'t self, _: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -6,8 +6,10 @@
 //! On SQLite, which commits one writer at a time with an fsync each, this turns N
 //! commits into one. A lone request is committed at once: batches form only while a
 //! commit is under way.
+//!
+//! A writer may carry a plan ([`crate::write_plan`]): the calls sent to it as data are
+//! decided together for the batch, first, in the same transaction as the bodies.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,9 +17,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, Tx};
-use crate::barrier::{Entry, Step};
 use crate::on_backend;
-use crate::write_plan::{self, Records, WritePlan};
+use crate::write_plan::{self, NoPlan, WritePlan};
 
 /// A boxed future borrowing the transaction, as request bodies return.
 pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
@@ -280,40 +281,4 @@ async fn fail_all(bodies: Vec<Body>, cause: String) {
 
 fn storage_error(cause: String) -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::other(cause))
-}
-
-/// The plan of a writer that has none: no call can be planned.
-#[derive(Debug)]
-pub struct NoPlan;
-
-impl WritePlan for NoPlan {
-    type Request = Infallible;
-    type Error = sqlx::Error;
-    type View = ();
-
-    fn step(request: &Infallible) -> Step<'_> {
-        match *request {}
-    }
-
-    fn read<'t>(
-        &'t self,
-        _: &'t mut Tx,
-        _: &'t [Infallible],
-    ) -> TxFuture<'t, Result<(), sqlx::Error>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn decide(
-        &self,
-        _: &mut (),
-        _: &Records,
-        request: Infallible,
-        _: Entry,
-    ) -> Result<Vec<u8>, sqlx::Error> {
-        match request {}
-    }
-
-    fn write<'t>(&'t self, _: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
-        Box::pin(async { Ok(()) })
-    }
 }

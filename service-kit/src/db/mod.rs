@@ -17,7 +17,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use batches::run_batches;
-pub use group::{GroupWriter, NoPlan, TxFuture};
+pub use group::{GroupWriter, TxFuture};
 pub use placeholders::{list as placeholder_list, one as placeholder, rows as placeholder_rows};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
