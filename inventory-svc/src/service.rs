@@ -3,15 +3,13 @@
 //! the calls before it decided), and writes its new reservations and its releases with
 //! one statement each, with the barrier's records, in the batch's one commit.
 
-use std::collections::HashMap;
-
 use prost::Message;
 use service_kit::barrier::{Entry, Step};
 use service_kit::db::{self, GroupWriter, RowExt, Tx, TxFuture};
 use service_kit::on_backend;
 use service_kit::participant::ParticipantError;
 use service_kit::saga_call::SagaCall;
-use service_kit::write_plan::{Records, WritePlan};
+use service_kit::write_plan::{BySaga, Records, WritePlan};
 use sqlx::AssertSqlSafe;
 
 use crate::proto;
@@ -67,11 +65,10 @@ pub async fn release(
 #[derive(Debug)]
 pub struct InventoryPlan;
 
-/// A batch's reservations, in the order it met them, and what it changed.
+/// A batch's reservations, by saga, and what it changed.
 #[derive(Debug, Default)]
 pub struct View {
-    slots: Vec<Slot>,
-    by_saga: HashMap<String, usize>,
+    slots: BySaga<Slot>,
 }
 
 #[derive(Debug)]
@@ -147,18 +144,13 @@ impl WritePlan for InventoryPlan {
 
 impl View {
     fn add(&mut self, reservation: proto::Reservation, reserved_here: bool) {
-        self.by_saga
-            .insert(reservation.saga_id.clone(), self.slots.len());
-        self.slots.push(Slot {
+        let saga_id = reservation.saga_id.clone();
+        let slot = Slot {
             reservation,
             reserved_here,
             released_here: false,
-        });
-    }
-
-    fn of_saga(&mut self, saga_id: &str) -> Option<&mut Slot> {
-        let slot = *self.by_saga.get(saga_id)?;
-        self.slots.get_mut(slot)
+        };
+        self.slots.add(&saga_id, slot);
     }
 }
 
@@ -172,7 +164,7 @@ fn reserve_in(
             "the saga's reservation was already released".to_string(),
         ));
     }
-    if let Some(held) = view.of_saga(&reserve.saga_id) {
+    if let Some(held) = view.slots.get_mut(&reserve.saga_id) {
         return Err(ParticipantError::Refused(format!(
             "the saga already holds reservation {:?}",
             held.reservation.reservation_id
@@ -196,7 +188,7 @@ fn reserve_in(
 fn release_in(view: &mut View, release: &Release, entry: Entry) -> Vec<u8> {
     let slot = match entry {
         Entry::NothingToUndo => None,
-        _ => view.of_saga(&release.saga_id),
+        _ => view.slots.get_mut(&release.saga_id),
     };
     let reservation = slot.map(|slot| {
         if let Some(named) = release

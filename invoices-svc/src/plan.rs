@@ -4,13 +4,11 @@
 //! invoices and its voids with one statement each. The rules are those of each call
 //! alone: see [`crate::service`].
 
-use std::collections::HashMap;
-
 use prost::Message;
 use saga_contracts::invoices::v1 as proto;
 use service_kit::barrier::{Entry, Step, StepKind};
 use service_kit::db::{GroupWriter, Tx, TxFuture};
-use service_kit::write_plan::{Records, WritePlan};
+use service_kit::write_plan::{BySaga, Records, WritePlan};
 use tracing::info;
 
 use crate::domain::{Invoice, InvoiceStatus, NewInvoice, VoidInvoice};
@@ -37,12 +35,10 @@ pub struct InvoicesPlan {
     pub max_invoice_cents: i64,
 }
 
-/// A batch's invoices, in the order it met them (so that new ones are numbered in arrival
-/// order): those it read and those it issued, and what changed.
+/// A batch's invoices, by saga: those it read and those it issued, and what changed.
 #[derive(Debug, Default)]
 pub struct View {
-    slots: Vec<Slot>,
-    by_saga: HashMap<String, usize>,
+    slots: BySaga<Slot>,
 }
 
 #[derive(Debug)]
@@ -132,18 +128,13 @@ impl WritePlan for InvoicesPlan {
 
 impl View {
     fn add(&mut self, invoice: Invoice, issued_here: bool) {
-        self.by_saga
-            .insert(invoice.saga_id.clone(), self.slots.len());
-        self.slots.push(Slot {
+        let saga_id = invoice.saga_id.clone();
+        let slot = Slot {
             invoice,
             issued_here,
             voided_here: false,
-        });
-    }
-
-    fn of_saga(&mut self, saga_id: &str) -> Option<&mut Slot> {
-        let slot = *self.by_saga.get(saga_id)?;
-        self.slots.get_mut(slot)
+        };
+        self.slots.add(&saga_id, slot);
     }
 }
 
@@ -180,7 +171,8 @@ fn void_invoice(view: &mut View, void: &VoidInvoice, entry: Entry) -> Result<Vec
         return Ok(proto::VoidInvoiceResponse { invoice: None }.encode_to_vec());
     }
     let slot = view
-        .of_saga(&void.saga_id)
+        .slots
+        .get_mut(&void.saga_id)
         .ok_or_else(|| ApiError::NotFound {
             what: "invoice of saga",
             id: void.saga_id.clone(),

@@ -88,6 +88,42 @@ impl Records {
     }
 }
 
+/// A batch's rows of one kind, at most one per saga, in the order the batch met them (so
+/// that rows it creates are written, and numbered, in arrival order), found by saga.
+#[derive(Debug)]
+pub struct BySaga<T> {
+    rows: Vec<T>,
+    index: HashMap<String, usize>,
+}
+
+impl<T> Default for BySaga<T> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T> BySaga<T> {
+    /// Adds the row of `saga_id` (replacing, for lookups, one it had).
+    pub fn add(&mut self, saga_id: &str, row: T) {
+        self.index.insert(saga_id.to_string(), self.rows.len());
+        self.rows.push(row);
+    }
+
+    /// The row of `saga_id`, if the batch has one.
+    pub fn get_mut(&mut self, saga_id: &str) -> Option<&mut T> {
+        let at = *self.index.get(saga_id)?;
+        self.rows.get_mut(at)
+    }
+
+    /// Every row, in the order added.
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.rows.iter()
+    }
+}
+
 /// Runs the plan for `requests` in `tx` and returns each call's encoded answer, in order.
 /// An `Err` is a failed statement: the transaction must be rolled back and every call
 /// failed.
