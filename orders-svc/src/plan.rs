@@ -140,9 +140,6 @@ impl WritePlan for OrdersPlan {
                     _ => None,
                 })
                 .collect();
-            if ids.is_empty() && sagas.is_empty() {
-                return Ok(view);
-            }
             for order in store::orders_by_ids_or_sagas(tx, &ids, &sagas).await? {
                 let version = order.version;
                 view.add(order, Some(version));

@@ -213,21 +213,28 @@ pub async fn orders_by_ids_or_sagas(
     ids: &[&str],
     sagas: &[&str],
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let sql = format!(
-        "{} WHERE order_id IN ({}) OR saga_id IN ({})",
-        select_orders!(),
-        db::placeholder_list(tx, ids.len().max(1), 1),
-        db::placeholder_list(tx, sagas.len().max(1), ids.len().max(1) + 1),
-    );
-    // An empty list matches nothing: NULL is no one's id.
-    let (none, no_ids) = ([None::<&str>], ids.is_empty());
+    let mut conditions = Vec::new();
+    if !ids.is_empty() {
+        conditions.push(format!(
+            "order_id IN ({})",
+            db::placeholder_list(tx, ids.len(), 1)
+        ));
+    }
+    if !sagas.is_empty() {
+        let first = ids.len() + 1;
+        conditions.push(format!(
+            "saga_id IN ({})",
+            db::placeholder_list(tx, sagas.len(), first)
+        ));
+    }
+    if conditions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{} WHERE {}", select_orders!(), conditions.join(" OR "));
     on_backend!(tx, conn => {
         let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-        for id in ids.iter().map(|id| Some(*id)).chain(none.into_iter().filter(|_| no_ids)) {
-            query = query.bind(id);
-        }
-        for saga in sagas.iter().map(|s| Some(*s)).chain(none.into_iter().filter(|_| sagas.is_empty())) {
-            query = query.bind(saga);
+        for value in ids.iter().chain(sagas) {
+            query = query.bind(*value);
         }
         let rows = query.fetch_all(conn).await?;
         rows.iter().map(order_from_row).collect()

@@ -139,12 +139,6 @@ pub async fn finish(tx: &mut Tx, step: &Step<'_>, response: &[u8]) -> Result<(),
     Ok(())
 }
 
-/// Whether the saga's operation `op` has a record: it ran (or, for a compensation, left
-/// a tombstone). Read inside a call already [`enter`]ed, so it stays true until commit.
-pub async fn recorded(tx: &mut Tx, saga_id: &str, op: &str) -> Result<bool, sqlx::Error> {
-    Ok(!records(tx, saga_id, op, op).await?.is_empty())
-}
-
 /// Makes the calls of one saga wait for each other's transactions. SQLite's write
 /// transactions already run one at a time (`BEGIN IMMEDIATE`); PostgreSQL runs writers
 /// side by side, so there a transaction-scoped advisory lock on the saga does it.

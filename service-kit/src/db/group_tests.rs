@@ -148,7 +148,7 @@ impl WritePlan for Recording {
 }
 
 #[tokio::test]
-async fn planned_calls_and_bodies_share_batches_and_a_refused_call_records_nothing() {
+async fn planned_calls_and_bodies_on_one_writer_all_commit_and_a_refused_call_records_nothing() {
     let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
         let writer = GroupWriter::with_plan(db.clone(), 64, Recording);
