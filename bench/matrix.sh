@@ -2,7 +2,8 @@
 # The benchmark matrix: builds the release binaries, then runs `saga-bench matrix` (SQLite
 # and PostgreSQL; concurrency 1, 16, 64, 256; 0 % and 10 % compensating; SQLite with
 # synchronous=normal at 1 and 64; 1, 2, 4 orchestrator replicas on PostgreSQL at
-# concurrency 64; 3 runs of 3 s per phase per cell, medians), which writes bench/results/matrix.{md,svg,json} and prints their paths.
+# concurrency 64; then open loops on SQLite at 0.5, 1, 2 and 3 times the best closed-loop
+# SQLite throughput; 3 runs of 3 s per phase per cell, medians), which writes bench/results/matrix.{md,svg,json} and prints their paths.
 # PostgreSQL: the server SAGA_TEST_POSTGRES_URL names, else a throwaway one when the
 # server binaries are installed (scripts/postgres.sh), else the PostgreSQL half is skipped.
 # Extra arguments go to `saga-bench matrix` (e.g. --runs 5 --duration 5).

@@ -200,6 +200,8 @@ fn a_tiny_matrix_writes_its_table_plot_and_figures() {
         "0,0.5",
         "--sqlite-normal-concurrency",
         "4",
+        "--overload",
+        "1,2",
         "--runs",
         "1",
         "--duration",
@@ -223,6 +225,11 @@ fn a_tiny_matrix_writes_its_table_plot_and_figures() {
         "{table}"
     );
     assert!(table.contains("## Targets"), "{table}");
+    // Open loops at 1× and 2× the best durable row's throughput, after the closed loops.
+    assert!(table.contains("## Open loop (durable SQLite)"), "{table}");
+    for multiple in ["| 1× |", "| 2× |"] {
+        assert!(table.contains(multiple), "{multiple} missing: {table}");
+    }
     let svg = read("matrix.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     // The durable cells' series (0 % and 50 % compensating, the floor), a dot per point.
@@ -239,5 +246,10 @@ fn a_tiny_matrix_writes_its_table_plot_and_figures() {
     assert_eq!(cells.len(), 5);
     for cell in cells {
         assert_eq!(cell["medians"]["passed"], 1, "{cell:#}");
+    }
+    let rows = figures["overload"].as_array().expect("open-loop rows");
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["medians"]["passed"], 1, "{row:#}");
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::overload::{OverloadFigures, OverloadResult};
 use super::{CellResult, Matrix, targets};
 
 /// The whole `matrix.md`.
@@ -38,6 +39,9 @@ pub fn render(matrix: &Matrix) -> String {
          durable (SQLite `synchronous=full`, PostgreSQL `synchronous_commit` as the server \
          has it).\n",
     );
+    if let Some(capacity) = matrix.capacity.filter(|_| !matrix.overload.is_empty()) {
+        out.push_str(&overload_table(capacity, &matrix.overload));
+    }
     let _ = writeln!(out, "\n## Targets (issue 5)\n");
     let _ = writeln!(out, "| target | backend | median | met |");
     let _ = writeln!(out, "|---|---|---:|---|");
@@ -110,6 +114,71 @@ fn table(cells: &[CellResult]) -> String {
             f(m.load_1m, 2),
             m.passed,
             m.runs,
+        );
+    }
+    out
+}
+
+/// The open-loop rows, and how they hold against the overload targets (issue 14).
+fn overload_table(capacity: f64, rows: &[OverloadResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n## Open loop (durable SQLite)\n\nSagas offered on a fixed schedule at multiples of \
+         the capacity, {capacity:.0} sagas/s (the best durable, all-success SQLite row above), \
+         for the matrix's duration; latency counts from each saga's scheduled start. Past \
+         capacity the orchestrator refuses new sagas RESOURCE_EXHAUSTED once their wait for \
+         a place would exceed `--max-queue-delay-ms`.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| offered | sagas/s offered | ended/s | ended / capacity | refused/s | accepted p50 ms \
+         | accepted p99 ms | refusal p99 ms | other errors | orchestrator peak MiB | passed |"
+    );
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    for row in rows {
+        let m = &row.medians;
+        let _ = writeln!(
+            out,
+            "| {}× | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
+            row.multiple,
+            row.rate,
+            f(m.goodput_per_s, 0),
+            f(m.goodput_per_s.map(|g| g / capacity), 2),
+            f(m.refused_per_s, 0),
+            f(m.accepted_p50_ms, 1),
+            f(m.accepted_p99_ms, 1),
+            f(m.refusal_p99_ms, 2),
+            m.other_errors,
+            f(m.orchestrator_peak_mib, 0),
+            m.passed,
+            m.runs,
+        );
+    }
+    let overloaded: Vec<&OverloadResult> = rows.iter().filter(|r| r.multiple >= 2.0).collect();
+    if !overloaded.is_empty() {
+        let all = |f: &dyn Fn(&OverloadFigures) -> Option<bool>| {
+            let met = overloaded
+                .iter()
+                .map(|r| f(&r.medians))
+                .collect::<Option<Vec<_>>>();
+            match met {
+                Some(met) if met.iter().all(|&m| m) => "yes",
+                Some(_) => "**no**",
+                None => "-",
+            }
+        };
+        let _ = writeln!(out, "\nAt 2× capacity and beyond (issue 14):\n");
+        let _ = writeln!(
+            out,
+            "- ended ≥ 0.9 of capacity: {}\n- accepted p99 ≤ 300 ms: {}\n- refusals p99 < 5 ms: {}",
+            all(&|m| m.goodput_per_s.map(|g| g >= 0.9 * capacity)),
+            all(&|m| m.accepted_p99_ms.map(|p| p <= 300.0)),
+            all(&|m| m.refusal_p99_ms.map(|p| p < 5.0)),
         );
     }
     out

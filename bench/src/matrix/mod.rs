@@ -1,10 +1,11 @@
 //! `saga-bench matrix`: the standard matrix (backends × concurrency × compensating
-//! share, plus relaxed SQLite and PostgreSQL replicas at a few concurrencies), a few
-//! short runs per cell in rounds, their medians written as a markdown table, an SVG plot
-//! and the raw JSON.
+//! share, plus relaxed SQLite and PostgreSQL replicas at a few concurrencies, then open
+//! loops at multiples of the capacity found), a few short runs per cell in rounds, their
+//! medians written as a markdown table, an SVG plot and the raw JSON.
 
 mod figures;
 mod markdown;
+mod overload;
 mod plan;
 mod svg;
 mod targets;
@@ -17,6 +18,7 @@ use clap::{Args, Parser};
 use serde::{Deserialize, Serialize};
 
 use self::figures::{Medians, RunFigures, load_average};
+use self::overload::{OverloadFigures, OverloadResult};
 use self::plan::Cell;
 use crate::config::{Backend, Config};
 
@@ -49,6 +51,11 @@ pub struct MatrixConfig {
     /// Concurrency of the replica cells.
     #[arg(long, default_value_t = 64)]
     pub replicas_concurrency: u32,
+    /// Open-loop rows on durable SQLite, after the closed loops: sagas offered at these
+    /// multiples of the best closed-loop SQLite throughput found (give the flag no value
+    /// for none).
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [0.5, 1.0, 2.0, 3.0])]
+    pub overload: Vec<f64>,
     /// The PostgreSQL server (see `saga-bench --help`).
     #[arg(long, env = "SAGA_TEST_POSTGRES_URL", hide_env_values = true)]
     pub postgres_url: Option<String>,
@@ -85,6 +92,11 @@ pub struct Matrix {
     /// Backends asked for but left out, with why.
     pub skipped: Vec<String>,
     pub cells: Vec<CellResult>,
+    /// Sagas per second the open-loop rows are multiples of.
+    #[serde(default)]
+    pub capacity: Option<f64>,
+    #[serde(default)]
+    pub overload: Vec<OverloadResult>,
 }
 
 /// Runs the matrix and writes its files into `--out`.
@@ -138,6 +150,15 @@ pub async fn run(config: &MatrixConfig) -> Result<()> {
     for result in &mut results {
         result.medians = Medians::of(&result.runs, config.runs as usize);
     }
+    let capacity = overload::capacity(&results);
+    let overload = match capacity {
+        Some(capacity) => run_overload(config, capacity).await,
+        None if !config.overload.is_empty() => {
+            eprintln!("saga-bench matrix: no open-loop rows: no durable SQLite cell measured");
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     let matrix = Matrix {
         started_unix_s,
         elapsed_s: started.elapsed().as_secs_f64(),
@@ -150,8 +171,53 @@ pub async fn run(config: &MatrixConfig) -> Result<()> {
         load_1m_after: load_average(),
         skipped,
         cells: results,
+        capacity,
+        overload,
     };
     write(config, &matrix)
+}
+
+/// The open-loop rows at `capacity`, in rounds like the cells.
+async fn run_overload(config: &MatrixConfig, capacity: f64) -> Vec<OverloadResult> {
+    let mut rows = overload::rows(config, capacity);
+    let total = rows.len() * config.runs as usize;
+    let mut done = 0;
+    for round in 0..config.runs {
+        for row in &mut rows {
+            done += 1;
+            let label = row.label();
+            let report = match row.run_config(config, round) {
+                Ok(run_config) => crate::run::run(&run_config).await,
+                Err(e) => Err(e),
+            };
+            match report {
+                Ok(report) => {
+                    let figures = OverloadFigures::of(&report);
+                    eprintln!("[{done}/{total}] {label}: {}", overload_summary(&figures));
+                    row.runs.push(figures);
+                }
+                Err(e) => {
+                    eprintln!("[{done}/{total}] {label}: could not run: {e:#}");
+                    row.broken.push(format!("{e:#}"));
+                }
+            }
+        }
+    }
+    for row in &mut rows {
+        row.medians = OverloadFigures::medians(&row.runs, config.runs as usize);
+    }
+    rows
+}
+
+fn overload_summary(f: &OverloadFigures) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
+    format!(
+        "{:.0} ended/s, {:.0} refused/s (p99 {}), accepted p99 {}",
+        f.goodput_per_s.unwrap_or(0.0),
+        f.refused_per_s.unwrap_or(0.0),
+        ms(f.refusal_p99_ms),
+        ms(f.accepted_p99_ms),
+    )
 }
 
 fn summary(f: &RunFigures) -> String {

@@ -38,8 +38,12 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
         .synchronous(synchronous)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
+    // No ping before handing a connection out: it cannot have gone away (the database
+    // is a file in this process), and the ping is a round trip to the connection's
+    // thread on every acquire.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     migrator.run(&pool).await?;
