@@ -42,7 +42,7 @@ pub fn render(matrix: &Matrix) -> String {
     if let Some(capacity) = matrix.capacity.filter(|_| !matrix.overload.is_empty()) {
         out.push_str(&overload_table(capacity, &matrix.overload));
     }
-    let _ = writeln!(out, "\n## Targets (issue 5)\n");
+    let _ = writeln!(out, "\n## Targets (issue 14)\n");
     let _ = writeln!(out, "| target | backend | median | met |");
     let _ = writeln!(out, "|---|---|---:|---|");
     for check in targets::checks(&matrix.cells) {
@@ -208,6 +208,28 @@ fn utc(unix_s: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The matrix of the last committed run (`bench/results/matrix.json`), written out
+    /// again: set `SAGA_BENCH_REDRAW=1` to write the table next to it.
+    #[test]
+    fn the_committed_matrix_renders_with_its_open_loop_rows_and_targets() -> anyhow::Result<()> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+        let json = std::fs::read_to_string(dir.join("matrix.json"))?;
+        let matrix: Matrix = serde_json::from_str(&json)?;
+        let table = render(&matrix);
+        for text in [
+            "| sqlite | 1 | 64 | 0 % |",
+            "## Open loop",
+            "| 3× |",
+            "## Targets (issue 14)",
+        ] {
+            assert!(table.contains(text), "{text} missing");
+        }
+        if std::env::var_os("SAGA_BENCH_REDRAW").is_some() {
+            std::fs::write(dir.join("matrix.md"), &table)?;
+        }
+        Ok(())
+    }
 
     #[test]
     fn unix_times_read_as_utc_dates() {
