@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga_definitions::machine::{
-    self, Command, Context, Event, Policy, SagaScope, SagaState, SagaStatus,
+    self, Command, Context, Event, LogRecord, Policy, SagaScope, SagaState, SagaStatus,
 };
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
@@ -20,7 +20,25 @@ use super::calls::Call;
 use super::clock::Entropy;
 use super::intervene::{self, Asked, Decided};
 use crate::definitions::Runnable;
-use crate::store::{SagaRecord, SagaWrite, StoreError};
+use crate::store::{LogEntry, SagaRecord, SagaWrite, StoreError};
+
+/// What the watchers of a saga driven here see: its status and, once it ended, its
+/// record when this driver wrote all of it (it drove the saga from its start), so that
+/// the call waiting for the end is answered without reading the log back.
+#[derive(Debug, Clone)]
+pub(super) struct Progress {
+    pub status: SagaStatus,
+    pub ended: Option<Arc<SagaRecord>>,
+}
+
+impl Progress {
+    pub fn of(status: SagaStatus) -> Self {
+        Self {
+            status,
+            ended: None,
+        }
+    }
+}
 
 /// A saga being driven, as of its last committed transition.
 #[derive(Debug)]
@@ -37,15 +55,20 @@ pub(super) struct LiveSaga {
     pub started_ms: i64,
     /// The trace its calls join (the `traceparent` of the call that started it).
     pub trace_context: String,
-    pub status: watch::Sender<SagaStatus>,
+    /// When its last transition was committed.
+    pub updated_ms: i64,
+    /// Its whole log when this driver wrote all of it; `None` for a saga taken up from
+    /// the log (claimed, resumed, or taken for an operator's request).
+    pub log: Option<Vec<LogEntry>>,
+    pub status: watch::Sender<Progress>,
 }
 
 impl LiveSaga {
-    /// The saga as claimed, reporting its status to `status`.
+    /// The saga as claimed, reporting its progress to `status`.
     pub fn from_record(
         record: SagaRecord,
         runnable: Arc<Runnable>,
-        status: watch::Sender<SagaStatus>,
+        status: watch::Sender<Progress>,
     ) -> Self {
         Self {
             id: record.saga_id,
@@ -57,9 +80,55 @@ impl LiveSaga {
             log_len: record.log_len,
             started_ms: record.created_at_ms,
             trace_context: record.trace_context,
+            updated_ms: record.updated_at_ms,
+            log: None,
             status,
         }
     }
+
+    /// Its record as the log holds it now, when this driver wrote all of the log (taken
+    /// out of it: called once the saga ended). Its row number and lease are the
+    /// database's and are left at 0: no client view shows them.
+    fn take_record(&mut self, owner: &str) -> Option<SagaRecord> {
+        let log = self.log.take()?;
+        Some(SagaRecord {
+            row: 0,
+            saga_id: self.id.clone(),
+            idempotency_key: self.key.clone(),
+            definition: self.runnable.name().to_string(),
+            definition_version: self.runnable.version,
+            input: self.input.clone(),
+            state: self.state.clone(),
+            version: self.version,
+            log_len: self.log_len,
+            owner: owner.to_string(),
+            lease_until_ms: 0,
+            created_at_ms: self.started_ms,
+            updated_at_ms: self.updated_ms,
+            trace_context: self.trace_context.clone(),
+            log,
+        })
+    }
+}
+
+/// `records` as the log keeps them after `log_len` earlier ones, written by `writer` at
+/// `at_ms` in the write that made the saga's `version`.
+pub(super) fn entries(
+    log_len: u32,
+    records: Vec<LogRecord>,
+    at_ms: i64,
+    writer: &str,
+    version: i64,
+) -> impl Iterator<Item = LogEntry> + '_ {
+    (log_len + 1..)
+        .zip(records)
+        .map(move |(seq, record)| LogEntry {
+            seq,
+            record,
+            at_ms,
+            writer: writer.to_string(),
+            version,
+        })
 }
 
 impl LiveSaga {
@@ -290,11 +359,31 @@ pub(super) async fn commit(
         status = status.as_str(),
         "saga moved"
     );
+    let machine::Transition {
+        state,
+        log,
+        command,
+    } = transition;
     saga.version += 1;
-    saga.log_len += u32::try_from(transition.log.len()).unwrap_or(u32::MAX);
-    saga.state = transition.state;
-    saga.status.send_replace(status);
-    Ok(transition.command)
+    let appended = u32::try_from(log.len()).unwrap_or(u32::MAX);
+    if let Some(kept) = &mut saga.log {
+        kept.extend(entries(
+            saga.log_len,
+            log,
+            now_ms,
+            &inner.replica_id,
+            saga.version,
+        ));
+    }
+    saga.log_len += appended;
+    saga.updated_ms = now_ms;
+    saga.state = state;
+    let ended = match status.is_terminal() {
+        true => saga.take_record(&inner.replica_id).map(Arc::new),
+        false => None,
+    };
+    saga.status.send_replace(Progress { status, ended });
+    Ok(command)
 }
 
 /// Commits `write`, retrying while the log is unavailable; gives up when fenced or on

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::Engine;
-use saga_definitions::machine::SagaStatus;
+use super::driver::Progress;
 
 /// How often a watcher looks at a saga it has no signal of (another replica drives it):
 /// slower than a waiting caller's look, since a dashboard may hold many watchers.
@@ -16,7 +16,7 @@ const WATCH_POLL: Duration = Duration::from_millis(250);
 /// Taken before a read of the saga, so that a commit after the read is not missed.
 #[derive(Debug)]
 pub struct Change {
-    driven_here: Option<watch::Receiver<SagaStatus>>,
+    driven_here: Option<watch::Receiver<Progress>>,
 }
 
 impl Engine {

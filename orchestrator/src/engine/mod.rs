@@ -39,9 +39,10 @@ use serde_json::Value;
 
 use crate::definitions::{Definitions, Runnable};
 use crate::store::{
-    Claim, Inserted, Lease, NewSaga, ReplicaRecord, SagaFilter, SagaRecord, SagaStore,
+    Claim, FIRST_VERSION, Inserted, Lease, NewSaga, ReplicaRecord, SagaFilter, SagaRecord,
+    SagaStore,
 };
-use driver::LiveSaga;
+use driver::{LiveSaga, Progress};
 use intervene::Asked;
 
 /// The engine's tuning.
@@ -284,16 +285,23 @@ impl Engine {
     /// A saga this replica drives is watched in memory; one another replica drives is
     /// polled in the shared log.
     async fn wait_for(&self, saga_id: &str, deadline: Instant) -> Result<SagaRecord, EngineError> {
-        if let Some(mut status) = self.inner.watch(saga_id) {
-            let ended = status.wait_for(|s| s.is_terminal());
-            // A closed channel means this driver stopped early (fenced) and another may
-            // carry on: then watch the log instead.
-            let closed = tokio::select! {
-                waited = tokio::time::timeout_at(deadline, ended) => matches!(waited, Ok(Err(_))),
-                () = self.inner.shutdown.cancelled() => false,
+        if let Some(mut progress) = self.inner.watch(saga_id) {
+            let ended = async {
+                let ended = progress.wait_for(|p| p.status.is_terminal()).await?;
+                Ok::<_, watch::error::RecvError>(ended.ended.clone())
             };
-            if !closed {
-                return self.get(saga_id).await;
+            let waited = tokio::select! {
+                waited = tokio::time::timeout_at(deadline, ended) => waited,
+                () = self.inner.shutdown.cancelled() => Ok(Ok(None)),
+            };
+            match waited {
+                // Ended, as this driver wrote it from the start.
+                Ok(Ok(Some(record))) => return Ok(Arc::unwrap_or_clone(record)),
+                // A closed channel means this driver stopped early (fenced) and another
+                // may carry on: then watch the log instead.
+                Ok(Err(_)) => {}
+                // Ended (taken up from the log), the deadline, or shutdown: as logged.
+                Ok(Ok(None)) | Err(_) => return self.get(saga_id).await,
             }
         }
         loop {
@@ -415,17 +423,21 @@ impl Inner {
         tracing::info!(saga_id = %saga_id, idempotency_key = %key, definition = start.runnable.name(), "saga accepted");
         let definition = start.runnable.name().to_string();
         metrics::counter!(crate::metrics::STARTED, "definition" => definition).increment(1);
+        let log_len = u32::try_from(first.log.len()).unwrap_or(u32::MAX);
+        let log = driver::entries(0, first.log, now_ms, &self.replica_id, FIRST_VERSION);
         let saga = LiveSaga {
             id: saga_id,
             key,
             input: start.input,
             runnable: start.runnable,
             state: first.state,
-            version: 1,
-            log_len: u32::try_from(first.log.len()).unwrap_or(u32::MAX),
+            version: FIRST_VERSION,
+            log_len,
             started_ms: now_ms,
             trace_context,
-            status: watch::channel(SagaStatus::Running).0,
+            updated_ms: now_ms,
+            log: Some(log.collect()),
+            status: watch::channel(Progress::of(SagaStatus::Running)).0,
         };
         // Another caller with the key may have found the saga and taken it up already.
         if let Some(driving) = self.remember(&saga.id, &saga.status) {
@@ -439,7 +451,7 @@ impl Inner {
 /// A saga this process drives, as others reach it.
 #[derive(Clone)]
 struct Handle {
-    status: watch::Receiver<SagaStatus>,
+    status: watch::Receiver<Progress>,
     asked: mpsc::Sender<Asked>,
     /// Its current call is parked (for the gauge of parked sagas).
     parked: Arc<AtomicBool>,
@@ -454,7 +466,7 @@ const MAILBOX: usize = 16;
 pub(super) struct Driving {
     inner: Arc<Inner>,
     saga_id: String,
-    status: watch::Receiver<SagaStatus>,
+    status: watch::Receiver<Progress>,
     /// Operators' requests for this saga; those left when the driver stops are dropped
     /// unanswered, and their callers ask again.
     asked: mpsc::Receiver<Asked>,
@@ -538,7 +550,7 @@ impl Inner {
     fn remember(
         self: &Arc<Self>,
         saga_id: &str,
-        status: &watch::Sender<SagaStatus>,
+        status: &watch::Sender<Progress>,
     ) -> Option<Driving> {
         match self.live_map().entry(saga_id.to_string()) {
             Entry::Occupied(_) => None,
@@ -562,7 +574,7 @@ impl Inner {
         }
     }
 
-    fn watch(&self, saga_id: &str) -> Option<watch::Receiver<SagaStatus>> {
+    fn watch(&self, saga_id: &str) -> Option<watch::Receiver<Progress>> {
         self.live_map().get(saga_id).map(|h| h.status.clone())
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use saga_definitions::machine::{Command, Event};
 use tokio::sync::watch;
 
-use super::driver::{self, LiveSaga};
+use super::driver::{self, LiveSaga, Progress};
 use super::{EngineError, Inner};
 use crate::definitions::{DefinitionError, Runnable};
 use crate::store::{Claim, Incarnation, SagaRecord};
@@ -226,7 +226,7 @@ impl Inner {
     /// Drives a saga as it stands in `record`: from `first` when the write that took it
     /// decided the next command, otherwise by re-issuing its current call.
     pub(super) fn take_up(self: &Arc<Self>, record: SagaRecord, first: Option<Command>) {
-        let status = watch::channel(record.state.status()).0;
+        let status = watch::channel(Progress::of(record.state.status())).0;
         let Some(driving) = self.remember(&record.saga_id, &status) else {
             tracing::debug!(saga_id = %record.saga_id, "already driven by this process");
             return;

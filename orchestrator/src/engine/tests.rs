@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::engine::{Engine, EngineError};
 use saga_definitions::machine::SagaStatus;
 
-use crate::store::{Claim, Incarnation, Lease, NewSaga, SagaStore};
+use crate::store::{Claim, Incarnation, Lease, NewSaga, SagaRecord, SagaStore};
 use crate::testing::{first_transition, order_input};
 use stack::{LossyStore, order, stacks, stacks_with_order_faults, unfinished_after};
 
@@ -297,5 +297,44 @@ async fn sagas_that_would_queue_too_long_for_a_place_are_refused_and_write_nothi
             .await;
         let saga = again.expect("admitted once the queue drained");
         assert_eq!(saga.state.status(), SagaStatus::Completed);
+    }
+}
+
+/// A saga driven here from its start is answered from the driver's memory: the same
+/// record as the log holds, but for the database's row number and lease.
+#[tokio::test]
+async fn a_saga_driven_from_its_start_is_answered_as_its_log_holds_it() {
+    for stack in stacks().await {
+        let store = stack.store().await;
+        let engine = stack.replica(store.clone(), "a", LEASE);
+        // An invoice above the invoices' limit is refused: the order is cancelled.
+        let mut refused = order(Some("k-refused"), "c2");
+        let cents = invoices_svc::config::DEFAULT_MAX_INVOICE_CENTS + 1;
+        refused.input["items"] = serde_json::json!([
+            {"sku": "gold", "quantity": 1, "unit_price_cents": cents}
+        ]);
+        refused.input["total_cents"] = serde_json::json!(cents);
+        for (start, ended) in [
+            (order(Some("k-done"), "c1"), SagaStatus::Completed),
+            (refused, SagaStatus::Compensated),
+        ] {
+            let answered = engine
+                .start(start, deadline(), None)
+                .await
+                .expect("answered");
+            assert_eq!(answered.state.status(), ended, "{}", stack.log_url);
+            let logged = store
+                .get(&answered.saga_id)
+                .await
+                .expect("get")
+                .expect("found");
+            assert!(!logged.log.is_empty());
+            let unlogged = |record: SagaRecord| SagaRecord {
+                row: 0,
+                lease_until_ms: 0,
+                ..record
+            };
+            assert_eq!(unlogged(answered), unlogged(logged), "{}", stack.log_url);
+        }
     }
 }

@@ -94,6 +94,7 @@ use serde_json::Value;
 pub use definitions::{DefinitionStore, NewDefinition, Registered, StoredDefinition};
 pub use feeds::{FeedLease, FeedStore};
 pub use sql::{SqlStore, migrations};
+pub use writes::FIRST_VERSION;
 
 /// One committed record of a saga's log.
 #[derive(Debug, Clone, PartialEq, Eq)]

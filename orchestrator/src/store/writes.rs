@@ -17,7 +17,7 @@ use super::{NewSaga, SagaWrite, StoreError};
 use saga_definitions::machine::LogRecord;
 
 /// A new saga's version.
-pub(super) const FIRST_VERSION: i64 = 1;
+pub const FIRST_VERSION: i64 = 1;
 
 /// Rows per statement at most (a power of two): 128 × 13 bound values stays far inside
 /// both backends' limits.
