@@ -21,6 +21,7 @@ use self::figures::{Medians, RunFigures, load_average};
 use self::overload::{OverloadFigures, OverloadResult};
 use self::plan::Cell;
 use crate::config::{Backend, Config};
+use crate::report::Report;
 
 /// The matrix's flags; the defaults are the standard matrix.
 #[derive(Debug, Clone, Args)]
@@ -127,26 +128,7 @@ pub async fn run(config: &MatrixConfig) -> Result<()> {
             broken: Vec::new(),
         })
         .collect();
-    let total = results.len() * config.runs as usize;
-    let mut done = 0;
-    for round in 0..config.runs {
-        for result in &mut results {
-            done += 1;
-            let run_config = result.cell.run_config(config, round)?;
-            let label = result.cell.label();
-            match crate::run::run(&run_config).await {
-                Ok(report) => {
-                    let figures = RunFigures::of(&report, load_average());
-                    eprintln!("[{done}/{total}] {label}: {}", summary(&figures));
-                    result.runs.push(figures);
-                }
-                Err(e) => {
-                    eprintln!("[{done}/{total}] {label}: could not run: {e:#}");
-                    result.broken.push(format!("{e:#}"));
-                }
-            }
-        }
-    }
+    run_in_rounds(config, &mut results).await;
     for result in &mut results {
         result.medians = Medians::of(&result.runs, config.runs as usize);
     }
@@ -180,10 +162,30 @@ pub async fn run(config: &MatrixConfig) -> Result<()> {
 /// The open-loop rows at `capacity`, in rounds like the cells.
 async fn run_overload(config: &MatrixConfig, capacity: f64) -> Vec<OverloadResult> {
     let mut rows = overload::rows(config, capacity);
+    run_in_rounds(config, &mut rows).await;
+    for row in &mut rows {
+        row.medians = OverloadFigures::medians(&row.runs, config.runs as usize);
+    }
+    rows
+}
+
+/// A row of the matrix, run `--runs` times in rounds: a closed-loop cell or an open loop.
+trait Row {
+    type Figures;
+    fn label(&self) -> String;
+    fn run_config(&self, matrix: &MatrixConfig, round: u32) -> Result<Config>;
+    /// The figures of one run, and its progress line.
+    fn figures(report: &Report) -> (Self::Figures, String);
+    fn record(&mut self, run: Result<Self::Figures, String>);
+}
+
+/// Runs every row once per round, printing a progress line per run; a run that could
+/// not be carried out is recorded with why.
+async fn run_in_rounds<R: Row>(config: &MatrixConfig, rows: &mut [R]) {
     let total = rows.len() * config.runs as usize;
     let mut done = 0;
     for round in 0..config.runs {
-        for row in &mut rows {
+        for row in rows.iter_mut() {
             done += 1;
             let label = row.label();
             let report = match row.run_config(config, round) {
@@ -192,32 +194,42 @@ async fn run_overload(config: &MatrixConfig, capacity: f64) -> Vec<OverloadResul
             };
             match report {
                 Ok(report) => {
-                    let figures = OverloadFigures::of(&report);
-                    eprintln!("[{done}/{total}] {label}: {}", overload_summary(&figures));
-                    row.runs.push(figures);
+                    let (figures, line) = R::figures(&report);
+                    eprintln!("[{done}/{total}] {label}: {line}");
+                    row.record(Ok(figures));
                 }
                 Err(e) => {
                     eprintln!("[{done}/{total}] {label}: could not run: {e:#}");
-                    row.broken.push(format!("{e:#}"));
+                    row.record(Err(format!("{e:#}")));
                 }
             }
         }
     }
-    for row in &mut rows {
-        row.medians = OverloadFigures::medians(&row.runs, config.runs as usize);
-    }
-    rows
 }
 
-fn overload_summary(f: &OverloadFigures) -> String {
-    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
-    format!(
-        "{:.0} ended/s, {:.0} refused/s (p99 {}), accepted p99 {}",
-        f.goodput_per_s.unwrap_or(0.0),
-        f.refused_per_s.unwrap_or(0.0),
-        ms(f.refusal_p99_ms),
-        ms(f.accepted_p99_ms),
-    )
+impl Row for CellResult {
+    type Figures = RunFigures;
+
+    fn label(&self) -> String {
+        self.cell.label()
+    }
+
+    fn run_config(&self, matrix: &MatrixConfig, round: u32) -> Result<Config> {
+        self.cell.run_config(matrix, round)
+    }
+
+    fn figures(report: &Report) -> (RunFigures, String) {
+        let figures = RunFigures::of(report, load_average());
+        let line = summary(&figures);
+        (figures, line)
+    }
+
+    fn record(&mut self, run: Result<RunFigures, String>) {
+        match run {
+            Ok(figures) => self.runs.push(figures),
+            Err(why) => self.broken.push(why),
+        }
+    }
 }
 
 fn summary(f: &RunFigures) -> String {

@@ -71,10 +71,17 @@ pub fn rows(config: &MatrixConfig, capacity: f64) -> Vec<OverloadResult> {
         .collect()
 }
 
-impl OverloadResult {
+impl super::Row for OverloadResult {
+    type Figures = OverloadFigures;
+
+    /// Short name for progress lines.
+    fn label(&self) -> String {
+        format!("open loop {}× ({:.0}/s)", self.multiple, self.rate)
+    }
+
     /// The flags of this row's `round`th run: open loop at its rate for the matrix's
     /// duration on a fresh durable SQLite stack, no floor.
-    pub fn run_config(&self, matrix: &MatrixConfig, round: u32) -> Result<Config> {
+    fn run_config(&self, matrix: &MatrixConfig, round: u32) -> Result<Config> {
         let args: Vec<String> = [
             ("--backend", Backend::Sqlite.to_string()),
             ("--sqlite-sync", SqliteSync::Full.to_string()),
@@ -92,9 +99,24 @@ impl OverloadResult {
         Ok(config)
     }
 
-    /// Short name for progress lines.
-    pub fn label(&self) -> String {
-        format!("open loop {}× ({:.0}/s)", self.multiple, self.rate)
+    fn figures(report: &Report) -> (OverloadFigures, String) {
+        let figures = OverloadFigures::of(report);
+        let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
+        let line = format!(
+            "{:.0} ended/s, {:.0} refused/s (p99 {}), accepted p99 {}",
+            figures.goodput_per_s.unwrap_or(0.0),
+            figures.refused_per_s.unwrap_or(0.0),
+            ms(figures.refusal_p99_ms),
+            ms(figures.accepted_p99_ms),
+        );
+        (figures, line)
+    }
+
+    fn record(&mut self, run: Result<OverloadFigures, String>) {
+        match run {
+            Ok(figures) => self.runs.push(figures),
+            Err(why) => self.broken.push(why),
+        }
     }
 }
 
