@@ -213,9 +213,7 @@ mod tests {
     /// again: set `SAGA_BENCH_REDRAW=1` to write the table next to it.
     #[test]
     fn the_committed_matrix_renders_with_its_open_loop_rows_and_targets() -> anyhow::Result<()> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-        let json = std::fs::read_to_string(dir.join("matrix.json"))?;
-        let matrix: Matrix = serde_json::from_str(&json)?;
+        let (dir, matrix) = crate::matrix::committed()?;
         let table = render(&matrix);
         for text in [
             "| sqlite | 1 | 64 | 0 % |",

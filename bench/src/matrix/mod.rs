@@ -266,6 +266,15 @@ fn write(config: &MatrixConfig, matrix: &Matrix) -> Result<()> {
     Ok(())
 }
 
+/// The matrix of the last committed run (`bench/results/matrix.json`) and its folder,
+/// which the tests render again (and, with `SAGA_BENCH_REDRAW=1`, write back).
+#[cfg(test)]
+fn committed() -> Result<(PathBuf, Matrix)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let json = std::fs::read_to_string(dir.join("matrix.json"))?;
+    Ok((dir, serde_json::from_str(&json)?))
+}
+
 /// A run's flags as `saga-bench` would parse them.
 fn parse_run(args: &[String]) -> Result<Config> {
     let mut all = vec!["saga-bench".to_string()];

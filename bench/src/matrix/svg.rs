@@ -306,9 +306,7 @@ mod tests {
     /// set `SAGA_BENCH_REDRAW=1` to write the plot next to it.
     #[test]
     fn the_committed_matrix_is_drawn_with_every_panel_and_series() -> Result<()> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-        let json = std::fs::read_to_string(dir.join("matrix.json"))?;
-        let matrix: Matrix = serde_json::from_str(&json)?;
+        let (dir, matrix) = crate::matrix::committed()?;
         let svg = render(&matrix)?;
         for text in [
             "saga-bench matrix",
