@@ -6,11 +6,14 @@
 //! them in one transaction and commits. While it commits, new writes queue up, so the
 //! batch grows with the load and a lone write is committed at once. A batch that fails
 //! is retried one write per transaction, so one bad write cannot fail the others. The
-//! batch's statements cover all its writes at once (see `writes`).
+//! batch's statements cover all its writes at once (see `writes`); on SQLite the batch
+//! first goes as one script (see `script`), and statement by statement only when a saga
+//! in it was fenced or found its key taken.
 
 use service_kit::db::{Db, Tx};
 use tokio::sync::{mpsc, oneshot};
 
+use super::script;
 use super::statements::select_saga_by_key;
 use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
 use super::{FeedLease, Inserted, Lease, NewSaga, SagaWrite, StoreError};
@@ -70,6 +73,13 @@ enum Done {
 }
 
 async fn commit_batch(db: &Db, jobs: Vec<Job>) {
+    match in_one_script(db, &jobs).await {
+        Ok(true) => return jobs.into_iter().for_each(reply_whole),
+        Ok(false) => {}
+        Err(error) => {
+            tracing::debug!(%error, writes = jobs.len(), "the batch did not commit as one script; running it statement by statement");
+        }
+    }
     if jobs.len() > 1 {
         match run_together(db, &jobs).await {
             Ok(done) => {
@@ -89,22 +99,21 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
     }
 }
 
+/// Commits `jobs` in one script when the database lets it (see `script`), expecting
+/// every saga new and every write unfenced; `Ok(false)`: not tried.
+async fn in_one_script(db: &Db, jobs: &[Job]) -> Result<bool, StoreError> {
+    let (news, writes) = split(jobs);
+    let appends: Vec<Append> = news
+        .iter()
+        .map(first_records)
+        .chain(writes.iter().map(transition_records))
+        .collect();
+    script::commit(db, &news, &writes, &appends).await
+}
+
 /// Runs `jobs` in one transaction and commits it: a few statements for the whole batch.
 async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
-    let news: Vec<NewSaga> = jobs
-        .iter()
-        .filter_map(|job| match job {
-            Job::Insert(new, _) => Some(new.borrowed()),
-            Job::Commit(..) => None,
-        })
-        .collect();
-    let writes: Vec<SagaWrite> = jobs
-        .iter()
-        .filter_map(|job| match job {
-            Job::Commit(write, _) => Some(write.borrowed()),
-            Job::Insert(..) => None,
-        })
-        .collect();
+    let (news, writes) = split(jobs);
     let mut tx = db.begin_write().await?;
     let inserted = insert_sagas(&mut tx, &news).await?;
     let updated = update_sagas(&mut tx, &writes).await?;
@@ -133,6 +142,19 @@ async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// The batch's new sagas and its transitions, each in the batch's order.
+fn split(jobs: &[Job]) -> (Vec<NewSaga<'_>>, Vec<SagaWrite<'_>>) {
+    let mut news = Vec::new();
+    let mut writes = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Insert(new, _) => news.push(new.borrowed()),
+            Job::Commit(write, _) => writes.push(write.borrowed()),
+        }
+    }
+    (news, writes)
 }
 
 /// Inserts one page of a feed's sagas and moves the feed, in one transaction.
@@ -173,7 +195,7 @@ async fn holder(tx: &mut Tx, key: &str) -> Result<Inserted, StoreError> {
 }
 
 /// A new saga's first records, by the replica that accepted it.
-fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
+pub(super) fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
     Append {
         saga_id: new.saga_id,
         log_len: 0,
@@ -185,7 +207,7 @@ fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
 }
 
 /// A transition's records, after the saga's existing ones.
-fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
+pub(super) fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
     Append {
         saga_id: write.saga_id,
         log_len: write.log_len,
@@ -193,6 +215,14 @@ fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
         writer: write.writer,
         version: write.expected_version + 1,
         now_ms: write.now_ms,
+    }
+}
+
+/// Answers a job of a batch that committed whole: its saga was new, its write unfenced.
+fn reply_whole(job: Job) {
+    match job {
+        Job::Insert(_, to) => drop(to.send(Ok(Inserted::New))),
+        Job::Commit(_, to) => drop(to.send(Ok(()))),
     }
 }
 

@@ -78,6 +78,7 @@ mod claims;
 mod definitions;
 mod feeds;
 mod replicas;
+mod script;
 mod sql;
 mod statements;
 #[cfg(test)]

@@ -142,14 +142,7 @@ pub(super) async fn update_sagas(
 pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(), StoreError> {
     const HEAD: &str = "INSERT INTO saga_log (saga_id, seq, step, operation, outcome, attempt,
         detail, status, at_ms, writer, version) VALUES ";
-    let rows: Vec<(i64, &Append, &LogRecord)> = appends
-        .iter()
-        .flat_map(|a| {
-            (i64::from(a.log_len) + 1..)
-                .zip(a.records)
-                .map(move |(seq, r)| (seq, a, r))
-        })
-        .collect();
+    let rows = log_rows(appends);
     for chunk in chunks(&rows) {
         let sql = values_sql(numbered(tx), HEAD, 11, chunk.len(), "", "");
         on_backend!(tx, conn => {
@@ -172,6 +165,18 @@ pub(super) async fn insert_logs(tx: &mut Tx, appends: &[Append<'_>]) -> Result<(
         });
     }
     Ok(())
+}
+
+/// Every record the appends hold, with its place in its saga's log.
+pub(super) fn log_rows<'a>(appends: &'a [Append<'a>]) -> Vec<(i64, &'a Append<'a>, &'a LogRecord)> {
+    appends
+        .iter()
+        .flat_map(|a| {
+            (i64::from(a.log_len) + 1..)
+                .zip(a.records)
+                .map(move |(seq, r)| (seq, a, r))
+        })
+        .collect()
 }
 
 /// `items` in chunks of the largest power of two that fits, at most [`MAX_ROWS`].
@@ -233,7 +238,7 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn count(len: usize) -> i64 {
+pub(super) fn count(len: usize) -> i64 {
     i64::try_from(len).unwrap_or(i64::MAX)
 }
 

@@ -1,0 +1,150 @@
+//! A group commit on SQLite as one script: BEGIN, the batch's new sagas, transitions and
+//! log records, COMMIT, handed to the connection's thread at once. sqlx runs every
+//! statement on that thread and wakes the caller after it, so the batch statement by
+//! statement (`batch::run_together`) costs five hand-offs or more, each waiting for a
+//! CPU on a busy machine; the script costs one. The rows travel as three JSON arrays,
+//! so the script is one constant text, prepared once per connection.
+//!
+//! The script commits only when every saga was new and every transition unfenced: a
+//! guard after the inserts and one after the transitions stop it otherwise (SQLite has
+//! no RAISE outside triggers; `json()` of a text that is not JSON is the error). It is
+//! then rolled back, and the caller runs the batch statement by statement, which sorts
+//! out who was fenced or found a key taken.
+
+use service_kit::db::Db;
+
+use super::writes::{Append, FIRST_VERSION, count, log_rows, to_json};
+use super::{NewSaga, SagaWrite, StoreError};
+
+/// Binds, in order: the new sagas, their count, the transitions, their count, the log
+/// records. The placeholders are anonymous, each used once: sqlx binds them in order
+/// across the script's statements, but would bind numbered ones wrongly after the first
+/// statement.
+const SCRIPT: &str = concat!(
+    "BEGIN IMMEDIATE;",
+    "INSERT INTO sagas (saga_id, idempotency_key, definition, definition_version, input, ",
+    "state, status, version, log_len, created_at_ms, updated_at_ms, trace_context, owner, ",
+    "lease_until_ms) ",
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, ",
+    "value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, ",
+    db_now_ms!(sqlite),
+    " + (value->>13) FROM json_each(?) WHERE true ",
+    "ON CONFLICT (idempotency_key) DO NOTHING;",
+    "SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'a key was taken' END);",
+    "UPDATE sagas SET state = v.value->>2, status = v.value->>3, version = sagas.version + 1, ",
+    "log_len = v.value->>4, updated_at_ms = v.value->>5, owner = v.value->>6, ",
+    "lease_until_ms = ",
+    db_now_ms!(sqlite),
+    " + (v.value->>7) FROM json_each(?) AS v ",
+    "WHERE sagas.saga_id = v.value->>0 AND sagas.version = v.value->>1;",
+    "SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'a write was fenced' END);",
+    "INSERT INTO saga_log (saga_id, seq, step, operation, outcome, attempt, detail, status, ",
+    "at_ms, writer, version) ",
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, ",
+    "value->>7, value->>8, value->>9, value->>10 FROM json_each(?);",
+    "COMMIT;"
+);
+
+/// Commits `news`, `writes` and their `appends` in one script when `db` is SQLite and
+/// every saga is new and every write unfenced. `Ok(false)`: not SQLite, nothing done.
+/// An error: nothing committed (a guard stopped the script, or the database failed).
+pub(super) async fn commit(
+    db: &Db,
+    news: &[NewSaga<'_>],
+    writes: &[SagaWrite<'_>],
+    appends: &[Append<'_>],
+) -> Result<bool, StoreError> {
+    let Db::Sqlite(pool) = db else {
+        return Ok(false);
+    };
+    let query = sqlx::query(SCRIPT)
+        .bind(new_rows(news)?)
+        .bind(count(news.len()))
+        .bind(write_rows(writes)?)
+        .bind(count(writes.len()))
+        .bind(record_rows(appends)?);
+    let mut conn = pool.acquire().await?;
+    if let Err(error) = query.execute(&mut *conn).await {
+        // The script stopped at the failed statement, inside its transaction.
+        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            // Closing a connection rolls back what it holds.
+            let _ = conn.close().await;
+        }
+        return Err(error.into());
+    }
+    Ok(true)
+}
+
+/// The rows of `INSERT INTO sagas`, in the script's column order.
+fn new_rows(news: &[NewSaga<'_>]) -> Result<String, StoreError> {
+    let rows = news
+        .iter()
+        .map(|new| {
+            Ok((
+                new.saga_id,
+                new.idempotency_key,
+                new.definition,
+                new.definition_version,
+                to_json(new.input)?,
+                to_json(new.state)?,
+                new.state.status().as_str(),
+                FIRST_VERSION,
+                count(new.log.len()),
+                new.now_ms,
+                new.now_ms,
+                new.trace_context,
+                new.lease.owner,
+                new.lease.ms,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    to_json(&rows)
+}
+
+/// The rows of the transitions' `UPDATE`: the saga, the version its writer read, then
+/// the new values.
+fn write_rows(writes: &[SagaWrite<'_>]) -> Result<String, StoreError> {
+    let rows = writes
+        .iter()
+        .map(|w| {
+            Ok((
+                w.saga_id,
+                w.expected_version,
+                to_json(w.state)?,
+                w.state.status().as_str(),
+                i64::from(w.log_len) + count(w.log.len()),
+                w.now_ms,
+                w.writer,
+                w.lease_ms,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    to_json(&rows)
+}
+
+/// The rows of `INSERT INTO saga_log`.
+fn record_rows(appends: &[Append<'_>]) -> Result<String, StoreError> {
+    let rows: Vec<_> = log_rows(appends)
+        .into_iter()
+        .map(|(seq, a, r)| {
+            (
+                a.saga_id,
+                seq,
+                r.step.as_str(),
+                r.operation.map_or("", |o| o.as_str()),
+                r.outcome.as_str(),
+                r.attempt,
+                &r.detail,
+                r.status.as_str(),
+                a.now_ms,
+                a.writer,
+                a.version,
+            )
+        })
+        .collect();
+    to_json(&rows)
+}
+
+#[cfg(test)]
+#[path = "script_tests.rs"]
+mod tests;
