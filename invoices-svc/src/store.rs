@@ -38,22 +38,20 @@ pub async fn insert_invoices(tx: &mut Tx, invoices: &[&Invoice]) -> Result<(), s
         db::placeholder_rows(tx, 9, invoices.len(), 1)
     );
     let now_ms = db::now_ms();
-    on_backend!(tx, conn => {
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+    service_kit::write_later!(tx, sql.as_str(), values => {
         for invoice in invoices {
-            query = query
-                .bind(&invoice.invoice_id)
-                .bind(&invoice.saga_id)
-                .bind(&invoice.order_id)
-                .bind(&invoice.customer_id)
-                .bind(invoice.amount_cents)
-                .bind(&invoice.currency)
-                .bind(invoice.status.as_str())
-                .bind(now_ms)
-                .bind(now_ms);
+            values.bind(&invoice.invoice_id)?;
+            values.bind(&invoice.saga_id)?;
+            values.bind(&invoice.order_id)?;
+            values.bind(&invoice.customer_id)?;
+            values.bind(invoice.amount_cents)?;
+            values.bind(&invoice.currency)?;
+            values.bind(invoice.status.as_str())?;
+            values.bind(now_ms)?;
+            values.bind(now_ms)?;
         }
-        query.execute(conn).await.map(|_| ())
     })
+    .map(drop)
 }
 
 /// Moves the invoices `invoice_ids` to `status`, in one statement.
@@ -72,15 +70,14 @@ pub async fn set_status(
         db::placeholder_list(tx, invoice_ids.len(), 3)
     );
     let now_ms = db::now_ms();
-    on_backend!(tx, conn => {
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(status.as_str())
-            .bind(now_ms);
+    service_kit::write_later!(tx, sql.as_str(), values => {
+        values.bind(status.as_str())?;
+        values.bind(now_ms)?;
         for invoice_id in invoice_ids {
-            query = query.bind(*invoice_id);
+            values.bind(*invoice_id)?;
         }
-        query.execute(conn).await.map(|_| ())
     })
+    .map(drop)
 }
 
 /// The invoices the sagas `saga_ids` issued (at most one each).

@@ -182,14 +182,10 @@ impl WritePlan for OrdersPlan {
                 })
                 .collect();
             let moved = store::leave_pending_all(tx, &leaves).await?;
-            if moved != leaves.len() as u64 {
-                // Another orders-svc on the database changed one of them since it was
-                // read: the whole batch is retried by its callers and reads anew.
-                return Err(sqlx::Error::Io(std::io::Error::other(
-                    "an order changed meanwhile",
-                )));
-            }
-            Ok(())
+            // Unless all moved, another orders-svc on the database changed one of them
+            // since it was read: the whole batch fails, and its callers retry and read
+            // anew.
+            tx.require_changes(moved, leaves.len() as u64)
         })
     }
 }

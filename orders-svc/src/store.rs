@@ -1,7 +1,7 @@
 //! The orders table, in sqlx: one function per statement, each run inside the caller's
 //! transaction on either backend (SQLite or PostgreSQL) with the same SQL.
 
-use service_kit::db::{self, RowExt, Tx};
+use service_kit::db::{self, RowExt, Tx, Written};
 use service_kit::on_backend;
 use sqlx::AssertSqlSafe;
 
@@ -58,27 +58,25 @@ pub async fn insert_orders(tx: &mut Tx, orders: &[&Order]) -> Result<(), sqlx::E
          VALUES {}",
         db::placeholder_rows(tx, 13, rows.len(), 1)
     );
-    on_backend!(tx, conn => {
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+    service_kit::write_later!(tx, sql.as_str(), values => {
         for row in &rows {
             let order = row.order;
-            query = query
-                .bind(&order.order_id)
-                .bind(order.creating_saga())
-                .bind(row.key)
-                .bind(row.placed_as.as_deref())
-                .bind(&order.customer_id)
-                .bind(&row.items)
-                .bind(order.total_cents)
-                .bind(&order.currency)
-                .bind(order.status.as_str())
-                .bind(row.version)
-                .bind(order.confirmed_by.as_deref())
-                .bind(order.updated_at_ms)
-                .bind(order.updated_at_ms);
+            values.bind(&order.order_id)?;
+            values.bind(order.creating_saga())?;
+            values.bind(row.key)?;
+            values.bind(row.placed_as.as_deref())?;
+            values.bind(&order.customer_id)?;
+            values.bind(&row.items)?;
+            values.bind(order.total_cents)?;
+            values.bind(&order.currency)?;
+            values.bind(order.status.as_str())?;
+            values.bind(row.version)?;
+            values.bind(order.confirmed_by.as_deref())?;
+            values.bind(order.updated_at_ms)?;
+            values.bind(order.updated_at_ms)?;
         }
-        query.execute(conn).await.map(|_| ())
     })
+    .map(drop)
 }
 
 /// An order as its row is inserted.
@@ -160,7 +158,8 @@ pub async fn leave_pending(
         confirmed_by,
         updated_at_ms: now_ms,
     };
-    Ok(leave_pending_all(tx, &[leave]).await? == 1)
+    let written = leave_pending_all(tx, &[leave]).await?;
+    Ok(tx.require_changes(written, 1).is_ok())
 }
 
 /// One order to move out of PENDING.
@@ -174,11 +173,12 @@ pub struct Leave<'a> {
     pub updated_at_ms: i64,
 }
 
-/// Moves each order of `leaves` out of PENDING, in one statement; how many moved (one
-/// that is no longer PENDING at its version, changed by a concurrent write, does not).
-pub async fn leave_pending_all(tx: &mut Tx, leaves: &[Leave<'_>]) -> Result<u64, sqlx::Error> {
+/// Moves each order of `leaves` out of PENDING, in one statement (held back for the
+/// commit while `tx` holds writes); how many moved, when it ran now (one that is no
+/// longer PENDING at its version, changed by a concurrent write, does not).
+pub async fn leave_pending_all(tx: &mut Tx, leaves: &[Leave<'_>]) -> Result<Written, sqlx::Error> {
     if leaves.is_empty() {
-        return Ok(0);
+        return Ok(Written::Now(0));
     }
     let versions = leaves
         .iter()
@@ -193,18 +193,15 @@ pub async fn leave_pending_all(tx: &mut Tx, leaves: &[Leave<'_>]) -> Result<u64,
            AND orders.version = v.column5",
         db::placeholder_rows(tx, 5, leaves.len(), 1)
     );
-    Ok(on_backend!(tx, conn => {
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+    service_kit::write_later!(tx, sql.as_str(), values => {
         for (leave, version) in leaves.iter().zip(&versions) {
-            query = query
-                .bind(leave.order_id)
-                .bind(leave.status.as_str())
-                .bind(leave.confirmed_by)
-                .bind(leave.updated_at_ms)
-                .bind(version);
+            values.bind(leave.order_id)?;
+            values.bind(leave.status.as_str())?;
+            values.bind(leave.confirmed_by)?;
+            values.bind(leave.updated_at_ms)?;
+            values.bind(version)?;
         }
-        query.execute(conn).await?.rows_affected()
-    }))
+    })
 }
 
 /// The orders whose id is one of `ids` or whose creating saga is one of `sagas`.

@@ -55,7 +55,9 @@ pub trait WritePlan: Send + Sync + 'static {
         entry: Entry,
     ) -> Result<Vec<u8>, Self::Error>;
 
-    /// Writes the changes `view` holds, in the batch's transaction.
+    /// Writes the changes `view` holds, in the batch's transaction, through
+    /// [`crate::write_later!`]: on SQLite they run with the commit, so a check of what a
+    /// write changed goes through [`Tx::require_changes`].
     fn write<'t>(
         &'t self,
         tx: &'t mut Tx,
@@ -155,6 +157,9 @@ pub async fn run<P: WritePlan>(
                 }),
         });
     }
+    // Nothing reads what the batch writes before its commit: on SQLite the writes go
+    // with the COMMIT, one hand-off for them all.
+    tx.hold_writes();
     insert_records(tx, &kept).await?;
     plan.write(tx, view).await?;
     Ok(outcomes)
@@ -220,13 +225,15 @@ async fn insert_records(
         db::placeholder_rows(tx, 4, kept.len(), 1)
     );
     let now_ms = db::now_ms();
-    on_backend!(tx, conn => {
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+    crate::write_later!(tx, sql.as_str(), values => {
         for (saga_id, op, response) in kept {
-            query = query.bind(saga_id).bind(op).bind(response).bind(now_ms);
+            values.bind(saga_id)?;
+            values.bind(op)?;
+            values.bind(response)?;
+            values.bind(now_ms)?;
         }
-        query.execute(conn).await.map(|_| ())
     })
+    .map(drop)
 }
 
 /// The plan of a writer that has none: no call can be planned.

@@ -180,7 +180,15 @@ async fn commit_batch<P: WritePlan>(db: &Db, plan: &P, jobs: Vec<Job<P>>) {
     {
         return commit_alone(tx, body).await;
     }
-    let (ran, broken, left) = run_bodies(&mut tx, bodies).await;
+    // The bodies see what the plan wrote.
+    let flushed = match bodies.is_empty() {
+        true => Ok(()),
+        false => tx.flush().await,
+    };
+    let (ran, broken, left) = match flushed {
+        Ok(()) => run_bodies(&mut tx, bodies).await,
+        Err(error) => (Vec::new(), Some(error), bodies),
+    };
     let committed = match broken {
         Some(error) => {
             let _ = tx.rollback().await;

@@ -10,11 +10,12 @@ mod placeholders;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_tx;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Arguments, Encode, PgPool, Postgres, SqlitePool, Transaction, Type};
 
 pub use batches::run_batches;
 pub use group::{GroupWriter, TxFuture};
@@ -22,6 +23,7 @@ pub use placeholders::{list as placeholder_list, one as placeholder, rows as pla
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
 pub use sqlite::{begin_write, default_url, open_sqlite};
+pub use sqlite_tx::SqliteTx;
 
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +81,7 @@ pub enum Db {
 /// An open transaction of either backend.
 #[derive(Debug)]
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -152,7 +154,7 @@ impl Db {
     /// Begins a read-only transaction that sees one snapshot.
     pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(SqliteTx::begin(pool, "BEGIN").await?),
             Db::Postgres(pool) => Tx::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
@@ -198,6 +200,64 @@ impl Tx {
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }
+
+    /// From now on, writes through [`write_later!`](crate::write_later) wait for the
+    /// commit on SQLite and go with it (see [`SqliteTx`]); PostgreSQL runs them at once.
+    /// Nothing that must see them may run in between: [`Tx::flush`] first.
+    pub fn hold_writes(&mut self) {
+        if let Tx::Sqlite(tx) = self {
+            tx.hold_writes();
+        }
+    }
+
+    /// Runs the writes held back so far and stops holding them.
+    pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.flush().await,
+            Tx::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// Requires that `written` changed `rows` rows (an optimistic check: another writer
+    /// moved one of them since it was read): now when it ran now, else at the commit,
+    /// which then fails whole.
+    pub fn require_changes(&mut self, written: Written, rows: u64) -> Result<(), sqlx::Error> {
+        match (written, self) {
+            (Written::Now(changed), _) if changed == rows => Ok(()),
+            (Written::Now(_), _) => Err(sqlx::Error::Io(std::io::Error::other(
+                "a row changed since it was read",
+            ))),
+            (Written::WithCommit, Tx::Sqlite(tx)) => tx.expect_changes_later(rows),
+            (Written::WithCommit, Tx::Postgres(_)) => Ok(()),
+        }
+    }
+}
+
+/// What a write through [`write_later!`](crate::write_later) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// It ran, changing this many rows.
+    Now(u64),
+    /// It waits for the commit.
+    WithCommit,
+}
+
+/// The values of one statement, bound in the order of its placeholders.
+#[derive(Debug)]
+pub struct Values<'a, A>(&'a mut A);
+
+impl<A: Arguments> Values<'_, A> {
+    pub fn new(arguments: &mut A) -> Values<'_, A> {
+        Values(arguments)
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind<'t, T>(&mut self, value: T) -> Result<(), sqlx::Error>
+    where
+        T: Encode<'t, A::Database> + Type<A::Database>,
+    {
+        self.0.add(value).map_err(sqlx::Error::Encode)
+    }
 }
 
 /// Runs the same statement code on the connection of whichever backend `tx` holds:
@@ -214,6 +274,37 @@ macro_rules! on_backend {
             $crate::db::Tx::Postgres(tx) => {
                 let $conn = &mut **tx;
                 $body
+            }
+        }
+    };
+}
+
+/// Runs a write whose answer nobody needs before the commit: `write_later!(tx, sql,
+/// values => { values.bind(x)?; … })` (anonymous placeholders on SQLite, see
+/// [`placeholder_rows`]). Held back for the commit while the transaction
+/// [holds writes](Tx::hold_writes), else run now; gives [`Written`]. The binds are
+/// compiled once per backend, as with [`on_backend!`].
+#[macro_export]
+macro_rules! write_later {
+    ($tx:expr, $sql:expr, $values:ident => $binds:block) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                {
+                    let mut $values = tx.values();
+                    $binds
+                }
+                tx.write($sql).await
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let mut arguments = sqlx::postgres::PgArguments::default();
+                {
+                    let mut $values = $crate::db::Values::new(&mut arguments);
+                    $binds
+                }
+                sqlx::query_with(sqlx::AssertSqlSafe($sql), arguments)
+                    .execute(&mut **tx)
+                    .await
+                    .map(|done| $crate::db::Written::Now(done.rows_affected()))
             }
         }
     };

@@ -4,8 +4,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::sqlite::{SqliteSynchronous, SqliteTransaction};
+
+use super::SqliteTx;
 
 use super::OpenError;
 
@@ -74,8 +76,8 @@ fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), OpenError
 
 /// Begins a write transaction that takes SQLite's write lock at once, so two writers
 /// queue on `busy_timeout` instead of failing when a read would upgrade to a write.
-pub async fn begin_write(pool: &SqlitePool) -> Result<SqliteTransaction<'static>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+pub async fn begin_write(pool: &SqlitePool) -> Result<SqliteTx, sqlx::Error> {
+    SqliteTx::begin(pool, "BEGIN IMMEDIATE").await
 }
 
 /// The default URL of a service's database: a file in `./data`.

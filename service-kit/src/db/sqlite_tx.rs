@@ -1,0 +1,167 @@
+//! A SQLite transaction that can hold writes back and send them with its COMMIT.
+//!
+//! sqlx runs every statement on the connection's own thread and wakes the caller after
+//! it: each statement is a hand-off, which on a busy machine waits for a CPU twice. A
+//! write whose result nobody reads before the commit (a group writer's barrier records
+//! and rows) can wait and go with the COMMIT as one script, so a batch pays one hand-off
+//! for all of them. The transaction is SQLite's own `BEGIN … COMMIT` on a pooled
+//! connection, as sqlx's transaction type cannot end in a script; one dropped unfinished
+//! closes its connection, which rolls it back.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool};
+
+use super::{Values, Written};
+
+/// An open SQLite transaction, with the writes it holds back.
+#[derive(Debug)]
+pub struct SqliteTx {
+    conn: PoolConnection<Sqlite>,
+    /// The held-back statements, each ending in `;`, and their values in order (their
+    /// placeholders are anonymous).
+    later: String,
+    values: SqliteArguments,
+    /// Writes wait for the commit.
+    holding: bool,
+    /// Committed or rolled back: the connection may go back to the pool.
+    ended: bool,
+}
+
+impl SqliteTx {
+    /// Begins a transaction on a connection of `pool` with `begin` (`BEGIN IMMEDIATE`
+    /// takes the write lock at once).
+    pub async fn begin(pool: &SqlitePool, begin: &'static str) -> Result<Self, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql(begin).execute(&mut *conn).await?;
+        Ok(Self {
+            conn,
+            later: String::new(),
+            values: SqliteArguments::default(),
+            holding: false,
+            ended: false,
+        })
+    }
+
+    /// From now on, writes through [`crate::write_later!`] wait for the commit (until
+    /// [`SqliteTx::flush`]).
+    pub fn hold_writes(&mut self) {
+        self.holding = true;
+    }
+
+    /// Where the next write's values go: after the held-back ones while holding, else
+    /// into an empty buffer for the write alone.
+    pub fn values(&mut self) -> Values<'_, SqliteArguments> {
+        Values::new(&mut self.values)
+    }
+
+    /// Runs `statement`, its values bound through [`SqliteTx::values`], now; or, while
+    /// holding, with the commit.
+    pub async fn write(&mut self, statement: &str) -> Result<Written, sqlx::Error> {
+        if self.holding {
+            self.later.push_str(statement);
+            self.later.push(';');
+            return Ok(Written::WithCommit);
+        }
+        let values = std::mem::take(&mut self.values);
+        let done = sqlx::query_with(AssertSqlSafe(statement), values)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(Written::Now(done.rows_affected()))
+    }
+
+    /// Fails the commit unless the last held-back statement changed `rows` rows; the
+    /// transaction then rolls back whole. SQLite has no RAISE outside triggers: the
+    /// error is `json()` of a text that is not JSON.
+    pub fn expect_changes_later(&mut self, rows: u64) -> Result<(), sqlx::Error> {
+        self.later
+            .push_str("SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'changed' END);");
+        self.values().bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    }
+
+    /// Runs the held-back writes, if any, now, and stops holding writes back.
+    pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        self.holding = false;
+        if self.later.is_empty() {
+            return Ok(());
+        }
+        let (sql, values) = self.take_later();
+        sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&mut *self.conn)
+            .await
+            .map(drop)
+    }
+
+    /// Runs the held-back writes and commits, in one hand-off; on an error nothing is
+    /// committed.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let (mut sql, values) = self.take_later();
+        sql.push_str("COMMIT");
+        let committed = sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&mut *self.conn)
+            .await;
+        match committed {
+            Ok(_) => {
+                self.ended = true;
+                Ok(())
+            }
+            // A statement before the COMMIT failed, inside the transaction.
+            Err(error) => {
+                self.rollback_now().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Rolls back, held-back writes and all.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.take_later();
+        let rolled_back = sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await;
+        self.ended = rolled_back.is_ok();
+        rolled_back.map(drop)
+    }
+
+    /// Rolls back after a failed statement; a connection that cannot is closed instead.
+    async fn rollback_now(&mut self) {
+        self.ended = sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *self.conn)
+            .await
+            .is_ok();
+    }
+
+    fn take_later(&mut self) -> (String, SqliteArguments) {
+        (
+            std::mem::take(&mut self.later),
+            std::mem::take(&mut self.values),
+        )
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Closing the connection rolls back what it holds.
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+#[cfg(test)]
+#[path = "sqlite_tx_tests.rs"]
+mod tests;

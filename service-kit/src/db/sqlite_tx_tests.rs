@@ -1,0 +1,94 @@
+//! Writes held back for the commit: they commit with it or not at all, on every backend.
+
+use super::super::{Db, Tx, Written, placeholder_rows};
+use crate::on_backend;
+use crate::testing::{databases, orders_migrations};
+
+/// Records saga `id`'s barrier entry through `write_later!`.
+async fn record(tx: &mut Tx, id: &str) -> Result<Written, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO saga_barrier (saga_id, op, response, created_at_ms) VALUES {}",
+        placeholder_rows(tx, 4, 1, 1)
+    );
+    crate::write_later!(tx, sql.as_str(), values => {
+        values.bind(id)?;
+        values.bind("create")?;
+        values.bind(id.as_bytes())?;
+        values.bind(1_i64)?;
+    })
+}
+
+/// How many barrier entries `tx` sees.
+async fn entries(tx: &mut Tx) -> i64 {
+    on_backend!(tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM saga_barrier")
+        .fetch_one(conn)
+        .await)
+    .expect("count")
+}
+
+async fn committed_entries(db: &Db) -> i64 {
+    let mut tx = db.begin_read().await.expect("begin");
+    let seen = entries(&mut tx).await;
+    tx.rollback().await.expect("end the read");
+    seen
+}
+
+#[tokio::test]
+async fn held_writes_commit_with_the_commit_and_a_flush_shows_them_to_later_statements() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let mut tx = db.begin_write().await.expect("begin");
+        tx.hold_writes();
+        let held = record(&mut tx, "s1").await.expect("s1");
+        let expected = match tx {
+            Tx::Sqlite(_) => Written::WithCommit,
+            Tx::Postgres(_) => Written::Now(1),
+        };
+        assert_eq!(held, expected);
+        tx.flush().await.expect("flush");
+        assert_eq!(entries(&mut tx).await, 1, "flushed before the read");
+        tx.hold_writes();
+        record(&mut tx, "s2").await.expect("s2");
+        record(&mut tx, "s3").await.expect("s3");
+        tx.commit().await.expect("commit");
+        assert_eq!(committed_entries(&db).await, 3);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_check_of_a_held_write_commits_nothing_and_the_next_transaction_commits() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let mut tx = db.begin_write().await.expect("begin");
+        tx.hold_writes();
+        record(&mut tx, "s1").await.expect("s1");
+        let written = record(&mut tx, "s2").await.expect("s2");
+        // The write changed one row, not two.
+        let failed = match tx.require_changes(written, 2) {
+            Err(_) => tx.rollback().await.is_ok(),
+            Ok(()) => tx.commit().await.is_err(),
+        };
+        assert!(failed, "the check failed the transaction");
+        assert_eq!(committed_entries(&db).await, 0);
+        let mut tx = db.begin_write().await.expect("begin again");
+        tx.hold_writes();
+        let written = record(&mut tx, "s1").await.expect("s1 again");
+        tx.require_changes(written, 1).expect("one row");
+        tx.commit().await.expect("commit");
+        assert_eq!(committed_entries(&db).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_unfinished_leaves_nothing_and_the_pool_goes_on() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let mut tx = db.begin_write().await.expect("begin");
+        record(&mut tx, "s1").await.expect("s1");
+        drop(tx);
+        let mut tx = db.begin_write().await.expect("begin again");
+        record(&mut tx, "s2").await.expect("s2");
+        tx.commit().await.expect("commit");
+        assert_eq!(committed_entries(&db).await, 1);
+    }
+}
