@@ -52,8 +52,12 @@ impl SqliteTx {
     }
 
     /// Where the next write's values go: after the held-back ones while holding, else
-    /// into an empty buffer for the write alone.
+    /// into an empty buffer for the write alone (emptied here, so that the values of a
+    /// write that failed to bind never reach the next one).
     pub fn values(&mut self) -> Values<'_, SqliteArguments> {
+        if !self.holding {
+            self.values = SqliteArguments::default();
+        }
         Values::new(&mut self.values)
     }
 
