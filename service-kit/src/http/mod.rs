@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 /// The content type of the Prometheus text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// How often the recorder's upkeep runs.
+const UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's recorder, once installed.
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -69,6 +72,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let handle = metrics();
+    if let Some(handle) = &handle {
+        tokio::spawn(upkeep(handle.clone(), shutdown.child_token()));
+    }
     let render = move || {
         let text = handle.as_ref().map(PrometheusHandle::render);
         async move {
@@ -98,6 +104,17 @@ pub async fn serve(
                 .with_graceful_shutdown(stopped)
                 .await
         }
+    }
+}
+
+/// Folds the histograms' samples into their buckets every [`UPKEEP`] until `shutdown`.
+/// The recorder keeps every sample until then: without it they pile up between scrapes,
+/// and without bound when nobody scrapes.
+async fn upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while shutdown.run_until_cancelled(tick.tick()).await.is_some() {
+        handle.run_upkeep();
     }
 }
 
