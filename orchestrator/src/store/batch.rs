@@ -11,6 +11,7 @@
 //! in it was fenced or found its key taken.
 
 use service_kit::db::{Db, Tx};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::script;
@@ -73,11 +74,12 @@ enum Done {
 }
 
 async fn commit_batch(db: &Db, jobs: Vec<Job>) {
-    match in_one_script(db, &jobs).await {
-        Ok(true) => return jobs.into_iter().for_each(reply_whole),
-        Ok(false) => {}
-        Err(error) => {
-            tracing::debug!(%error, writes = jobs.len(), "the batch did not commit as one script; running it statement by statement");
+    if let Db::Sqlite(pool) = db {
+        match in_one_script(pool, &jobs).await {
+            Ok(()) => return jobs.into_iter().for_each(reply_whole),
+            Err(error) => {
+                tracing::debug!(%error, writes = jobs.len(), "the batch did not commit as one script; running it statement by statement");
+            }
         }
     }
     if jobs.len() > 1 {
@@ -99,16 +101,16 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
     }
 }
 
-/// Commits `jobs` in one script when the database lets it (see `script`), expecting
-/// every saga new and every write unfenced; `Ok(false)`: not tried.
-async fn in_one_script(db: &Db, jobs: &[Job]) -> Result<bool, StoreError> {
+/// Commits `jobs` in one SQLite script (see `script`), if every saga is new and every
+/// write unfenced.
+async fn in_one_script(pool: &SqlitePool, jobs: &[Job]) -> Result<(), StoreError> {
     let (news, writes) = split(jobs);
     let appends: Vec<Append> = news
         .iter()
         .map(first_records)
         .chain(writes.iter().map(transition_records))
         .collect();
-    script::commit(db, &news, &writes, &appends).await
+    script::commit(pool, &news, &writes, &appends).await
 }
 
 /// Runs `jobs` in one transaction and commits it: a few statements for the whole batch.

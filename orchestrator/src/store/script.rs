@@ -6,12 +6,12 @@
 //! so the script is one constant text, prepared once per connection.
 //!
 //! The script commits only when every saga was new and every transition unfenced: a
-//! guard after the inserts and one after the transitions stop it otherwise (SQLite has
-//! no RAISE outside triggers; `json()` of a text that is not JSON is the error). It is
-//! then rolled back, and the caller runs the batch statement by statement, which sorts
-//! out who was fenced or found a key taken.
+//! guard after the inserts and one after the transitions stop it otherwise
+//! (`sqlite_changes_guard!`). It is then rolled back, and the caller runs the batch
+//! statement by statement, which sorts out who was fenced or found a key taken.
 
-use service_kit::db::Db;
+use service_kit::db::run_script;
+use sqlx::SqlitePool;
 
 use super::writes::{Append, FIRST_VERSION, count, log_rows, to_json};
 use super::{NewSaga, SagaWrite, StoreError};
@@ -30,14 +30,16 @@ const SCRIPT: &str = concat!(
     db_now_ms!(sqlite),
     " + (value->>13) FROM json_each(?) WHERE true ",
     "ON CONFLICT (idempotency_key) DO NOTHING;",
-    "SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'a key was taken' END);",
+    service_kit::sqlite_changes_guard!(),
+    ";",
     "UPDATE sagas SET state = v.value->>2, status = v.value->>3, version = sagas.version + 1, ",
     "log_len = v.value->>4, updated_at_ms = v.value->>5, owner = v.value->>6, ",
     "lease_until_ms = ",
     db_now_ms!(sqlite),
     " + (v.value->>7) FROM json_each(?) AS v ",
     "WHERE sagas.saga_id = v.value->>0 AND sagas.version = v.value->>1;",
-    "SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'a write was fenced' END);",
+    service_kit::sqlite_changes_guard!(),
+    ";",
     "INSERT INTO saga_log (saga_id, seq, step, operation, outcome, attempt, detail, status, ",
     "at_ms, writer, version) ",
     "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, ",
@@ -45,34 +47,22 @@ const SCRIPT: &str = concat!(
     "COMMIT;"
 );
 
-/// Commits `news`, `writes` and their `appends` in one script when `db` is SQLite and
-/// every saga is new and every write unfenced. `Ok(false)`: not SQLite, nothing done.
-/// An error: nothing committed (a guard stopped the script, or the database failed).
+/// Commits `news`, `writes` and their `appends` in one script, if every saga is new and
+/// every write unfenced; an error: nothing committed (a guard stopped the script, or the
+/// database failed).
 pub(super) async fn commit(
-    db: &Db,
+    pool: &SqlitePool,
     news: &[NewSaga<'_>],
     writes: &[SagaWrite<'_>],
     appends: &[Append<'_>],
-) -> Result<bool, StoreError> {
-    let Db::Sqlite(pool) = db else {
-        return Ok(false);
-    };
-    let query = sqlx::query(SCRIPT)
+) -> Result<(), StoreError> {
+    let script = sqlx::query(SCRIPT)
         .bind(new_rows(news)?)
         .bind(count(news.len()))
         .bind(write_rows(writes)?)
         .bind(count(writes.len()))
         .bind(record_rows(appends)?);
-    let mut conn = pool.acquire().await?;
-    if let Err(error) = query.execute(&mut *conn).await {
-        // The script stopped at the failed statement, inside its transaction.
-        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-            // Closing a connection rolls back what it holds.
-            let _ = conn.close().await;
-        }
-        return Err(error.into());
-    }
-    Ok(true)
+    Ok(run_script(pool, script).await?)
 }
 
 /// The rows of `INSERT INTO sagas`, in the script's column order.

@@ -20,6 +20,14 @@ async fn fresh(dir: &tempfile::TempDir, name: &str) -> Db {
     Db::open(&url, &migrations()).await.expect("open")
 }
 
+/// The SQLite pool of `db`.
+fn pool(db: &Db) -> &sqlx::SqlitePool {
+    match db {
+        Db::Sqlite(pool) => pool,
+        Db::Postgres(_) => unreachable!("the script's tests open SQLite files"),
+    }
+}
+
 /// A batch of two new sagas (one whose input needs escaping in JSON) and the first
 /// saga's next transition.
 struct Batch {
@@ -127,11 +135,9 @@ async fn the_script_stores_what_the_statements_store() {
     for writes in [&[][..], &[batch.write(1)][..]] {
         let news = if writes.is_empty() { &news[..] } else { &[] };
         let appends = appends(news, writes);
-        assert!(
-            commit(&by_script, news, writes, &appends)
-                .await
-                .expect("script")
-        );
+        commit(pool(&by_script), news, writes, &appends)
+            .await
+            .expect("script");
         let mut tx = by_statements.begin_write().await.expect("begin");
         insert_sagas(&mut tx, news).await.expect("insert");
         update_sagas(&mut tx, writes).await.expect("update");
@@ -153,19 +159,29 @@ async fn a_fenced_write_or_a_taken_key_stops_the_script_and_writes_nothing() {
     let batch = Batch::new();
     let news = batch.news();
     let first = appends(&news, &[]);
-    assert!(commit(&db, &news, &[], &first).await.expect("first batch"));
+    commit(pool(&db), &news, &[], &first)
+        .await
+        .expect("first batch");
     let before = stored(&db).await;
 
     let mut third = batch.news()[..1].to_vec();
     (third[0].saga_id, third[0].idempotency_key) = ("s3", "k3");
     let fenced = [batch.write(7)];
     let appends_fenced = appends(&third, &fenced);
-    assert!(commit(&db, &third, &fenced, &appends_fenced).await.is_err());
+    assert!(
+        commit(pool(&db), &third, &fenced, &appends_fenced)
+            .await
+            .is_err()
+    );
     assert_eq!(stored(&db).await, before, "nothing of the fenced batch");
 
     third[0].idempotency_key = "s1";
     let appends_taken = appends(&third, &[]);
-    assert!(commit(&db, &third, &[], &appends_taken).await.is_err());
+    assert!(
+        commit(pool(&db), &third, &[], &appends_taken)
+            .await
+            .is_err()
+    );
     assert_eq!(
         stored(&db).await,
         before,
@@ -175,7 +191,9 @@ async fn a_fenced_write_or_a_taken_key_stops_the_script_and_writes_nothing() {
     // The connections are out of the stopped transactions: the next script commits.
     let write = [batch.write(1)];
     let appends_ok = appends(&[], &write);
-    assert!(commit(&db, &[], &write, &appends_ok).await.expect("after"));
+    commit(pool(&db), &[], &write, &appends_ok)
+        .await
+        .expect("after");
     let after = stored(&db).await;
     assert_eq!(after[0].as_ref().map(|s| s.version), Some(2));
 }

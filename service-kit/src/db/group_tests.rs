@@ -1,5 +1,10 @@
 //! Group commit: concurrent requests share commits, and a failing one is undone alone.
 
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::sync::oneshot;
+
 use super::*;
 use crate::barrier::{self, Entry, Step, StepKind};
 use crate::testing::{databases, orders_migrations};
@@ -183,5 +188,57 @@ async fn planned_calls_and_bodies_on_one_writer_all_commit_and_a_refused_call_re
             .await
             .expect("read back");
         assert_eq!(refused, Entry::First, "the refused call left nothing");
+    }
+}
+
+/// Polls `future` once: far enough for a writer's call to queue its job, which it does
+/// before awaiting the answer.
+async fn queue<F: Future>(future: Pin<&mut F>) {
+    let mut future = future;
+    std::future::poll_fn(|cx| {
+        let _ = future.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_in_the_batch_of_a_planned_call_sees_what_the_plan_wrote() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let writer = GroupWriter::with_plan(db.clone(), 64, Recording);
+        // A lone body holds the writer until let go, so that the next two jobs queue
+        // behind it and make one batch.
+        let (started, running) = oneshot::channel();
+        let (go, gate) = oneshot::channel::<()>();
+        let holding = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |_| {
+                        Box::pin(async move {
+                            let _ = started.send(());
+                            let _ = gate.await;
+                            Ok::<_, sqlx::Error>(())
+                        })
+                    })
+                    .await
+            }
+        });
+        running.await.expect("the first batch runs");
+        let mut planned = std::pin::pin!(writer.planned("s1".to_string()));
+        queue(planned.as_mut()).await;
+        let mut body = std::pin::pin!(
+            writer.write(|tx| { Box::pin(async move { barrier::enter(tx, &step("s1")).await }) })
+        );
+        queue(body.as_mut()).await;
+        go.send(()).expect("the first batch waits");
+        holding.await.expect("join").expect("the first batch");
+        assert_eq!(planned.await.expect("planned"), b"s1".to_vec());
+        assert_eq!(
+            body.await.expect("body"),
+            Entry::Repeat(b"s1".to_vec()),
+            "the body saw the planned call's record"
+        );
     }
 }

@@ -23,7 +23,7 @@ pub use placeholders::{list as placeholder_list, one as placeholder, rows as pla
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
 pub use sqlite::{begin_write, default_url, open_sqlite};
-pub use sqlite_tx::SqliteTx;
+pub use sqlite_tx::{SqliteTx, run_script};
 
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]

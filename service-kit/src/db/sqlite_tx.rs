@@ -11,6 +11,7 @@
 use std::ops::{Deref, DerefMut};
 
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool};
 
@@ -77,11 +78,10 @@ impl SqliteTx {
     }
 
     /// Fails the commit unless the last held-back statement changed `rows` rows; the
-    /// transaction then rolls back whole. SQLite has no RAISE outside triggers: the
-    /// error is `json()` of a text that is not JSON.
+    /// transaction then rolls back whole.
     pub fn expect_changes_later(&mut self, rows: u64) -> Result<(), sqlx::Error> {
         self.later
-            .push_str("SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'changed' END);");
+            .push_str(concat!(crate::sqlite_changes_guard!(), ";"));
         self.values().bind(i64::try_from(rows).unwrap_or(i64::MAX))
     }
 
@@ -106,33 +106,17 @@ impl SqliteTx {
         let committed = sqlx::query_with(AssertSqlSafe(sql), values)
             .execute(&mut *self.conn)
             .await;
-        match committed {
-            Ok(_) => {
-                self.ended = true;
-                Ok(())
-            }
-            // A statement before the COMMIT failed, inside the transaction.
-            Err(error) => {
-                self.rollback_now().await;
-                Err(error)
-            }
-        }
+        // After a failed statement before the COMMIT the transaction is still open.
+        self.ended = committed.is_ok() || roll_back(&mut self.conn).await.is_ok();
+        committed.map(drop)
     }
 
     /// Rolls back, held-back writes and all.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         self.take_later();
-        let rolled_back = sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await;
+        let rolled_back = roll_back(&mut self.conn).await;
         self.ended = rolled_back.is_ok();
-        rolled_back.map(drop)
-    }
-
-    /// Rolls back after a failed statement; a connection that cannot is closed instead.
-    async fn rollback_now(&mut self) {
-        self.ended = sqlx::raw_sql("ROLLBACK")
-            .execute(&mut *self.conn)
-            .await
-            .is_ok();
+        rolled_back
     }
 
     fn take_later(&mut self) -> (String, SqliteArguments) {
@@ -141,6 +125,35 @@ impl SqliteTx {
             std::mem::take(&mut self.values),
         )
     }
+}
+
+/// Runs `script`, a whole transaction from its `BEGIN` to its `COMMIT`, on a connection
+/// of `pool` in one hand-off. On an error nothing is committed: what the script began is
+/// rolled back, or its connection closed, which rolls it back.
+pub async fn run_script(
+    pool: &SqlitePool,
+    script: Query<'_, Sqlite, SqliteArguments>,
+) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let ran = script.execute(&mut *conn).await;
+    if ran.is_err() && roll_back(&mut conn).await.is_err() {
+        conn.close_on_drop();
+    }
+    ran.map(drop)
+}
+
+async fn roll_back(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("ROLLBACK").execute(conn).await.map(drop)
+}
+
+/// A statement that fails unless the statement before it changed `?` rows, to stop a
+/// script inside its transaction (SQLite has no RAISE outside triggers: the error is
+/// `json()` of a text that is not JSON). A literal, for scripts built with `concat!`.
+#[macro_export]
+macro_rules! sqlite_changes_guard {
+    () => {
+        "SELECT json(CASE WHEN changes() = ? THEN '0' ELSE 'changed' END)"
+    };
 }
 
 impl Drop for SqliteTx {
