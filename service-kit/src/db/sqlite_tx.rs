@@ -33,17 +33,27 @@ pub struct SqliteTx {
 
 impl SqliteTx {
     /// Begins a transaction on a connection of `pool` with `begin` (`BEGIN IMMEDIATE`
-    /// takes the write lock at once).
+    /// takes the write lock at once). A caller that gives up while it runs closes the
+    /// connection rather than hand it back inside a transaction.
     pub async fn begin(pool: &SqlitePool, begin: &'static str) -> Result<Self, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        sqlx::raw_sql(begin).execute(&mut *conn).await?;
-        Ok(Self {
+        let mut tx = Self::on(pool.acquire().await?);
+        if let Err(error) = sqlx::raw_sql(begin).execute(&mut *tx.conn).await {
+            // Nothing began: the connection goes back as it was.
+            tx.ended = true;
+            return Err(error);
+        }
+        Ok(tx)
+    }
+
+    /// `conn`, not yet known to be out of a transaction: dropped as it is, it is closed.
+    fn on(conn: PoolConnection<Sqlite>) -> Self {
+        Self {
             conn,
             later: String::new(),
             values: SqliteArguments::default(),
             holding: false,
             ended: false,
-        })
+        }
     }
 
     /// From now on, writes through [`crate::write_later!`] wait for the commit (until
@@ -128,17 +138,16 @@ impl SqliteTx {
 }
 
 /// Runs `script`, a whole transaction from its `BEGIN` to its `COMMIT`, on a connection
-/// of `pool` in one hand-off. On an error nothing is committed: what the script began is
-/// rolled back, or its connection closed, which rolls it back.
+/// of `pool` in one hand-off. On an error, or if the caller gives up, nothing is
+/// committed: what the script began is rolled back, or its connection closed, which
+/// rolls it back.
 pub async fn run_script(
     pool: &SqlitePool,
     script: Query<'_, Sqlite, SqliteArguments>,
 ) -> Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let ran = script.execute(&mut *conn).await;
-    if ran.is_err() && roll_back(&mut conn).await.is_err() {
-        conn.close_on_drop();
-    }
+    let mut tx = SqliteTx::on(pool.acquire().await?);
+    let ran = script.execute(&mut *tx.conn).await;
+    tx.ended = ran.is_ok() || roll_back(&mut tx.conn).await.is_ok();
     ran.map(drop)
 }
 

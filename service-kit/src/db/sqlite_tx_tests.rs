@@ -92,3 +92,28 @@ async fn a_transaction_dropped_unfinished_leaves_nothing_and_the_pool_goes_on() 
         assert_eq!(committed_entries(&db).await, 1);
     }
 }
+
+#[tokio::test]
+async fn transactions_given_up_while_they_begin_leave_no_connection_inside_one() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        // Given up at every point of their start, some after their BEGIN ran.
+        for micros in (0..400).step_by(5) {
+            let wait = std::time::Duration::from_micros(micros);
+            let _ = tokio::time::timeout(wait, db.begin_write()).await;
+            let _ = tokio::time::timeout(wait, db.begin_read()).await;
+        }
+        // Every connection of the pool (eight at most) begins again.
+        let mut reads = Vec::new();
+        for _ in 0..8 {
+            reads.push(db.begin_read().await.expect("begin a read"));
+        }
+        for tx in reads {
+            tx.rollback().await.expect("end the read");
+        }
+        let mut tx = db.begin_write().await.expect("begin a write");
+        record(&mut tx, "s1").await.expect("s1");
+        tx.commit().await.expect("commit");
+        assert_eq!(committed_entries(&db).await, 1);
+    }
+}
