@@ -354,11 +354,7 @@ pub(super) async fn commit(
     let status = transition.state.status();
     let age_ms = now_ms - saga.started_ms;
     crate::metrics::saga_moved(saga.runnable.name(), saga.state.status(), status, age_ms);
-    tracing::info!(
-        state = transition.state.name(),
-        status = status.as_str(),
-        "saga moved"
-    );
+    log_moved(saga.state.status(), &transition.state);
     let machine::Transition {
         state,
         log,
@@ -384,6 +380,18 @@ pub(super) async fn commit(
     };
     saga.status.send_replace(Progress { status, ended });
     Ok(command)
+}
+
+/// Logs a transition: at `info` when the saga's status changes (it ends, or starts to
+/// compensate), at `debug` otherwise. The log holds every transition already; a line
+/// for each at `info` cost the orchestrator about 6 % of its CPU at full load.
+fn log_moved(from: SagaStatus, to: &SagaState) {
+    let status = to.status();
+    if status != from {
+        tracing::info!(state = to.name(), status = status.as_str(), "saga moved");
+    } else {
+        tracing::debug!(state = to.name(), status = status.as_str(), "saga moved");
+    }
 }
 
 /// Commits `write`, retrying while the log is unavailable; gives up when fenced or on
