@@ -74,8 +74,8 @@ enum Done {
 }
 
 async fn commit_batch(db: &Db, jobs: Vec<Job>) {
-    if let Db::Sqlite(pool) = db {
-        match in_one_script(pool, &jobs).await {
+    if let Db::Sqlite(pools) = db {
+        match in_one_script(&pools.writes, &jobs).await {
             Ok(()) => return jobs.into_iter().for_each(reply_whole),
             Err(error) => {
                 tracing::debug!(%error, writes = jobs.len(), "the batch did not commit as one script; running it statement by statement");

@@ -20,10 +20,10 @@ async fn fresh(dir: &tempfile::TempDir, name: &str) -> Db {
     Db::open(&url, &migrations()).await.expect("open")
 }
 
-/// The SQLite pool of `db`.
+/// The SQLite write connection of `db`.
 fn pool(db: &Db) -> &sqlx::SqlitePool {
     match db {
-        Db::Sqlite(pool) => pool,
+        Db::Sqlite(pools) => &pools.writes,
         Db::Postgres(_) => unreachable!("the script's tests open SQLite files"),
     }
 }

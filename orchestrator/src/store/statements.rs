@@ -39,7 +39,12 @@ pub(super) async fn select_saga_with_log(
          ORDER BY l.log_seq"
     );
     match db {
-        Db::Sqlite(pool) => saga_with_log(&sqlx::query(SQL).bind(saga_id).fetch_all(pool).await?),
+        Db::Sqlite(pools) => saga_with_log(
+            &sqlx::query(SQL)
+                .bind(saga_id)
+                .fetch_all(&pools.reads)
+                .await?,
+        ),
         Db::Postgres(pool) => saga_with_log(&sqlx::query(SQL).bind(saga_id).fetch_all(pool).await?),
     }
 }

@@ -15,14 +15,14 @@ mod sqlite_tx;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
-use sqlx::{Arguments, Encode, PgPool, Postgres, SqlitePool, Transaction, Type};
+use sqlx::{Arguments, Encode, PgPool, Postgres, Transaction, Type};
 
 pub use batches::run_batches;
 pub use group::{GroupWriter, TxFuture};
 pub use placeholders::{list as placeholder_list, one as placeholder, rows as placeholder_rows};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
-pub use sqlite::{begin_write, default_url, open_sqlite};
+pub use sqlite::{SqlitePools, begin_write, default_url, open_sqlite};
 pub use sqlite_tx::{SqliteTx, run_script};
 
 /// Why a database could not be opened.
@@ -71,10 +71,10 @@ pub struct Migrations {
     pub postgres: Migrator,
 }
 
-/// A connection pool of either backend.
+/// The connections of either backend.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
@@ -143,7 +143,7 @@ impl Db {
     /// REPEATABLE READ a create and its racing cancel could each miss the other's record).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(begin_write(pool).await?),
+            Db::Sqlite(pools) => Tx::Sqlite(begin_write(pools).await?),
             Db::Postgres(pool) => Tx::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
                     .await?,
@@ -154,7 +154,7 @@ impl Db {
     /// Begins a read-only transaction that sees one snapshot.
     pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(SqliteTx::begin(pool, "BEGIN").await?),
+            Db::Sqlite(pools) => Tx::Sqlite(SqliteTx::begin(&pools.reads, "BEGIN").await?),
             Db::Postgres(pool) => Tx::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
@@ -166,7 +166,7 @@ impl Db {
     pub async fn ping(&self, within: std::time::Duration) -> bool {
         let answered = async {
             match self {
-                Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+                Db::Sqlite(pools) => sqlx::query("SELECT 1").execute(&pools.reads).await.is_ok(),
                 Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
             }
         };
@@ -178,7 +178,10 @@ impl Db {
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pools) => {
+                pools.writes.close().await;
+                pools.reads.close().await;
+            }
             Db::Postgres(pool) => pool.close().await,
         }
     }

@@ -11,13 +11,34 @@ use super::SqliteTx;
 
 use super::OpenError;
 
+/// A SQLite database: one connection for writes, a pool for reads.
+///
+/// SQLite takes one writer at a time, so a second write connection only adds waiting
+/// (on `busy_timeout`, in sleeps of a millisecond and more) where writers could queue
+/// for the one connection. And a connection's page cache is thrown away whenever
+/// another connection committed since its last transaction: writes spread over a pool
+/// read the pages they change back each time (a tenth of the orchestrator's writer
+/// thread at concurrency 64); the one write connection keeps them.
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    pub writes: SqlitePool,
+    pub reads: SqlitePool,
+}
+
+/// Read connections at most.
+const READ_CONNECTIONS: u32 = 8;
+
+/// How long a writer waits for the write connection before it gives up, as long as
+/// SQLite waits for its write lock (`busy_timeout`).
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
 /// Opens (creating if needed) the SQLite database at `url` and applies `migrator`.
 ///
 /// Commits are durable by default (`synchronous=FULL` in WAL mode): a call that was
 /// answered survives a crash of the process or the machine. The URL may relax that with
 /// `?synchronous=normal` (no fsync per commit: a process crash loses nothing, a power
 /// loss may lose the last commits), e.g. to measure what durability costs.
-pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, OpenError> {
+pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePools, OpenError> {
     let (url, synchronous) = split_synchronous(url)?;
     let url = url.as_str();
     let path = url
@@ -38,18 +59,24 @@ pub async fn open_sqlite(url: &str, migrator: &Migrator) -> Result<SqlitePool, O
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(WRITE_WAIT)
         .foreign_keys(true);
     // No ping before handing a connection out: it cannot have gone away (the database
     // is a file in this process), and the ping is a round trip to the connection's
     // thread on every acquire.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+    let writes = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(WRITE_WAIT)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await?;
+    migrator.run(&writes).await?;
+    let reads = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    migrator.run(&pool).await?;
-    Ok(pool)
+    Ok(SqlitePools { writes, reads })
 }
 
 /// Takes our own `synchronous=full|normal` parameter out of a SQLite URL.
@@ -74,10 +101,11 @@ fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), OpenError
     Ok((url, synchronous))
 }
 
-/// Begins a write transaction that takes SQLite's write lock at once, so two writers
-/// queue on `busy_timeout` instead of failing when a read would upgrade to a write.
-pub async fn begin_write(pool: &SqlitePool) -> Result<SqliteTx, sqlx::Error> {
-    SqliteTx::begin(pool, "BEGIN IMMEDIATE").await
+/// Begins a write transaction on the write connection. It takes SQLite's write lock at
+/// once, so that a writer outside this process queues on `busy_timeout` instead of
+/// failing when a read would upgrade to a write.
+pub async fn begin_write(pools: &SqlitePools) -> Result<SqliteTx, sqlx::Error> {
+    SqliteTx::begin(&pools.writes, "BEGIN IMMEDIATE").await
 }
 
 /// The default URL of a service's database: a file in `./data`.
