@@ -28,11 +28,14 @@ const QUEUE: usize = 16_384;
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommitter {
     jobs: mpsc::Sender<Job>,
+    /// Batches go as one script (SQLite): each write comes with its script rows.
+    scripted: bool,
 }
 
 impl GroupCommitter {
     /// Starts the committer task; it ends when the last handle is dropped.
     pub fn start(db: Db, max_batch: usize) -> Self {
+        let scripted = matches!(db, Db::Sqlite(_));
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(service_kit::db::run_batches(
             queue,
@@ -42,28 +45,45 @@ impl GroupCommitter {
                 async move { commit_batch(&db, batch).await }
             },
         ));
-        Self { jobs }
+        Self { jobs, scripted }
     }
 
     pub async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
+        let rows = self
+            .scripted
+            .then(|| script::Rows::of_new(new))
+            .transpose()?;
         let (reply, answer) = oneshot::channel();
-        let job = Job::Insert(OwnedNew::from(new), reply);
+        let job = Job::Insert(OwnedNew::from(new), rows, reply);
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
     pub async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
+        let rows = self
+            .scripted
+            .then(|| script::Rows::of_write(write))
+            .transpose()?;
         let (reply, answer) = oneshot::channel();
-        let job = Job::Commit(OwnedWrite::from(write), reply);
+        let job = Job::Commit(OwnedWrite::from(write), rows, reply);
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 
+/// A write waiting for the committer, with its script rows when batches go as scripts.
 #[derive(Debug)]
 enum Job {
-    Insert(OwnedNew, oneshot::Sender<Result<Inserted, StoreError>>),
-    Commit(OwnedWrite, oneshot::Sender<Result<(), StoreError>>),
+    Insert(
+        OwnedNew,
+        Option<script::Rows>,
+        oneshot::Sender<Result<Inserted, StoreError>>,
+    ),
+    Commit(
+        OwnedWrite,
+        Option<script::Rows>,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
 }
 
 /// What one write did inside a transaction that then committed.
@@ -104,13 +124,19 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
 /// Commits `jobs` in one SQLite script (see `script`), if every saga is new and every
 /// write unfenced.
 async fn in_one_script(pool: &SqlitePool, jobs: &[Job]) -> Result<(), StoreError> {
-    let (news, writes) = split(jobs);
-    let appends: Vec<Append> = news
-        .iter()
-        .map(first_records)
-        .chain(writes.iter().map(transition_records))
-        .collect();
-    script::commit(pool, &news, &writes, &appends).await
+    let (mut news, mut writes) = (Vec::new(), Vec::new());
+    for job in jobs {
+        match job {
+            Job::Insert(_, Some(rows), _) => news.push(rows),
+            Job::Commit(_, Some(rows), _) => writes.push(rows),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "a write without its script rows".into(),
+                ));
+            }
+        }
+    }
+    script::commit(pool, &news, &writes).await
 }
 
 /// Runs `jobs` in one transaction and commits it: a few statements for the whole batch.
@@ -134,10 +160,12 @@ async fn run_together(db: &Db, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
         done.push(match job {
-            Job::Insert(new, _) if inserted.contains(&new.saga_id) => Done::Inserted(Inserted::New),
-            Job::Insert(new, _) => Done::Inserted(holder(&mut tx, &new.idempotency_key).await?),
-            Job::Commit(write, _) if updated.contains(&write.saga_id) => Done::Committed(Ok(())),
-            Job::Commit(write, _) => {
+            Job::Insert(new, ..) if inserted.contains(&new.saga_id) => {
+                Done::Inserted(Inserted::New)
+            }
+            Job::Insert(new, ..) => Done::Inserted(holder(&mut tx, &new.idempotency_key).await?),
+            Job::Commit(write, ..) if updated.contains(&write.saga_id) => Done::Committed(Ok(())),
+            Job::Commit(write, ..) => {
                 Done::Committed(Err(StoreError::Fenced(write.saga_id.clone())))
             }
         });
@@ -152,8 +180,8 @@ fn split(jobs: &[Job]) -> (Vec<NewSaga<'_>>, Vec<SagaWrite<'_>>) {
     let mut writes = Vec::new();
     for job in jobs {
         match job {
-            Job::Insert(new, _) => news.push(new.borrowed()),
-            Job::Commit(write, _) => writes.push(write.borrowed()),
+            Job::Insert(new, ..) => news.push(new.borrowed()),
+            Job::Commit(write, ..) => writes.push(write.borrowed()),
         }
     }
     (news, writes)
@@ -223,20 +251,20 @@ pub(super) fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
 /// Answers a job of a batch that committed whole: its saga was new, its write unfenced.
 fn reply_whole(job: Job) {
     match job {
-        Job::Insert(_, to) => drop(to.send(Ok(Inserted::New))),
-        Job::Commit(_, to) => drop(to.send(Ok(()))),
+        Job::Insert(.., to) => drop(to.send(Ok(Inserted::New))),
+        Job::Commit(.., to) => drop(to.send(Ok(()))),
     }
 }
 
 fn reply(job: Job, done: Result<Done, StoreError>) {
     // A caller that went away no longer needs its answer; its write stands.
     match (job, done) {
-        (Job::Insert(_, to), Ok(Done::Inserted(inserted))) => drop(to.send(Ok(inserted))),
-        (Job::Commit(_, to), Ok(Done::Committed(result))) => drop(to.send(result)),
-        (Job::Insert(_, to), Err(error)) => drop(to.send(Err(error))),
-        (Job::Commit(_, to), Err(error)) => drop(to.send(Err(error))),
-        (Job::Insert(_, to), Ok(Done::Committed(_))) => drop(to.send(Err(mismatch()))),
-        (Job::Commit(_, to), Ok(Done::Inserted(_))) => drop(to.send(Err(mismatch()))),
+        (Job::Insert(.., to), Ok(Done::Inserted(inserted))) => drop(to.send(Ok(inserted))),
+        (Job::Commit(.., to), Ok(Done::Committed(result))) => drop(to.send(result)),
+        (Job::Insert(.., to), Err(error)) => drop(to.send(Err(error))),
+        (Job::Commit(.., to), Err(error)) => drop(to.send(Err(error))),
+        (Job::Insert(.., to), Ok(Done::Committed(_))) => drop(to.send(Err(mismatch()))),
+        (Job::Commit(.., to), Ok(Done::Inserted(_))) => drop(to.send(Err(mismatch()))),
     }
 }
 

@@ -16,6 +16,7 @@
 use service_kit::db::run_script;
 use sqlx::SqlitePool;
 
+use super::batch::{first_records, transition_records};
 use super::writes::{Append, FIRST_VERSION, count, log_rows, to_json};
 use super::{NewSaga, SagaWrite, StoreError};
 
@@ -50,77 +51,65 @@ const SCRIPT: &str = concat!(
     "COMMIT;"
 );
 
-/// Commits `news`, `writes` and their `appends` in one script, if every saga is new and
-/// every write unfenced; an error: nothing committed (a guard stopped the script, or the
-/// database failed).
-pub(super) async fn commit(
-    pool: &SqlitePool,
-    news: &[NewSaga<'_>],
-    writes: &[SagaWrite<'_>],
-    appends: &[Append<'_>],
-) -> Result<(), StoreError> {
-    let script = sqlx::query(SCRIPT)
-        .bind(new_rows(news)?)
-        .bind(count(news.len()))
-        .bind(write_rows(writes)?)
-        .bind(count(writes.len()))
-        .bind(record_rows(appends)?);
-    Ok(run_script(pool, script).await?)
+/// One write's rows in the script: its saga's row and its log records', each a JSON
+/// array. The writer that queues the write serialises them, so that the committer, the
+/// one stage every write passes in turn, only joins them.
+#[derive(Debug)]
+pub(super) struct Rows {
+    saga: String,
+    records: Vec<String>,
 }
 
-/// The rows of `INSERT INTO sagas`, in the script's column order.
-fn new_rows(news: &[NewSaga<'_>]) -> Result<String, StoreError> {
-    let rows = news
-        .iter()
-        .map(|new| {
-            Ok((
-                new.saga_id,
-                new.idempotency_key,
-                new.definition,
-                new.definition_version,
-                to_json(new.input)?,
-                to_json(new.state)?,
-                new.state.status().as_str(),
-                FIRST_VERSION,
-                count(new.log.len()),
-                new.now_ms,
-                new.now_ms,
-                new.trace_context,
-                new.lease.owner,
-                new.lease.ms,
-            ))
+impl Rows {
+    /// A new saga's rows, in the columns of the script's `INSERT INTO sagas`.
+    pub fn of_new(new: &NewSaga<'_>) -> Result<Self, StoreError> {
+        let saga = to_json(&(
+            new.saga_id,
+            new.idempotency_key,
+            new.definition,
+            new.definition_version,
+            to_json(new.input)?,
+            to_json(new.state)?,
+            new.state.status().as_str(),
+            FIRST_VERSION,
+            count(new.log.len()),
+            new.now_ms,
+            new.now_ms,
+            new.trace_context,
+            new.lease.owner,
+            new.lease.ms,
+        ))?;
+        Ok(Self {
+            saga,
+            records: records(&first_records(new))?,
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    to_json(&rows)
-}
+    }
 
-/// The rows of the transitions' `UPDATE`: the saga, the version its writer read, then
-/// the new values.
-fn write_rows(writes: &[SagaWrite<'_>]) -> Result<String, StoreError> {
-    let rows = writes
-        .iter()
-        .map(|w| {
-            Ok((
-                w.saga_id,
-                w.expected_version,
-                to_json(w.state)?,
-                w.state.status().as_str(),
-                i64::from(w.log_len) + count(w.log.len()),
-                w.now_ms,
-                w.writer,
-                w.lease_ms,
-            ))
+    /// A transition's rows: the saga, the version its writer read, then the new values.
+    pub fn of_write(write: &SagaWrite<'_>) -> Result<Self, StoreError> {
+        let saga = to_json(&(
+            write.saga_id,
+            write.expected_version,
+            to_json(write.state)?,
+            write.state.status().as_str(),
+            i64::from(write.log_len) + count(write.log.len()),
+            write.now_ms,
+            write.writer,
+            write.lease_ms,
+        ))?;
+        Ok(Self {
+            saga,
+            records: records(&transition_records(write))?,
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    to_json(&rows)
+    }
 }
 
-/// The rows of `INSERT INTO saga_log`.
-fn record_rows(appends: &[Append<'_>]) -> Result<String, StoreError> {
-    let rows: Vec<_> = log_rows(appends)
+/// The rows of `INSERT INTO saga_log` for `append`.
+fn records(append: &Append<'_>) -> Result<Vec<String>, StoreError> {
+    log_rows(std::slice::from_ref(append))
         .into_iter()
         .map(|(seq, a, r)| {
-            (
+            to_json(&(
                 a.saga_id,
                 seq,
                 r.step.as_str(),
@@ -132,10 +121,40 @@ fn record_rows(appends: &[Append<'_>]) -> Result<String, StoreError> {
                 a.now_ms,
                 a.writer,
                 a.version,
-            )
+            ))
         })
-        .collect();
-    to_json(&rows)
+        .collect()
+}
+
+/// Commits the rows of `news` and `writes` in one script, if every saga is new and every
+/// write unfenced; an error: nothing committed (a guard stopped the script, or the
+/// database failed).
+pub(super) async fn commit(
+    pool: &SqlitePool,
+    news: &[&Rows],
+    writes: &[&Rows],
+) -> Result<(), StoreError> {
+    let records = news.iter().chain(writes).flat_map(|rows| &rows.records);
+    let script = sqlx::query(SCRIPT)
+        .bind(array(news.iter().map(|rows| &rows.saga)))
+        .bind(count(news.len()))
+        .bind(array(writes.iter().map(|rows| &rows.saga)))
+        .bind(count(writes.len()))
+        .bind(array(records));
+    Ok(run_script(pool, script).await?)
+}
+
+/// A JSON array of `rows`, each already JSON.
+fn array<'a>(rows: impl Iterator<Item = &'a String>) -> String {
+    let mut array = String::from("[");
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        array.push_str(row);
+    }
+    array.push(']');
+    array
 }
 
 #[cfg(test)]

@@ -112,6 +112,24 @@ fn appends<'a>(news: &'a [NewSaga<'a>], writes: &'a [SagaWrite<'a>]) -> Vec<Appe
         .collect()
 }
 
+/// Commits `news` and `writes` as one script, their rows serialised as their writers do.
+async fn by_script(
+    pool: &sqlx::SqlitePool,
+    news: &[NewSaga<'_>],
+    writes: &[SagaWrite<'_>],
+) -> Result<(), StoreError> {
+    let news = news
+        .iter()
+        .map(Rows::of_new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let writes = writes
+        .iter()
+        .map(Rows::of_write)
+        .collect::<Result<Vec<_>, _>>()?;
+    let (news, writes): (Vec<_>, Vec<_>) = (news.iter().collect(), writes.iter().collect());
+    commit(pool, &news, &writes).await
+}
+
 /// The batch's sagas as stored, their leases (the database's clock) left out.
 async fn stored(db: &Db) -> Vec<Option<SagaRecord>> {
     let store = SqlStore::new(db.clone(), 8);
@@ -129,13 +147,13 @@ async fn stored(db: &Db) -> Vec<Option<SagaRecord>> {
 #[tokio::test]
 async fn the_script_stores_what_the_statements_store() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (by_script, by_statements) = (fresh(&dir, "a.db").await, fresh(&dir, "b.db").await);
+    let (by_script_db, by_statements) = (fresh(&dir, "a.db").await, fresh(&dir, "b.db").await);
     let batch = Batch::new();
     let news = batch.news();
     for writes in [&[][..], &[batch.write(1)][..]] {
         let news = if writes.is_empty() { &news[..] } else { &[] };
         let appends = appends(news, writes);
-        commit(pool(&by_script), news, writes, &appends)
+        by_script(pool(&by_script_db), news, writes)
             .await
             .expect("script");
         let mut tx = by_statements.begin_write().await.expect("begin");
@@ -144,7 +162,7 @@ async fn the_script_stores_what_the_statements_store() {
         insert_logs(&mut tx, &appends).await.expect("log");
         tx.commit().await.expect("commit");
     }
-    let sagas = stored(&by_script).await;
+    let sagas = stored(&by_script_db).await;
     assert_eq!(sagas, stored(&by_statements).await);
     let s1 = sagas[0].as_ref().expect("s1 stored");
     assert_eq!((s1.version, s1.log_len, s1.owner.as_str()), (2, 3, "b"));
@@ -158,30 +176,17 @@ async fn a_fenced_write_or_a_taken_key_stops_the_script_and_writes_nothing() {
     let db = fresh(&dir, "a.db").await;
     let batch = Batch::new();
     let news = batch.news();
-    let first = appends(&news, &[]);
-    commit(pool(&db), &news, &[], &first)
-        .await
-        .expect("first batch");
+    by_script(pool(&db), &news, &[]).await.expect("first batch");
     let before = stored(&db).await;
 
     let mut third = batch.news()[..1].to_vec();
     (third[0].saga_id, third[0].idempotency_key) = ("s3", "k3");
     let fenced = [batch.write(7)];
-    let appends_fenced = appends(&third, &fenced);
-    assert!(
-        commit(pool(&db), &third, &fenced, &appends_fenced)
-            .await
-            .is_err()
-    );
+    assert!(by_script(pool(&db), &third, &fenced).await.is_err());
     assert_eq!(stored(&db).await, before, "nothing of the fenced batch");
 
     third[0].idempotency_key = "s1";
-    let appends_taken = appends(&third, &[]);
-    assert!(
-        commit(pool(&db), &third, &[], &appends_taken)
-            .await
-            .is_err()
-    );
+    assert!(by_script(pool(&db), &third, &[]).await.is_err());
     assert_eq!(
         stored(&db).await,
         before,
@@ -190,10 +195,7 @@ async fn a_fenced_write_or_a_taken_key_stops_the_script_and_writes_nothing() {
 
     // The connections are out of the stopped transactions: the next script commits.
     let write = [batch.write(1)];
-    let appends_ok = appends(&[], &write);
-    commit(pool(&db), &[], &write, &appends_ok)
-        .await
-        .expect("after");
+    by_script(pool(&db), &[], &write).await.expect("after");
     let after = stored(&db).await;
     assert_eq!(after[0].as_ref().map(|s| s.version), Some(2));
 }

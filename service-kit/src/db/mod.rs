@@ -175,7 +175,7 @@ impl Db {
             .unwrap_or(false)
     }
 
-    /// Closes every connection of the pool.
+    /// Closes every connection (on SQLite, the write connection and the read pool).
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pools) => {
