@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::script;
 use super::statements::select_saga_by_key;
-use super::writes::{Append, FIRST_VERSION, insert_logs, insert_sagas, update_sagas};
+use super::writes::{
+    Append, first_records, insert_logs, insert_sagas, transition_records, update_sagas,
+};
 use super::{FeedLease, Inserted, Lease, NewSaga, SagaWrite, StoreError};
 use saga_definitions::machine::{LogRecord, SagaState};
 use serde_json::Value;
@@ -222,30 +224,6 @@ async fn holder(tx: &mut Tx, key: &str) -> Result<Inserted, StoreError> {
     let existing = select_saga_by_key(tx, key).await?;
     let existing = existing.ok_or_else(|| StoreError::Corrupt(format!("key {key} vanished")))?;
     Ok(Inserted::Existing(Box::new(existing)))
-}
-
-/// A new saga's first records, by the replica that accepted it.
-pub(super) fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
-    Append {
-        saga_id: new.saga_id,
-        log_len: 0,
-        records: new.log,
-        writer: new.lease.owner,
-        version: FIRST_VERSION,
-        now_ms: new.now_ms,
-    }
-}
-
-/// A transition's records, after the saga's existing ones.
-pub(super) fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
-    Append {
-        saga_id: write.saga_id,
-        log_len: write.log_len,
-        records: write.log,
-        writer: write.writer,
-        version: write.expected_version + 1,
-        now_ms: write.now_ms,
-    }
 }
 
 /// Answers a job of a batch that committed whole: its saga was new, its write unfenced.

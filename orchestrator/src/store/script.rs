@@ -16,8 +16,9 @@
 use service_kit::db::run_script;
 use sqlx::SqlitePool;
 
-use super::batch::{first_records, transition_records};
-use super::writes::{Append, FIRST_VERSION, count, log_rows, to_json};
+use super::writes::{
+    Append, FIRST_VERSION, count, first_records, log_rows, to_json, transition_records,
+};
 use super::{NewSaga, SagaWrite, StoreError};
 
 /// Binds, in order: the new sagas, their count, the transitions, their count, the log

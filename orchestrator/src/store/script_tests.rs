@@ -3,8 +3,8 @@
 use serde_json::json;
 use service_kit::db::Db;
 
-use super::super::batch::{first_records, transition_records};
 use super::super::sql::{SqlStore, migrations};
+use super::super::writes::{first_records, transition_records};
 use super::super::writes::{insert_logs, insert_sagas, update_sagas};
 use super::super::{Lease, SagaRecord, SagaStore};
 use super::*;

@@ -37,6 +37,30 @@ pub(super) struct Append<'a> {
     pub now_ms: i64,
 }
 
+/// A new saga's first records, by the replica that accepted it.
+pub(super) fn first_records<'a>(new: &'a NewSaga<'a>) -> Append<'a> {
+    Append {
+        saga_id: new.saga_id,
+        log_len: 0,
+        records: new.log,
+        writer: new.lease.owner,
+        version: FIRST_VERSION,
+        now_ms: new.now_ms,
+    }
+}
+
+/// A transition's records, after the saga's existing ones.
+pub(super) fn transition_records<'a>(write: &'a SagaWrite<'a>) -> Append<'a> {
+    Append {
+        saga_id: write.saga_id,
+        log_len: write.log_len,
+        records: write.log,
+        writer: write.writer,
+        version: write.expected_version + 1,
+        now_ms: write.now_ms,
+    }
+}
+
 /// Inserts the sagas whose idempotency key is free; returns the ids inserted.
 pub(super) async fn insert_sagas(
     tx: &mut Tx,
