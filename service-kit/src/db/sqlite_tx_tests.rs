@@ -117,3 +117,31 @@ async fn transactions_given_up_while_they_begin_leave_no_connection_inside_one()
         assert_eq!(committed_entries(&db).await, 1);
     }
 }
+
+#[tokio::test]
+async fn sqlite_writers_queue_for_one_connection_and_each_commits() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    let Some(Db::Sqlite(pools)) = dbs.iter().find(|db| matches!(db, Db::Sqlite(_))) else {
+        panic!("a SQLite database among the test databases");
+    };
+    let db = Db::Sqlite(pools.clone());
+    let mut first = db.begin_write().await.expect("begin the first");
+    record(&mut first, "s-1").await.expect("write the first");
+    // The second writer waits for the connection the first holds, not for SQLite's lock.
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await?;
+            record(&mut tx, "s-2").await?;
+            tx.commit().await
+        }
+    });
+    tokio::task::yield_now().await;
+    first.commit().await.expect("commit the first");
+    second
+        .await
+        .expect("the second writer ran")
+        .expect("the second writer committed after the first");
+    assert_eq!(committed_entries(&db).await, 2);
+    assert_eq!(pools.writes.size(), 1, "writes went through one connection");
+}
