@@ -5,16 +5,15 @@
 //! One task owns the writing: it takes whatever writes are waiting (up to a batch), runs
 //! them in one transaction and commits. While it commits, new writes queue up, so the
 //! batch grows with the load and a lone write is committed at once. A batch that fails
-//! is retried one write per transaction, so one bad write cannot fail the others. The
-//! batch's statements cover all its writes at once (see `writes`); on SQLite the batch
-//! first goes as one script (see `script`), and statement by statement only when a saga
-//! in it was fenced or found its key taken.
+//! is retried one write per transaction, so one bad write cannot fail the others. A
+//! batch first goes in one go (see `script`: one script on SQLite, one statement on
+//! PostgreSQL); the writes it did not commit (a saga fenced or its key taken) go
+//! statement by statement, each statement covering all of them (see `writes`).
 
 use service_kit::db::{Db, Tx};
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::script;
+use super::script::{self, Written};
 use super::statements::select_saga_by_key;
 use super::writes::{
     Append, first_records, insert_logs, insert_sagas, transition_records, update_sagas,
@@ -30,14 +29,11 @@ const QUEUE: usize = 16_384;
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommitter {
     jobs: mpsc::Sender<Job>,
-    /// Batches go as one script (SQLite): each write comes with its script rows.
-    scripted: bool,
 }
 
 impl GroupCommitter {
     /// Starts the committer task; it ends when the last handle is dropped.
     pub fn start(db: Db, max_batch: usize) -> Self {
-        let scripted = matches!(db, Db::Sqlite(_));
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(service_kit::db::run_batches(
             queue,
@@ -47,14 +43,11 @@ impl GroupCommitter {
                 async move { commit_batch(&db, batch).await }
             },
         ));
-        Self { jobs, scripted }
+        Self { jobs }
     }
 
     pub async fn insert(&self, new: &NewSaga<'_>) -> Result<Inserted, StoreError> {
-        let rows = self
-            .scripted
-            .then(|| script::Rows::of_new(new))
-            .transpose()?;
+        let rows = script::Rows::of_new(new)?;
         let (reply, answer) = oneshot::channel();
         let job = Job::Insert(OwnedNew::from(new), rows, reply);
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
@@ -62,10 +55,7 @@ impl GroupCommitter {
     }
 
     pub async fn commit(&self, write: &SagaWrite<'_>) -> Result<(), StoreError> {
-        let rows = self
-            .scripted
-            .then(|| script::Rows::of_write(write))
-            .transpose()?;
+        let rows = script::Rows::of_write(write)?;
         let (reply, answer) = oneshot::channel();
         let job = Job::Commit(OwnedWrite::from(write), rows, reply);
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
@@ -73,19 +63,28 @@ impl GroupCommitter {
     }
 }
 
-/// A write waiting for the committer, with its script rows when batches go as scripts.
+/// A write waiting for the committer, with its rows for the commit in one go.
 #[derive(Debug)]
 enum Job {
     Insert(
         OwnedNew,
-        Option<script::Rows>,
+        script::Rows,
         oneshot::Sender<Result<Inserted, StoreError>>,
     ),
     Commit(
         OwnedWrite,
-        Option<script::Rows>,
+        script::Rows,
         oneshot::Sender<Result<(), StoreError>>,
     ),
+}
+
+impl Job {
+    fn saga_id(&self) -> &str {
+        match self {
+            Job::Insert(new, ..) => &new.saga_id,
+            Job::Commit(write, ..) => &write.saga_id,
+        }
+    }
 }
 
 /// What one write did inside a transaction that then committed.
@@ -96,14 +95,20 @@ enum Done {
 }
 
 async fn commit_batch(db: &Db, jobs: Vec<Job>) {
-    if let Db::Sqlite(pools) = db {
-        match in_one_script(&pools.writes, &jobs).await {
-            Ok(()) => return jobs.into_iter().for_each(reply_whole),
-            Err(error) => {
-                tracing::debug!(%error, writes = jobs.len(), "the batch did not commit as one script; running it statement by statement");
-            }
+    let jobs = match in_one_go(db, &jobs).await {
+        Ok(Written::All) => return jobs.into_iter().for_each(reply_whole),
+        Ok(Written::Only(written)) => {
+            let (done, rest) = jobs
+                .into_iter()
+                .partition::<Vec<_>, _>(|job| written.contains(job.saga_id()));
+            done.into_iter().for_each(reply_whole);
+            rest
         }
-    }
+        Err(error) => {
+            tracing::debug!(%error, writes = jobs.len(), "the batch did not commit in one go; running it statement by statement");
+            jobs
+        }
+    };
     if jobs.len() > 1 {
         match run_together(db, &jobs).await {
             Ok(done) => {
@@ -123,22 +128,16 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
     }
 }
 
-/// Commits `jobs` in one SQLite script (see `script`), if every saga is new and every
-/// write unfenced.
-async fn in_one_script(pool: &SqlitePool, jobs: &[Job]) -> Result<(), StoreError> {
+/// Commits `jobs` in one go (see `script`).
+async fn in_one_go(db: &Db, jobs: &[Job]) -> Result<Written, StoreError> {
     let (mut news, mut writes) = (Vec::new(), Vec::new());
     for job in jobs {
         match job {
-            Job::Insert(_, Some(rows), _) => news.push(rows),
-            Job::Commit(_, Some(rows), _) => writes.push(rows),
-            _ => {
-                return Err(StoreError::Corrupt(
-                    "a write without its script rows".into(),
-                ));
-            }
+            Job::Insert(_, rows, _) => news.push(rows),
+            Job::Commit(_, rows, _) => writes.push(rows),
         }
     }
-    script::commit(pool, &news, &writes).await
+    script::commit(db, &news, &writes).await
 }
 
 /// Runs `jobs` in one transaction and commits it: a few statements for the whole batch.

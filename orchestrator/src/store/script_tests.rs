@@ -1,7 +1,10 @@
-//! The one-script group commit against the statement-by-statement one, on SQLite files.
+//! The group commit in one go against the statement-by-statement one, on every backend.
+
+use std::collections::HashSet;
 
 use serde_json::json;
 use service_kit::db::Db;
+use service_kit::testing::databases;
 
 use super::super::sql::{SqlStore, migrations};
 use super::super::writes::{first_records, transition_records};
@@ -13,20 +16,6 @@ use saga_definitions::machine::{
     Effect, LogRecord, Operation, Outcome, Position, SagaState, SagaStatus,
 };
 use serde_json::Value;
-
-/// A fresh SQLite database in `dir`.
-async fn fresh(dir: &tempfile::TempDir, name: &str) -> Db {
-    let url = format!("sqlite://{}", dir.path().join(name).display());
-    Db::open(&url, &migrations()).await.expect("open")
-}
-
-/// The SQLite write connection of `db`.
-fn pool(db: &Db) -> &sqlx::SqlitePool {
-    match db {
-        Db::Sqlite(pools) => &pools.writes,
-        Db::Postgres(_) => unreachable!("the script's tests open SQLite files"),
-    }
-}
 
 /// A batch of two new sagas (one whose input needs escaping in JSON) and the first
 /// saga's next transition.
@@ -112,12 +101,12 @@ fn appends<'a>(news: &'a [NewSaga<'a>], writes: &'a [SagaWrite<'a>]) -> Vec<Appe
         .collect()
 }
 
-/// Commits `news` and `writes` as one script, their rows serialised as their writers do.
+/// Commits `news` and `writes` in one go, their rows serialised as their writers do.
 async fn by_script(
-    pool: &sqlx::SqlitePool,
+    db: &Db,
     news: &[NewSaga<'_>],
     writes: &[SagaWrite<'_>],
-) -> Result<(), StoreError> {
+) -> Result<Written, StoreError> {
     let news = news
         .iter()
         .map(Rows::of_new)
@@ -127,14 +116,23 @@ async fn by_script(
         .map(Rows::of_write)
         .collect::<Result<Vec<_>, _>>()?;
     let (news, writes): (Vec<_>, Vec<_>) = (news.iter().collect(), writes.iter().collect());
-    commit(pool, &news, &writes).await
+    commit(db, &news, &writes).await
+}
+
+/// What the backend of `db` answers when it wrote the sagas `ids` of a batch in one go:
+/// all of it on SQLite, whose script commits nothing unless it commits everything.
+fn written(db: &Db, ids: &[&str]) -> Written {
+    match db {
+        Db::Sqlite(_) => Written::All,
+        Db::Postgres(_) => Written::Only(ids.iter().map(|id| id.to_string()).collect()),
+    }
 }
 
 /// The batch's sagas as stored, their leases (the database's clock) left out.
 async fn stored(db: &Db) -> Vec<Option<SagaRecord>> {
     let store = SqlStore::new(db.clone(), 8);
     let mut sagas = Vec::new();
-    for id in ["s1", "s2", "s3"] {
+    for id in ["s1", "s2", "s3", "s4"] {
         let saga = store.get(id).await.expect("get");
         sagas.push(saga.map(|s| SagaRecord {
             lease_until_ms: 0,
@@ -145,57 +143,80 @@ async fn stored(db: &Db) -> Vec<Option<SagaRecord>> {
 }
 
 #[tokio::test]
-async fn the_script_stores_what_the_statements_store() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (by_script_db, by_statements) = (fresh(&dir, "a.db").await, fresh(&dir, "b.db").await);
-    let batch = Batch::new();
-    let news = batch.news();
-    for writes in [&[][..], &[batch.write(1)][..]] {
-        let news = if writes.is_empty() { &news[..] } else { &[] };
-        let appends = appends(news, writes);
-        by_script(pool(&by_script_db), news, writes)
-            .await
-            .expect("script");
-        let mut tx = by_statements.begin_write().await.expect("begin");
-        insert_sagas(&mut tx, news).await.expect("insert");
-        update_sagas(&mut tx, writes).await.expect("update");
-        insert_logs(&mut tx, &appends).await.expect("log");
-        tx.commit().await.expect("commit");
+async fn the_batch_in_one_go_stores_what_the_statements_store() {
+    let (_a, in_one_go) = databases(&migrations()).await;
+    let (_b, by_statements) = databases(&migrations()).await;
+    for (in_one_go, by_statements) in in_one_go.iter().zip(&by_statements) {
+        let batch = Batch::new();
+        let news = batch.news();
+        for writes in [&[][..], &[batch.write(1)][..]] {
+            let news = if writes.is_empty() { &news[..] } else { &[] };
+            let appends = appends(news, writes);
+            let ids: Vec<&str> = news.iter().map(|n| n.saga_id).collect();
+            let ids = if writes.is_empty() { ids } else { vec!["s1"] };
+            let outcome = by_script(in_one_go, news, writes).await.expect("in one go");
+            assert_eq!(outcome, written(in_one_go, &ids));
+            let mut tx = by_statements.begin_write().await.expect("begin");
+            insert_sagas(&mut tx, news).await.expect("insert");
+            update_sagas(&mut tx, writes).await.expect("update");
+            insert_logs(&mut tx, &appends).await.expect("log");
+            tx.commit().await.expect("commit");
+        }
+        let sagas = stored(in_one_go).await;
+        assert_eq!(sagas, stored(by_statements).await);
+        let s1 = sagas[0].as_ref().expect("s1 stored");
+        assert_eq!((s1.version, s1.log_len, s1.owner.as_str()), (2, 3, "b"));
+        assert_eq!(s1.state, batch.next);
+        assert_eq!(sagas[1].as_ref().map(|s| &s.input), Some(&batch.inputs[1]));
     }
-    let sagas = stored(&by_script_db).await;
-    assert_eq!(sagas, stored(&by_statements).await);
-    let s1 = sagas[0].as_ref().expect("s1 stored");
-    assert_eq!((s1.version, s1.log_len, s1.owner.as_str()), (2, 3, "b"));
-    assert_eq!(s1.state, batch.next);
-    assert_eq!(sagas[1].as_ref().map(|s| &s.input), Some(&batch.inputs[1]));
 }
 
+/// SQLite's script stops at a fenced write or a taken key and writes nothing of its
+/// batch; PostgreSQL's statement writes the rest of it and answers what it wrote.
 #[tokio::test]
-async fn a_fenced_write_or_a_taken_key_stops_the_script_and_writes_nothing() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = fresh(&dir, "a.db").await;
-    let batch = Batch::new();
-    let news = batch.news();
-    by_script(pool(&db), &news, &[]).await.expect("first batch");
-    let before = stored(&db).await;
+async fn a_fenced_write_or_a_taken_key_is_left_out_of_the_batch() {
+    let (_dir, dbs) = databases(&migrations()).await;
+    for db in &dbs {
+        let sqlite = matches!(db, Db::Sqlite(_));
+        let batch = Batch::new();
+        let news = batch.news();
+        by_script(db, &news, &[]).await.expect("first batch");
+        let before = stored(db).await;
 
-    let mut third = batch.news()[..1].to_vec();
-    (third[0].saga_id, third[0].idempotency_key) = ("s3", "k3");
-    let fenced = [batch.write(7)];
-    assert!(by_script(pool(&db), &third, &fenced).await.is_err());
-    assert_eq!(stored(&db).await, before, "nothing of the fenced batch");
+        let mut third = batch.news()[..1].to_vec();
+        (third[0].saga_id, third[0].idempotency_key) = ("s3", "k3");
+        let fenced = [batch.write(7)];
+        let outcome = by_script(db, &third, &fenced).await;
+        let after = stored(db).await;
+        assert_eq!(after[0], before[0], "nothing of the fenced write");
+        if sqlite {
+            assert!(outcome.is_err());
+            assert_eq!(after, before, "nothing of SQLite's batch");
+        } else {
+            assert_eq!(outcome.ok(), Some(written(db, &["s3"])));
+            let s3 = after[2]
+                .as_ref()
+                .expect("the new saga beside the fenced write");
+            assert_eq!(s3.log.len(), batch.start.log.len());
+        }
 
-    third[0].idempotency_key = "s1";
-    assert!(by_script(pool(&db), &third, &[]).await.is_err());
-    assert_eq!(
-        stored(&db).await,
-        before,
-        "nothing of the batch with a taken key"
-    );
+        (third[0].saga_id, third[0].idempotency_key) = ("s4", "s1");
+        let outcome = by_script(db, &third, &[]).await;
+        match sqlite {
+            true => assert!(outcome.is_err()),
+            false => assert_eq!(outcome.ok(), Some(Written::Only(HashSet::new()))),
+        }
+        assert_eq!(
+            stored(db).await,
+            after,
+            "nothing of the batch with a taken key"
+        );
 
-    // The connections are out of the stopped transactions: the next script commits.
-    let write = [batch.write(1)];
-    by_script(pool(&db), &[], &write).await.expect("after");
-    let after = stored(&db).await;
-    assert_eq!(after[0].as_ref().map(|s| s.version), Some(2));
+        // The connections are out of the stopped transactions: the next batch commits.
+        let write = [batch.write(1)];
+        let outcome = by_script(db, &[], &write).await.expect("after");
+        assert_eq!(outcome, written(db, &["s1"]));
+        let after = stored(db).await;
+        assert_eq!(after[0].as_ref().map(|s| s.version), Some(2));
+    }
 }
