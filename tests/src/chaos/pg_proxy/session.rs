@@ -41,10 +41,12 @@ struct Session {
     ready_due: u64,
     /// The transaction status of the last ReadyForQuery (`I`, `T` or `E`).
     status: u8,
-    /// While a `COMMIT` is made in doubt: the ReadyForQuery answers to swallow, the
-    /// commit's own the last of them.
+    /// While a `COMMIT` (or a write outside a transaction, which commits as it ends) is
+    /// made in doubt: the ReadyForQuery answers to swallow, the commit's own the last.
     swallow: Option<u64>,
-    /// The tag of the last CommandComplete swallowed.
+    /// Whether the commit in doubt is a write outside a transaction.
+    swallowing_autocommit: bool,
+    /// The tag of the last CommandComplete swallowed since the last ReadyForQuery.
     swallowed_tag: String,
 }
 
@@ -83,6 +85,7 @@ pub(super) async fn serve(mut inbound: TcpStream, number: u64, shared: Arc<Share
         ready_due: 1,
         status: b'I',
         swallow: None,
+        swallowing_autocommit: false,
         swallowed_tag: String::new(),
     }));
     let cut = CancellationToken::new();
@@ -166,7 +169,9 @@ impl Reader {
 }
 
 /// Client to server: forwards every message, and decides at each Query or Sync whether
-/// this is the one to make in doubt or to cut after.
+/// this is the one to make in doubt or to cut after. A commit to make in doubt is a
+/// `COMMIT` in a transaction, or a write (INSERT, UPDATE, DELETE, a WITH holding one)
+/// sent outside any, as one statement: its own transaction, committed as it ends.
 async fn client_to_server(
     mut from: ReadHalf<'_>,
     mut to: WriteHalf<'_>,
@@ -182,7 +187,8 @@ async fn client_to_server(
     let fault = shared.fault.subscribe();
     let mut reader = Reader::new();
     let mut commit_statements: HashSet<String> = HashSet::new();
-    let mut commit_bound = false;
+    let mut write_statements: HashSet<String> = HashSet::new();
+    let (mut commit_bound, mut write_bound) = (false, false);
     while reader.fill(&mut from, &mut to).await {
         let mut out = Vec::new();
         loop {
@@ -192,28 +198,31 @@ async fn client_to_server(
             let Some(frame) = next else {
                 break;
             };
-            let answered_commit = match wire::from_client(&frame) {
-                FromClient::Query(sql) => Some(wire::is_commit(sql)),
+            let answered = match wire::from_client(&frame) {
+                FromClient::Query(sql) => Some((wire::is_commit(sql), false)),
                 FromClient::Parse { statement, sql } => {
-                    match wire::is_commit(sql) {
-                        true => commit_statements.insert(statement.to_string()),
-                        false => commit_statements.remove(statement),
-                    };
+                    mark(&mut commit_statements, statement, wire::is_commit(sql));
+                    mark(&mut write_statements, statement, wire::is_write(sql));
                     None
                 }
                 FromClient::Bind { statement } => {
                     commit_bound |= commit_statements.contains(statement);
+                    write_bound |= write_statements.contains(statement);
                     None
                 }
                 FromClient::CloseStatement(statement) => {
                     commit_statements.remove(statement);
+                    write_statements.remove(statement);
                     None
                 }
-                FromClient::Sync => Some(std::mem::take(&mut commit_bound)),
+                FromClient::Sync => Some((
+                    std::mem::take(&mut commit_bound),
+                    std::mem::take(&mut write_bound),
+                )),
                 FromClient::Other => None,
             };
             out.extend_from_slice(&frame);
-            let Some(commit) = answered_commit else {
+            let Some((commit, write)) = answered else {
                 continue;
             };
             let now = fault.borrow().now();
@@ -225,12 +234,12 @@ async fn client_to_server(
                 let chance = |p: f64, rng: &mut StdRng| p > 0.0 && rng.random_bool(p.min(1.0));
                 match now {
                     PgFault::InDoubtCommits
-                        if commit
-                            && in_transaction
+                        if (commit && in_transaction || write && s.status == b'I')
                             && chance(settings.in_doubt_probability, &mut rng) =>
                     {
                         // Set before the commit is sent, so that its answer is covered.
                         s.swallow = Some(s.ready_due);
+                        s.swallowing_autocommit = !commit;
                         Some(Last::InDoubt)
                     }
                     PgFault::CutsMidTransaction
@@ -260,4 +269,12 @@ async fn client_to_server(
             return;
         }
     }
+}
+
+/// Puts `statement` into `set` or takes it out, as its text is or is not of the kind.
+fn mark(set: &mut HashSet<String>, statement: &str, of_the_kind: bool) {
+    match of_the_kind {
+        true => set.insert(statement.to_string()),
+        false => set.remove(statement),
+    };
 }

@@ -1,7 +1,7 @@
 //! The database proxy against the real PostgreSQL server `SAGA_TEST_POSTGRES_URL` names
 //! (skipped without one), with sqlx as the client: clean it is not there; an in-doubt
-//! commit fails for its writer yet is committed; a cut in a transaction leaves nothing
-//! behind; delayed replies arrive late.
+//! commit (or write outside a transaction) fails for its writer yet is committed; a cut
+//! in a transaction leaves nothing behind; delayed replies arrive late.
 
 use std::time::Duration;
 
@@ -122,6 +122,29 @@ async fn an_in_doubt_commit_fails_for_its_writer_yet_is_committed() -> Result<()
         (2, 2),
         "{counts:?}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_in_doubt_write_outside_a_transaction_fails_for_its_writer_yet_is_committed()
+-> Result<()> {
+    let Some(f) = fixture(1.0, 0.0).await? else {
+        return Ok(());
+    };
+    f.proxy.set_fault(PgFault::InDoubtCommits);
+    let mut connection = PgConnection::connect(&f.through).await?;
+    let read = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&mut connection)
+        .await;
+    assert_eq!(read.ok(), Some(1), "a read is no commit");
+    let written = sqlx::query("WITH w AS (INSERT INTO t VALUES ($1) RETURNING x) SELECT x FROM w")
+        .bind(9)
+        .execute(&mut connection)
+        .await;
+    assert!(written.is_err(), "the writer saw {written:?}");
+    assert_eq!(rows_with(&f.direct, 9).await?, 1, "yet the row is there");
+    let counts = f.proxy.counts();
+    assert_eq!(counts.in_doubt_commits, 1, "{counts:?}");
     Ok(())
 }
 

@@ -141,6 +141,19 @@ pub fn from_server(frame: &[u8]) -> FromServer<'_> {
     }
 }
 
+/// Whether `sql` writes: an INSERT, UPDATE or DELETE, or a WITH query holding one. Outside
+/// a transaction such a statement commits as it ends.
+pub fn is_write(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let first = upper.split_whitespace().next().unwrap_or_default();
+    let writes = |word: &str| matches!(word, "INSERT" | "UPDATE" | "DELETE");
+    writes(first)
+        || first == "WITH"
+            && upper
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(writes)
+}
+
 /// Whether `sql` commits the transaction (`COMMIT` or `END`, as any client spells it).
 pub fn is_commit(sql: &str) -> bool {
     let words: Vec<String> = sql
@@ -250,6 +263,26 @@ mod tests {
         }
         for sql in ["COMMIT PREPARED 'x'", "ROLLBACK", "SELECT 'COMMIT'", ""] {
             assert!(!is_commit(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn writes_are_inserts_updates_deletes_and_with_queries_holding_one() {
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            " update t SET x = 1",
+            "DELETE FROM t",
+            "WITH moved AS (UPDATE t SET x = 2 RETURNING x) SELECT x FROM moved",
+        ] {
+            assert!(is_write(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            "BEGIN",
+            "",
+        ] {
+            assert!(!is_write(sql), "{sql}");
         }
     }
 }

@@ -91,11 +91,18 @@ fn swallow_or_forward(session: &Locked, frame: &[u8]) -> Step {
         FromServer::Complete(tag) => s.swallowed_tag = tag.to_string(),
         FromServer::Ready(status) if left <= 1 => {
             s.swallow = None;
+            // A write outside a transaction committed if it completed: an error has no
+            // CommandComplete.
+            let tag = std::mem::take(&mut s.swallowed_tag);
+            let completed = tag == "COMMIT" || s.swallowing_autocommit && !tag.is_empty();
             return Step::Answered {
-                committed: s.swallowed_tag == "COMMIT" && status == b'I',
+                committed: completed && status == b'I',
             };
         }
-        FromServer::Ready(_) => s.swallow = Some(left - 1),
+        FromServer::Ready(_) => {
+            s.swallow = Some(left - 1);
+            s.swallowed_tag.clear();
+        }
         FromServer::Other => {}
     }
     Step::Swallow
