@@ -92,10 +92,7 @@ async fn a_poison_order_event_is_moved_to_the_dead_letters() -> Result<()> {
         .unwrap_or_default();
     ensure!(reason.contains("undecodable"), "{reason:?}");
     let after = eventually(PATIENCE, "the later order settled", || settled(&cluster)).await?;
-    ensure!(
-        after.confirmed == 2 && after.violations.is_empty(),
-        "{after:?}"
-    );
+    ensure!(after.confirmed == 2, "{after:?}");
     // Counted just after the letter is stored: the count may trail the stream a moment.
     let created = r#"saga_order_events_total{source="nats",type="order-created"}"#;
     eventually(PATIENCE, "the dead letters counted", || async {

@@ -43,7 +43,6 @@ async fn scenario(backend: Backend) -> Result<()> {
         cluster.restart_orchestrator().await?;
     }
     let end = eventually(PATIENCE, "every order settled", || settled(&cluster)).await?;
-    ensure!(end.violations.is_empty(), "{:#?}", end.violations);
     ensure!(end.confirmed == ORDERS, "{end:?}");
     let sagas = all_sagas(&cluster.orchestrator(), SagaStatus::Unspecified).await?;
     let invoicing = sagas

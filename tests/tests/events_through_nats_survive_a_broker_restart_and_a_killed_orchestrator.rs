@@ -49,7 +49,6 @@ async fn scenario(backend: Backend) -> Result<()> {
     }
     cluster.restart_orchestrator().await?;
     let end = eventually(PATIENCE, "every order settled", || settled(&cluster)).await?;
-    ensure!(end.violations.is_empty(), "{:#?}", end.violations);
     ensure!(end.confirmed == 30 && end.cancelled == 0, "{end:?}");
     cluster.stop().await?;
     Ok(())

@@ -34,9 +34,9 @@ use super::writes::{
 use super::{NewSaga, SagaWrite, StoreError};
 
 /// SQLite's script. Binds, in order: the new sagas, their count, the transitions, their
-/// count, the log records. The placeholders are anonymous, each used once: sqlx binds them in order
-/// across the script's statements, but would bind numbered ones wrongly after the first
-/// statement.
+/// count, the log records. The placeholders are anonymous, each used once: sqlx binds
+/// them in order across the script's statements, but would bind numbered ones wrongly
+/// after the first statement.
 const SCRIPT: &str = concat!(
     "BEGIN IMMEDIATE;",
     "INSERT INTO sagas (saga_id, idempotency_key, definition, definition_version, input, ",
@@ -85,7 +85,8 @@ const STATEMENT: &str = concat!(
     "lease_until_ms = ",
     db_now_ms!(postgres),
     " + (v->>7)::bigint FROM jsonb_array_elements($2::jsonb) AS v ",
-    "WHERE sagas.saga_id = ANY(ARRAY(SELECT w->>0 FROM jsonb_array_elements($2::jsonb) AS w)) ",
+    "WHERE sagas.saga_id = ANY(ARRAY(",
+    "SELECT w->>0 FROM jsonb_array_elements($2::jsonb) AS w)) ",
     "AND sagas.saga_id = v->>0 AND sagas.version = (v->>1)::bigint ",
     "RETURNING sagas.saga_id), ",
     "written AS (SELECT saga_id FROM inserted UNION ALL SELECT saga_id FROM moved), ",
