@@ -59,8 +59,10 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
         None => bin_dir()?,
     };
     let ids = NodeId::with(config.flow.extra_nodes(), config.replicas);
-    let addrs: BTreeMap<NodeId, SocketAddr> =
-        ids.iter().copied().zip(free_ports(ids.len())?).collect();
+    // Held until the proxies below have bound theirs: a port released at once could be
+    // handed to a proxy's listener and a service could then not bind it.
+    let held = hold_ports(ids.len())?;
+    let addrs: BTreeMap<NodeId, SocketAddr> = ids.iter().copied().zip(addrs(&held)?).collect();
     let addr = |id: NodeId| addrs.get(&id).copied().context("no port for a node");
     let orders_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::ORDERS)?)?;
     let invoices_proxy = FaultProxy::start(bind_loopback().await?, addr(NodeId::INVOICES)?)?;
@@ -82,6 +84,7 @@ pub async fn set_up(config: &ChaosConfig, plan: &Plan, dir: &Path) -> Result<(St
     let nats_url = broker.as_ref().map(NatsServer::url);
     let orchestrator_args = orchestrator_args(config, &links, dir, nats_url.as_deref())?;
     let database_proxy = start_database_proxy(config, plan).await?;
+    drop(held);
     let mut nodes = Vec::new();
     for id in ids.iter().copied() {
         let (args, seed_root) = match id.binary {
@@ -273,7 +276,15 @@ fn replica_seed_root(root: u64, id: NodeId) -> u64 {
 /// `n` distinct free loopback ports, held at once so they differ, then released for
 /// the services to bind for the whole campaign.
 pub fn free_ports(n: usize) -> Result<Vec<SocketAddr>> {
-    let held = (0..n).map(|_| bind_std()).collect::<Result<Vec<_>>>()?;
+    addrs(&hold_ports(n)?)
+}
+
+/// `n` distinct free loopback ports, held until the listeners are dropped.
+fn hold_ports(n: usize) -> Result<Vec<StdListener>> {
+    (0..n).map(|_| bind_std()).collect()
+}
+
+fn addrs(held: &[StdListener]) -> Result<Vec<SocketAddr>> {
     held.iter()
         .map(|l| l.local_addr().context("a listener without an address"))
         .collect()
