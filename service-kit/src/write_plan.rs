@@ -4,7 +4,8 @@
 //! decided is written with one multi-row statement per table. A batch of N calls then
 //! costs a handful of statements instead of four or five per call: on SQLite every
 //! statement is a hand-off to the connection's thread and back, which was most of a
-//! participant's CPU.
+//! participant's CPU; on PostgreSQL a round trip and an executor start on the server,
+//! so there the writes go as one statement and the sagas' locks with the BEGIN.
 //!
 //! The group writer ([`crate::db::GroupWriter::with_plan`]) runs the plan for the
 //! planned calls of a batch and commits it with the batch; every call is answered after
@@ -56,8 +57,9 @@ pub trait WritePlan: Send + Sync + 'static {
     ) -> Result<Vec<u8>, Self::Error>;
 
     /// Writes the changes `view` holds, in the batch's transaction, through
-    /// [`crate::write_later!`]: on SQLite they run with the commit, so a check of what a
-    /// write changed goes through [`Tx::require_changes`].
+    /// [`crate::write_later!`]: they run with the commit, so a check of what a write
+    /// changed goes through [`Tx::require_changes`], and no two of them may change the
+    /// same row (on PostgreSQL they go as one statement).
     fn write<'t>(
         &'t self,
         tx: &'t mut Tx,
@@ -126,9 +128,19 @@ impl<T> BySaga<T> {
     }
 }
 
-/// Runs the plan for `requests` in `tx` and returns each call's encoded answer, in order.
-/// An `Err` is a failed statement: the transaction must be rolled back and every call
-/// failed.
+/// The barrier's queue for a batch's sagas: the keys of the locks its transaction must
+/// hold ([`crate::db::Db::begin_write_locked`]; on PostgreSQL, which runs writers side by
+/// side, one transaction-scoped lock per saga).
+pub fn lock_keys<P: WritePlan>(requests: &[P::Request]) -> Vec<i64> {
+    requests
+        .iter()
+        .map(|request| barrier::lock_key(P::step(request).saga_id))
+        .collect()
+}
+
+/// Runs the plan for `requests` in `tx`, begun with the locks of [`lock_keys`], and
+/// returns each call's encoded answer, in order. An `Err` is a failed statement: the
+/// transaction must be rolled back and every call failed.
 pub async fn run<P: WritePlan>(
     plan: &P,
     tx: &mut Tx,
@@ -137,7 +149,6 @@ pub async fn run<P: WritePlan>(
     let mut sagas: Vec<&str> = requests.iter().map(|r| P::step(r).saga_id).collect();
     sagas.sort_unstable();
     sagas.dedup();
-    queue_behind_the_sagas(tx, &sagas).await?;
     let mut records = read_records(tx, &sagas).await?;
     let mut view = plan.read(tx, &requests).await?;
     let mut outcomes = Vec::with_capacity(requests.len());
@@ -157,30 +168,12 @@ pub async fn run<P: WritePlan>(
                 }),
         });
     }
-    // Nothing reads what the batch writes before its commit: on SQLite the writes go
-    // with the COMMIT, one hand-off for them all.
+    // Nothing reads what the batch writes before its commit: the writes go with the
+    // COMMIT (on SQLite one hand-off for them all, on PostgreSQL one statement).
     tx.hold_writes();
     insert_records(tx, &kept).await?;
     plan.write(tx, view).await?;
     Ok(outcomes)
-}
-
-/// The barrier's queue for many sagas at once: on PostgreSQL one transaction-scoped lock
-/// per saga, taken in key order so two batches never wait for each other in a circle.
-async fn queue_behind_the_sagas(tx: &mut Tx, sagas: &[&str]) -> Result<(), sqlx::Error> {
-    if let Tx::Postgres(tx) = tx {
-        let mut keys: Vec<i64> = sagas.iter().map(|s| barrier::lock_key(s)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(k)
-             FROM (SELECT k FROM unnest($1::int8[]) AS k ORDER BY k) AS keys",
-        )
-        .bind(keys)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 /// Every barrier record of `sagas` (a saga has a few at most).

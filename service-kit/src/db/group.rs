@@ -148,7 +148,8 @@ async fn commit_batch<P: WritePlan>(db: &Db, plan: &P, jobs: Vec<Job<P>>) {
             }
         }
     }
-    let mut tx = match db.begin_write().await {
+    let keys = write_plan::lock_keys::<P>(&requests);
+    let mut tx = match db.begin_write_locked(&keys).await {
         Ok(tx) => tx,
         Err(error) => {
             fail_replies::<P>(replies, &error.to_string());

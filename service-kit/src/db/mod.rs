@@ -6,6 +6,7 @@ mod batches;
 mod group;
 #[cfg(test)]
 mod group_tests;
+mod pg_tx;
 mod placeholders;
 mod postgres;
 mod rows;
@@ -15,10 +16,11 @@ mod sqlite_tx;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
-use sqlx::{Arguments, Encode, PgPool, Postgres, Transaction, Type};
+use sqlx::{Arguments, Encode, PgPool, Type};
 
 pub use batches::run_batches;
 pub use group::{GroupWriter, TxFuture};
+pub use pg_tx::PgTx;
 pub use placeholders::{list as placeholder_list, one as placeholder, rows as placeholder_rows};
 pub use postgres::{fresh_postgres_database, open_postgres};
 pub use rows::RowExt;
@@ -82,7 +84,7 @@ pub enum Db {
 #[derive(Debug)]
 pub enum Tx {
     Sqlite(SqliteTx),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgTx),
 }
 
 /// Whether `url` names a PostgreSQL database.
@@ -142,12 +144,31 @@ impl Db {
     /// committed before it, which the barrier needs once it holds a saga's lock (under
     /// REPEATABLE READ a create and its racing cancel could each miss the other's record).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_write_locked(&[]).await
+    }
+
+    /// [`Db::begin_write`], holding the transaction-scoped advisory locks `keys` on
+    /// PostgreSQL, taken in key order (so two transactions never wait for each other in
+    /// a circle) in the same round trip as the BEGIN. SQLite's write transaction already
+    /// excludes every other writer.
+    pub async fn begin_write_locked(&self, keys: &[i64]) -> Result<Tx, sqlx::Error> {
+        const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
         Ok(match self {
             Db::Sqlite(pools) => Tx::Sqlite(begin_write(pools).await?),
-            Db::Postgres(pool) => Tx::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    .await?,
-            ),
+            Db::Postgres(pool) if keys.is_empty() => Tx::Postgres(PgTx::begin(pool, BEGIN).await?),
+            Db::Postgres(pool) => {
+                let mut keys = keys.to_vec();
+                keys.sort_unstable();
+                keys.dedup();
+                let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
+                // Integers only: nothing in the literal comes from a caller as text.
+                let begin = format!(
+                    "{BEGIN}; SELECT pg_advisory_xact_lock(k) \
+                     FROM (SELECT k FROM unnest('{{{}}}'::int8[]) AS k ORDER BY k) AS keys",
+                    keys.join(",")
+                );
+                Tx::Postgres(PgTx::begin(pool, &begin).await?)
+            }
         })
     }
 
@@ -156,8 +177,7 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pools) => Tx::Sqlite(SqliteTx::begin(&pools.reads, "BEGIN").await?),
             Db::Postgres(pool) => Tx::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
+                PgTx::begin(pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
             ),
         })
     }
@@ -205,11 +225,13 @@ impl Tx {
     }
 
     /// From now on, writes through [`write_later!`](crate::write_later) wait for the
-    /// commit on SQLite and go with it (see [`SqliteTx`]); PostgreSQL runs them at once.
+    /// commit and go with it: on SQLite in its script ([`SqliteTx`]), on PostgreSQL as
+    /// one statement before it ([`PgTx`]), so none may change a row another changes.
     /// Nothing that must see them may run in between: [`Tx::flush`] first.
     pub fn hold_writes(&mut self) {
-        if let Tx::Sqlite(tx) = self {
-            tx.hold_writes();
+        match self {
+            Tx::Sqlite(tx) => tx.hold_writes(),
+            Tx::Postgres(tx) => tx.hold_writes(),
         }
     }
 
@@ -217,7 +239,7 @@ impl Tx {
     pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.flush().await,
-            Tx::Postgres(_) => Ok(()),
+            Tx::Postgres(tx) => tx.flush().await,
         }
     }
 
@@ -231,7 +253,7 @@ impl Tx {
                 "a row changed since it was read",
             ))),
             (Written::WithCommit, Tx::Sqlite(tx)) => tx.expect_changes_later(rows),
-            (Written::WithCommit, Tx::Postgres(_)) => Ok(()),
+            (Written::WithCommit, Tx::Postgres(tx)) => tx.expect_changes_later(rows),
         }
     }
 }
@@ -299,15 +321,11 @@ macro_rules! write_later {
                 tx.write($sql).await
             }
             $crate::db::Tx::Postgres(tx) => {
-                let mut arguments = sqlx::postgres::PgArguments::default();
                 {
-                    let mut $values = $crate::db::Values::new(&mut arguments);
+                    let mut $values = tx.values();
                     $binds
                 }
-                sqlx::query_with(sqlx::AssertSqlSafe($sql), arguments)
-                    .execute(&mut **tx)
-                    .await
-                    .map(|done| $crate::db::Written::Now(done.rows_affected()))
+                tx.write($sql).await
             }
         }
     };

@@ -34,6 +34,32 @@ pub fn rows(tx: &Tx, width: usize, count: usize, first: usize) -> String {
     sql
 }
 
+/// `sql` with every numbered placeholder moved on by `by` (`$1` becomes `$3` for 2), to
+/// join statements whose values were bound one after another. Our statements hold no
+/// `$` but in placeholders (no dollar quotes, no `$` in literals).
+pub fn shifted(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        let (before, from_dollar) = rest.split_at(at);
+        out.push_str(before);
+        let digits = from_dollar[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from_dollar.len() - 1);
+        match from_dollar[1..=digits].parse::<usize>() {
+            // Writing to a String cannot fail.
+            Ok(position) => drop(write!(out, "${}", position + by)),
+            Err(_) => out.push('$'),
+        }
+        rest = &from_dollar[1 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Appends `count` placeholders from the `first`-th, without a string for each.
 fn push_list(sql: &mut String, tx: &Tx, count: usize, first: usize) {
     for position in first..first + count {
@@ -45,5 +71,26 @@ fn push_list(sql: &mut String, tx: &Tx, count: usize, first: usize) {
             Tx::Postgres(_) => drop(write!(sql, "${position}")),
             Tx::Sqlite(_) => sql.push('?'),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shifted;
+
+    #[test]
+    fn shifted_placeholders_move_on_and_nothing_else_changes() {
+        assert_eq!(
+            shifted("a = $1 AND b IN ($2, $10)", 0),
+            "a = $1 AND b IN ($2, $10)"
+        );
+        assert_eq!(
+            shifted("a = $1 AND b IN ($2, $10)", 5),
+            "a = $6 AND b IN ($7, $15)"
+        );
+        assert_eq!(shifted("($9)", 1), "($10)");
+        assert_eq!(shifted("no values", 3), "no values");
+        assert_eq!(shifted("a lone $ stays", 3), "a lone $ stays");
+        assert_eq!(shifted("ends in $", 3), "ends in $");
     }
 }
