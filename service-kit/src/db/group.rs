@@ -148,48 +148,28 @@ async fn commit_batch<P: WritePlan>(db: &Db, plan: &P, jobs: Vec<Job<P>>) {
             }
         }
     }
-    let keys = write_plan::lock_keys::<P>(&requests);
-    let mut tx = match db.begin_write_locked(&keys).await {
-        Ok(tx) => tx,
+    let (mut tx, planned) = match plan_batch(db, plan, requests, !bodies.is_empty()).await {
+        Ok(planned) => planned,
+        Err(error) if replies.is_empty() => return fail_all(bodies, error.to_string()).await,
         Err(error) => {
+            // The planned calls fail; the bodies, which may not depend on them, run in a
+            // transaction of their own.
+            tracing::error!(%error, requests = replies.len(), "a write plan failed");
             fail_replies::<P>(replies, &error.to_string());
-            return fail_all(bodies, error.to_string()).await;
+            if bodies.is_empty() {
+                return;
+            }
+            let bodies = bodies.into_iter().map(Job::Body).collect();
+            return Box::pin(commit_batch::<P>(db, plan, bodies)).await;
         }
     };
-    let mut planned = Vec::new();
-    if !requests.is_empty() {
-        match write_plan::run(plan, &mut tx, requests).await {
-            Ok(outcomes) => planned = outcomes,
-            Err(error) => {
-                // A failed statement spoils the transaction (PostgreSQL refuses every
-                // later one): the planned calls fail, the bodies run in one of their own.
-                let _ = tx.rollback().await;
-                tracing::error!(%error, requests = replies.len(), "a write plan failed");
-                fail_replies::<P>(replies, &error.to_string());
-                return Box::pin(commit_batch::<P>(
-                    db,
-                    plan,
-                    bodies.into_iter().map(Job::Body).collect(),
-                ))
-                .await;
-            }
-        }
-    }
     if planned.is_empty()
         && bodies.len() == 1
         && let Some(body) = bodies.pop()
     {
         return commit_alone(tx, body).await;
     }
-    // The bodies see what the plan wrote.
-    let flushed = match bodies.is_empty() {
-        true => Ok(()),
-        false => tx.flush().await,
-    };
-    let (ran, broken, left) = match flushed {
-        Ok(()) => run_bodies(&mut tx, bodies).await,
-        Err(error) => (Vec::new(), Some(error), bodies),
-    };
+    let (ran, broken, left) = run_bodies(&mut tx, bodies).await;
     let committed = match broken {
         Some(error) => {
             let _ = tx.rollback().await;
@@ -211,6 +191,39 @@ async fn commit_batch<P: WritePlan>(db: &Db, plan: &P, jobs: Vec<Job<P>>) {
         (done.answer)(committed.clone());
     }
     fail_all(left, "the batch transaction failed".into()).await;
+}
+
+/// What each planned call was answered, in order.
+type Outcomes<P> = Vec<Result<Vec<u8>, <P as WritePlan>::Error>>;
+
+/// Begins the batch's transaction, with the locks its planned calls need, and runs the
+/// plan for them; its writes are flushed when bodies follow, so that they see them. On an
+/// `Err` nothing is left begun: a failed statement spoils the transaction (PostgreSQL
+/// refuses every later one), and a row that changed since it was read fails the check
+/// of the writes.
+async fn plan_batch<P: WritePlan>(
+    db: &Db,
+    plan: &P,
+    requests: Vec<P::Request>,
+    bodies_follow: bool,
+) -> Result<(Tx, Outcomes<P>), sqlx::Error> {
+    let mut tx = db
+        .begin_write_locked(&write_plan::lock_keys::<P>(&requests))
+        .await?;
+    if requests.is_empty() {
+        return Ok((tx, Vec::new()));
+    }
+    let planned = match write_plan::run(plan, &mut tx, requests).await {
+        Ok(planned) if bodies_follow => tx.flush().await.map(|()| planned),
+        planned => planned,
+    };
+    match planned {
+        Ok(planned) => Ok((tx, planned)),
+        Err(error) => {
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
 }
 
 /// Runs each body under its own savepoint, in `tx`: what they reported, the error that

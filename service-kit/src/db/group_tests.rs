@@ -117,8 +117,12 @@ async fn a_request_body_that_panics_fails_its_request_and_the_writer_goes_on() {
 }
 
 /// A plan that only records its calls: a call is its saga id, answered with it; the
-/// saga `refused` is refused.
-struct Recording;
+/// saga `refused` is refused. A `stale` one finds at its write that a row it read has
+/// changed since, which fails the batch's check.
+#[derive(Default)]
+struct Recording {
+    stale: bool,
+}
 
 impl WritePlan for Recording {
     type Request = String;
@@ -147,8 +151,20 @@ impl WritePlan for Recording {
         }
     }
 
-    fn write<'t>(&'t self, _: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
-        Box::pin(async { Ok(()) })
+    fn write<'t>(&'t self, tx: &'t mut Tx, _: ()) -> TxFuture<'t, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if !self.stale {
+                return Ok(());
+            }
+            let sql = format!(
+                "UPDATE saga_barrier SET created_at_ms = 0 WHERE saga_id = {}",
+                placeholder(tx, 1)
+            );
+            let written = crate::write_later!(tx, sql.as_str(), values => {
+                values.bind("no such saga")?;
+            })?;
+            tx.require_changes(written, 1)
+        })
     }
 }
 
@@ -156,7 +172,7 @@ impl WritePlan for Recording {
 async fn planned_calls_and_bodies_on_one_writer_all_commit_and_a_refused_call_records_nothing() {
     let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
-        let writer = GroupWriter::with_plan(db.clone(), 64, Recording);
+        let writer = GroupWriter::with_plan(db.clone(), 64, Recording::default());
         let calls = (0..40).map(|i| {
             let writer = writer.clone();
             tokio::spawn(async move {
@@ -206,26 +222,8 @@ async fn queue<F: Future>(future: Pin<&mut F>) {
 async fn a_body_in_the_batch_of_a_planned_call_sees_what_the_plan_wrote() {
     let (_dir, dbs) = databases(&orders_migrations()).await;
     for db in dbs {
-        let writer = GroupWriter::with_plan(db.clone(), 64, Recording);
-        // A lone body holds the writer until let go, so that the next two jobs queue
-        // behind it and make one batch.
-        let (started, running) = oneshot::channel();
-        let (go, gate) = oneshot::channel::<()>();
-        let holding = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .write(move |_| {
-                        Box::pin(async move {
-                            let _ = started.send(());
-                            let _ = gate.await;
-                            Ok::<_, sqlx::Error>(())
-                        })
-                    })
-                    .await
-            }
-        });
-        running.await.expect("the first batch runs");
+        let writer = GroupWriter::with_plan(db.clone(), 64, Recording::default());
+        let (holding, go) = hold(&writer).await;
         let mut planned = std::pin::pin!(writer.planned("s1".to_string()));
         queue(planned.as_mut()).await;
         let mut body = std::pin::pin!(
@@ -239,6 +237,68 @@ async fn a_body_in_the_batch_of_a_planned_call_sees_what_the_plan_wrote() {
             body.await.expect("body"),
             Entry::Repeat(b"s1".to_vec()),
             "the body saw the planned call's record"
+        );
+    }
+}
+
+/// A lone body that holds `writer` until `go` is sent, so that the jobs queued meanwhile
+/// make one batch; it answers through the handle.
+async fn hold(
+    writer: &GroupWriter<Recording>,
+) -> (
+    tokio::task::JoinHandle<Result<(), sqlx::Error>>,
+    oneshot::Sender<()>,
+) {
+    let (started, running) = oneshot::channel();
+    let (go, gate) = oneshot::channel::<()>();
+    let holding = tokio::spawn({
+        let writer = writer.clone();
+        async move {
+            writer
+                .write(move |_| {
+                    Box::pin(async move {
+                        let _ = started.send(());
+                        let _ = gate.await;
+                        Ok::<_, sqlx::Error>(())
+                    })
+                })
+                .await
+        }
+    });
+    running.await.expect("the first batch runs");
+    (holding, go)
+}
+
+#[tokio::test]
+async fn a_plan_that_fails_its_check_fails_its_calls_and_the_bodies_of_its_batch_commit() {
+    let (_dir, dbs) = databases(&orders_migrations()).await;
+    for db in dbs {
+        let writer = GroupWriter::with_plan(db.clone(), 64, Recording { stale: true });
+        let (holding, go) = hold(&writer).await;
+        let mut planned = std::pin::pin!(writer.planned("s1".to_string()));
+        queue(planned.as_mut()).await;
+        let mut body =
+            std::pin::pin!(writer.write(|tx| Box::pin(record(tx, "b1".to_string(), false))));
+        queue(body.as_mut()).await;
+        go.send(()).expect("the first batch waits");
+        holding.await.expect("join").expect("the first batch");
+        assert!(planned.await.is_err(), "the stale plan's call fails");
+        body.await.expect("the body commits on its own");
+        let entries = writer
+            .write(|tx| {
+                Box::pin(async move {
+                    let planned = barrier::enter(tx, &step("s1")).await?;
+                    let body = barrier::enter(tx, &step("b1")).await?;
+                    Ok::<_, sqlx::Error>((planned, body))
+                })
+            })
+            .await
+            .expect("read back");
+        assert_eq!(entries.0, Entry::First, "the failed call recorded nothing");
+        assert_eq!(
+            entries.1,
+            Entry::Repeat(b"b1".to_vec()),
+            "the body's record"
         );
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! The transaction is the server's own `BEGIN … COMMIT` on a pooled connection, as
 //! sqlx's transaction type cannot begin with more than its BEGIN (an error after it would
-//! leave the connection in a failed transaction in the pool). One dropped unfinished
-//! closes its connection, which rolls it back.
+//! leave the connection in a failed transaction in the pool). One dropped unfinished (an
+//! error, a caller that went away) is rolled back on a task of its own, as sqlx's does,
+//! and its connection closed if that fails.
 
 use std::ops::{Deref, DerefMut};
 
@@ -23,7 +24,8 @@ use super::{Values, Written, placeholders};
 /// An open PostgreSQL transaction, with the writes it holds back.
 #[derive(Debug)]
 pub struct PgTx {
-    conn: PoolConnection<Postgres>,
+    /// Taken only by `Drop`.
+    conn: Option<PoolConnection<Postgres>>,
     /// The held-back statements, their placeholders numbered on from the ones before.
     later: Vec<String>,
     values: PgArguments,
@@ -44,12 +46,9 @@ impl PgTx {
     /// transaction.
     pub async fn begin(pool: &PgPool, begin: &str) -> Result<Self, sqlx::Error> {
         let mut tx = Self::on(pool.acquire().await?);
-        if let Err(error) = sqlx::raw_sql(AssertSqlSafe(begin))
-            .execute(&mut *tx.conn)
-            .await
-        {
+        if let Err(error) = sqlx::raw_sql(AssertSqlSafe(begin)).execute(&mut *tx).await {
             // A statement after the BEGIN may have failed inside the transaction.
-            tx.ended = roll_back(&mut tx.conn).await.is_ok();
+            tx.ended = roll_back(&mut tx).await.is_ok();
             return Err(error);
         }
         Ok(tx)
@@ -58,7 +57,7 @@ impl PgTx {
     /// `conn`, not yet known to be out of a transaction: dropped as it is, it is closed.
     fn on(conn: PoolConnection<Postgres>) -> Self {
         Self {
-            conn,
+            conn: Some(conn),
             later: Vec::new(),
             values: PgArguments::default(),
             bound: 0,
@@ -88,6 +87,11 @@ impl PgTx {
     /// `$1`, now; or, while holding, with the commit.
     pub async fn write(&mut self, statement: &str) -> Result<Written, sqlx::Error> {
         if self.holding {
+            debug_assert_eq!(
+                placeholders::highest(statement),
+                self.values.len() - self.bound,
+                "a held statement's placeholders and values: {statement}"
+            );
             self.later
                 .push(placeholders::shifted(statement, self.bound));
             self.bound = self.values.len();
@@ -95,7 +99,7 @@ impl PgTx {
         }
         let values = std::mem::take(&mut self.values);
         let done = sqlx::query_with(AssertSqlSafe(statement), values)
-            .execute(&mut *self.conn)
+            .execute(&mut **self)
             .await?;
         Ok(Written::Now(done.rows_affected()))
     }
@@ -125,13 +129,13 @@ impl PgTx {
             [] => return Ok(()),
             [alone] => vec![
                 sqlx::query_with(AssertSqlSafe(alone.as_str()), values)
-                    .execute(&mut *self.conn)
+                    .execute(&mut **self)
                     .await?
                     .rows_affected(),
             ],
             _ => {
                 let row = sqlx::query_with(AssertSqlSafe(one_statement(&later)), values)
-                    .fetch_one(&mut *self.conn)
+                    .fetch_one(&mut **self)
                     .await?;
                 counts(&row, later.len())?
             }
@@ -150,20 +154,17 @@ impl PgTx {
     /// Runs the held-back writes and commits; on an error nothing is committed.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let committed = match self.flush().await {
-            Ok(()) => sqlx::raw_sql("COMMIT")
-                .execute(&mut *self.conn)
-                .await
-                .map(drop),
+            Ok(()) => sqlx::raw_sql("COMMIT").execute(&mut *self).await.map(drop),
             Err(error) => Err(error),
         };
         // After a failed statement before the COMMIT the transaction is still open.
-        self.ended = committed.is_ok() || roll_back(&mut self.conn).await.is_ok();
+        self.ended = committed.is_ok() || roll_back(&mut self).await.is_ok();
         committed
     }
 
     /// Rolls back, held-back writes and all.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        let rolled_back = roll_back(&mut self.conn).await;
+        let rolled_back = roll_back(&mut self).await;
         self.ended = rolled_back.is_ok();
         rolled_back
     }
@@ -204,9 +205,18 @@ async fn roll_back(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 impl Drop for PgTx {
     fn drop(&mut self) {
-        if !self.ended {
+        let Some(mut conn) = self.conn.take().filter(|_| !self.ended) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The rollback first waits out a statement the caller left running.
+            Ok(runtime) => drop(runtime.spawn(async move {
+                if roll_back(&mut conn).await.is_err() {
+                    conn.close_on_drop();
+                }
+            })),
             // Closing the connection rolls back what it holds.
-            self.conn.close_on_drop();
+            Err(_) => conn.close_on_drop(),
         }
     }
 }
@@ -215,13 +225,17 @@ impl Deref for PgTx {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        &self.conn
+        self.conn
+            .as_deref()
+            .expect("a PgTx holds its connection until dropped")
     }
 }
 
 impl DerefMut for PgTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.conn
+        self.conn
+            .as_deref_mut()
+            .expect("a PgTx holds its connection until dropped")
     }
 }
 

@@ -60,6 +60,21 @@ pub fn shifted(sql: &str, by: usize) -> String {
     out
 }
 
+/// The highest numbered placeholder in `sql` (0 when it has none): how many values it
+/// takes.
+pub fn highest(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..digits].parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Appends `count` placeholders from the `first`-th, without a string for each.
 fn push_list(sql: &mut String, tx: &Tx, count: usize, first: usize) {
     for position in first..first + count {
@@ -92,5 +107,11 @@ mod tests {
         assert_eq!(shifted("no values", 3), "no values");
         assert_eq!(shifted("a lone $ stays", 3), "a lone $ stays");
         assert_eq!(shifted("ends in $", 3), "ends in $");
+    }
+
+    #[test]
+    fn the_highest_placeholder_counts_a_statements_values() {
+        assert_eq!(super::highest("a = $1 AND b IN ($2, $10)"), 10);
+        assert_eq!(super::highest("no values, a lone $"), 0);
     }
 }
