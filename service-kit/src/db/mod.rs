@@ -249,13 +249,17 @@ impl Tx {
     pub fn require_changes(&mut self, written: Written, rows: u64) -> Result<(), sqlx::Error> {
         match (written, self) {
             (Written::Now(changed), _) if changed == rows => Ok(()),
-            (Written::Now(_), _) => Err(sqlx::Error::Io(std::io::Error::other(
-                "a row changed since it was read",
-            ))),
+            (Written::Now(_), _) => Err(changed_since_read()),
             (Written::WithCommit, Tx::Sqlite(tx)) => tx.expect_changes_later(rows),
             (Written::WithCommit, Tx::Postgres(tx)) => tx.expect_changes_later(rows),
         }
     }
+}
+
+/// The error of an optimistic check that failed: another writer moved a row since it
+/// was read.
+fn changed_since_read() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other("a row changed since it was read"))
 }
 
 /// What a write through [`write_later!`](crate::write_later) did.

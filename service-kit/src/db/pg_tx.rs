@@ -145,9 +145,7 @@ impl PgTx {
             .all(|&(at, rows)| changed.get(at) == Some(&rows))
         {
             true => Ok(()),
-            false => Err(sqlx::Error::Io(std::io::Error::other(
-                "a row changed since it was read",
-            ))),
+            false => Err(super::changed_since_read()),
         }
     }
 
@@ -173,21 +171,15 @@ impl PgTx {
 /// The held-back statements as one: each a writable CTE, then how many rows each
 /// changed, in order.
 fn one_statement(statements: &[String]) -> String {
-    let mut sql = String::from("WITH ");
-    for (at, statement) in statements.iter().enumerate() {
-        if at > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("w{at} AS ({statement} RETURNING 1)"));
-    }
-    sql.push_str(" SELECT ");
-    for at in 0..statements.len() {
-        if at > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("(SELECT count(*) FROM w{at})"));
-    }
-    sql
+    let ctes: Vec<String> = statements
+        .iter()
+        .enumerate()
+        .map(|(at, statement)| format!("w{at} AS ({statement} RETURNING 1)"))
+        .collect();
+    let counts: Vec<String> = (0..statements.len())
+        .map(|at| format!("(SELECT count(*) FROM w{at})"))
+        .collect();
+    format!("WITH {} SELECT {}", ctes.join(", "), counts.join(", "))
 }
 
 fn counts(row: &PgRow, statements: usize) -> Result<Vec<u64>, sqlx::Error> {
